@@ -1,0 +1,1 @@
+"""Tenants, staff users, roles, teams and API keys."""

@@ -1,0 +1,243 @@
+"""Actions of the accounts slice: the only code that changes tenants, staff, teams and keys.
+
+Each ``do_*`` trusts that its caller has authorized; each public function without the prefix authorizes first.
+All write their audit record in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from omnidesk.accounts import queries
+from omnidesk.accounts.models import ApiKey, PlatformApiKey, StaffSession, StaffUser, Team, TeamMember, Tenant
+from omnidesk.accounts.schemas import (
+    ApiKeyCreate,
+    StaffCreate,
+    StaffUpdate,
+    TeamCreate,
+    TeamUpdate,
+    TenantCreate,
+)
+from omnidesk.compliance import audit
+from omnidesk.core.actor import Actor, system_actor
+from omnidesk.core.db import utcnow
+from omnidesk.core.errors import Conflict, InvalidInput
+from omnidesk.events.outbox import publish_on_commit
+from omnidesk.security import passwords, tokens
+from omnidesk.security.permissions import Perm, Role
+
+
+def create_tenant(session: Session, data: TenantCreate) -> tuple[Tenant, StaffUser, str]:
+    """Create a tenant and its first admin; return the admin's one-time password. Platform session only."""
+    if session.scalar(select(Tenant.id).where(Tenant.slug == data.slug)) is not None:
+        raise Conflict(f"a tenant with the slug '{data.slug}' already exists")
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        slug=data.slug,
+        name=data.name,
+        default_language=data.default_language,
+        time_zone=data.time_zone,
+    )
+    session.add(tenant)
+    session.flush()
+    password = passwords.generate_password()
+    # The platform session is unscoped, so the new tenant's rows are written with explicit tenant ids.
+    admin = StaffUser(
+        tenant_id=tenant.id,
+        email=data.admin_email,
+        display_name=data.admin_email.split("@")[0],
+        role=Role.ADMIN.value,
+        language=data.default_language,
+        password_hash=passwords.hash_password(password),
+    )
+    session.add(admin)
+    session.flush()
+    actor = system_actor(tenant.id)
+    audit.record(session, actor, "tenant.create", "tenant", tenant.id, {"slug": data.slug, "name": data.name})
+    audit.record(session, actor, "staff.create", "staff", admin.id, {"email": admin.email, "role": admin.role})
+    return tenant, admin, password
+
+
+def create_platform_key(session: Session, name: str) -> str:
+    full, prefix, secret_digest = tokens.new_api_key(tokens.PLATFORM_PREFIX)
+    session.add(PlatformApiKey(name=name, prefix=prefix, secret_digest=secret_digest))
+    return full
+
+
+def create_staff(session: Session, actor: Actor, data: StaffCreate) -> tuple[StaffUser, str | None]:
+    actor.require(Perm.STAFF_MANAGE)
+    return do_create_staff(session, actor, data)
+
+
+def do_create_staff(session: Session, actor: Actor, data: StaffCreate) -> tuple[StaffUser, str | None]:
+    one_time: str | None = None
+    password = data.password
+    if password is None:
+        one_time = password = passwords.generate_password()
+    else:
+        passwords.check_password_policy(password, email=data.email)
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == data.email)) is not None:
+        raise Conflict(f"a staff user with the e-mail {data.email} already exists in this tenant")
+    user = StaffUser(
+        tenant_id=actor.tenant_id,
+        email=data.email,
+        display_name=data.display_name,
+        role=data.role.value,
+        language=data.language,
+        password_hash=passwords.hash_password(password),
+        max_concurrent=data.max_concurrent,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "staff.create",
+        "staff",
+        user.id,
+        {"email": user.email, "role": user.role, "display_name": user.display_name},
+    )
+    publish_on_commit(session, actor.tenant_id, "staff", "add", user_id=str(user.id))
+    return user, one_time
+
+
+_STAFF_WRITABLE = ("display_name", "role", "language", "is_active", "max_concurrent")
+
+
+def update_staff(session: Session, actor: Actor, user_id: uuid.UUID, data: StaffUpdate) -> StaffUser:
+    actor.require(Perm.STAFF_MANAGE)
+    user = queries.get_staff(session, user_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "role" in changes and changes["role"] is not None:
+        changes["role"] = changes["role"].value
+    if user.id == actor.id and (changes.get("is_active") is False or changes.get("role", user.role) != user.role):
+        raise InvalidInput("you cannot deactivate yourself or change your own role; ask another admin")
+    before = {k: getattr(user, k) for k in _STAFF_WRITABLE}
+    for name in _STAFF_WRITABLE:
+        if name in changes and changes[name] is not None:
+            setattr(user, name, changes[name])
+    if changes.get("is_active") is False:
+        _end_sessions(session, user.id)
+    after = {k: getattr(user, k) for k in _STAFF_WRITABLE}
+    audit.record(session, actor, "staff.update", "staff", user.id, audit.diff(before, after))
+    publish_on_commit(session, actor.tenant_id, "staff", "update", user_id=str(user.id))
+    return user
+
+
+def _end_sessions(session: Session, user_id: uuid.UUID) -> None:
+    now = utcnow()
+    for staff_session in session.scalars(
+        select(StaffSession).where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None))
+    ):
+        staff_session.revoked_at = now
+
+
+def end_sessions_of(session: Session, actor: Actor, user_id: uuid.UUID) -> None:
+    """An admin signs a user out everywhere (ASVS 7.4.5)."""
+    actor.require(Perm.STAFF_MANAGE)
+    user = queries.get_staff(session, user_id)
+    _end_sessions(session, user.id)
+    audit.record(session, actor, "staff.sessions_ended", "staff", user.id)
+
+
+def create_team(session: Session, actor: Actor, data: TeamCreate) -> Team:
+    actor.require(Perm.TEAMS_MANAGE)
+    if session.scalar(select(Team.id).where(Team.name == data.name)) is not None:
+        raise Conflict(f"a team named '{data.name}' already exists")
+    team = Team(tenant_id=actor.tenant_id, name=data.name, description=data.description, skills=list(data.skills))
+    session.add(team)
+    session.flush()
+    audit.record(session, actor, "team.create", "team", team.id, {"name": team.name})
+    publish_on_commit(session, actor.tenant_id, "team", "add", team_id=str(team.id))
+    return team
+
+
+def update_team(session: Session, actor: Actor, team_id: uuid.UUID, data: TeamUpdate) -> Team:
+    actor.require(Perm.TEAMS_MANAGE)
+    team = queries.get_team(session, team_id)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if (
+        "name" in changes
+        and changes["name"] != team.name
+        and session.scalar(select(Team.id).where(Team.name == changes["name"])) is not None
+    ):
+        raise Conflict(f"a team named '{changes['name']}' already exists")
+    before = {"name": team.name, "description": team.description, "skills": list(team.skills)}
+    for name, value in changes.items():
+        setattr(team, name, list(value) if name == "skills" else value)
+    after = {"name": team.name, "description": team.description, "skills": list(team.skills)}
+    audit.record(session, actor, "team.update", "team", team.id, audit.diff(before, after))
+    return team
+
+
+def add_team_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid.UUID) -> Team:
+    actor.require(Perm.TEAMS_MANAGE)
+    team = queries.get_team(session, team_id)
+    user = queries.get_staff(session, user_id)
+    exists = session.scalar(select(TeamMember.id).where(TeamMember.team_id == team.id, TeamMember.user_id == user.id))
+    if exists is None:
+        session.add(TeamMember(tenant_id=actor.tenant_id, team_id=team.id, user_id=user.id))
+        audit.record(session, actor, "team.member_add", "team", team.id, {"user_id": str(user.id)})
+    return team
+
+
+def remove_team_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid.UUID) -> Team:
+    actor.require(Perm.TEAMS_MANAGE)
+    team = queries.get_team(session, team_id)
+    member = session.scalar(select(TeamMember).where(TeamMember.team_id == team.id, TeamMember.user_id == user_id))
+    if member is None:
+        queries.get_staff(session, user_id)  # 404 for an unknown user rather than a silent no-op
+        raise InvalidInput("that user is not a member of this team")
+    session.delete(member)
+    audit.record(session, actor, "team.member_remove", "team", team.id, {"user_id": str(user_id)})
+    return team
+
+
+def create_api_key(session: Session, actor: Actor, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+    actor.require(Perm.API_KEYS_MANAGE)
+    return do_create_api_key(session, actor, data)
+
+
+def do_create_api_key(session: Session, actor: Actor, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+    if data.expires_at is not None:
+        if data.expires_at.tzinfo is None:
+            raise InvalidInput("expires_at needs a time zone, e.g. 2027-01-01T00:00:00Z")
+        if data.expires_at <= utcnow():
+            raise InvalidInput("expires_at must be in the future")
+    full, prefix, secret_digest = tokens.new_api_key()
+    key = ApiKey(
+        tenant_id=actor.tenant_id,
+        name=data.name,
+        prefix=prefix,
+        secret_digest=secret_digest,
+        role=data.role.value,
+        created_by=actor.staff_id,
+        expires_at=data.expires_at,
+    )
+    session.add(key)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a 48-bit prefix collision: vanishingly rare, but never a 500
+        raise Conflict("could not allocate a key; try again") from exc
+    audit.record(session, actor, "api_key.create", "api_key", key.id, {"name": key.name, "role": key.role})
+    return key, full
+
+
+def revoke_api_key(session: Session, actor: Actor, key_id: uuid.UUID) -> ApiKey:
+    actor.require(Perm.API_KEYS_MANAGE)
+    key = queries.get_api_key(session, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        audit.record(session, actor, "api_key.revoke", "api_key", key.id, {"name": key.name})
+    return key
+
+
+def mark_key_used(key: ApiKey, now: datetime) -> None:
+    # Written at most once a minute so that reads do not turn into writes on every request.
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        key.last_used_at = now

@@ -1,0 +1,124 @@
+"""Request and response shapes of the accounts API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from omnidesk.core.schemas import Email, Input, Language, Name, Output, ShortText, Slug, Timestamp
+from omnidesk.security.permissions import Role
+
+TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$")]
+
+
+class TenantCreate(Input):
+    slug: Slug
+    name: Name
+    admin_email: Email
+    default_language: Language = "zh-CN"
+    time_zone: TimeZone = "Asia/Shanghai"
+
+
+class TenantOut(Output):
+    id: uuid.UUID
+    slug: str
+    name: str
+    default_language: str
+    time_zone: str
+    is_active: bool
+    created_at: datetime
+
+
+class TenantCreated(TenantOut):
+    admin_email: str
+    admin_password: str = Field(description="one-time password of the first admin; shown once")
+
+
+class StaffCreate(Input):
+    email: Email
+    display_name: Name
+    role: Role
+    language: Language = "zh-CN"
+    password: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="omit to generate a one-time password, returned once"
+    )
+    max_concurrent: int = Field(default=5, ge=1, le=100)
+
+
+class StaffUpdate(Input):
+    display_name: Name | None = None
+    role: Role | None = None
+    language: Language | None = None
+    is_active: bool | None = None
+    max_concurrent: int | None = Field(default=None, ge=1, le=100)
+
+
+class StaffOut(Output):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Role
+    language: str
+    is_active: bool
+    max_concurrent: int
+    created_at: datetime
+
+
+class StaffCreated(StaffOut):
+    one_time_password: str | None = None
+
+
+class RoleOut(Output):
+    name: Role
+    permissions: list[str]
+
+
+class TeamCreate(Input):
+    name: Name
+    description: ShortText = ""
+    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(default=[], max_length=50)
+
+
+class TeamUpdate(Input):
+    name: Name | None = None
+    description: ShortText | None = None
+    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = Field(
+        default=None, max_length=50
+    )
+
+
+class TeamOut(Output):
+    id: uuid.UUID
+    name: str
+    description: str
+    skills: list[str]
+    member_ids: list[uuid.UUID] = Field(default_factory=list)
+    created_at: datetime
+
+
+class TeamMemberAdd(Input):
+    user_id: uuid.UUID
+
+
+class ApiKeyCreate(Input):
+    name: Name
+    role: Role
+    expires_at: Timestamp | None = None
+
+
+class ApiKeyOut(Output):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="the secret key; shown once, never again")

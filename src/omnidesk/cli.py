@@ -1,0 +1,231 @@
+"""The ``omnidesk`` command line: set up, run and administer an OmniDesk instance."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from omnidesk.accounts import actions as accounts
+from omnidesk.accounts.models import Tenant
+from omnidesk.accounts.schemas import ApiKeyCreate, StaffCreate, TenantCreate
+from omnidesk.core import migrate as migrations
+from omnidesk.core.actor import system_actor
+from omnidesk.core.db import Database
+from omnidesk.core.errors import DomainError
+from omnidesk.core.logging import configure_logging
+from omnidesk.core.settings import Environment, Settings, SettingsError, load_settings
+from omnidesk.security.permissions import Role
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _db(settings: Settings) -> Database:
+    return Database(settings.effective_database_url)
+
+
+def _require_migrated(settings: Settings) -> None:
+    url = settings.effective_database_url
+    current, head = migrations.current_revision(url), migrations.head_revision(url)
+    if current != head:
+        raise click.ClickException(
+            f"the database is at revision {current or 'none'}, the code needs {head}: run 'omnidesk migrate' first"
+        )
+
+
+def _tenant_id(db: Database, slug: str) -> Any:
+    with db.platform_transaction() as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if tenant_id is None:
+        raise click.ClickException(f"no tenant with the slug '{slug}'")
+    return tenant_id
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """OmniDesk, the open-source AI customer service system.
+
+    State lives under OMNIDESK_DATA_DIR (default ./data) unless OMNIDESK_DATABASE_URL names another database.
+    """
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the current version."""
+    settings = _settings()
+    migrations.upgrade(settings.effective_database_url)
+    click.echo(f"database at revision {migrations.current_revision(settings.effective_database_url)}")
+
+
+@main.command()
+@click.option("--tenant", "slug", required=True, help="URL-safe identifier, e.g. acme")
+@click.option("--name", required=True, help="display name of the tenant")
+@click.option("--admin-email", required=True, help="e-mail of the first administrator")
+@click.option("--language", default="zh-CN", type=click.Choice(["zh-CN", "en"]), show_default=True)
+@click.option("--time-zone", default="Asia/Shanghai", show_default=True)
+def init(slug: str, name: str, admin_email: str, language: str, time_zone: str) -> None:
+    """Create a tenant and its first admin; print the admin's one-time password."""
+    settings = _settings()
+    migrations.upgrade(settings.effective_database_url)
+    db = _db(settings)
+    try:
+        data = TenantCreate(
+            slug=slug, name=name, admin_email=admin_email, default_language=language, time_zone=time_zone
+        )
+        with db.platform_transaction() as s:
+            tenant, admin, password = accounts.create_tenant(s, data)
+    except (DomainError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"tenant '{tenant.slug}' created ({tenant.id})")
+    click.echo(f"admin: {admin.email}")
+    click.echo(f"one-time password (shown once): {password}")
+
+
+@main.command()
+@click.option("--host", default=None, help="interface to bind (default OMNIDESK_HOST or 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (default PORT, OMNIDESK_PORT or 8000)")
+@click.option("--workers", default=1, show_default=True, help="server processes (cluster mode needs PostgreSQL)")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Run the HTTP server."""
+    settings = _settings()
+    _require_migrated(settings)
+    _serve(settings, host, port, workers)
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, workers: int = 1) -> None:
+    import uvicorn
+
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    port = port or int(os.environ.get("PORT", settings.port))
+    if settings.run_jobs_in_process and workers == 1:
+        from omnidesk.jobs.maintenance import start_in_background
+
+        start_in_background(_db(settings))
+    uvicorn.run(
+        "omnidesk.web.asgi:app",
+        host=host or settings.host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@main.command()
+@click.option("--interval", default=300.0, show_default=True, help="seconds between maintenance ticks")
+def worker(interval: float) -> None:
+    """Run background jobs (maintenance now; SLA timers and automations as they arrive)."""
+    from omnidesk.jobs.maintenance import run_forever
+
+    settings = _settings()
+    _require_migrated(settings)
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo("worker running; Ctrl-C to stop", err=True)
+    run_forever(_db(settings), stop, interval)
+
+
+@main.command()
+@click.option("--no-serve", is_flag=True, help="seed and print the logins, then exit")
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+def demo(no_serve: bool, host: str | None, port: int | None) -> None:
+    """Create the database, seed the demo tenant 'demo' and start the server."""
+    from omnidesk.demo.seed import seed_demo
+
+    env = os.environ.get("OMNIDESK_ENVIRONMENT") or Environment.DEMO.value
+    settings = _settings(environment=env)
+    migrations.upgrade(settings.effective_database_url)
+    result = seed_demo(_db(settings))
+    port = port or int(os.environ.get("PORT", settings.port))
+    base = f"http://{host or settings.host}:{port}"
+    click.echo("")
+    click.echo(
+        "OmniDesk demo " + ("seeded" if result.created else "already seeded") + f" (workspace: {result.tenant_slug})"
+    )
+    click.echo(f"  sign in:   {base}/login")
+    click.echo(f"  API docs:  {base}/api/v1/docs")
+    click.echo(f"  health:    {base}/healthz   metrics: {base}/metrics")
+    click.echo("  demo logins (workspace 'demo'):")
+    for login in result.logins:
+        click.echo(f"    {login.role:<18} {login.email:<28} {login.password}")
+    click.echo("")
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+@main.group()
+def user() -> None:
+    """Manage staff users."""
+
+
+@user.command("create")
+@click.option("--tenant", "slug", required=True)
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--language", type=click.Choice(["zh-CN", "en"]), default="zh-CN", show_default=True)
+def user_create(slug: str, email: str, display_name: str, role: str, language: str) -> None:
+    """Create a staff user and print a one-time password."""
+    settings = _settings()
+    _require_migrated(settings)
+    db = _db(settings)
+    tenant_id = _tenant_id(db, slug)
+    try:
+        data = StaffCreate(email=email, display_name=display_name, role=Role(role), language=language)
+        with db.tenant_transaction(tenant_id) as s:
+            created, password = accounts.do_create_staff(s, system_actor(tenant_id), data)
+    except (DomainError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {created.email} ({created.role}) created")
+    click.echo(f"one-time password (shown once): {password}")
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys."""
+
+
+@apikey.command("create")
+@click.option("--tenant", "slug", help="tenant slug (not with --platform)")
+@click.option("--role", type=click.Choice([r.value for r in Role]), help="role the key acts with")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--platform", is_flag=True, help="a platform key, allowed to create and list tenants")
+def apikey_create(slug: str | None, role: str | None, name: str, platform: bool) -> None:
+    """Create an API key and print it once."""
+    settings = _settings()
+    _require_migrated(settings)
+    db = _db(settings)
+    if platform:
+        with db.platform_transaction() as s:
+            key = accounts.create_platform_key(s, name)
+        click.echo(key)
+        return
+    if not slug or not role:
+        raise click.ClickException("--tenant and --role are required (or --platform)")
+    tenant_id = _tenant_id(db, slug)
+    try:
+        with db.tenant_transaction(tenant_id) as s:
+            _, full = accounts.do_create_api_key(s, system_actor(tenant_id), ApiKeyCreate(name=name, role=Role(role)))
+    except (DomainError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(full)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Audit trail; later retention, data-subject requests, masking."""

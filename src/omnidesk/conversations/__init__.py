@@ -1,0 +1,1 @@
+"""Conversations (会话) and their messages."""

@@ -1,0 +1,243 @@
+"""Actions of the conversations slice: open a conversation, send messages and notes, change its state.
+
+A message is persisted (and its sequence number taken) in the caller's transaction before anyone is told; the
+``message.created`` event leaves after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from omnidesk.accounts import queries as accounts_queries
+from omnidesk.accounts.models import StaffUser
+from omnidesk.compliance import audit
+from omnidesk.conversations import queries
+from omnidesk.conversations.models import Conversation, Message
+from omnidesk.conversations.schemas import (
+    ConversationCreate,
+    ConversationUpdate,
+    MessageCreate,
+    MessageOut,
+    SenderType,
+)
+from omnidesk.conversations.states import Status, check_transition
+from omnidesk.core.actor import Actor
+from omnidesk.core.db import utcnow
+from omnidesk.core.errors import Conflict, InvalidInput
+from omnidesk.customers import queries as customer_queries
+from omnidesk.events.outbox import publish_on_commit
+from omnidesk.security.permissions import Perm
+
+
+def open_conversation(session: Session, actor: Actor, data: ConversationCreate) -> Conversation:
+    actor.require(Perm.CONVERSATIONS_WRITE)
+    customer = customer_queries.get_customer(session, data.customer_id)
+    if data.team_id is not None:
+        accounts_queries.get_team(session, data.team_id)
+    now = utcnow()
+    conversation = Conversation(
+        tenant_id=actor.tenant_id,
+        customer_id=customer.id,
+        channel=data.channel.value,
+        subject=data.subject,
+        priority=data.priority.value,
+        team_id=data.team_id,
+        tags=list(dict.fromkeys(data.tags)),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "conversation.create",
+        "conversation",
+        conversation.id,
+        {"channel": conversation.channel, "customer_id": str(customer.id)},
+    )
+    publish_on_commit(
+        session, actor.tenant_id, "conversation", "add", conversation_id=str(conversation.id), status="open"
+    )
+    if data.message:
+        do_append_message(
+            session,
+            actor,
+            conversation,
+            body=data.message,
+            sender_type=SenderType.CUSTOMER,
+            sender_id=customer.id,
+        )
+    return conversation
+
+
+def send_message(session: Session, actor: Actor, conversation_id: uuid.UUID, data: MessageCreate) -> Message:
+    actor.require(Perm.CONVERSATIONS_WRITE)
+    conversation = queries.get_conversation(session, actor, conversation_id)
+    if data.sender_type not in (SenderType.AGENT, SenderType.CUSTOMER):
+        raise InvalidInput("through this API a message is sent by an 'agent' or relayed for a 'customer'")
+    if data.client_id:
+        existing = queries.find_message_by_client_id(session, conversation.id, data.client_id)
+        if existing is not None:
+            return existing
+    sender_id = conversation.customer_id if data.sender_type == SenderType.CUSTOMER else actor.id
+    return do_append_message(
+        session,
+        actor,
+        conversation,
+        body=data.body,
+        sender_type=data.sender_type,
+        sender_id=sender_id,
+        client_id=data.client_id,
+    )
+
+
+def add_note(session: Session, actor: Actor, conversation_id: uuid.UUID, body: str) -> Message:
+    actor.require(Perm.NOTES_WRITE)
+    conversation = queries.get_conversation(session, actor, conversation_id)
+    return do_append_message(
+        session,
+        actor,
+        conversation,
+        body=body,
+        sender_type=SenderType.AGENT,
+        sender_id=actor.id,
+        internal=True,
+    )
+
+
+def do_append_message(
+    session: Session,
+    actor: Actor,
+    conversation: Conversation,
+    *,
+    body: str,
+    sender_type: SenderType,
+    sender_id: uuid.UUID | None,
+    internal: bool = False,
+    kind: str = "text",
+    payload: dict[str, Any] | None = None,
+    client_id: str | None = None,
+) -> Message:
+    """Append a message with the next sequence number.
+
+    The counter is bumped with one UPDATE ... RETURNING, so concurrent senders on PostgreSQL serialise on the
+    conversation row and never share a number; SQLite serialises writers anyway.
+    """
+    now = utcnow()
+    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1}
+    if not internal:
+        values["last_message_at"] = now
+        if sender_type == SenderType.CUSTOMER and conversation.status in (Status.RESOLVED, Status.SNOOZED):
+            # A customer writing again reopens the conversation: nobody should miss it.
+            values["status"] = Status.OPEN.value
+            values["snoozed_until"] = None
+    seq = session.execute(
+        update(Conversation)
+        .where(Conversation.id == conversation.id)
+        .values(**values)
+        .returning(Conversation.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    session.expire(conversation, ["last_seq", "last_message_at", "status", "snoozed_until"])
+    message = Message(
+        tenant_id=actor.tenant_id,
+        conversation_id=conversation.id,
+        seq=seq,
+        sender_type=sender_type.value,
+        sender_id=sender_id,
+        kind="note" if internal else kind,
+        internal=internal,
+        body=body,
+        payload=payload or {},
+        client_id=client_id,
+        created_at=now,
+    )
+    session.add(message)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "conversation.note_add" if internal else "conversation.message_add",
+        "conversation",
+        conversation.id,
+        {"message_id": str(message.id), "seq": seq, "sender_type": sender_type.value},
+    )
+    publish_on_commit(
+        session,
+        actor.tenant_id,
+        "message",
+        "add",
+        conversation_id=str(conversation.id),
+        message=MessageOut.model_validate(message).model_dump(mode="json"),
+    )
+    return message
+
+
+_UPDATABLE = ("status", "priority", "assignee_id", "team_id", "tags", "subject", "snoozed_until")
+
+
+def update_conversation(
+    session: Session, actor: Actor, conversation_id: uuid.UUID, data: ConversationUpdate
+) -> Conversation:
+    actor.require(Perm.CONVERSATIONS_WRITE)
+    conversation = queries.get_conversation(session, actor, conversation_id)
+    changes = data.model_dump(exclude_unset=True)
+    if data.version is not None and data.version != conversation.version:
+        raise Conflict(
+            f"the conversation changed since you loaded it (version {conversation.version}, yours {data.version});"
+            " reload and try again"
+        )
+    before = {k: getattr(conversation, k) for k in _UPDATABLE}
+    if "assignee_id" in changes or "team_id" in changes:
+        actor.require(Perm.CONVERSATIONS_ASSIGN)
+    if "assignee_id" in changes and data.assignee_id is not None:
+        assignee: StaffUser = accounts_queries.get_staff(session, data.assignee_id)
+        if not assignee.is_active:
+            raise InvalidInput("that staff user is deactivated and cannot be assigned")
+        conversation.assignee_id = assignee.id
+    elif "assignee_id" in changes:
+        conversation.assignee_id = None
+    if "team_id" in changes:
+        conversation.team_id = accounts_queries.get_team(session, data.team_id).id if data.team_id else None
+    if data.status is not None:
+        check_transition(Status(conversation.status), data.status)
+        if data.status == Status.SNOOZED and data.snoozed_until is None:
+            raise InvalidInput("snoozing needs snoozed_until, the time to wake the conversation up")
+        conversation.status = data.status.value
+        if data.status != Status.SNOOZED:
+            conversation.snoozed_until = None
+    if data.snoozed_until is not None:
+        if data.snoozed_until.tzinfo is None:
+            raise InvalidInput("snoozed_until needs a time zone, e.g. 2027-01-01T09:00:00+08:00")
+        if data.snoozed_until <= utcnow():
+            raise InvalidInput("snoozed_until must be in the future")
+        if conversation.status != Status.SNOOZED.value:
+            raise InvalidInput("snoozed_until applies only with status 'snoozed'")
+        conversation.snoozed_until = data.snoozed_until
+    if data.priority is not None:
+        conversation.priority = data.priority.value
+    if data.tags is not None:
+        conversation.tags = list(dict.fromkeys(data.tags))
+    if data.subject is not None:
+        conversation.subject = data.subject
+    after = {k: getattr(conversation, k) for k in _UPDATABLE}
+    changed = audit.diff(before, after)
+    if not changed:
+        return conversation
+    conversation.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor, "conversation.update", "conversation", conversation.id, changed)
+    publish_on_commit(
+        session,
+        actor.tenant_id,
+        "conversation",
+        "update",
+        conversation_id=str(conversation.id),
+        changes=changed,
+    )
+    return conversation

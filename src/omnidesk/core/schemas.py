@@ -1,0 +1,46 @@
+"""Shared schema bases: inputs refuse unknown fields; outputs read from ORM objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+
+class Input(BaseModel):
+    """Request bodies: unknown fields are an error, strings are stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(default=None, description="pass as ?cursor= to get the next page")
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(max_length=500)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s,]+$")]
+Slug = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$", to_lower=True),
+]
+Language = Annotated[str, StringConstraints(pattern=r"^(zh-CN|en)$")]
+
+
+def _reasonable(value: datetime) -> datetime:
+    if not datetime(1971, 1, 1, tzinfo=UTC) <= value <= datetime(2200, 1, 1, tzinfo=UTC):
+        raise ValueError("must be between 1971 and 2200")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_reasonable)]
+"""A time with an explicit zone (e.g. ``2027-01-01T09:00:00+08:00``), stored in UTC."""

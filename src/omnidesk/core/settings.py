@@ -1,0 +1,145 @@
+"""One typed settings object, read from the environment once and validated at start.
+
+Every variable is prefixed ``OMNIDESK_``. Outside the ``demo``, ``development`` and ``test`` environments the
+settings refuse insecure defaults (no secret key, debug on), so a production process cannot start half-configured.
+"""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEMO = "demo"
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+_RELAXED = {Environment.DEMO, Environment.DEVELOPMENT, Environment.TEST}
+
+
+class Settings(BaseSettings):
+    """Process configuration; immutable once read."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNIDESK_", frozen=True, extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("./data")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
+    redis_url: str | None = None
+    secret_key: str | None = Field(default=None, min_length=32, repr=False)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=512 * 1024 * 1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+    debug: bool = False
+    session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=3, le=50)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_rate_per_ip: int = Field(default=20, ge=5, le=10_000, description="log-in attempts per IP per 5 minutes")
+    api_rate_per_minute: int = Field(default=3000, ge=10, le=10_000_000, description="API requests per IP per minute")
+    cookie_secure: bool | None = None
+    allowed_origins: list[str] = Field(default_factory=list)
+    run_jobs_in_process: bool = True
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql:// URLs are supported")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Settings:
+        if self.environment in _RELAXED:
+            return self
+        problems = []
+        if not self.secret_key:
+            problems.append("OMNIDESK_SECRET_KEY must be set (at least 32 random characters) in production")
+        if self.debug:
+            problems.append("OMNIDESK_DEBUG must be false in production")
+        if self.cookie_secure is False:
+            problems.append("OMNIDESK_COOKIE_SECURE cannot be false in production")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def effective_secret_key(self) -> str:
+        """The signing key; relaxed environments get a per-data-dir key generated once and kept on disk."""
+        if self.secret_key:
+            return self.secret_key
+        key_file = self.data_dir / "secret.key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.write_text(key)
+        key_file.chmod(0o600)
+        return key
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'omnidesk.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment == Environment.PRODUCTION
+
+
+class SettingsError(RuntimeError):
+    """Raised with one readable line per bad value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate; turn pydantic's errors into one line per variable a person can fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            name = f"OMNIDESK_{field.upper()}" if field else "settings"
+            lines.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

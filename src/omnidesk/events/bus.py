@@ -1,0 +1,122 @@
+"""Event buses: an in-process one for the embedded mode and a Redis one for many processes.
+
+Both deliver a published event to every subscriber of its channel; publishing is thread-safe because actions run
+in worker threads while subscribers live on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+Event = dict[str, Any]
+
+
+class EventBus(Protocol):
+    def publish(self, channel: str, event: Event) -> None: ...
+
+    def subscribe(self, channel: str) -> Any:
+        """An async context manager yielding an async iterator of events."""
+
+    def close(self) -> None: ...
+
+
+class MemoryBus:
+    """Fan-out inside one process."""
+
+    def __init__(self, queue_size: int = 10_000) -> None:
+        self._subs: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event]]]] = {}
+        self._lock = threading.Lock()
+        self._queue_size = queue_size
+
+    def publish(self, channel: str, event: Event) -> None:
+        with self._lock:
+            targets = list(self._subs.get(channel, ()))
+        for loop, queue in targets:
+            try:
+                loop.call_soon_threadsafe(_put_nowait, queue, event)
+            except RuntimeError:  # loop closed: the subscriber is gone
+                continue
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Event]]:
+        queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
+        entry = (asyncio.get_running_loop(), queue)
+        with self._lock:
+            self._subs.setdefault(channel, set()).add(entry)
+        try:
+            yield _drain(queue)
+        finally:
+            with self._lock:
+                self._subs.get(channel, set()).discard(entry)
+
+    def close(self) -> None:
+        with self._lock:
+            self._subs.clear()
+
+
+def _put_nowait(queue: asyncio.Queue[Event], event: Event) -> None:
+    try:
+        queue.put_nowait(event)
+    except asyncio.QueueFull:
+        # A subscriber that cannot keep up resynchronises from the database by last seen id; never block publishers.
+        log.warning("event subscriber queue full; dropping event for a slow subscriber")
+
+
+async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
+    while True:
+        yield await queue.get()
+
+
+class RedisBus:
+    """Fan-out across processes through Redis pub/sub."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._url = url
+        self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+    def publish(self, channel: str, event: Event) -> None:
+        try:
+            self._client.publish(f"omnidesk:{channel}", json.dumps(event, default=str))
+        except Exception:  # the write is committed; subscribers resync by last seen id
+            log.exception("could not publish event to Redis")
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Event]]:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(self._url)
+        pubsub = client.pubsub()
+        await pubsub.subscribe(f"omnidesk:{channel}")
+        try:
+            yield _redis_messages(pubsub)
+        finally:
+            await pubsub.unsubscribe()
+            await pubsub.aclose()
+            await client.aclose()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+async def _redis_messages(pubsub: Any) -> AsyncIterator[Event]:
+    async for message in pubsub.listen():
+        if message.get("type") != "message":
+            continue
+        try:
+            yield json.loads(message["data"])
+        except (ValueError, TypeError):
+            log.warning("ignoring a malformed event from Redis")
+
+
+def make_bus(redis_url: str | None) -> EventBus:
+    return RedisBus(redis_url) if redis_url else MemoryBus()

@@ -1,0 +1,38 @@
+"""User-facing texts in zh-CN and en. Keys are stable; both languages must define every key (a test checks)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+
+LANGUAGES = ("zh-CN", "en")
+DEFAULT = "zh-CN"
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def catalogue(language: str) -> dict[str, str]:
+    text = resources.files("omnidesk.i18n").joinpath(f"{language}.json").read_text(encoding="utf-8")
+    data: dict[str, str] = json.loads(text)
+    return data
+
+
+def translate(key: str, language: str, **values: object) -> str:
+    lang = language if language in LANGUAGES else DEFAULT
+    template = catalogue(lang).get(key) or catalogue("en").get(key) or key
+    return template.format(**values) if values else template
+
+
+def pick_language(*candidates: str | None, accept_language: str | None = None) -> str:
+    """The first explicit choice wins, then the browser's preference, then Chinese."""
+    for candidate in candidates:
+        if candidate in LANGUAGES:
+            return candidate
+    if accept_language:
+        for part in accept_language.split(","):
+            tag = part.split(";")[0].strip().lower()
+            if tag.startswith("zh"):
+                return "zh-CN"
+            if tag.startswith("en"):
+                return "en"
+    return DEFAULT

@@ -1,0 +1,1 @@
+"""Background jobs: the periodic maintenance schedule and its runners."""

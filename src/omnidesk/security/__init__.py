@@ -1,0 +1,1 @@
+"""Authentication, permissions, secrets and masking."""

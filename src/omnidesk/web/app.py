@@ -1,0 +1,99 @@
+"""The application factory: wires settings, database, event bus and rate limiter into one ASGI app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from omnidesk import __version__
+from omnidesk.accounts.api import router as accounts_router
+from omnidesk.compliance.api import router as audit_router
+from omnidesk.conversations.api import router as conversations_router
+from omnidesk.core.db import Database
+from omnidesk.core.settings import Settings, get_settings
+from omnidesk.customers.api import router as customers_router
+from omnidesk.events.bus import EventBus, make_bus
+from omnidesk.security.ratelimit import make_rate_limiter
+from omnidesk.web import ops, problems, ui
+from omnidesk.web.deps import session_cookie_name
+from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
+
+API_PREFIX = "/api/v1"
+
+
+def build_api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (accounts_router, customers_router, conversations_router, audit_router):
+        api.include_router(router)
+    return api
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None, bus: EventBus | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    bus = bus or make_bus(settings.redis_url)
+    db = db or Database(settings.effective_database_url, bus=bus)
+    if db.bus is None:
+        db.bus = bus
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        bus.close()
+
+    app = FastAPI(
+        title="OmniDesk API",
+        version=__version__,
+        description="REST API of OmniDesk. Errors are application/problem+json; POSTs honour Idempotency-Key.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.bus = bus
+    app.state.rate_limiter = make_rate_limiter(settings.redis_url)
+    template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
+    app.state.templates = Jinja2Templates(directory=template_dir)
+
+    problems.install(app)
+    app.include_router(build_api_router())
+    app.include_router(ops.router)
+    app.include_router(ui.router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),
+        name="static",
+    )
+    _mount_docs(app)
+
+    # Outermost first: request context sees every response, including those the inner layers produce.
+    app.add_middleware(Idempotency, db_getter=lambda: app.state.db, cookie_name=session_cookie_name(settings))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(RequestContext)
+    return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    import swagger_ui_bundle
+
+    app.mount(f"{API_PREFIX}/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="OmniDesk API",
+            swagger_js_url=f"{API_PREFIX}/docs/static/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_PREFIX}/docs/static/swagger-ui.css",
+            swagger_favicon_url=f"{API_PREFIX}/docs/static/favicon-32x32.png",
+        )

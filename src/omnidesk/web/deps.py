@@ -1,0 +1,75 @@
+"""FastAPI dependencies: the database, the caller, and short aliases for handler signatures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from omnidesk.accounts import auth
+from omnidesk.core.actor import Actor
+from omnidesk.core.db import Database
+from omnidesk.core.errors import PermissionDenied, Unauthenticated
+from omnidesk.core.settings import Settings
+from omnidesk.security.ratelimit import RateLimiter
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None) or request.scope.get("state", {}).get("request_id")
+
+
+def session_cookie_name(settings: Settings) -> str:
+    # The __Host- prefix pins the cookie to this host and path and requires Secure (ASVS 3.3.x).
+    return "__Host-omnidesk_session" if settings.secure_cookies else "omnidesk_session"
+
+
+def current_actor(request: Request) -> Actor:
+    """Authenticate a Bearer API key or a session cookie (with its CSRF token on unsafe methods)."""
+    db = get_db(request)
+    settings = get_settings_dep(request)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    ip = client_ip(request)
+    limiter.hit(f"api:{ip}", settings.api_rate_per_minute, 60)
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            raise Unauthenticated("use 'Authorization: Bearer <API key>'")
+        return auth.authenticate_api_key(db, credential.strip(), ip=ip, request_id=request_id(request))
+    token = request.cookies.get(session_cookie_name(settings))
+    if token:
+        info = auth.resolve_session(db, settings, token, ip=ip, request_id=request_id(request))
+        if request.method not in SAFE_METHODS and request.headers.get("x-csrf-token") != info.csrf_token:
+            raise PermissionDenied("missing or wrong X-CSRF-Token header for a cookie-authenticated request")
+        return info.actor
+    raise Unauthenticated("authentication required: send 'Authorization: Bearer <API key>' or sign in")
+
+
+def platform_actor(request: Request) -> auth.PlatformActor:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("this operation needs a platform key: 'Authorization: Bearer <platform key>'")
+    return auth.authenticate_platform_key(get_db(request), credential.strip())
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+ActorDep = Annotated[Actor, Depends(current_actor)]
+PlatformDep = Annotated[auth.PlatformActor, Depends(platform_actor)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

@@ -1,0 +1,177 @@
+"""The signed-in web UI: log-in, log-out, language switch and a home page (the workspace comes later)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, select
+
+from omnidesk.accounts import auth
+from omnidesk.conversations.models import Conversation
+from omnidesk.conversations.queries import visible_to
+from omnidesk.core.errors import RateLimited, Unauthenticated
+from omnidesk.customers.models import Customer
+from omnidesk.i18n import LANGUAGES, pick_language, translate
+from omnidesk.security import tokens
+from omnidesk.security.permissions import Perm
+from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
+
+router = APIRouter(include_in_schema=False)
+
+LOGIN_CSRF_COOKIE = "omnidesk_login_csrf"
+LANG_COOKIE = "omnidesk_lang"
+
+
+def templates(request: Request) -> Jinja2Templates:
+    t: Jinja2Templates = request.app.state.templates
+    return t
+
+
+def render(request: Request, name: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    lang = context.get("lang") or pick_language(
+        request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language")
+    )
+    context = {**context, "lang": lang, "t": lambda key, **kw: translate(key, lang, **kw)}
+    response = templates(request).TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, request: Request) -> RedirectResponse:
+    response = RedirectResponse("/", status_code=303)
+    if code in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, workspace: str = "", error: str = "") -> HTMLResponse:
+    csrf = tokens.new_csrf_token()
+    lang = pick_language(request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language"))
+    message = translate(f"login.{error}", lang) if error in ("failed", "rate_limited", "expired") else ""
+    settings = get_settings_dep(request)
+    default_ws = workspace or ("demo" if settings.environment.value in ("demo", "development") else "")
+    response = render(
+        request,
+        "login.html",
+        {"csrf": csrf, "error": message, "workspace": default_ws[:63], "email": "", "lang": lang},
+        status_code=401 if error else 200,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        csrf,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        max_age=3600,
+    )
+    return response
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    workspace: Annotated[str, Form(max_length=63)],
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)],
+) -> Response:
+    settings = get_settings_dep(request)
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf):
+        return RedirectResponse("/login?error=expired", status_code=303)
+    ip = client_ip(request)
+    try:
+        request.app.state.rate_limiter.hit(f"login-ip:{ip}", settings.login_rate_per_ip, 300)
+        request.app.state.rate_limiter.hit(f"login-email:{email.strip().lower()}", 10, 900)
+        result = auth.login(
+            get_db(request),
+            settings,
+            tenant_slug=workspace,
+            email=email,
+            password=password,
+            ip=ip,
+            user_agent=request.headers.get("user-agent", ""),
+        )
+    except RateLimited:
+        return RedirectResponse(f"/login?error=rate_limited&workspace={workspace[:63]}", status_code=303)
+    except Unauthenticated:
+        return RedirectResponse(f"/login?error=failed&workspace={workspace[:63]}", status_code=303)
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        session_cookie_name(settings),
+        result.token,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+        path="/",
+        max_age=settings.session_absolute_hours * 3600,
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> RedirectResponse:
+    settings = get_settings_dep(request)
+    token = request.cookies.get(session_cookie_name(settings))
+    if token:
+        try:
+            info = auth.resolve_session(get_db(request), settings, token)
+            if hmac.compare_digest(info.csrf_token, csrf):
+                auth.logout(get_db(request), token)
+        except Unauthenticated:
+            pass
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(session_cookie_name(settings), path="/")
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    settings = get_settings_dep(request)
+    token = request.cookies.get(session_cookie_name(settings))
+    if not token:
+        return RedirectResponse("/login", status_code=303)
+    db = get_db(request)
+    try:
+        info = auth.resolve_session(db, settings, token, ip=client_ip(request))
+    except Unauthenticated:
+        return RedirectResponse("/login?error=expired", status_code=303)
+    actor = info.actor
+    counts: dict[str, int] | None = None
+    recent: list[Conversation] = []
+    if actor.can(Perm.CONVERSATIONS_READ):
+        with db.tenant_transaction(actor.tenant_id) as s:
+            scope = visible_to(actor)
+            base = select(func.count()).select_from(Conversation).where(Conversation.status == "open")
+            if scope is not None:
+                base = base.where(scope)
+            counts = {
+                "open": s.scalar(base) or 0,
+                "unassigned": s.scalar(base.where(Conversation.assignee_id.is_(None))) or 0,
+                "mine": s.scalar(base.where(Conversation.assignee_id == actor.staff_id)) or 0,
+                "customers": s.scalar(select(func.count()).select_from(Customer)) or 0,
+            }
+            stmt = select(Conversation).order_by(Conversation.created_at.desc()).limit(10)
+            if scope is not None:
+                stmt = stmt.where(scope)
+            recent = list(s.scalars(stmt))
+    lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
+    return render(
+        request,
+        "home.html",
+        {
+            "user": info.user,
+            "tenant": info.tenant,
+            "csrf": info.csrf_token,
+            "counts": counts,
+            "recent": recent,
+            "lang": lang,
+        },
+    )
