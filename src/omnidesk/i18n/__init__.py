@@ -12,9 +12,13 @@ DEFAULT = "zh-CN"
 
 @lru_cache(maxsize=len(LANGUAGES))
 def catalogue(language: str) -> dict[str, str]:
-    text = resources.files("omnidesk.i18n").joinpath(f"{language}.json").read_text(encoding="utf-8")
-    data: dict[str, str] = json.loads(text)
-    return data
+    """All ``i18n/<language>/*.json`` files merged; each slice keeps its own file, keys prefixed by the slice."""
+    merged: dict[str, str] = {}
+    folder = resources.files("omnidesk.i18n").joinpath(language)
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            merged.update(json.loads(entry.read_text(encoding="utf-8")))
+    return merged
 
 
 def translate(key: str, language: str, **values: object) -> str:

@@ -1,0 +1,164 @@
+"""Shared fixtures: one migrated database per test run, a fresh tenant per test, persona credentials.
+
+Isolation comes from the product itself: every test gets its own tenant, so tests never see each other's rows.
+SQLite is the default; ``OMNIDESK_TEST_DATABASE_URL`` runs the same suite on PostgreSQL (a fresh database per run),
+``OMNIDESK_TEST_REDIS_URL`` enables the Redis-backed paths. With ``OMNIDESK_REQUIRE_SERVICES=1`` (set by CI) a
+missing service fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from omnidesk.core import migrate
+from omnidesk.core.db import Database
+from omnidesk.core.settings import Settings, load_settings
+from omnidesk.events.bus import MemoryBus
+from omnidesk.web.app import create_app
+from tests.factories import World, make_world
+
+
+def require_service(variable: str, what: str) -> str:
+    """The value of ``variable``; skip (or fail under CI) when it is unset."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    message = f"{what} not configured: set {variable} to run this test"
+    if os.environ.get("OMNIDESK_REQUIRE_SERVICES") == "1":
+        pytest.fail(message + " (required in CI)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = os.environ.get("OMNIDESK_TEST_DATABASE_URL")
+    if not base:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    url = load_settings(database_url=base).effective_database_url
+    name = f"omnidesk_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    test_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(test_url)
+    yield test_url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url, bus=MemoryBus())
+    yield database
+    database.dispose()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    return load_settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=database_url,
+        api_rate_per_minute=1_000_000,
+        login_rate_per_ip=1000,
+        log_json=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, db: Database) -> FastAPI:
+    return create_app(settings, db=db, bus=db.bus)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def world(db: Database) -> World:
+    """A fresh tenant with one staff user and one API key per role, a team, a customer and a conversation."""
+    return make_world(db)
+
+
+@pytest.fixture
+def other_world(db: Database) -> World:
+    """A second, unrelated tenant: for proving that nothing crosses between tenants."""
+    return make_world(db)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(app: FastAPI) -> Iterator[str]:
+    """The app served by a real uvicorn on a free loopback port, in a background thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright; never a downloaded browser. Skips (fails in CI) where absent."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("OMNIDESK_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{CHROMIUM} is missing (install the Debian packages chromium and chromium-driver)")
+        pytest.skip(f"browser tests need {CHROMIUM} (Debian package chromium); not installed here")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Screenshots and other test output worth keeping (``test-output/``, ignored by git)."""
+    path = Path(__file__).resolve().parent.parent / "test-output"
+    path.mkdir(exist_ok=True)
+    return path

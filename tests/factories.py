@@ -1,0 +1,95 @@
+"""Plain typed factory functions. Setup goes through the product's actions, never around them."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from omnidesk.accounts import actions as accounts
+from omnidesk.accounts.models import StaffUser
+from omnidesk.accounts.schemas import ApiKeyCreate, StaffCreate, TeamCreate, TenantCreate
+from omnidesk.conversations import actions as conversations
+from omnidesk.conversations.models import Conversation
+from omnidesk.conversations.schemas import ConversationCreate
+from omnidesk.core.actor import Actor, ActorKind, system_actor
+from omnidesk.core.db import Database
+from omnidesk.customers import actions as customers
+from omnidesk.customers.models import Customer
+from omnidesk.customers.schemas import CustomerCreate
+from omnidesk.security.permissions import Role
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class World:
+    """A tenant populated with one persona per role."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    staff: dict[Role, StaffUser]
+    keys: dict[Role, str]
+    team_id: uuid.UUID
+    customer: Customer
+    conversation: Conversation
+    emails: dict[Role, str] = field(default_factory=dict)
+
+    def headers(self, role: Role = Role.ADMIN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[role]}"}
+
+    def actor(self, role: Role = Role.ADMIN) -> Actor:
+        user = self.staff[role]
+        return Actor(tenant_id=self.tenant_id, kind=ActorKind.STAFF, id=user.id, role=role)
+
+
+def make_tenant(db: Database, slug: str | None = None) -> tuple[uuid.UUID, str, StaffUser]:
+    slug = slug or f"t-{uuid.uuid4().hex[:12]}"
+    with db.platform_transaction() as s:
+        tenant, admin, _ = accounts.create_tenant(
+            s, TenantCreate(slug=slug, name=f"Tenant {slug}", admin_email=f"admin@{slug}.example")
+        )
+    return tenant.id, slug, admin
+
+
+def make_world(db: Database) -> World:
+    tenant_id, slug, admin = make_tenant(db)
+    system = system_actor(tenant_id)
+    staff: dict[Role, StaffUser] = {}
+    keys: dict[Role, str] = {}
+    emails: dict[Role, str] = {}
+    with db.tenant_transaction(tenant_id) as s:
+        for role in Role:
+            email = f"{role.value}@{slug}.example"
+            user, _ = accounts.do_create_staff(
+                s, system, StaffCreate(email=email, display_name=f"{role.value} 员工", role=role, password=PASSWORD)
+            )
+            staff[role] = user
+            emails[role] = email
+            _, keys[role] = accounts.do_create_api_key(s, system, ApiKeyCreate(name=f"{role.value} key", role=role))
+        team = accounts.create_team(s, system, TeamCreate(name="售后 After-sales"))
+        accounts.add_team_member(s, system, team.id, staff[Role.AGENT].id)
+        customer = customers.create_customer(
+            s,
+            system,
+            CustomerCreate(
+                name="李雷 Li Lei",
+                email=f"li.lei@{slug}.example",
+                phone="+8613800138000",
+                identities=[{"kind": "web_visitor", "value": f"v-{uuid.uuid4().hex[:8]}"}],  # type: ignore[list-item]
+            ),
+        )
+        conversation = conversations.open_conversation(
+            s,
+            system,
+            ConversationCreate(customer_id=customer.id, channel="web", subject="快递到哪了", message="我的快递到哪了？"),
+        )
+    return World(
+        tenant_id=tenant_id,
+        slug=slug,
+        staff=staff,
+        keys=keys,
+        team_id=team.id,
+        customer=customer,
+        conversation=conversation,
+        emails=emails,
+    )
