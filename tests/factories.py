@@ -16,6 +16,7 @@ from omnidesk.core.db import Database
 from omnidesk.customers import actions as customers
 from omnidesk.customers.models import Customer
 from omnidesk.customers.schemas import CustomerCreate
+from omnidesk.security import passwords
 from omnidesk.security.permissions import Role
 
 PASSWORD = "correct horse battery staple"
@@ -60,9 +61,14 @@ def make_world(db: Database) -> World:
     with db.tenant_transaction(tenant_id) as s:
         for role in Role:
             email = f"{role.value}@{slug}.example"
-            user, _ = accounts.do_create_staff(
-                s, system, StaffCreate(email=email, display_name=f"{role.value} 员工", role=role, password=PASSWORD)
-            )
+            if role == Role.ADMIN:
+                # create_tenant already made the admin (same e-mail); give it the persona password.
+                user = s.get_one(StaffUser, admin.id)
+                user.password_hash = passwords.hash_password(PASSWORD)
+            else:
+                user, _ = accounts.do_create_staff(
+                    s, system, StaffCreate(email=email, display_name=f"{role.value} 员工", role=role, password=PASSWORD)
+                )
             staff[role] = user
             emails[role] = email
             _, keys[role] = accounts.do_create_api_key(s, system, ApiKeyCreate(name=f"{role.value} key", role=role))

@@ -24,17 +24,16 @@ def rate(part: int, whole: int) -> float | None:
 def summary(session: Session, actor: Actor, since: datetime) -> dict[str, Any]:
     actor.require(Perm.KNOWLEDGE_ANALYTICS)
     recent = KbEvent.created_at >= since
-    counts = dict(
-        session.execute(select(KbEvent.kind, func.count()).where(recent).group_by(KbEvent.kind)).tuples().all()
+    counts: dict[Any, Any] = dict(
+        session.execute(select(KbEvent.kind, func.count()).where(recent).group_by(KbEvent.kind)).all()  # type: ignore[arg-type]
     )
     failed = session.scalar(
         select(func.count()).select_from(KbEvent).where(recent, KbEvent.kind == "search", KbEvent.result_count == 0)
     )
-    votes = dict(
+    votes: dict[Any, Any] = dict(
         session.execute(
             select(KbEvent.helpful, func.count()).where(recent, KbEvent.kind == "feedback").group_by(KbEvent.helpful)
         )
-        .tuples()
         .all()
     )
     in_session = recent & (KbEvent.session_key != "")

@@ -126,7 +126,6 @@ def home(request: Request, tenant_slug: str, lang: LangQ = None) -> HTMLResponse
                 .where(queries.live_clause(utcnow()), KbArticle.visibility == "public", KbArticle.language == site.lang)
                 .group_by(KbArticle.category_id)
             )
-            .tuples()
             .all()
         )
         live = {a.id: a for a in s.scalars(_live_public(s).where(KbArticle.language == site.lang))}
