@@ -87,7 +87,9 @@ def make_world(db: Database) -> World:
         conversation = conversations.open_conversation(
             s,
             system,
-            ConversationCreate(customer_id=customer.id, channel="web", subject="快递到哪了", message="我的快递到哪了？"),
+            ConversationCreate(
+                customer_id=customer.id, channel="web", subject="快递到哪了", message="我的快递到哪了？"
+            ),
         )
     return World(
         tenant_id=tenant_id,

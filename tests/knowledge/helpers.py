@@ -17,7 +17,9 @@ from tests.factories import World
 def category(db: Database, world: World, slug: str = "returns") -> uuid.UUID:
     with db.tenant_transaction(world.tenant_id) as s:
         return actions.create_category(
-            s, world.actor(Role.KNOWLEDGE_MANAGER), CategoryCreate(slug=slug, names={"zh-CN": "退换货", "en": "Returns"})
+            s,
+            world.actor(Role.KNOWLEDGE_MANAGER),
+            CategoryCreate(slug=slug, names={"zh-CN": "退换货", "en": "Returns"}),
         ).id
 
 

@@ -19,7 +19,14 @@ from tests.knowledge.helpers import published
 
 def test_expired_promotion_is_neither_shown_nor_answered(client: TestClient, world: World, db: Database) -> None:
     now = utcnow()
-    expired = published(db, world, "双11 价保怎么申请？", "已结束。", effective_from=now - timedelta(days=30), expires_at=now - timedelta(minutes=1))
+    expired = published(
+        db,
+        world,
+        "双11 价保怎么申请？",
+        "已结束。",
+        effective_from=now - timedelta(days=30),
+        expires_at=now - timedelta(minutes=1),
+    )
     future = published(db, world, "元旦促销", "明年开始。", effective_from=now + timedelta(days=3))
     live = published(db, world, "冬季满减券怎么用？", "满199减30。", expires_at=now + timedelta(days=10))
     with db.tenant_transaction(world.tenant_id) as s:

@@ -21,7 +21,12 @@ def test_search_in_chinese_open_and_rate(
 ) -> None:
     cat = category(db, world)
     article = published(
-        db, world, "如何申请七天无理由退货？", "签收后 **7 天内** 可在订单页申请退货。", variants=["怎么退货"], category_id=cat
+        db,
+        world,
+        "如何申请七天无理由退货？",
+        "签收后 **7 天内** 可在订单页申请退货。",
+        variants=["怎么退货"],
+        category_id=cat,
     )
     published(db, world, "退款多久到账？", "1–3 个工作日。", category_id=cat)
     published(db, world, "How do I return an item?", "Within 7 days.", language="en", category_id=cat)
@@ -64,7 +69,9 @@ def test_help_center_without_javascript(client: TestClient, world: World, db: Da
     assert "<mark>发票</mark>" in r.text
     r = client.get(f"/help/{world.slug}/search", params={"q": "无人问过的问题"})
     assert "/contact" in r.text
-    r = client.post(f"/help/{world.slug}/articles/{article.id}/feedback", data={"helpful": "no"}, follow_redirects=False)
+    r = client.post(
+        f"/help/{world.slug}/articles/{article.id}/feedback", data={"helpful": "no"}, follow_redirects=False
+    )
     assert r.status_code == 303
     r = client.get(f"/help/{world.slug}/contact", follow_redirects=False)
     assert r.headers["location"] == f"/chat/{world.slug}"

@@ -37,7 +37,9 @@ def test_csv_import_then_reimport_changes_nothing(client: TestClient, world: Wor
     assert r.json() == {"created": 3, "updated": 0, "unchanged": 0, "skipped": 0, "errors": []}
     r = _import(client, world, "csv", CSV.encode())
     assert r.json()["unchanged"] == 3 and r.json()["created"] == 0 and r.json()["updated"] == 0
-    items = client.get("/api/v1/knowledge/articles", params={"language": "zh-CN"}, headers=world.headers(KM)).json()["items"]
+    items = client.get("/api/v1/knowledge/articles", params={"language": "zh-CN"}, headers=world.headers(KM)).json()[
+        "items"
+    ]
     assert items[0]["variants"] == ["怎么退货", "退货流程"] and items[0]["tags"] == ["退货", "售后"]
     assert items[0]["current_version"] == 1 and items[0]["status"] == "published"
     hits = client.get(f"/help/{world.slug}/api/suggest", params={"q": "退货"}).json()["items"]
@@ -70,10 +72,22 @@ def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestCli
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "markdown"])
-def test_export_import_round_trip_is_identical(client: TestClient, world: World, other_world: World, db: Database, fmt: str) -> None:
+def test_export_import_round_trip_is_identical(
+    client: TestClient, world: World, other_world: World, db: Database, fmt: str
+) -> None:
     cat = category(db, world)
-    published(db, world, "如何退货？", "签收后 **七天** 内可退。\n\n- 免费上门取件", variants=["怎么退货", "退货流程"], category_id=cat, external_id="faq-return")
-    published(db, world, "How do I return?", "Within 7 days.", language="en", variants=["return"], external_id="faq-return")
+    published(
+        db,
+        world,
+        "如何退货？",
+        "签收后 **七天** 内可退。\n\n- 免费上门取件",
+        variants=["怎么退货", "退货流程"],
+        category_id=cat,
+        external_id="faq-return",
+    )
+    published(
+        db, world, "How do I return?", "Within 7 days.", language="en", variants=["return"], external_id="faq-return"
+    )
     published(db, world, "-5% 折扣", "=SUM(A1)", external_id="promo-1")
     first = client.get("/api/v1/knowledge/export", params={"format": fmt}, headers=world.headers(KM))
     assert first.status_code == 200
@@ -88,7 +102,9 @@ def test_export_import_round_trip_is_identical(client: TestClient, world: World,
     )  # fmt: skip
     assert r.json()["created"] == 3, r.text
     json_a = client.get("/api/v1/knowledge/export", params={"format": "json"}, headers=world.headers(KM)).json()
-    json_b = client.get("/api/v1/knowledge/export", params={"format": "json"}, headers=other_world.headers(Role.ADMIN)).json()
+    json_b = client.get(
+        "/api/v1/knowledge/export", params={"format": "json"}, headers=other_world.headers(Role.ADMIN)
+    ).json()
     assert json_a == json_b
 
 

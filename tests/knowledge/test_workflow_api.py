@@ -28,7 +28,9 @@ def _create(client: TestClient, world: World, **extra: object) -> dict[str, obje
     return r.json()
 
 
-def test_draft_review_publish_archive_with_versions_diff_and_rollback(client: TestClient, world: World, db: Database) -> None:
+def test_draft_review_publish_archive_with_versions_diff_and_rollback(
+    client: TestClient, world: World, db: Database
+) -> None:
     h = world.headers(KM)
     art = _create(client, world, variants=["退货流程"], tags=["售后"])
     assert art["status"] == "draft" and art["current_version"] == 1
@@ -69,14 +71,22 @@ def test_agents_suggest_edits_and_cannot_publish(client: TestClient, world: Worl
     art = _create(client, world)
     aid = art["id"]
     agent = world.headers(Role.AGENT)
-    assert client.post(f"/api/v1/knowledge/articles/{aid}/status", json={"status": "published"}, headers=agent).status_code == 403
+    assert (
+        client.post(f"/api/v1/knowledge/articles/{aid}/status", json={"status": "published"}, headers=agent).status_code
+        == 403
+    )
     assert client.patch(f"/api/v1/knowledge/articles/{aid}", json={"body": "x"}, headers=agent).status_code == 403
     r = client.post(
-        f"/api/v1/knowledge/articles/{aid}/suggestions", json={"body": "七天内可退，运费我们出。", "note": "客户常问运费"}, headers=agent
+        f"/api/v1/knowledge/articles/{aid}/suggestions",
+        json={"body": "七天内可退，运费我们出。", "note": "客户常问运费"},
+        headers=agent,
     )
     assert r.status_code == 201
     sid = r.json()["id"]
-    assert client.post(f"/api/v1/knowledge/suggestions/{sid}/decision", json={"accept": True}, headers=agent).status_code == 403
+    assert (
+        client.post(f"/api/v1/knowledge/suggestions/{sid}/decision", json={"accept": True}, headers=agent).status_code
+        == 403
+    )
     r = client.post(f"/api/v1/knowledge/suggestions/{sid}/decision", json={"accept": True}, headers=world.headers(KM))
     assert r.json()["status"] == "accepted"
     got = client.get(f"/api/v1/knowledge/articles/{aid}", headers=agent).json()
@@ -95,7 +105,9 @@ def test_translations_are_linked(client: TestClient, world: World) -> None:
 
 def test_restricted_articles_only_for_their_teams(client: TestClient, world: World, db: Database) -> None:
     art = _create(client, world, visibility="restricted", team_ids=[str(world.team_id)], title="内部退款口径")
-    client.post(f"/api/v1/knowledge/articles/{art['id']}/status", json={"status": "published"}, headers=world.headers(KM))
+    client.post(
+        f"/api/v1/knowledge/articles/{art['id']}/status", json={"status": "published"}, headers=world.headers(KM)
+    )
     member = dataclasses.replace(world.actor(Role.AGENT), team_ids=frozenset({world.team_id}))
     outsider = world.actor(Role.AGENT)  # an agent of no team
     aid = uuid.UUID(art["id"])
@@ -107,7 +119,9 @@ def test_restricted_articles_only_for_their_teams(client: TestClient, world: Wor
     assert [h.doc.id for h in index.search("退款口径", allow=reader_of(member))] == [aid]
     assert index.search("退款口径", allow=reader_of(outsider)) == []
     # An API key belongs to no team: restricted entries stay hidden from it.
-    assert client.get("/api/v1/knowledge/search", params={"q": "退款口径"}, headers=world.headers(Role.AGENT)).json() == []
+    assert (
+        client.get("/api/v1/knowledge/search", params={"q": "退款口径"}, headers=world.headers(Role.AGENT)).json() == []
+    )
 
 
 def test_bad_input_is_refused_without_writing(client: TestClient, world: World) -> None:
@@ -116,7 +130,12 @@ def test_bad_input_is_refused_without_writing(client: TestClient, world: World) 
         {"language": "fr", "title": "x"},
         {"language": "zh-CN", "title": ""},
         {"language": "zh-CN", "title": "x", "unknown": 1},
-        {"language": "zh-CN", "title": "x", "effective_from": "2027-01-02T00:00:00Z", "expires_at": "2027-01-01T00:00:00Z"},
+        {
+            "language": "zh-CN",
+            "title": "x",
+            "effective_from": "2027-01-02T00:00:00Z",
+            "expires_at": "2027-01-01T00:00:00Z",
+        },
         {"language": "zh-CN", "title": "x", "visibility": "restricted"},
         {"language": "zh-CN", "title": "x", "category_id": "00000000-0000-0000-0000-000000000000"},
     ]
@@ -134,7 +153,9 @@ def test_tenant_isolation_on_every_route(client: TestClient, world: World, other
     art = _create(client, world)
     aid = art["id"]
     client.post(f"/api/v1/knowledge/articles/{aid}/status", json={"status": "published"}, headers=world.headers(KM))
-    sug = client.post(f"/api/v1/knowledge/articles/{aid}/suggestions", json={"body": "x"}, headers=world.headers(Role.AGENT)).json()
+    sug = client.post(
+        f"/api/v1/knowledge/articles/{aid}/suggestions", json={"body": "x"}, headers=world.headers(Role.AGENT)
+    ).json()
     cat = client.post(
         "/api/v1/knowledge/categories", json={"slug": "returns", "names": {"en": "Returns"}}, headers=world.headers(KM)
     ).json()
@@ -166,9 +187,15 @@ def test_tenant_isolation_on_every_route(client: TestClient, world: World, other
 
 def test_agent_workspace_suggestions_for_a_conversation(client: TestClient, world: World) -> None:
     art = _create(client, world, title="快递多久到？", body="当日或次日送达。", variants=["快递到哪了"])
-    client.post(f"/api/v1/knowledge/articles/{art['id']}/status", json={"status": "published"}, headers=world.headers(KM))
+    client.post(
+        f"/api/v1/knowledge/articles/{art['id']}/status", json={"status": "published"}, headers=world.headers(KM)
+    )
     # The world's conversation: the customer asked "我的快递到哪了？"
-    r = client.get("/api/v1/knowledge/suggest", params={"conversation_id": str(world.conversation.id)}, headers=world.headers(Role.AGENT))
+    r = client.get(
+        "/api/v1/knowledge/suggest",
+        params={"conversation_id": str(world.conversation.id)},
+        headers=world.headers(Role.AGENT),
+    )
     assert r.status_code == 200
     top = r.json()[0]
     assert top["id"] == art["id"] and top["answer_text"] == "当日或次日送达。"

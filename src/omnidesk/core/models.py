@@ -7,4 +7,11 @@ from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
 from omnidesk.knowledge import models as knowledge_models
 
-__all__ = ["Base", "accounts_models", "compliance_models", "conversations_models", "customers_models", "knowledge_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "compliance_models",
+    "conversations_models",
+    "customers_models",
+    "knowledge_models",
+]

@@ -25,7 +25,7 @@ def summary(session: Session, actor: Actor, since: datetime) -> dict[str, Any]:
     actor.require(Perm.KNOWLEDGE_ANALYTICS)
     recent = KbEvent.created_at >= since
     counts: dict[Any, Any] = dict(
-        session.execute(select(KbEvent.kind, func.count()).where(recent).group_by(KbEvent.kind)).all()  # type: ignore[arg-type]
+        session.execute(select(KbEvent.kind, func.count()).where(recent).group_by(KbEvent.kind)).all()
     )
     failed = session.scalar(
         select(func.count()).select_from(KbEvent).where(recent, KbEvent.kind == "search", KbEvent.result_count == 0)
@@ -33,8 +33,7 @@ def summary(session: Session, actor: Actor, since: datetime) -> dict[str, Any]:
     votes: dict[Any, Any] = dict(
         session.execute(
             select(KbEvent.helpful, func.count()).where(recent, KbEvent.kind == "feedback").group_by(KbEvent.helpful)
-        )
-        .all()
+        ).all()
     )
     in_session = recent & (KbEvent.session_key != "")
     sessions = session.scalar(select(func.count(func.distinct(KbEvent.session_key))).where(in_session)) or 0

@@ -125,8 +125,7 @@ def home(request: Request, tenant_slug: str, lang: LangQ = None) -> HTMLResponse
                 select(KbArticle.category_id, func.count())
                 .where(queries.live_clause(utcnow()), KbArticle.visibility == "public", KbArticle.language == site.lang)
                 .group_by(KbArticle.category_id)
-            )
-            .all()
+            ).all()
         )
         live = {a.id: a for a in s.scalars(_live_public(s).where(KbArticle.language == site.lang))}
         ranked = [live[i] for i in analytics.popular_article_ids(s, utcnow() - timedelta(days=30)) if i in live]

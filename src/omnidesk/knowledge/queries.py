@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
@@ -131,7 +131,7 @@ def list_articles(
     session: Session, actor: Actor, *, filters: dict[str, Any], cursor: str | None, limit: int
 ) -> tuple[list[KbArticle], bool]:
     actor.require(Perm.KNOWLEDGE_READ)
-    stmt: Select[tuple[KbArticle]] = select(KbArticle)
+    stmt = select(KbArticle)
     for name in ("status", "kind", "language", "category_id", "visibility"):
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(KbArticle, name) == filters[name])

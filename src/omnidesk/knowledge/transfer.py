@@ -150,7 +150,7 @@ def _parse_csv(content: bytes) -> list[tuple[int, dict[str, Any]]]:
     if not rows:
         raise InvalidInput("the file is empty")
     names = _check_header(rows[0])
-    out = []
+    out: list[tuple[int, dict[str, Any]]] = []
     for n, row in enumerate(rows[1:], start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -172,7 +172,7 @@ def _parse_xlsx(content: bytes) -> list[tuple[int, dict[str, Any]]]:
         if header is None:
             raise InvalidInput("the workbook's first sheet is empty")
         names = _check_header(["" if h is None else str(h) for h in header])
-        out = []
+        out: list[tuple[int, dict[str, Any]]] = []
         for n, row in enumerate(rows, start=2):
             if len(out) > MAX_ROWS:
                 break
@@ -446,7 +446,7 @@ def export_rows(session: Session, actor: Actor, kind: str | None) -> list[dict[s
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    out = []
+    out: list[str] = []
     for name in COLUMNS:
         value = row.get(name)
         if name == "variants":
