@@ -89,3 +89,11 @@ def test_public_suggest_is_tenant_scoped(client: TestClient, world: World, other
     assert len(client.get(f"/help/{world.slug}/api/suggest", params={"q": "退货"}).json()["items"]) == 1
     assert client.get(f"/help/{world.slug}/api/suggest", params={"q": "内部口径"}).json()["items"] == []
     assert client.get(f"/help/{other_world.slug}/api/suggest", params={"q": "退货"}).json()["items"] == []
+
+
+def test_missing_pages_are_friendly_html(client: TestClient, world: World) -> None:
+    r = client.get(
+        f"/help/{world.slug}/articles/00000000-0000-0000-0000-000000000000", headers={"accept-language": "en"}
+    )
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"] and "Page not found" in r.text
+    assert client.get(f"/help/{world.slug}/api/suggest", params={"q": "x" * 300}).status_code == 422

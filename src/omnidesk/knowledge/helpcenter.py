@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -16,6 +17,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -29,7 +31,32 @@ from omnidesk.knowledge.models import KbArticle, KbCategory
 from omnidesk.knowledge.search import CACHE
 from omnidesk.web.deps import client_ip, get_db
 
-router = APIRouter(prefix="/help/{tenant_slug}", include_in_schema=False)
+
+class _HtmlErrors(APIRoute):
+    """Page routes answer a missing tenant, category or article with a friendly HTML 404, not problem+json."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if "/api/" in self.path:
+            return handler
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except NotFound:
+                lang = pick_language(
+                    request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language")
+                )
+                slug = str(request.path_params.get("tenant_slug", ""))[:63]
+                html = request.app.state.templates.get_template("help/not_found.html").render(
+                    lang=lang, base=f"/help/{slug}", t=lambda key, **kw: translate(key, lang, **kw)
+                )
+                return HTMLResponse(html, status_code=404, headers={"Content-Security-Policy": CSP})
+
+        return route
+
+
+router = APIRouter(prefix="/help/{tenant_slug}", include_in_schema=False, route_class=_HtmlErrors)
 
 SESSION_COOKIE = "omnidesk_hc"
 LANG_COOKIE = "omnidesk_lang"
