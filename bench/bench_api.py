@@ -51,7 +51,9 @@ def prepare(url: str, conversations: int) -> tuple[str, str]:
     migrate.upgrade(url)
     db = Database(url)
     with db.platform_transaction() as s:
-        tenant, _, _ = accounts.create_tenant(s, TenantCreate(slug="bench", name="Bench", admin_email="a@bench.example"))
+        tenant, _, _ = accounts.create_tenant(
+            s, TenantCreate(slug="bench", name="Bench", admin_email="a@bench.example")
+        )
     system = system_actor(tenant.id)
     with db.tenant_transaction(tenant.id) as s:
         _, key = accounts.do_create_api_key(s, system, ApiKeyCreate(name="bench", role=Role.ADMIN))
@@ -59,7 +61,9 @@ def prepare(url: str, conversations: int) -> tuple[str, str]:
         first = None
         for i in range(conversations):
             conv = conv_actions.open_conversation(
-                s, system, ConversationCreate(customer_id=customer.id, channel="web", subject=f"会话 {i}", message="你好")
+                s,
+                system,
+                ConversationCreate(customer_id=customer.id, channel="web", subject=f"会话 {i}", message="你好"),
             )
             first = first or conv
     db.dispose()
@@ -111,8 +115,15 @@ def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -
         "OMNIDESK_RUN_JOBS_IN_PROCESS": "false",
     }
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/uvicorn"), "omnidesk.web.asgi:app", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"],
+        [
+            str(ROOT / ".venv/bin/uvicorn"),
+            "omnidesk.web.asgi:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         env=env,
     )
     base = f"http://127.0.0.1:{port}"
@@ -129,19 +140,27 @@ def run_backend(name: str, url: str, args: argparse.Namespace, data_dir: Path) -
         cases = [
             ("trivial GET /healthz", "GET", f"{base}/healthz", None),
             ("GET /api/v1/conversations?limit=50", "GET", f"{base}/api/v1/conversations?limit=50", None),
-            ("POST /api/v1/conversations/{id}/messages", "POST", f"{base}/api/v1/conversations/{conv_id}/messages",
-             {"body": "压测消息 load test message"}),
+            (
+                "POST /api/v1/conversations/{id}/messages",
+                "POST",
+                f"{base}/api/v1/conversations/{conv_id}/messages",
+                {"body": "压测消息 load test message"},
+            ),
         ]
         results = {}
         for label, method, target, body in cases:
             asyncio.run(load(method, target, headers, 1.0, args.concurrency, body))  # warm-up
             results[label] = asyncio.run(load(method, target, headers, args.seconds, args.concurrency, body))
         baseline = results["trivial GET /healthz"]
-        print(f"\n{name}  ({args.conversations} conversations, concurrency {args.concurrency}, {args.seconds:.0f} s each)")
+        print(
+            f"\n{name}  ({args.conversations} conversations, concurrency {args.concurrency}, {args.seconds:.0f} s each)"
+        )
         print(f"  {'endpoint':<44} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'req/s vs trivial':>17}")
         for label, r in results.items():
             ratio = r["rps"] / baseline["rps"]
-            print(f"  {label:<44} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>7.0f} {ratio:>16.2f}x")
+            print(
+                f"  {label:<44} {r['rps']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {r['errors']:>7.0f} {ratio:>16.2f}x"
+            )
     finally:
         server.terminate()
         server.wait(10)

@@ -32,6 +32,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/staff"): {"email": "b-own@x.example", "display_name": "B", "role": "agent"},
     ("POST", "/api/v1/customers"): {"name": "B's own customer"},
     ("POST", "/api/v1/api-keys"): {"name": "B's own key", "role": "agent"},
+    ("PATCH", "/api/v1/knowledge/categories/{category_id}"): {"names": {"en": "pwned"}},
+    ("PATCH", "/api/v1/knowledge/articles/{article_id}"): {"title": "pwned"},
+    ("POST", "/api/v1/knowledge/articles/{article_id}/status"): {"status": "archived"},
+    ("POST", "/api/v1/knowledge/articles/{article_id}/rollback"): {"to_version": 1},
+    ("POST", "/api/v1/knowledge/articles/{article_id}/suggestions"): {"body": "pwned"},
+    ("POST", "/api/v1/knowledge/suggestions/{suggestion_id}/decision"): {"accept": True},
+}
+QUERIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/v1/knowledge/articles/{article_id}/diff"): {"from": 1, "to": 1},
 }
 
 
@@ -39,6 +48,27 @@ def _ids_of(world: World, client: TestClient) -> dict[str, str]:
     headers = world.headers()
     customer = client.get(f"/api/v1/customers/{world.customer.id}", headers=headers).json()
     keys = client.get("/api/v1/api-keys", headers=headers).json()
+    category = client.post(
+        "/api/v1/knowledge/categories",
+        json={"slug": "returns", "names": {"zh-CN": "退换货", "en": "Returns"}},
+        headers=headers,
+    ).json()
+    article = client.post(
+        "/api/v1/knowledge/articles",
+        json={
+            "kind": "faq",
+            "language": "zh-CN",
+            "title": "怎么退货",
+            "body": "七天无理由退货",
+            "category_id": category["id"],
+        },
+        headers=headers,
+    ).json()
+    suggestion = client.post(
+        f"/api/v1/knowledge/articles/{article['id']}/suggestions",
+        json={"body": "改进"},
+        headers=world.headers(Role.AGENT),
+    ).json()
     return {
         "conversation_id": str(world.conversation.id),
         "customer_id": str(world.customer.id),
@@ -46,6 +76,9 @@ def _ids_of(world: World, client: TestClient) -> dict[str, str]:
         "team_id": str(world.team_id),
         "identity_id": customer["identities"][0]["id"],
         "key_id": keys[0]["id"],
+        "category_id": category["id"],
+        "article_id": article["id"],
+        "suggestion_id": suggestion["id"],
     }
 
 
@@ -66,6 +99,9 @@ def _snapshot(client: TestClient, world: World) -> str:
         client.get("/api/v1/staff", headers=headers).json(),
         client.get("/api/v1/teams", headers=headers).json(),
         client.get("/api/v1/api-keys", headers=headers).json(),
+        client.get("/api/v1/knowledge/articles", headers=headers).json(),
+        client.get("/api/v1/knowledge/categories", headers=headers).json(),
+        client.get("/api/v1/knowledge/suggestions", headers=headers).json(),
     ]
     return json.dumps(parts, sort_keys=True)
 
@@ -87,14 +123,15 @@ def test_no_route_crosses_tenants(app: FastAPI, client: TestClient, world: World
             body = _fill(BODIES.get((method, path)), victim_ids)
             if method in ("POST", "PATCH") and body is None and params:
                 body = {}
-            response = client.request(method, url, headers=intruder, json=body)
+            query = QUERIES.get((method, path))
+            response = client.request(method, url, headers=intruder, json=body, params=query)
             walked += 1
             if params:
                 assert response.status_code == 404, (method, path, response.status_code, response.text)
                 assert response.json()["detail"].startswith("no "), response.text
                 # Same answer as for an id that never existed: no hint the object exists.
                 fresh = path.format(**{k: str(uuid.uuid4()) for k in victim_ids})
-                again = client.request(method, fresh, headers=intruder, json=body)
+                again = client.request(method, fresh, headers=intruder, json=body, params=query)
                 assert again.status_code == response.status_code
             else:
                 assert response.status_code < 500, (method, path, response.text)

@@ -23,6 +23,7 @@ from omnidesk.core.actor import Actor, ActorKind, system_actor
 from omnidesk.core.db import Database
 from omnidesk.customers import actions as customers
 from omnidesk.customers.schemas import CustomerCreate
+from omnidesk.knowledge.demo import seed_knowledge
 from omnidesk.security import passwords
 from omnidesk.security.permissions import Role
 
@@ -149,4 +150,5 @@ def seed_demo(db: Database) -> DemoResult:
             if agent or item["status"] != "open":
                 s.flush()
                 conversations.update_conversation(s, system, conversation.id, update)
+    seed_knowledge(db, tenant_id)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_
 from omnidesk.accounts.models import StaffSession
 from omnidesk.compliance.models import IdempotentResponse
 from omnidesk.core.db import Database, utcnow
+from omnidesk.knowledge import state as knowledge_state
 
 log = logging.getLogger("omnidesk.jobs")
 
@@ -38,6 +39,8 @@ def run_forever(db: Database, stop: threading.Event, interval_seconds: float = 3
             removed = purge_expired(db)
             if any(removed.values()):
                 log.info("purged expired rows", extra=removed)
+            # Published knowledge whose effective or expiry time passed: bump each tenant's knowledge version.
+            knowledge_state.expire_due(db)
         except Exception:  # keep the loop alive; the next tick retries
             log.exception("maintenance tick failed")
         stop.wait(interval_seconds)

@@ -35,6 +35,11 @@ class Perm(StrEnum):
     NOTES_WRITE = "notes.write"
     AUDIT_READ = "audit.read"
     TENANT_SETTINGS = "tenant.settings"
+    KNOWLEDGE_READ = "knowledge.read"
+    KNOWLEDGE_SUGGEST = "knowledge.suggest"
+    KNOWLEDGE_WRITE = "knowledge.write"
+    KNOWLEDGE_PUBLISH = "knowledge.publish"
+    KNOWLEDGE_ANALYTICS = "knowledge.analytics"
 
 
 _ALL = frozenset(Perm)
@@ -54,6 +59,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CONVERSATIONS_WRITE,
             Perm.CONVERSATIONS_ASSIGN,
             Perm.NOTES_WRITE,
+            Perm.KNOWLEDGE_READ,
+            Perm.KNOWLEDGE_SUGGEST,
+            Perm.KNOWLEDGE_ANALYTICS,
         }
     ),
     # Agents see conversations assigned to them, unassigned ones and those of their teams (see conversations.queries).
@@ -68,6 +76,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CONVERSATIONS_WRITE,
             Perm.CONVERSATIONS_ASSIGN,
             Perm.NOTES_WRITE,
+            Perm.KNOWLEDGE_READ,
+            Perm.KNOWLEDGE_SUGGEST,
         }
     ),
     # Inspectors read every conversation but see customers' contact details masked.
@@ -78,9 +88,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CUSTOMERS_READ,
             Perm.CONVERSATIONS_READ,
             Perm.CONVERSATIONS_READ_ALL,
+            Perm.KNOWLEDGE_READ,
         }
     ),
-    Role.KNOWLEDGE_MANAGER: frozenset({Perm.STAFF_READ, Perm.TEAMS_READ}),
+    # Knowledge managers keep the knowledge base: they edit, review, publish and read its analytics.
+    Role.KNOWLEDGE_MANAGER: frozenset(
+        {
+            Perm.STAFF_READ,
+            Perm.TEAMS_READ,
+            Perm.KNOWLEDGE_READ,
+            Perm.KNOWLEDGE_SUGGEST,
+            Perm.KNOWLEDGE_WRITE,
+            Perm.KNOWLEDGE_PUBLISH,
+            Perm.KNOWLEDGE_ANALYTICS,
+        }
+    ),
     Role.AUDITOR: frozenset({Perm.STAFF_READ, Perm.TEAMS_READ, Perm.AUDIT_READ}),
 }
 

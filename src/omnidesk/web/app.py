@@ -21,6 +21,8 @@ from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
+from omnidesk.knowledge import helpcenter
+from omnidesk.knowledge.api import router as knowledge_router
 from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.web import ops, problems, ui
 from omnidesk.web.deps import session_cookie_name
@@ -31,7 +33,7 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
-    for router in (accounts_router, customers_router, conversations_router, audit_router):
+    for router in (accounts_router, customers_router, conversations_router, audit_router, knowledge_router):
         api.include_router(router)
     return api
 
@@ -68,6 +70,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(build_api_router())
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(helpcenter.router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),

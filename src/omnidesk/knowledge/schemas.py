@@ -1,0 +1,211 @@
+"""Request and response shapes of the knowledge API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, model_validator
+
+from omnidesk.core.schemas import Input, Language, Output, Slug, Tag, Timestamp
+from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Variant = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+MarkdownBody = Annotated[str, StringConstraints(max_length=100_000)]
+ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-.:/]+$")]
+LocalisedText = dict[Language, Annotated[str, StringConstraints(max_length=300)]]
+
+
+class CategoryCreate(Input):
+    slug: Slug
+    names: LocalisedText = Field(min_length=1, description='e.g. {"zh-CN": "退换货", "en": "Returns"}')
+    descriptions: LocalisedText = Field(default_factory=dict)
+    position: int = Field(default=0, ge=0, le=10_000)
+
+
+class CategoryUpdate(Input):
+    names: LocalisedText | None = None
+    descriptions: LocalisedText | None = None
+    position: int | None = Field(default=None, ge=0, le=10_000)
+
+
+class CategoryOut(Output):
+    id: uuid.UUID
+    slug: str
+    names: dict[str, str]
+    descriptions: dict[str, str]
+    position: int
+
+
+class _Dates(Input):
+    @model_validator(mode="after")
+    def _ordered(self) -> Any:
+        start = getattr(self, "effective_from", None)
+        end = getattr(self, "expires_at", None)
+        if start is not None and end is not None and end <= start:
+            raise ValueError("expires_at must be after effective_from")
+        return self
+
+
+class ArticleCreate(_Dates):
+    kind: Kind = Kind.ARTICLE
+    language: Language
+    title: Title = Field(description="the article title, or the FAQ question")
+    variants: list[Variant] = Field(default=[], max_length=50, description="other phrasings of an FAQ question")
+    body: MarkdownBody = Field(default="", description="Markdown; raw HTML is not rendered")
+    summary: Annotated[str, StringConstraints(max_length=500)] = ""
+    category_id: uuid.UUID | None = None
+    tags: list[Tag] = Field(default=[], max_length=50)
+    visibility: Visibility = Visibility.PUBLIC
+    team_ids: list[uuid.UUID] = Field(default=[], max_length=50, description="teams that may read a restricted one")
+    effective_from: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    external_id: ExternalId | None = Field(default=None, description="your stable key; imports match on it")
+    translation_of: uuid.UUID | None = Field(default=None, description="an article this one translates")
+
+
+class ArticleUpdate(_Dates):
+    title: Title | None = None
+    variants: list[Variant] | None = Field(default=None, max_length=50)
+    body: MarkdownBody | None = None
+    summary: Annotated[str, StringConstraints(max_length=500)] | None = None
+    category_id: uuid.UUID | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=50)
+    visibility: Visibility | None = None
+    team_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
+    effective_from: Timestamp | None = None
+    expires_at: Timestamp | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] = Field(
+        default="", description="why; kept with the version"
+    )
+    version: int | None = Field(default=None, ge=1, description="if given, the update fails with 409 unless it matches")
+
+
+class StatusChange(Input):
+    status: ArticleStatus
+    note: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class Rollback(Input):
+    to_version: int = Field(ge=1)
+
+
+class SuggestionCreate(Input):
+    title: Title | None = None
+    variants: list[Variant] | None = Field(default=None, max_length=50)
+    body: MarkdownBody | None = None
+    note: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
+class SuggestionDecision(Input):
+    accept: bool
+
+
+class ArticleOut(Output):
+    id: uuid.UUID
+    kind: str
+    external_id: str
+    language: str
+    translation_group: uuid.UUID
+    category_id: uuid.UUID | None
+    title: str
+    variants: list[str]
+    body: str
+    summary: str
+    tags: list[str]
+    status: str
+    visibility: str
+    team_ids: list[str]
+    effective_from: datetime | None
+    expires_at: datetime | None
+    current_version: int
+    published_at: datetime | None
+    published_by: uuid.UUID | None
+    helpful_yes: int
+    helpful_no: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class VersionOut(Output):
+    number: int
+    snapshot: dict[str, Any]
+    note: str
+    created_by: uuid.UUID | None
+    created_at: datetime
+
+
+class DiffOut(Output):
+    from_version: int
+    to_version: int
+    fields: dict[str, str] = Field(description="unified diff per changed field")
+
+
+class SuggestionOut(Output):
+    id: uuid.UUID
+    article_id: uuid.UUID
+    changes: dict[str, Any]
+    note: str
+    status: str
+    created_by: uuid.UUID | None
+    decided_by: uuid.UUID | None
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class SearchHitOut(Output):
+    id: uuid.UUID
+    kind: str
+    title: str
+    title_html: str = Field(description="escaped title with <mark> around matches")
+    snippet_html: str = Field(description="escaped excerpt with <mark> around matches")
+    language: str
+    category_id: uuid.UUID | None
+    url: str
+    score: float
+
+
+class SuggestOut(SearchHitOut):
+    answer_markdown: str
+    answer_text: str = Field(description="plain text, ready to insert into a reply")
+
+
+class FeedbackIn(Input):
+    helpful: bool
+
+
+class ImportError_(Output):
+    row: int = Field(description="1-based row (CSV/XLSX: the header is row 1), entry or file number")
+    field: str
+    message: str
+
+
+class ImportReport(Output):
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    errors: list[ImportError_]
+
+
+class AnalyticsOut(Output):
+    since: datetime
+    views: int
+    searches: int
+    searches_without_result: int
+    helpful_yes: int
+    helpful_no: int
+    helpful_rate: float | None
+    sessions: int
+    sessions_contacted: int
+    deflection_rate: float | None = Field(description="share of help-center sessions that never opened a conversation")
+    top_articles: list[dict[str, Any]]
+    top_failed_searches: list[dict[str, Any]]
+
+
+class KnowledgeStateOut(Output):
+    version: int
+    valid_until: datetime | None

@@ -1,0 +1,524 @@
+"""Import and export of knowledge: CSV and XLSX (FAQ columns), JSON, and a zip of Markdown files.
+
+Parsing is pure (bytes → rows with their row numbers). :func:`import_entries` validates every row first and
+writes nothing when any row is bad, unless ``skip_errors`` is set; each entry is matched on
+``(language, external_id)`` (an entry without an external id gets one derived from its question), and entries
+whose content is unchanged are not written at all, so re-importing the same file changes nothing. An export read
+back by import is reported as all unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnidesk.core.actor import Actor
+from omnidesk.core.errors import DomainError, InvalidInput, PayloadTooLarge
+from omnidesk.core.schemas import Input, Language, Tag, Timestamp
+from omnidesk.knowledge import actions, queries
+from omnidesk.knowledge.models import KbArticle, KbCategory
+from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Title, Variant
+from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
+from omnidesk.security.permissions import Perm
+
+COLUMNS = (
+    "external_id",
+    "question",
+    "variants",
+    "answer",
+    "category",
+    "language",
+    "tags",
+    "visibility",
+    "status",
+    "effective_from",
+    "expires_at",
+)
+REQUIRED = ("question", "answer", "language")
+MAX_ROWS = 20_000
+MAX_ZIP_BYTES = 50 * 1024 * 1024
+FORMATS = ("csv", "xlsx", "json", "markdown")
+_GROUP_NS = uuid.UUID("5b0f7c7e-0c55-4c50-9d55-4b9f6f0a1e11")
+
+
+class ImportEntry(Input):
+    """One entry as read from a file, before it touches the database."""
+
+    kind: Kind = Kind.FAQ
+    external_id: ExternalId | None = None
+    question: Title
+    variants: list[Variant] = Field(default=[], max_length=50)
+    answer: MarkdownBody
+    summary: str = ""
+    category: str | None = None
+    language: Language
+    tags: list[Tag] = Field(default=[], max_length=50)
+    visibility: Visibility = Visibility.PUBLIC
+    status: ArticleStatus | None = None
+    effective_from: Timestamp | None = None
+    expires_at: Timestamp | None = None
+
+
+@dataclass
+class Report:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --- parsing -------------------------------------------------------------------------------------------------
+
+
+def _split_lines(value: str) -> list[str]:
+    return [v.strip() for v in value.replace("\r\n", "\n").split("\n") if v.strip()]
+
+
+def _split_tags(value: str) -> list[str]:
+    return [v.strip() for v in re.split(r"[,，]", value) if v.strip()]
+
+
+def _from_columns(raw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in COLUMNS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        text = str(value).strip()
+        if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@"):
+            text = text[1:]  # the export's formula guard
+        if text == "":
+            continue
+        if name == "variants":
+            out[name] = _split_lines(text)
+        elif name == "tags":
+            out[name] = _split_tags(text)
+        else:
+            out[name] = text
+    return out
+
+
+def parse(fmt: str, content: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """Rows as ``(row number, raw values)``; raises InvalidInput when the file itself cannot be read."""
+    if fmt == "csv":
+        return _parse_csv(content)
+    if fmt == "xlsx":
+        return _parse_xlsx(content)
+    if fmt == "json":
+        return _parse_json(content)
+    if fmt == "markdown":
+        return _parse_markdown_zip(content)
+    raise InvalidInput(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+
+
+def _check_header(header: list[str]) -> list[str]:
+    names = [h.strip().lower() for h in header]
+    unknown = [h for h in names if h and h not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in names]
+    if unknown or missing:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            parts.append(f"unknown column(s): {', '.join(unknown)}")
+        raise InvalidInput(f"row 1 (header): {'; '.join(parts)}; expected columns: {', '.join(COLUMNS)}")
+    return names
+
+
+def _parse_csv(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("the CSV file is not UTF-8 encoded; save it as UTF-8 and try again") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    if not rows:
+        raise InvalidInput("the file is empty")
+    names = _check_header(rows[0])
+    out: list[tuple[int, dict[str, Any]]] = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
+    return _bounded(out)
+
+
+def _parse_xlsx(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a corrupt file
+        raise InvalidInput("the file is not a readable XLSX workbook") from exc
+    try:
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise InvalidInput("the workbook's first sheet is empty")
+        names = _check_header(["" if h is None else str(h) for h in header])
+        out: list[tuple[int, dict[str, Any]]] = []
+        for n, row in enumerate(rows, start=2):
+            if len(out) > MAX_ROWS:
+                break
+            if not any(c is not None and str(c).strip() for c in row):
+                continue
+            out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
+    finally:
+        book.close()
+    return _bounded(out)
+
+
+def _parse_json(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"the file is not valid UTF-8 JSON: {exc}") from exc
+    entries = data.get("entries") if isinstance(data, dict) else data
+    if not isinstance(entries, list):
+        raise InvalidInput('expected a list of entries or {"entries": [...]}')
+    out: list[tuple[int, dict[str, Any]]] = []
+    for n, item in enumerate(entries, start=1):
+        out.append((n, item if isinstance(item, dict) else {"_invalid": item}))
+    return _bounded(out)
+
+
+_FRONT = re.compile(r"\A---\r?\n(.*?)\r?\n---\r?\n?(.*)\Z", re.S)
+
+
+def _parse_markdown_zip(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+    except zipfile.BadZipFile as exc:
+        raise InvalidInput("a Markdown import is a .zip of .md files") from exc
+    names = sorted(i.filename for i in archive.infolist() if i.filename.endswith(".md") and not i.is_dir())
+    total = sum(i.file_size for i in archive.infolist())
+    if total > MAX_ZIP_BYTES:  # archive-bomb guard: refuse before inflating
+        raise PayloadTooLarge(f"the archive expands to more than {MAX_ZIP_BYTES // (1024 * 1024)} MB")
+    out: list[tuple[int, dict[str, Any]]] = []
+    for n, name in enumerate(names, start=1):
+        try:
+            text = archive.read(name).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            out.append((n, {"_invalid": f"{name} is not UTF-8"}))
+            continue
+        match = _FRONT.match(text)
+        if not match:
+            out.append((n, {"_invalid": f"{name} has no front matter (--- key: value lines ---)"}))
+            continue
+        meta: dict[str, Any] = {"_file": name}
+        for line in match.group(1).splitlines():
+            key, sep, value = line.partition(":")
+            if not sep:
+                continue
+            key, value = key.strip().lower(), value.strip()
+            if key in ("variants", "tags"):
+                try:
+                    parsed = json.loads(value) if value.startswith("[") else _split_tags(value)
+                except json.JSONDecodeError:
+                    parsed = value
+                meta[key] = parsed
+            elif key == "title":
+                meta["question"] = value
+            elif value:
+                meta[key] = value
+        meta["answer"] = match.group(2).strip("\n")
+        out.append((n, meta))
+    return _bounded(out)
+
+
+def _bounded(rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    if len(rows) > MAX_ROWS:
+        raise InvalidInput(f"at most {MAX_ROWS} entries per file; split the file")
+    return rows
+
+
+def validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[tuple[int, ImportEntry]], list[dict[str, Any]]]:
+    """Typed entries and precise errors (row, field, message); pure."""
+    good: list[tuple[int, ImportEntry]] = []
+    errors: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for n, raw in rows:
+        if "_invalid" in raw:
+            errors.append({"row": n, "field": "", "message": str(raw["_invalid"])[:300]})
+            continue
+        data = {k: v for k, v in raw.items() if not k.startswith("_")}
+        if "title" in data and "question" not in data:
+            data["question"] = data.pop("title")
+        if "body" in data and "answer" not in data:
+            data["answer"] = data.pop("body")
+        try:
+            entry = ImportEntry.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = ".".join(str(p) for p in err["loc"]) or "row"
+                errors.append({"row": n, "field": loc, "message": err["msg"]})
+            continue
+        if entry.effective_from and entry.expires_at and entry.expires_at <= entry.effective_from:
+            errors.append({"row": n, "field": "expires_at", "message": "must be after effective_from"})
+            continue
+        if not entry.answer.strip():
+            errors.append({"row": n, "field": "answer", "message": "must not be empty"})
+            continue
+        key = (entry.language, entry.external_id or _derived_id(entry))
+        if key in seen:
+            errors.append(
+                {"row": n, "field": "external_id", "message": f"duplicate of row {seen[key]} ({key[1]}, {key[0]})"}
+            )
+            continue
+        seen[key] = n
+        good.append((n, entry))
+    return good, errors
+
+
+def _derived_id(entry: ImportEntry) -> str:
+    digest = hashlib.sha256(" ".join(entry.question.lower().split()).encode()).hexdigest()[:12]
+    return f"{entry.kind.value}-{digest}"
+
+
+# --- importing -----------------------------------------------------------------------------------------------
+
+
+def import_entries(session: Session, actor: Actor, fmt: str, content: bytes, *, skip_errors: bool = False) -> Report:
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    entries, errors = validate(parse(fmt, content))
+    if any(e.status in (ArticleStatus.PUBLISHED, ArticleStatus.ARCHIVED) for _, e in entries):
+        actor.require(Perm.KNOWLEDGE_PUBLISH)
+    if errors and not skip_errors:
+        raise InvalidInput(
+            f"{len(errors)} bad row(s); nothing was imported. Fix them, or import with skip_errors=true",
+            errors=errors,
+        )
+    report = Report(errors=list(errors))
+    cats = _Categories(session, actor)
+    for n, entry in entries:
+        try:
+            with session.begin_nested():
+                outcome = _import_one(session, actor, entry, cats)
+        except DomainError as exc:
+            report.errors.append({"row": n, "field": "", "message": exc.detail})
+            continue
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    report.skipped = len({e["row"] for e in report.errors})
+    if report.errors and not skip_errors:
+        raise InvalidInput(
+            f"{len(report.errors)} row(s) could not be applied; nothing was imported", errors=report.errors
+        )
+    return report
+
+
+class _Categories:
+    """Resolves a category by slug or by name in any language, creating it (once) when unknown."""
+
+    def __init__(self, session: Session, actor: Actor) -> None:
+        self.session = session
+        self.actor = actor
+        self.by_key: dict[str, KbCategory] = {}
+        for c in queries.categories(session):
+            self.by_key[c.slug] = c
+            for name in c.names.values():
+                self.by_key.setdefault(str(name).lower(), c)
+
+    def resolve(self, label: str | None, language: str) -> uuid.UUID | None:
+        if not label:
+            return None
+        found = self.by_key.get(label) or self.by_key.get(label.lower())
+        if found is None:
+            slug = _slugify(label)
+            found = self.by_key.get(slug) or actions.create_category(
+                self.session, self.actor, CategoryCreate(slug=slug, names={language: label[:300]})
+            )
+            self.by_key[label.lower()] = found
+            self.by_key[slug] = found
+        return found.id
+
+
+def _slugify(label: str) -> str:
+    ascii_part = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    if len(ascii_part) >= 2 and ascii_part == label.lower().replace(" ", "-"):
+        return ascii_part[:63]
+    return ("c-" + hashlib.sha256(label.encode()).hexdigest()[:10])[:63]
+
+
+def _import_one(session: Session, actor: Actor, entry: ImportEntry, cats: _Categories) -> str:
+    external_id = entry.external_id or _derived_id(entry)
+    category_id = cats.resolve(entry.category, entry.language)
+    values: dict[str, Any] = {
+        "title": entry.question,
+        "variants": list(dict.fromkeys(entry.variants)),
+        "body": entry.answer,
+        "tags": list(dict.fromkeys(entry.tags)),
+        "category_id": category_id,
+        "visibility": entry.visibility.value,
+        "effective_from": entry.effective_from,
+        "expires_at": entry.expires_at,
+    }
+    if entry.summary:
+        values["summary"] = entry.summary
+    if entry.visibility == Visibility.RESTRICTED:
+        raise InvalidInput("restricted entries cannot be imported (teams are not part of the file); use internal")
+    existing = session.scalar(
+        select(KbArticle).where(KbArticle.language == entry.language, KbArticle.external_id == external_id)
+    )
+    if existing is None:
+        article = KbArticle(
+            tenant_id=actor.tenant_id,
+            kind=entry.kind.value,
+            external_id=external_id,
+            language=entry.language,
+            translation_group=_group_for(session, actor.tenant_id, external_id),
+            status=ArticleStatus.DRAFT.value,
+            current_version=0,
+            created_by=actor.id,
+            title=entry.question,
+        )
+        session.add(article)
+        session.flush()
+        actions.apply_content(session, actor, article, values, note="import", action="knowledge.article_import")
+        if entry.status and entry.status != ArticleStatus.DRAFT:
+            actions.change_status(session, actor, article.id, entry.status, note="import")
+        return "created"
+    before = existing.current_version
+    if existing.status == ArticleStatus.PUBLISHED.value and not _same(existing, values):
+        actor.require(Perm.KNOWLEDGE_PUBLISH)
+    actions.apply_content(session, actor, existing, values, note="import", action="knowledge.article_import")
+    status_changed = entry.status is not None and entry.status.value != existing.status
+    if status_changed and entry.status is not None:
+        actions.change_status(session, actor, existing.id, entry.status, note="import")
+    return "updated" if status_changed or existing.current_version != before else "unchanged"
+
+
+def _same(article: KbArticle, values: dict[str, Any]) -> bool:
+    return all(getattr(article, k) == v for k, v in values.items())
+
+
+def _group_for(session: Session, tenant_id: uuid.UUID, external_id: str) -> uuid.UUID:
+    """Entries sharing an external id across languages are translations of each other."""
+    sibling = session.scalar(select(KbArticle.translation_group).where(KbArticle.external_id == external_id).limit(1))
+    return sibling or uuid.uuid5(_GROUP_NS, f"{tenant_id}:{external_id}")
+
+
+# --- exporting -----------------------------------------------------------------------------------------------
+
+
+def export_rows(session: Session, actor: Actor, kind: str | None) -> list[dict[str, Any]]:
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    stmt = select(KbArticle)
+    if kind:
+        stmt = stmt.where(KbArticle.kind == kind)
+    stmt = stmt.where(KbArticle.visibility != Visibility.RESTRICTED.value)
+    slugs = {c.id: c.slug for c in queries.categories(session)}
+    rows = []
+    for a in session.scalars(stmt.order_by(KbArticle.language, KbArticle.external_id)):
+        rows.append(
+            {
+                "kind": a.kind,
+                "external_id": a.external_id,
+                "question": a.title,
+                "variants": list(a.variants or []),
+                "answer": a.body,
+                "summary": a.summary,
+                "category": slugs.get(a.category_id) if a.category_id else None,
+                "language": a.language,
+                "tags": list(a.tags or []),
+                "visibility": a.visibility,
+                "status": a.status,
+                "effective_from": a.effective_from.isoformat() if a.effective_from else None,
+                "expires_at": a.expires_at.isoformat() if a.expires_at else None,
+            }
+        )
+    return rows
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for name in COLUMNS:
+        value = row.get(name)
+        if name == "variants":
+            out.append("\n".join(value or []))
+        elif name == "tags":
+            out.append(", ".join(value or []))
+        else:
+            out.append("" if value is None else str(value))
+    return out
+
+
+def render_export(fmt: str, rows: list[dict[str, Any]]) -> tuple[bytes, str, str]:
+    """``(content, media type, file extension)``."""
+    if fmt == "csv":
+        buf = io.StringIO(newline="")
+        writer = csv.writer(buf)
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([_csv_safe(c) for c in _cells(row)])
+        return buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", "csv"
+    if fmt == "xlsx":
+        from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("faq")
+        sheet.append(list(COLUMNS))
+        for row in rows:
+            # XLSX cannot hold C0 control characters; they are dropped (CSV and JSON exports keep them).
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", _csv_safe(c)) for c in _cells(row)])
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"
+    if fmt == "json":
+        body = json.dumps({"entries": rows}, ensure_ascii=False, indent=2)
+        return body.encode(), "application/json", "json"
+    if fmt == "markdown":
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for row in rows:
+                folder = f"{row['language']}/{row['category'] or 'uncategorized'}"
+                archive.writestr(f"{folder}/{_safe_name(row['external_id'])}.md", _markdown_file(row))
+        return out.getvalue(), "application/zip", "zip"
+    raise InvalidInput(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
+
+
+def _csv_safe(cell: str) -> str:
+    """Neutralise spreadsheet formula injection: a cell starting with = + - @ is read as text by Excel.
+
+    The import strips the guard again, so a round trip is exact.
+    """
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") else cell
+
+
+def _safe_name(external_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", external_id)
+
+
+def _markdown_file(row: dict[str, Any]) -> str:
+    meta = {
+        "kind": row["kind"],
+        "external_id": row["external_id"],
+        "language": row["language"],
+        "title": row["question"],
+        "variants": json.dumps(row["variants"], ensure_ascii=False),
+        "tags": json.dumps(row["tags"], ensure_ascii=False),
+        "category": row["category"] or "",
+        "visibility": row["visibility"],
+        "status": row["status"],
+        "summary": row["summary"],
+        "effective_from": row["effective_from"] or "",
+        "expires_at": row["expires_at"] or "",
+    }
+    head = "\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in meta.items())
+    return f"---\n{head}\n---\n{row['answer']}\n"

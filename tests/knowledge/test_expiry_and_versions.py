@@ -1,0 +1,82 @@
+"""Expiry and effective dates are honoured everywhere, and the knowledge version tells caches when to refresh."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from omnidesk.core.db import Database, utcnow
+from omnidesk.events.outbox import pending_events
+from omnidesk.knowledge import actions, queries, state
+from omnidesk.knowledge.index import Visibility
+from omnidesk.knowledge.search import IndexCache
+from omnidesk.knowledge.states import ArticleStatus
+from omnidesk.security.permissions import Role
+from tests.factories import World
+from tests.knowledge.helpers import published
+
+
+def test_expired_promotion_is_neither_shown_nor_answered(client: TestClient, world: World, db: Database) -> None:
+    now = utcnow()
+    expired = published(
+        db,
+        world,
+        "双11 价保怎么申请？",
+        "已结束。",
+        effective_from=now - timedelta(days=30),
+        expires_at=now - timedelta(minutes=1),
+    )
+    future = published(db, world, "元旦促销", "明年开始。", effective_from=now + timedelta(days=3))
+    live = published(db, world, "冬季满减券怎么用？", "满199减30。", expires_at=now + timedelta(days=10))
+    with db.tenant_transaction(world.tenant_id) as s:
+        assert [e.id for e in queries.published_faq(s)] == [live.id]
+        # Time travel: after the coupon expires and the new-year promotion starts.
+        later = now + timedelta(days=11)
+        assert [e.id for e in queries.published_faq(s, now=later)] == [future.id]
+        stamp = queries.knowledge_stamp(s)
+        assert stamp.valid_until is not None and stamp.valid_until <= now + timedelta(days=3)
+    for q in ("双11", "价保"):
+        assert client.get(f"/help/{world.slug}/search", params={"q": q}).text.count("/articles/") == 0
+        assert client.get(f"/help/{world.slug}/api/suggest", params={"q": q}).json()["items"] == []
+        assert client.get("/api/v1/knowledge/search", params={"q": q}, headers=world.headers(Role.AGENT)).json() == []
+    assert client.get(f"/help/{world.slug}/articles/{expired.id}").status_code == 404
+    assert client.get(f"/help/{world.slug}/articles/{future.id}").status_code == 404
+    assert client.get(f"/help/{world.slug}/articles/{live.id}").status_code == 200
+
+
+def test_index_cache_follows_the_version_and_time(world: World, db: Database) -> None:
+    cache = IndexCache()
+    now = utcnow()
+    art = published(db, world, "退货流程", "七天无理由。", expires_at=now + timedelta(hours=1))
+    with db.tenant_transaction(world.tenant_id) as s:
+        index, _ = cache.get(s, world.tenant_id, now)
+        assert [h.doc.id for h in index.search("退货", allow=Visibility(staff=False))] == [art.id]
+        cache.get(s, world.tenant_id, now)
+        assert cache.builds == 1  # fresh: no rebuild
+        index, _ = cache.get(s, world.tenant_id, now + timedelta(hours=2))
+        assert index.search("退货") == [] and cache.builds == 2  # the expiry boundary passed
+    before = _version(db, world)
+    with db.tenant_transaction(world.tenant_id) as s:
+        actions.change_status(s, world.actor(Role.KNOWLEDGE_MANAGER), art.id, ArticleStatus.DRAFT)
+        events = pending_events(s)
+    assert any(e["type"] == "knowledge" and e["version"] == before + 1 for e in events)
+    assert _version(db, world) == before + 1
+    with db.tenant_transaction(world.tenant_id) as s:
+        cache.get(s, world.tenant_id, now)
+        assert cache.builds == 3
+
+
+def test_expire_due_bumps_the_version_once_time_changes_the_published_set(world: World, db: Database) -> None:
+    published(db, world, "限时活动", "今天有效。", expires_at=utcnow() + timedelta(milliseconds=50))
+    before = _version(db, world)
+    import time
+
+    time.sleep(0.1)
+    assert state.expire_due(db) >= 1
+    assert _version(db, world) == before + 1
+
+
+def _version(db: Database, world: World) -> int:
+    with db.tenant_transaction(world.tenant_id) as s:
+        return queries.knowledge_version(s)
