@@ -47,6 +47,8 @@ def test_init_user_and_apikey(
 def test_demo_seeds_once(runner: CliRunner, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with scratch_database(database_url, tmp_path) as url:
         monkeypatch.setenv("OMNIDESK_DATABASE_URL", url)
+        monkeypatch.setenv("OMNIDESK_DEMO_SERVICES_PORT", "0")
+        monkeypatch.setenv("OMNIDESK_BOT_ENCODER", "none")
         first = runner.invoke(main, ["demo", "--no-serve"])
         assert first.exit_code == 0, first.output
         assert "seeded" in first.output and "admin@skylark.example" in first.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import signal
 import sys
@@ -151,7 +153,19 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     env = os.environ.get("OMNIDESK_ENVIRONMENT") or Environment.DEMO.value
     settings = _settings(environment=env)
     migrations.upgrade(settings.effective_database_url)
-    result = seed_demo(_db(settings))
+    from omnidesk.bot.brains import Brains
+    from omnidesk.demo.order_service import OrderService
+
+    try:
+        orders = OrderService(port=settings.demo_services_port).start()
+    except OSError as exc:
+        raise click.ClickException(
+            f"the demo order service cannot listen on port {settings.demo_services_port} ({exc.strerror}); "
+            "set OMNIDESK_DEMO_SERVICES_PORT to a free port"
+        ) from None
+    result = seed_demo(
+        _db(settings), orders_base=orders.url, brains=Brains(use_default_encoder=settings.bot_encoder == "auto")
+    )
     port = port or int(os.environ.get("PORT", settings.port))
     base = f"http://{host or settings.host}:{port}"
     click.echo("")
@@ -161,11 +175,14 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     click.echo(f"  sign in:   {base}/login")
     click.echo(f"  API docs:  {base}/api/v1/docs")
     click.echo(f"  health:    {base}/healthz   metrics: {base}/metrics")
+    click.echo(f"  Skylark's order service (the demo tenant's own system): {orders.url}/orders/SO20261118001")
     click.echo("  demo logins (workspace 'demo'):")
     for login in result.logins:
         click.echo(f"    {login.role:<18} {login.email:<28} {login.password}")
     click.echo("")
-    if not no_serve:
+    if no_serve:
+        orders.stop()
+    else:
         _serve(settings, host, port)
 
 
@@ -225,6 +242,108 @@ def apikey_create(slug: str | None, role: str | None, name: str, platform: bool)
     except (DomainError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(full)
+
+
+@main.group()
+def faq() -> None:
+    """Manage FAQ entries of the knowledge base."""
+
+
+@faq.command("import")
+@click.option("--tenant", "slug", required=True)
+@click.option("--skip-errors", is_flag=True, help="import the good rows even if some rows are bad")
+@click.option("--publish/--draft", default=True, show_default=True, help="publish the entries right away")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def faq_import(slug: str, skip_errors: bool, publish: bool, file: str) -> None:
+    """Import FAQ entries from CSV or XLSX (columns id,question,variants,answer,language; variants split by |)."""
+    from pathlib import Path
+
+    from omnidesk.knowledge import transfer
+
+    settings = _settings()
+    _require_migrated(settings)
+    db = _db(settings)
+    tenant_id = _tenant_id(db, slug)
+    path = Path(file)
+    fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
+    content = path.read_bytes()
+    if publish and fmt == "csv":
+        content = _with_status_column(content)
+    try:
+        with db.tenant_transaction(tenant_id) as s:
+            report = transfer.import_entries(s, system_actor(tenant_id), fmt, content, skip_errors=skip_errors)
+    except DomainError as exc:
+        lines = [str(exc)] + [f"  row {e.get('row')}: {e.get('field')}: {e.get('message')}" for e in exc.errors[:50]]
+        raise click.ClickException("\n".join(lines)) from None
+    click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
+
+
+def _with_status_column(content: bytes) -> bytes:
+    """Add ``status=published`` to a CSV that has no status column (the assistant answers only published FAQ)."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    if not rows or "status" in [h.strip().lower() for h in rows[0]]:
+        return content
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*rows[0], "status"])
+    for row in rows[1:]:
+        writer.writerow([*row, "published"] if any(cell.strip() for cell in row) else row)
+    return out.getvalue().encode("utf-8")
+
+
+@main.group()
+def bot() -> None:
+    """Evaluate and train the assistant."""
+
+
+@bot.command("eval")
+@click.option("--train", "train_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--oos-label", default=None, help="label of out-of-scope rows, e.g. oos")
+@click.option("--encoder/--no-encoder", default=True, help="use the packaged sentence encoder when installed")
+def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: bool) -> None:
+    """Train an intent model on TRAIN and evaluate it on TEST (columns text,label); print one JSON object."""
+    from omnidesk.bot.nlu import evaluate_intents, load_default_encoder
+
+    result = evaluate_intents(
+        train_csv, test_csv, oos_label=oos_label, encoder=load_default_encoder() if encoder else None
+    )
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bot.command("eval-pairs")
+@click.option("--valid", "valid_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--encoder/--no-encoder", default=True, help="use the packaged sentence encoder when installed")
+def bot_eval_pairs(valid_csv: str, test_csv: str, encoder: bool) -> None:
+    """Judge question matching (columns text_a,text_b,label) with a threshold chosen on VALID; print JSON."""
+    from omnidesk.bot.nlu import evaluate_pairs, load_default_encoder
+
+    result = evaluate_pairs(valid_csv, test_csv, encoder=load_default_encoder() if encoder else None)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bot.command("train")
+@click.option("--tenant", "slug", required=True)
+def bot_train(slug: str) -> None:
+    """Train and activate a new intent model for a tenant now (from its examples and published FAQ)."""
+    from omnidesk.bot import actions as bot_actions
+    from omnidesk.bot.brains import Brains
+
+    settings = _settings()
+    _require_migrated(settings)
+    db = _db(settings)
+    tenant_id = _tenant_id(db, slug)
+    with db.tenant_transaction(tenant_id) as s:
+        model = bot_actions.request_training(s, system_actor(tenant_id))
+        model_id = model.id
+    row = bot_actions.train(db, tenant_id, model_id, Brains(use_default_encoder=settings.bot_encoder == "auto"))
+    click.echo(
+        f"intent model version {row.version}: {row.status} in {row.train_seconds:.1f} s ({row.examples} examples)"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

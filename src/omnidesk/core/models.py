@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from omnidesk.accounts import models as accounts_models
+from omnidesk.bot import models as bot_models
 from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
 from omnidesk.core.db import Base
@@ -10,6 +11,7 @@ from omnidesk.knowledge import models as knowledge_models
 __all__ = [
     "Base",
     "accounts_models",
+    "bot_models",
     "compliance_models",
     "conversations_models",
     "customers_models",

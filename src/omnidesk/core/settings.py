@@ -10,6 +10,7 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
+    bot_encoder: Literal["auto", "none"] = Field(
+        default="auto", description="'auto' loads the packaged sentence encoder when installed; 'none' is lexical only"
+    )
+    demo_services_port: int = Field(
+        default=8765, ge=0, le=65535, description="port of the demo tenant's order service (0: any free port)"
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -16,6 +16,8 @@ from sqlalchemy import select
 from omnidesk.accounts import actions as accounts
 from omnidesk.accounts.models import StaffUser, Tenant
 from omnidesk.accounts.schemas import StaffCreate, TeamCreate, TenantCreate
+from omnidesk.bot.brains import Brains
+from omnidesk.bot.demo import seed_bot
 from omnidesk.conversations import actions as conversations
 from omnidesk.conversations.schemas import ConversationCreate, ConversationUpdate, SenderType
 from omnidesk.conversations.states import Priority, Status
@@ -48,7 +50,7 @@ def demo_data() -> dict[str, Any]:
     return data
 
 
-def seed_demo(db: Database) -> DemoResult:
+def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brains: Brains | None = None) -> DemoResult:
     data = demo_data()
     spec = data["tenant"]
     logins = [DemoLogin(s["role"], s["email"], s["password"]) for s in data["staff"]]
@@ -151,4 +153,5 @@ def seed_demo(db: Database) -> DemoResult:
                 s.flush()
                 conversations.update_conversation(s, system, conversation.id, update)
     seed_knowledge(db, tenant_id)
+    seed_bot(db, tenant_id, orders_base, brains)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

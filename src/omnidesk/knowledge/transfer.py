@@ -126,8 +126,11 @@ def parse(fmt: str, content: bytes) -> list[tuple[int, dict[str, Any]]]:
     raise InvalidInput(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
 
 
+_HEADER_ALIASES = {"id": "external_id"}  # the assistant's FAQ format: id,question,variants,answer,language
+
+
 def _check_header(header: list[str]) -> list[str]:
-    names = [h.strip().lower() for h in header]
+    names = [_HEADER_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
     unknown = [h for h in names if h and h not in COLUMNS]
     missing = [c for c in REQUIRED if c not in names]
     if unknown or missing:

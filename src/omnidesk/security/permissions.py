@@ -40,6 +40,8 @@ class Perm(StrEnum):
     KNOWLEDGE_WRITE = "knowledge.write"
     KNOWLEDGE_PUBLISH = "knowledge.publish"
     KNOWLEDGE_ANALYTICS = "knowledge.analytics"
+    BOT_TEST = "bot.test"
+    BOT_MANAGE = "bot.manage"
 
 
 _ALL = frozenset(Perm)
@@ -101,6 +103,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.KNOWLEDGE_WRITE,
             Perm.KNOWLEDGE_PUBLISH,
             Perm.KNOWLEDGE_ANALYTICS,
+            Perm.BOT_TEST,
+            Perm.BOT_MANAGE,
         }
     ),
     Role.AUDITOR: frozenset({Perm.STAFF_READ, Perm.TEAMS_READ, Perm.AUDIT_READ}),

@@ -15,6 +15,9 @@ from fastapi.templating import Jinja2Templates
 
 from omnidesk import __version__
 from omnidesk.accounts.api import router as accounts_router
+from omnidesk.bot.api import router as bot_router
+from omnidesk.bot.brains import Brains
+from omnidesk.bot.engine import Assistant
 from omnidesk.compliance.api import router as audit_router
 from omnidesk.conversations.api import router as conversations_router
 from omnidesk.core.db import Database
@@ -33,7 +36,7 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
-    for router in (accounts_router, customers_router, conversations_router, audit_router, knowledge_router):
+    for router in (accounts_router, customers_router, conversations_router, audit_router, knowledge_router, bot_router):
         api.include_router(router)
     return api
 
@@ -63,6 +66,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = db
     app.state.bus = bus
     app.state.rate_limiter = make_rate_limiter(settings.redis_url)
+    app.state.brains = Brains(use_default_encoder=settings.bot_encoder == "auto")
+    app.state.assistant = Assistant()
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
 

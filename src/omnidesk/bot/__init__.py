@@ -1,0 +1,1 @@
+"""The AI assistant: understand (nlu/), answer from knowledge, act through flows and connectors, hand over."""

@@ -1,0 +1,165 @@
+"""HTTP handlers of the assistant: the test console's answer endpoint, configuration, intents, models, gaps."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Query, Request, status
+from sqlalchemy import func, select
+
+from omnidesk.bot import actions, jobs
+from omnidesk.bot.brains import Brains, current_settings
+from omnidesk.bot.engine import Assistant
+from omnidesk.bot.gaps import knowledge_gaps
+from omnidesk.bot.models import FaqSuggestion, IntentExample, IntentModel
+from omnidesk.bot.schemas import (
+    AnswerOut,
+    AnswerRequest,
+    ConfigOut,
+    ExamplesIn,
+    FaqSuggestionOut,
+    GapOut,
+    IntentModelOut,
+)
+from omnidesk.core.db import utcnow
+from omnidesk.core.errors import NotFound
+from omnidesk.security.permissions import Perm
+from omnidesk.web.deps import ActorDep, DbDep
+
+router = APIRouter(prefix="/bot", tags=["assistant"])
+
+
+def _brains(request: Request) -> Brains:
+    brains: Brains = request.app.state.brains
+    return brains
+
+
+def _assistant(request: Request) -> Assistant:
+    assistant: Assistant = request.app.state.assistant
+    return assistant
+
+
+@router.post("/answer")
+def answer(data: AnswerRequest, request: Request, db: DbDep, actor: ActorDep) -> AnswerOut:
+    """What the assistant would reply to ``text``, with its kind, matched knowledge id, confidence, intent,
+    entities and sentiment. Changes no conversation; pass the returned ``state`` back to test a multi-turn flow."""
+    actor.require(Perm.BOT_TEST)
+    request.app.state.rate_limiter.hit(f"bot-answer:{actor.tenant_id}", 600, 60)
+    with db.tenant_read(actor.tenant_id) as s:
+        brain = _brains(request).get(s, actor.tenant_id)
+    reply = _assistant(request).reply(
+        brain, data.text, tenant_key=str(actor.tenant_id), state=data.state, language=data.language,
+        customer_tags=list(data.customer_tags),
+    )  # fmt: skip
+    return AnswerOut.model_validate(dataclasses.asdict(reply))
+
+
+@router.get("/config")
+def get_config(db: DbDep, actor: ActorDep) -> ConfigOut:
+    actor.require(Perm.BOT_MANAGE)
+    with db.tenant_read(actor.tenant_id) as s:
+        version, settings = current_settings(s)
+    return ConfigOut(version=version, document=settings.model_dump(mode="json", by_alias=True))
+
+
+@router.put("/config")
+def put_config(document: Annotated[dict[str, Any], Body()], db: DbDep, actor: ActorDep) -> ConfigOut:
+    """Replace the assistant settings (validated; unknown fields and dangling references are refused)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        row = actions.save_config(s, actor, document)
+        return ConfigOut(version=row.version, document=row.document)
+
+
+@router.post("/config/rollback")
+def rollback_config(
+    version: Annotated[int, Body(embed=True, ge=1, le=1_000_000_000)], db: DbDep, actor: ActorDep
+) -> ConfigOut:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        row = actions.rollback_config(s, actor, version)
+        return ConfigOut(version=row.version, document=row.document)
+
+
+@router.get("/intents")
+def list_intents(db: DbDep, actor: ActorDep) -> dict[str, int]:
+    """Intent labels with their number of examples."""
+    actor.require(Perm.BOT_MANAGE)
+    with db.tenant_read(actor.tenant_id) as s:
+        rows = s.execute(select(IntentExample.label, func.count()).group_by(IntentExample.label))
+        return {label: int(count) for label, count in rows}
+
+
+@router.post("/intents", status_code=status.HTTP_201_CREATED)
+def add_examples(data: ExamplesIn, db: DbDep, actor: ActorDep) -> dict[str, int]:
+    """Add example utterances to an intent (label ``oos`` marks examples of what is out of scope)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return {"added": actions.add_examples(s, actor, data.label, list(data.texts))}
+
+
+@router.delete("/intents/{label}")
+def remove_label(label: Annotated[str, Path(max_length=60)], db: DbDep, actor: ActorDep) -> dict[str, int]:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return {"removed": actions.remove_label(s, actor, label)}
+
+
+@router.get("/models")
+def list_models(db: DbDep, actor: ActorDep) -> list[IntentModelOut]:
+    actor.require(Perm.BOT_MANAGE)
+    with db.tenant_read(actor.tenant_id) as s:
+        return [
+            IntentModelOut.model_validate(m)
+            for m in s.scalars(select(IntentModel).order_by(IntentModel.version.desc()))
+        ]
+
+
+@router.post("/models", status_code=status.HTTP_202_ACCEPTED)
+def train_model(request: Request, db: DbDep, actor: ActorDep) -> IntentModelOut:
+    """Start training a new version from the examples and the published FAQ; it activates itself when ready."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        model = actions.request_training(s, actor)
+        out = IntentModelOut.model_validate(model)
+    if request.app.state.settings.run_jobs_in_process:
+        jobs.train_in_background(db, actor.tenant_id, out.id, _brains(request))
+    return out
+
+
+@router.post("/models/{version}/activate")
+def activate_model(version: Annotated[int, Path(ge=1, le=1_000_000_000)], db: DbDep, actor: ActorDep) -> IntentModelOut:
+    """Make this trained version the live one (rolls back or forward)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return IntentModelOut.model_validate(actions.activate_model(s, actor, version))
+
+
+@router.get("/gaps")
+def gaps(db: DbDep, actor: ActorDep, days: Annotated[int, Query(ge=1, le=365)] = 30) -> list[GapOut]:
+    """Questions the assistant could not answer, grouped: what the knowledge base is missing."""
+    actor.require(Perm.BOT_MANAGE)
+    with db.tenant_read(actor.tenant_id) as s:
+        return [GapOut.model_validate(g) for g in knowledge_gaps(s, utcnow() - timedelta(days=days))]
+
+
+@router.get("/faq-suggestions")
+def faq_suggestions(db: DbDep, actor: ActorDep) -> list[FaqSuggestionOut]:
+    """Question / answer pairs from conversations people resolved, waiting for review."""
+    actor.require(Perm.BOT_MANAGE)
+    with db.tenant_read(actor.tenant_id) as s:
+        rows = s.scalars(
+            select(FaqSuggestion).where(FaqSuggestion.status == "pending").order_by(FaqSuggestion.created_at.desc())
+        )
+        return [FaqSuggestionOut.model_validate(r) for r in rows]
+
+
+@router.post("/faq-suggestions/{faq_suggestion_id}/decision")
+def decide_suggestion(
+    faq_suggestion_id: str, accept: Annotated[bool, Body(embed=True)], db: DbDep, actor: ActorDep
+) -> FaqSuggestionOut:
+    """Accept (creates a draft FAQ entry in the knowledge base for review) or reject a suggestion."""
+    import uuid as _uuid
+
+    try:
+        key = _uuid.UUID(faq_suggestion_id)
+    except ValueError:
+        raise NotFound("no FAQ suggestion with this id") from None
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return FaqSuggestionOut.model_validate(actions.decide_suggestion(s, actor, key, accept))

@@ -1,0 +1,102 @@
+"""Per-process cache of each tenant's :class:`Brain`, rebuilt when the config, knowledge or model version moves.
+
+Every turn reads three small version numbers (one indexed read each); only when one changed is the brain
+rebuilt. So a published FAQ change or a newly activated intent model reaches every server process on its next
+message, without a restart or a shared cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from functools import lru_cache
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from omnidesk.accounts.models import Tenant
+from omnidesk.bot.engine import Brain, FaqItem, build_index
+from omnidesk.bot.models import BotConfig, IntentModel
+from omnidesk.bot.nlu import Encoder, IntentClassifier, compile_tenant_pattern, load_default_encoder
+from omnidesk.bot.settings import BotSettings
+from omnidesk.knowledge.queries import knowledge_stamp, published_faq
+
+log = logging.getLogger("omnidesk.bot")
+
+
+@lru_cache(maxsize=1)
+def shared_encoder() -> Encoder | None:
+    """The packaged sentence encoder, loaded once per process (None when absent: lexical matching only)."""
+    return load_default_encoder()
+
+
+def current_settings(session: Session) -> tuple[int, BotSettings]:
+    row = session.execute(
+        select(BotConfig.version, BotConfig.document).order_by(BotConfig.version.desc()).limit(1)
+    ).first()
+    if row is None:
+        return 0, BotSettings()
+    return int(row[0]), BotSettings.model_validate(row[1])
+
+
+def _versions(session: Session) -> tuple[int, int, int]:
+    config = session.scalar(select(func.max(BotConfig.version))) or 0
+    model = session.scalar(select(IntentModel.version).where(IntentModel.active.is_(True))) or 0
+    return int(config), knowledge_stamp(session).version, int(model)
+
+
+class Brains:
+    def __init__(self, encoder: Encoder | None = None, *, use_default_encoder: bool = True) -> None:
+        self._encoder = encoder
+        self._use_default = use_default_encoder and encoder is None
+        self._cache: dict[uuid.UUID, Brain] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def encoder(self) -> Encoder | None:
+        if self._encoder is None and self._use_default:
+            self._encoder = shared_encoder()
+            self._use_default = False
+        return self._encoder
+
+    def get(self, session: Session, tenant_id: uuid.UUID) -> Brain:
+        versions = _versions(session)
+        cached = self._cache.get(tenant_id)
+        if cached is not None and cached.versions == versions:
+            return cached
+        brain = self._build(session, tenant_id, versions)
+        with self._lock:
+            self._cache[tenant_id] = brain
+        return brain
+
+    def _build(self, session: Session, tenant_id: uuid.UUID, versions: tuple[int, int, int]) -> Brain:
+        _, settings = current_settings(session)
+        default_language = session.scalar(select(Tenant.default_language).where(Tenant.id == tenant_id)) or "zh-CN"
+        items = [
+            FaqItem(
+                id=entry.external_id or str(entry.id),
+                question=entry.question,
+                variants=list(entry.variants),
+                answer=entry.answer_text,
+                language=entry.language,
+            )
+            for entry in published_faq(session)
+        ]
+        model = None
+        row = session.execute(select(IntentModel.blob).where(IntentModel.active.is_(True))).first()
+        if row is not None and row[0]:
+            try:
+                model = IntentClassifier.from_bytes(row[0], encoder=self.encoder)
+            except Exception:  # a model from an older code version: answer without intents until retrained
+                log.exception("could not load the active intent model", extra={"tenant_id": str(tenant_id)})
+        patterns = [compile_tenant_pattern(kind, pattern) for kind, pattern in settings.entity_patterns.items()]
+        return Brain(
+            settings=settings,
+            default_language=default_language,
+            faq={item.id: item for item in items},
+            index=build_index(items, self.encoder),
+            model=model,
+            patterns=patterns,
+            versions=versions,
+        )

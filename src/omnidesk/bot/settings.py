@@ -1,0 +1,183 @@
+"""A tenant's assistant configuration: one validated document (thresholds, hand-over words, guardrails,
+connectors, flows, business rules, the optional LLM). Stored versioned in ``bot_configs``; every field has a safe
+default so a tenant with no configuration still gets a careful assistant.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from omnidesk.bot.connectors import ConnectorSpec
+from omnidesk.bot.nlu.entities import InvalidPatternError, compile_tenant_pattern
+from omnidesk.bot.nlu.policy import DEFAULT_FORBIDDEN_TOPICS, DEFAULT_URGENT_WORDS, PolicySettings
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+
+# Templates may name values ({status}) but never reach attributes or items ({x.__class__}, {x[0]}).
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Localized(_Strict):
+    """A text in both product languages."""
+
+    zh_CN: Text = Field(alias="zh-CN")
+    en: Text
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def get(self, language: str) -> str:
+        return self.zh_CN if language.startswith("zh") else self.en
+
+    @model_validator(mode="after")
+    def _placeholders_are_plain_names(self) -> Localized:
+        for text in (self.zh_CN, self.en):
+            for name in _PLACEHOLDER.findall(text):
+                if not _SAFE_NAME.match(name):
+                    raise ValueError(f"placeholder {{{name}}} must be a plain lower-case name")
+        return self
+
+
+class SlotSpec(_Strict):
+    name: Name
+    kind: Literal["order_number", "tracking_number", "phone", "email", "date", "amount", "weight_kg", "choice", "text"]
+    prompt: Localized
+    choices: list[Word] = Field(default_factory=list, max_length=12)
+    max_attempts: int = Field(default=2, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _choices_for_choice(self) -> SlotSpec:
+        if self.kind == "choice" and len(self.choices) < 2:
+            raise ValueError("a 'choice' slot needs at least two choices")
+        return self
+
+
+class FlowSpec(_Strict):
+    """A multi-turn task: collect slots, then call a connector or a business rule, then answer."""
+
+    name: Name
+    title: Localized
+    keywords: list[Word] = Field(default_factory=list, max_length=50)
+    intents: list[Name] = Field(default_factory=list, max_length=20)
+    slots: list[SlotSpec] = Field(default_factory=list, max_length=10)
+    connector: Name | None = None
+    rule: Literal["shipping_fee"] | None = None
+    answer: Localized
+    not_found: Localized | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FlowSpec:
+        if self.connector and self.rule:
+            raise ValueError("a flow calls either a connector or a rule, not both")
+        names = [s.name for s in self.slots]
+        if len(names) != len(set(names)):
+            raise ValueError("slot names must be unique within a flow")
+        if not self.keywords and not self.intents:
+            raise ValueError("a flow needs keywords or intents that start it")
+        return self
+
+
+class ShippingZone(_Strict):
+    name: Name
+    label: Localized
+    first_kg: float = Field(ge=0, le=10_000)
+    per_extra_kg: float = Field(ge=0, le=10_000)
+
+
+class SpecialGoodsRule(_Strict):
+    """A delivery rule for special goods (batteries, liquids, fresh food) answered whenever a keyword appears."""
+
+    name: Name
+    keywords: list[Word] = Field(min_length=1, max_length=50)
+    answer: Localized
+
+
+class LlmSettings(_Strict):
+    enabled: bool = False
+    base_url: str = ""
+    model: str = ""
+    api_key_env: str = Field(default="", description="name of the environment variable holding the key")
+    timeout_seconds: float = Field(default=8.0, gt=0, le=60)
+
+
+class Thresholds(_Strict):
+    """Cut-offs on calibrated scores, so a threshold means what it says (0.75 ≈ right three times in four)."""
+
+    answer: float = Field(default=0.75, ge=0, le=1, description="answer an FAQ directly at or above this")
+    clarify: float = Field(default=0.40, ge=0, le=1, description="offer the best candidates at or above this")
+    close_margin: float = Field(default=0.10, ge=0, le=1, description="ask when the top two are this close")
+    intent: float = Field(default=0.60, ge=0, le=1, description="start a flow from an intent at or above this")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.clarify > self.answer:
+            raise ValueError("clarify must not be above answer")
+        return self
+
+
+class BotSettings(_Strict):
+    enabled: bool = True
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    urgent_words: list[Word] = Field(default_factory=lambda: list(DEFAULT_URGENT_WORDS), max_length=200)
+    handover_tags: list[Word] = Field(default_factory=lambda: ["vip", "elderly"], max_length=20)
+    forbidden_topics: dict[Name, list[Word]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORBIDDEN_TOPICS.items()},
+        description="topics the assistant never answers (it declines politely and offers a person)",
+    )
+    allowed_hosts: list[Word] = Field(default_factory=list, max_length=20)
+    connectors: dict[Name, ConnectorSpec] = Field(default_factory=dict)
+    flows: list[FlowSpec] = Field(default_factory=list, max_length=50)
+    shipping_zones: list[ShippingZone] = Field(default_factory=list, max_length=50)
+    special_goods: list[SpecialGoodsRule] = Field(default_factory=list, max_length=100)
+    entity_patterns: dict[Name, Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=dict, description="tenant-defined entity kinds: name → regular expression"
+    )
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+
+    def policy(self, default_language: str) -> PolicySettings:
+        return PolicySettings(
+            answer_threshold=self.thresholds.answer,
+            clarify_threshold=self.thresholds.clarify,
+            close_margin=self.thresholds.close_margin,
+            intent_threshold=self.thresholds.intent,
+            urgent_words=tuple(self.urgent_words),
+            forbidden_topics={k: tuple(v) for k, v in self.forbidden_topics.items()},
+            handover_tags=tuple(self.handover_tags),
+            flows={intent: flow.name for flow in self.flows for intent in flow.intents},
+            default_language=default_language,
+        )
+
+    @field_validator("flows")
+    @classmethod
+    def _unique_flows(cls, flows: list[FlowSpec]) -> list[FlowSpec]:
+        names = [f.name for f in flows]
+        if len(names) != len(set(names)):
+            raise ValueError("flow names must be unique")
+        return flows
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> BotSettings:
+        for kind, pattern in self.entity_patterns.items():
+            try:
+                compile_tenant_pattern(kind, pattern)
+            except InvalidPatternError as exc:
+                raise ValueError(f"entity pattern '{kind}': {exc}") from None
+        for flow in self.flows:
+            if flow.connector and flow.connector not in self.connectors:
+                raise ValueError(f"flow '{flow.name}' calls the unknown connector '{flow.connector}'")
+            if flow.rule == "shipping_fee":
+                if not self.shipping_zones:
+                    raise ValueError(f"flow '{flow.name}' uses the shipping_fee rule but no shipping_zones are defined")
+                kinds = {s.kind for s in flow.slots}
+                if "weight_kg" not in kinds or not any(s.name == "zone" for s in flow.slots):
+                    raise ValueError(f"flow '{flow.name}' needs a weight_kg slot and a slot named 'zone'")
+        return self

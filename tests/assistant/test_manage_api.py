@@ -1,0 +1,112 @@
+"""Managing the assistant: validated settings with versions and rollback, training in the background with
+rollback of models, and the knowledge-gap report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from omnidesk.security.permissions import Role
+from tests.assistant.conftest import BotWorld
+
+
+def test_settings_are_validated_versioned_and_roll_back(client: TestClient, bot_world: BotWorld) -> None:
+    h = bot_world.world.headers(Role.KNOWLEDGE_MANAGER)
+    current = client.get("/api/v1/bot/config", headers=h).json()
+    document: dict[str, Any] = current["document"]
+    dangling = {**document, "flows": [{**document["flows"][0], "connector": "nope"}]}
+    refused = client.put("/api/v1/bot/config", json=dangling, headers=h)
+    assert refused.status_code == 422
+    assert "unknown connector 'nope'" in refused.json()["detail"]
+    bad_template = {
+        **document,
+        "special_goods": [{"name": "x", "keywords": ["x"], "answer": {"zh-CN": "{a.__class__}", "en": "x"}}],
+    }
+    assert client.put("/api/v1/bot/config", json=bad_template, headers=h).status_code == 422
+    assert client.put("/api/v1/bot/config", json={**document, "surprise": 1}, headers=h).status_code == 422
+    assert client.get("/api/v1/bot/config", headers=h).json()["version"] == current["version"]
+
+    stricter = {**document, "thresholds": {**document["thresholds"], "answer": 0.99}}
+    saved = client.put("/api/v1/bot/config", json=stricter, headers=h).json()
+    assert saved["version"] == current["version"] + 1
+    reply = client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()
+    assert reply["kind"] == "clarify"  # the new threshold is live on the next message
+    back = client.post("/api/v1/bot/config/rollback", json={"version": current["version"]}, headers=h).json()
+    assert back["document"]["thresholds"]["answer"] == document["thresholds"]["answer"]
+    assert (
+        client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()["kind"] == "answer"
+    )
+    assert (
+        client.put("/api/v1/bot/config", json=document, headers=bot_world.world.headers(Role.AGENT)).status_code == 403
+    )
+
+
+def test_training_runs_in_the_background_and_models_roll_back(client: TestClient, bot_world: BotWorld) -> None:
+    h = bot_world.world.headers(Role.KNOWLEDGE_MANAGER)
+    added = client.post(
+        "/api/v1/bot/intents", json={"label": "invoice_help", "texts": ["发票开错了", "发票抬头写错了"]}, headers=h
+    )
+    assert added.json() == {"added": 2}
+    assert client.get("/api/v1/bot/intents", headers=h).json()["invoice_help"] == 2
+    started = client.post("/api/v1/bot/models", headers=h)
+    assert started.status_code == 202 and started.json()["status"] == "training"
+    deadline = time.monotonic() + 60
+    while True:
+        models = client.get("/api/v1/bot/models", headers=h).json()
+        if models[0]["status"] != "training" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    newest, previous = models[0], models[1]
+    assert newest["status"] == "ready" and newest["active"] and "invoice_help" in newest["labels"]
+    assert newest["train_seconds"] < 60
+    rolled = client.post(f"/api/v1/bot/models/{previous['version']}/activate", headers=h).json()
+    assert rolled["active"] is True
+    assert [m["active"] for m in client.get("/api/v1/bot/models", headers=h).json()][:2] == [False, True]
+    assert client.post("/api/v1/bot/models/999/activate", headers=h).status_code == 404
+
+
+def test_unanswered_questions_become_knowledge_gaps(client: TestClient, bot_world: BotWorld) -> None:
+    import uuid
+
+    from omnidesk.bot import pipeline
+
+    app = client.app
+    conv = bot_world.world.conversation.id
+    for text in ["你们支持花呗分期吗", "支持花呗分期吗？", "可以用花呗分期付款吗"]:
+        message = client.post(f"/api/v1/conversations/{conv}/messages", json={"body": text, "sender_type": "customer"},
+                              headers=bot_world.world.headers()).json()  # fmt: skip
+        pipeline.respond(app.state.db, bot_world.world.tenant_id, conv, uuid.UUID(message["id"]),  # type: ignore[attr-defined]
+                         brains=app.state.brains, assistant=app.state.assistant)  # type: ignore[attr-defined]  # fmt: skip
+    gaps = client.get("/api/v1/bot/gaps", headers=bot_world.world.headers(Role.KNOWLEDGE_MANAGER)).json()
+    assert gaps and gaps[0]["count"] >= 2 and "花呗" in gaps[0]["text"]
+
+
+@pytest.mark.usefixtures("bot_world")
+def test_faq_import_cli_keeps_external_ids(
+    tmp_path: Path, client: TestClient, bot_world: BotWorld, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    from omnidesk.cli import main
+    from omnidesk.core.settings import get_settings
+
+    monkeypatch.setenv("OMNIDESK_DATABASE_URL", database_url)
+    monkeypatch.setenv("OMNIDESK_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    csv = tmp_path / "faq.csv"
+    csv.write_text(
+        "id,question,variants,answer,language\nQ-77,会员积分怎么用,积分能抵现吗|积分怎么兑换,100 积分抵 1 元，结算时勾选使用。,zh-CN\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(csv)])
+    assert result.exit_code == 0, result.output
+    assert '"created": 1' in result.output
+    reply = client.post("/api/v1/bot/answer", json={"text": "积分可以抵现吗"}, headers=bot_world.world.headers()).json()
+    assert reply["kind"] == "answer" and reply["knowledge_id"] == "Q-77"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,question,variants,answer,language\nQ-78,,x,y,zh-CN\n", encoding="utf-8")
+    failed = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(bad)])
+    assert failed.exit_code == 1 and "row 2" in failed.output
