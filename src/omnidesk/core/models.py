@@ -5,5 +5,6 @@ from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
 from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
+from omnidesk.tickets import models as tickets_models
 
-__all__ = ["Base", "accounts_models", "compliance_models", "conversations_models", "customers_models"]
+__all__ = ["Base", "accounts_models", "compliance_models", "conversations_models", "customers_models", "tickets_models"]

@@ -35,6 +35,13 @@ class Perm(StrEnum):
     NOTES_WRITE = "notes.write"
     AUDIT_READ = "audit.read"
     TENANT_SETTINGS = "tenant.settings"
+    TICKETS_READ = "tickets.read"
+    TICKETS_READ_ALL = "tickets.read_all"
+    TICKETS_WRITE = "tickets.write"
+    TICKETS_ASSIGN = "tickets.assign"
+    TICKETS_APPROVE = "tickets.approve"
+    TICKETS_REPORTS = "tickets.reports"
+    TICKETS_ADMIN = "tickets.admin"
 
 
 _ALL = frozenset(Perm)
@@ -54,6 +61,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CONVERSATIONS_WRITE,
             Perm.CONVERSATIONS_ASSIGN,
             Perm.NOTES_WRITE,
+            Perm.TICKETS_READ,
+            Perm.TICKETS_READ_ALL,
+            Perm.TICKETS_WRITE,
+            Perm.TICKETS_ASSIGN,
+            Perm.TICKETS_APPROVE,
+            Perm.TICKETS_REPORTS,
         }
     ),
     # Agents see conversations assigned to them, unassigned ones and those of their teams (see conversations.queries).
@@ -68,6 +81,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CONVERSATIONS_WRITE,
             Perm.CONVERSATIONS_ASSIGN,
             Perm.NOTES_WRITE,
+            Perm.TICKETS_READ,
+            Perm.TICKETS_WRITE,
+            Perm.TICKETS_ASSIGN,
         }
     ),
     # Inspectors read every conversation but see customers' contact details masked.
@@ -78,6 +94,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CUSTOMERS_READ,
             Perm.CONVERSATIONS_READ,
             Perm.CONVERSATIONS_READ_ALL,
+            Perm.TICKETS_READ,
+            Perm.TICKETS_READ_ALL,
         }
     ),
     Role.KNOWLEDGE_MANAGER: frozenset({Perm.STAFF_READ, Perm.TEAMS_READ}),

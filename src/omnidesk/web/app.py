@@ -22,6 +22,7 @@ from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
 from omnidesk.security.ratelimit import make_rate_limiter
+from omnidesk.tickets.api import router as tickets_router
 from omnidesk.web import ops, problems, ui
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
@@ -31,7 +32,7 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (accounts_router, customers_router, conversations_router, audit_router):
+    for router in (accounts_router, customers_router, conversations_router, audit_router, tickets_router):
         api.include_router(router)
     return api
 
