@@ -32,7 +32,10 @@ def notify(
 ) -> int:
     """One notice per distinct recipient (and an e-mail each when asked and the person has an address)."""
     ids = [str(t) for t in ticket_ids][:MAX_LISTED]
-    people = list(dict.fromkeys(r for r in recipients if r is not None))
+    wanted = list(dict.fromkeys(r for r in recipients if r is not None))
+    # API keys and the system can appear as actors; only staff have an inbox.
+    known = set(session.scalars(select(StaffUser.id).where(StaffUser.id.in_(wanted)))) if wanted else set()
+    people = [p for p in wanted if p in known]
     now = utcnow()
     for person in people:
         session.add(

@@ -193,12 +193,13 @@ def set_status(
 
 
 def escalate(session: Session, actor: Actor, ticket: Ticket, *, rule_id: uuid.UUID | None, note: str) -> set[str]:
-    """Mark escalated, raise the priority one step, tell the supervisors (one notice each)."""
-    changed: set[str] = set()
-    if not ticket.escalated:
-        ticket.escalated = True
-        history.record(session, actor, ticket, "escalated", False, True, rule_id=rule_id, note=note)
-        changed.add("escalated")
+    """Mark the ticket escalated and raise its priority one step. Only the first escalation raises: a second
+    breached metric on an already escalated ticket alerts again but does not climb the priority ladder."""
+    if ticket.escalated:
+        return set()
+    ticket.escalated = True
+    history.record(session, actor, ticket, "escalated", False, True, rule_id=rule_id, note=note)
+    changed = {"escalated"}
     higher = raised(Priority(ticket.priority))
     if higher.value != ticket.priority:
         changed |= set_fields(session, actor, ticket, {"priority": higher.value}, rule_id=rule_id, note=note)
