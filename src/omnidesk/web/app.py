@@ -23,6 +23,7 @@ from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
 from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.tickets.api import router as tickets_router
+from omnidesk.tickets.ui import router as tickets_ui_router
 from omnidesk.web import ops, problems, ui
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(build_api_router())
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(tickets_ui_router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),
