@@ -93,7 +93,12 @@ def test_lifecycle_history_and_closing_rules(client: TestClient, world: World) -
     assert t["assignee_id"] == str(world.staff[Role.AGENT].id) or t["assignee_id"] is None
     history = client.get(f"{API}/tickets/{t['id']}/history", headers=world.headers(Role.AGENT)).json()
     statuses = [(c["old"], c["new"]) for c in history if c["field"] == "status"]
-    assert statuses == [("new", "in_progress"), ("in_progress", "resolved"), ("resolved", "closed"), ("closed", "reopened")]
+    assert statuses == [
+        ("new", "in_progress"),
+        ("in_progress", "resolved"),
+        ("resolved", "closed"),
+        ("closed", "reopened"),
+    ]
     assert all(c["actor_type"] == "api_key" and c["actor_id"] for c in history if c["field"] == "status")
 
 
@@ -107,19 +112,26 @@ def test_reopen_goes_back_to_the_last_handler(client: TestClient, world: World) 
     )
     assert r.status_code == 200
     t = r.json()
-    r = client.patch(f"{API}/tickets/{t['id']}", json={"version": t["version"], "assignee_id": None},
-                     headers=world.headers(Role.SUPERVISOR))
+    r = client.patch(
+        f"{API}/tickets/{t['id']}",
+        json={"version": t["version"], "assignee_id": None},
+        headers=world.headers(Role.SUPERVISOR),
+    )
     t = move(client, world, r.json(), "reopened", reason="not fixed")
     assert t["assignee_id"] == str(world.staff[Role.SUPERVISOR].id)
 
 
 def test_second_of_two_concurrent_edits_gets_a_conflict(client: TestClient, world: World) -> None:
     t = new_ticket(client, world)
-    first = client.patch(f"{API}/tickets/{t['id']}", json={"version": t["version"], "subject": "A"},
-                         headers=world.headers(Role.AGENT))
+    first = client.patch(
+        f"{API}/tickets/{t['id']}", json={"version": t["version"], "subject": "A"}, headers=world.headers(Role.AGENT)
+    )
     assert first.status_code == 200
-    second = client.patch(f"{API}/tickets/{t['id']}", json={"version": t["version"], "subject": "B"},
-                          headers=world.headers(Role.SUPERVISOR))
+    second = client.patch(
+        f"{API}/tickets/{t['id']}",
+        json={"version": t["version"], "subject": "B"},
+        headers=world.headers(Role.SUPERVISOR),
+    )
     assert second.status_code == 409 and "changed since you loaded it" in second.json()["detail"]
     final = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()["ticket"]
     assert final["subject"] == "A"
@@ -138,8 +150,11 @@ def test_replies_comments_mentions_and_first_response(client: TestClient, world:
     assert note.status_code == 201 and note.json()["mentions"] == [world.emails[Role.SUPERVISOR]]
     inbox = client.get(f"{API}/notifications", headers=world.headers(Role.SUPERVISOR)).json()
     assert any(n["kind"] == "mention" for n in inbox) or inbox == [], "API keys have no staff inbox"
-    reply = client.post(f"{API}/tickets/{t['id']}/messages", json={"body": "已为您补发", "public": True},
-                        headers=world.headers(Role.AGENT))
+    reply = client.post(
+        f"{API}/tickets/{t['id']}/messages",
+        json={"body": "已为您补发", "public": True},
+        headers=world.headers(Role.AGENT),
+    )
     assert reply.status_code == 201
     detail = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()
     assert detail["ticket"]["status"] == "open" and detail["ticket"]["first_responded_at"]
@@ -152,43 +167,67 @@ def test_replies_comments_mentions_and_first_response(client: TestClient, world:
 def test_transfer_needs_a_note_and_merge_keeps_both_histories(client: TestClient, world: World) -> None:
     team = client.post(f"{API}/teams", json={"name": "物流 Logistics"}, headers=world.headers(Role.ADMIN)).json()
     t = new_ticket(client, world)
-    no_note = client.post(f"{API}/tickets/{t['id']}/transfer", json={"team_id": team["id"]},
-                          headers=world.headers(Role.AGENT))
+    no_note = client.post(
+        f"{API}/tickets/{t['id']}/transfer", json={"team_id": team["id"]}, headers=world.headers(Role.AGENT)
+    )
     assert no_note.status_code == 422
-    moved = client.post(f"{API}/tickets/{t['id']}/transfer", json={"team_id": team["id"], "note": "物流问题"},
-                        headers=world.headers(Role.AGENT))
+    moved = client.post(
+        f"{API}/tickets/{t['id']}/transfer",
+        json={"team_id": team["id"], "note": "物流问题"},
+        headers=world.headers(Role.AGENT),
+    )
     assert moved.status_code == 200 and moved.json()["team_id"] == team["id"]
     other = new_ticket(client, world, subject="同一个包裹 same parcel")
-    merged = client.post(f"{API}/tickets/{other['id']}/merge", json={"target_id": t["id"]},
-                         headers=world.headers(Role.AGENT))
+    merged = client.post(
+        f"{API}/tickets/{other['id']}/merge", json={"target_id": t["id"]}, headers=world.headers(Role.AGENT)
+    )
     assert merged.status_code == 200
     source = client.get(f"{API}/tickets/{other['id']}", headers=world.headers(Role.AGENT)).json()["ticket"]
     assert source["status"] == "closed" and source["merged_into_id"] == t["id"]
     history = client.get(f"{API}/tickets/{t['id']}/history", headers=world.headers(Role.AGENT)).json()
     assert {c["ticket_id"] for c in history} == {t["id"], other["id"]}
-    again = client.post(f"{API}/tickets/{other['id']}/merge", json={"target_id": t["id"]},
-                        headers=world.headers(Role.AGENT))
+    again = client.post(
+        f"{API}/tickets/{other['id']}/merge", json={"target_id": t["id"]}, headers=world.headers(Role.AGENT)
+    )
     assert again.status_code == 422
 
 
 def test_links_refuse_cycles(client: TestClient, world: World) -> None:
     a, b = new_ticket(client, world), new_ticket(client, world)
-    assert client.post(f"{API}/tickets/{a['id']}/links", json={"other_id": b["id"], "kind": "parent"},
-                       headers=world.headers(Role.AGENT)).status_code == 204
-    cyc = client.post(f"{API}/tickets/{b['id']}/links", json={"other_id": a["id"], "kind": "parent"},
-                      headers=world.headers(Role.AGENT))
+    assert (
+        client.post(
+            f"{API}/tickets/{a['id']}/links",
+            json={"other_id": b["id"], "kind": "parent"},
+            headers=world.headers(Role.AGENT),
+        ).status_code
+        == 204
+    )
+    cyc = client.post(
+        f"{API}/tickets/{b['id']}/links",
+        json={"other_id": a["id"], "kind": "parent"},
+        headers=world.headers(Role.AGENT),
+    )
     assert cyc.status_code == 422
 
 
 def test_complaints_green_channel_appeal_and_abuse(client: TestClient, world: World) -> None:
     agent = world.staff[Role.AGENT]
-    t = new_ticket(client, world, type="complaint", major=True, concerned_staff_id=str(agent.id),
-                   subject="快递员态度恶劣 rude courier")
+    t = new_ticket(
+        client,
+        world,
+        type="complaint",
+        major=True,
+        concerned_staff_id=str(agent.id),
+        subject="快递员态度恶劣 rude courier",
+    )
     assert t["green_channel"] is True and t["priority"] == "urgent"
-    flagged = client.post(f"{API}/tickets/{t['id']}/abuse", json={"note": "辱骂客服"}, headers=world.headers(Role.AGENT))
+    flagged = client.post(
+        f"{API}/tickets/{t['id']}/abuse", json={"note": "辱骂客服"}, headers=world.headers(Role.AGENT)
+    )
     assert flagged.json()["abusive"] is True
-    not_concerned = client.post(f"{API}/tickets/{t['id']}/appeal", json={"reason": "x"},
-                                headers=world.headers(Role.SUPERVISOR))
+    not_concerned = client.post(
+        f"{API}/tickets/{t['id']}/appeal", json={"reason": "x"}, headers=world.headers(Role.SUPERVISOR)
+    )
     assert not_concerned.status_code == 422
 
 
@@ -216,19 +255,24 @@ def test_tenant_isolation_on_every_ticket_route(client: TestClient, world: World
         r = client.request(method, path, json=body, headers=foreign)
         assert r.status_code == 404, (method, path, r.status_code, r.text)
     assert client.get(f"{API}/tickets", headers=foreign).json()["items"] == []
-    listing = client.post(f"{API}/tickets", json={"subject": "x", "conversation_id": str(world.conversation.id)},
-                          headers=foreign)
+    listing = client.post(
+        f"{API}/tickets", json={"subject": "x", "conversation_id": str(world.conversation.id)}, headers=foreign
+    )
     assert listing.status_code == 404
 
 
 def test_saved_views_filter_the_list(client: TestClient, world: World) -> None:
     new_ticket(client, world, priority="urgent", subject="紧急 urgent one")
     new_ticket(client, world, priority="low")
-    view = client.post(f"{API}/ticket-views", json={"name": "紧急", "filters": {"priority": "urgent"}},
-                       headers=world.headers(Role.AGENT))
+    view = client.post(
+        f"{API}/ticket-views",
+        json={"name": "紧急", "filters": {"priority": "urgent"}},
+        headers=world.headers(Role.AGENT),
+    )
     assert view.status_code == 201
-    bad = client.post(f"{API}/ticket-views", json={"name": "x", "filters": {"colour": "red"}},
-                      headers=world.headers(Role.AGENT))
+    bad = client.post(
+        f"{API}/ticket-views", json={"name": "x", "filters": {"colour": "red"}}, headers=world.headers(Role.AGENT)
+    )
     assert bad.status_code == 422
     urgent = client.get(f"{API}/tickets?priority=urgent", headers=world.headers(Role.AGENT)).json()["items"]
     assert [t["subject"] for t in urgent] == ["紧急 urgent one"]

@@ -32,7 +32,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
@@ -47,8 +47,12 @@ def smtp(settings: Settings) -> Iterator[tuple[Inbox, Settings]]:
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield inbox, load_settings(**{**settings.model_dump(), "smtp_host": "127.0.0.1", "smtp_port": port,
-                                      "smtp_starttls": False})
+        yield (
+            inbox,
+            load_settings(
+                **{**settings.model_dump(), "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+            ),
+        )
     finally:
         controller.stop()
 
@@ -58,8 +62,11 @@ def test_public_reply_and_survey_reach_an_email_customer(
 ) -> None:
     inbox, settings = smtp
     t = new_ticket(client, world, channel="email", subject="发票 invoice")
-    client.post(f"{API}/tickets/{t['id']}/messages", json={"body": "发票已开具 invoice issued", "public": True},
-                headers=world.headers(Role.AGENT))
+    client.post(
+        f"{API}/tickets/{t['id']}/messages",
+        json={"body": "发票已开具 invoice issued", "public": True},
+        headers=world.headers(Role.AGENT),
+    )
     t = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()["ticket"]
     move(client, world, t, "resolved", resolution="sent")
     assert jobs.deliver_mail(db, settings) >= 2
@@ -98,16 +105,25 @@ def test_attachments_checked_stored_and_isolated(
     app.state.blobs = MemoryBlobStore()
     t = new_ticket(client, world, type="complaint")
     url = f"{API}/tickets/{t['id']}/attachments"
-    r = client.post(url, files={"file": ("破损.png", PNG, "image/png")}, data={"evidence": "true"},
-                    headers=world.headers(Role.AGENT))
+    r = client.post(
+        url,
+        files={"file": ("破损.png", PNG, "image/png")},
+        data={"evidence": "true"},
+        headers=world.headers(Role.AGENT),
+    )
     assert r.status_code == 201 and r.json()["evidence"] is True
     fake = client.post(url, files={"file": ("x.png", b"MZ\x90\x00", "image/png")}, headers=world.headers(Role.AGENT))
     assert fake.status_code == 422
-    exe = client.post(url, files={"file": ("x.exe", b"MZ\x90\x00", "application/x-msdownload")},
-                      headers=world.headers(Role.AGENT))
+    exe = client.post(
+        url, files={"file": ("x.exe", b"MZ\x90\x00", "application/x-msdownload")}, headers=world.headers(Role.AGENT)
+    )
     assert exe.status_code == 422
     got = client.get(f"{url}/{r.json()['id']}", headers=world.headers(Role.AGENT))
     assert got.content == PNG and got.headers["content-disposition"] == "attachment"
     assert client.get(f"{url}/{r.json()['id']}", headers=other_world.headers(Role.ADMIN)).status_code == 404
-    assert client.post(url, files={"file": ("a.png", PNG, "image/png")},
-                       headers=other_world.headers(Role.ADMIN)).status_code == 404
+    assert (
+        client.post(
+            url, files={"file": ("a.png", PNG, "image/png")}, headers=other_world.headers(Role.ADMIN)
+        ).status_code
+        == 404
+    )

@@ -39,8 +39,9 @@ def test_deadlines_are_stored_and_paused_while_waiting(client: TestClient, world
     assert c["resolution"].deadline_at is None and c["resolution"].due_at is None
     detail = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()
     assert detail["badges"]["resolution"] == "paused"
-    r = client.post(f"{API}/tickets/{t['id']}/customer-messages", json={"note": "照片在这里"},
-                    headers=world.headers(Role.AGENT))
+    r = client.post(
+        f"{API}/tickets/{t['id']}/customer-messages", json={"note": "照片在这里"}, headers=world.headers(Role.AGENT)
+    )
     assert r.status_code == 201
     detail = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()
     assert detail["ticket"]["status"] == "open" and detail["badges"]["resolution"] == "ok"
@@ -84,7 +85,7 @@ def test_two_workers_never_escalate_the_same_breach_twice(client: TestClient, wo
     def run(handle: Database) -> None:
         try:
             results.append(jobs.tick(handle, later))
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(h,)) for h in (db, other)]
@@ -96,7 +97,9 @@ def test_two_workers_never_escalate_the_same_breach_twice(client: TestClient, wo
     assert not errors
     with db.tenant_transaction(world.tenant_id) as s:
         events = s.scalar(
-            select(func.count()).select_from(SlaEvent).join(SlaClock, SlaClock.id == SlaEvent.clock_id)
+            select(func.count())
+            .select_from(SlaEvent)
+            .join(SlaClock, SlaClock.id == SlaEvent.clock_id)
             .where(SlaClock.ticket_id == uuid.UUID(t["id"]), SlaEvent.kind == "breach")
         )
     assert events == 2, "one breach marker per metric"
@@ -118,8 +121,9 @@ def test_restart_reads_only_stored_deadlines(client: TestClient, world: World, d
 def test_resolve_stops_clocks_and_the_report_counts_them(client: TestClient, world: World, db: Database) -> None:
     policies(db, world, first=60, resolution=240)
     t = new_ticket(client, world)
-    client.post(f"{API}/tickets/{t['id']}/messages", json={"body": "处理中", "public": True},
-                headers=world.headers(Role.AGENT))
+    client.post(
+        f"{API}/tickets/{t['id']}/messages", json={"body": "处理中", "public": True}, headers=world.headers(Role.AGENT)
+    )
     t = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()["ticket"]
     move(client, world, t, "resolved", resolution="done")
     report = client.get(f"{API}/ticket-reports/sla", headers=world.headers(Role.SUPERVISOR)).json()

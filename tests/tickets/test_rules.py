@@ -29,8 +29,18 @@ def test_valid_rule_passes() -> None:
     ("trigger", "conditions", "actions", "fragment"),
     [
         ({"event": "ticket.exploded"}, [], [{"type": "escalate"}], "unknown event"),
-        ({"event": "ticket.created"}, [{"field": "custom.nope", "op": "eq", "value": 1}], [{"type": "escalate"}], "unknown field"),
-        ({"event": "ticket.created"}, [{"field": "priority", "op": "like"}], [{"type": "escalate"}], "unknown operator"),
+        (
+            {"event": "ticket.created"},
+            [{"field": "custom.nope", "op": "eq", "value": 1}],
+            [{"type": "escalate"}],
+            "unknown field",
+        ),
+        (
+            {"event": "ticket.created"},
+            [{"field": "priority", "op": "like"}],
+            [{"type": "escalate"}],
+            "unknown operator",
+        ),
         ({"event": "ticket.created"}, [], [], "at least one action"),
         ({"event": "ticket.created"}, [], [{"type": "set_field", "field": "custom.nope", "value": 1}], "cannot set"),
         ({"event": "ticket.created"}, [], [{"type": "set_field", "field": "priority", "value": "meh"}], "priority"),
@@ -48,8 +58,16 @@ def test_invalid_rules_name_the_problem(
 
 
 def test_cycles_are_found() -> None:
-    a = rule("A", {"event": "ticket.updated", "fields": ["priority"]}, [{"type": "set_field", "field": "category", "value": "x"}])
-    b = rule("B", {"event": "ticket.updated", "fields": ["category"]}, [{"type": "set_field", "field": "priority", "value": "high"}])
+    a = rule(
+        "A",
+        {"event": "ticket.updated", "fields": ["priority"]},
+        [{"type": "set_field", "field": "category", "value": "x"}],
+    )
+    b = rule(
+        "B",
+        {"event": "ticket.updated", "fields": ["category"]},
+        [{"type": "set_field", "field": "priority", "value": "high"}],
+    )
     c = rule("C", {"event": "ticket.created"}, [{"type": "escalate"}])
     assert rules.find_cycle([c, a]) is None
     cycle = rules.find_cycle([a, b, c])

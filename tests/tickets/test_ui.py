@@ -22,8 +22,17 @@ def test_create_reply_and_close_through_the_pages(client: TestClient, world: Wor
     csrf = session_csrf(client)
     page = client.get("/tickets/new")
     assert page.status_code == 200 and 'name="subject"' in page.text
-    r = client.post("/tickets/new", data={"csrf": csrf, "type": "fault", "subject": "App 无法支付 payment fails",
-                                          "description": "点击支付无反应", "priority": ""}, follow_redirects=False)
+    r = client.post(
+        "/tickets/new",
+        data={
+            "csrf": csrf,
+            "type": "fault",
+            "subject": "App 无法支付 payment fails",
+            "description": "点击支付无反应",
+            "priority": "",
+        },
+        follow_redirects=False,
+    )
     assert r.status_code == 303
     url = r.headers["location"]
     detail = client.get(url)
@@ -31,14 +40,19 @@ def test_create_reply_and_close_through_the_pages(client: TestClient, world: Wor
     client.post(f"{url}/reply", data={"csrf": csrf, "body": "正在排查", "public": "true"})
     version = re.search(r'name="version" value="(\d+)"', client.get(url).text)
     assert version
-    bad = client.post(f"{url}/status", data={"csrf": csrf, "version": version.group(1), "status": "closed"},
-                      follow_redirects=False)
+    bad = client.post(
+        f"{url}/status", data={"csrf": csrf, "version": version.group(1), "status": "closed"}, follow_redirects=False
+    )
     assert "error=status" in bad.headers["location"]
-    stale = client.post(f"{url}/status", data={"csrf": csrf, "version": "1", "status": "resolved"},
-                        follow_redirects=False)
+    stale = client.post(
+        f"{url}/status", data={"csrf": csrf, "version": "1", "status": "resolved"}, follow_redirects=False
+    )
     assert "error=conflict" in stale.headers["location"]
-    ok = client.post(f"{url}/status", data={"csrf": csrf, "version": version.group(1), "status": "resolved",
-                                            "resolution": "修复了支付网关配置"}, follow_redirects=False)
+    ok = client.post(
+        f"{url}/status",
+        data={"csrf": csrf, "version": version.group(1), "status": "resolved", "resolution": "修复了支付网关配置"},
+        follow_redirects=False,
+    )
     assert ok.headers["location"] == url
     page = client.get(url).text
     assert "修复了支付网关配置" in page and "正在排查" in page

@@ -149,4 +149,7 @@ def seed_demo(db: Database) -> DemoResult:
             if agent or item["status"] != "open":
                 s.flush()
                 conversations.update_conversation(s, system, conversation.id, update)
+    from omnidesk.tickets.demo import seed_tickets
+
+    seed_tickets(db, tenant_id)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

@@ -55,7 +55,7 @@ def validate_template(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         seen.add(key)
         try:
-            kind = FieldKind(spec.get("kind"))
+            kind = FieldKind(str(spec.get("kind")))
         except ValueError:
             errors.append({"loc": where, "msg": f"unknown kind '{spec.get('kind')}'; use {', '.join(FieldKind)}"})
             continue

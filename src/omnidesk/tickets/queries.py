@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.accounts.models import Tenant
@@ -87,7 +87,7 @@ def list_tickets(
 ) -> tuple[list[Ticket], bool]:
     """Newest first with keyset pagination; ``status`` may be a list; ``open_only`` hides resolved/closed."""
     actor.require(Perm.TICKETS_READ)
-    stmt: Select[tuple[Ticket]] = select(Ticket).where(Ticket.deleted_at.is_(None))
+    stmt = select(Ticket).where(Ticket.deleted_at.is_(None))
     scope = visible_to(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)

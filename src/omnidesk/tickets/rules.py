@@ -96,7 +96,7 @@ def validate_rule(
     errors: list[dict[str, Any]] = []
     known = set(CORE_FIELDS) | {f"custom.{k}" for k in custom_keys}
     try:
-        event = Trigger(trigger.get("event"))
+        event = Trigger(str(trigger.get("event")))
     except ValueError:
         errors.append({"loc": "trigger.event", "msg": f"unknown event; use {', '.join(Trigger)}"})
         event = None
@@ -126,7 +126,7 @@ def validate_rule(
         if cond.get("field") not in known:
             errors.append({"loc": where, "msg": f"unknown field '{cond.get('field')}'"})
         try:
-            op = Op(cond.get("op"))
+            op = Op(str(cond.get("op")))
         except ValueError:
             errors.append({"loc": where, "msg": f"unknown operator; use {', '.join(Op)}"})
             continue
@@ -148,7 +148,7 @@ def validate_rule(
 
 def _check_action(where: str, act: dict[str, Any], custom_keys: set[str]) -> list[dict[str, Any]]:
     try:
-        kind = ActionType(act.get("type"))
+        kind = ActionType(str(act.get("type")))
     except ValueError:
         return [{"loc": where, "msg": f"unknown action; use {', '.join(ActionType)}"}]
     allowed = {
@@ -297,26 +297,27 @@ def matches(conditions: list[dict[str, Any]], facts: dict[str, Any]) -> bool:
 
 
 def _holds(cond: dict[str, Any], actual: Any) -> bool:
-    op, want = Op(cond["op"]), cond.get("value")
+    op = Op(cond["op"])
+    want: Any = cond.get("value")
     if op == Op.IS_SET:
         return actual not in (None, "", [])
     if op == Op.IS_NOT_SET:
         return actual in (None, "", [])
     if op == Op.EQ:
-        return _norm(actual) == _norm(want)
+        return bool(_norm(actual) == _norm(want))
     if op == Op.NE:
-        return _norm(actual) != _norm(want)
+        return bool(_norm(actual) != _norm(want))
     if op == Op.IN:
         return _norm(actual) in [_norm(w) for w in want]
     if op == Op.NOT_IN:
         return _norm(actual) not in [_norm(w) for w in want]
     if op == Op.CONTAINS:
         if isinstance(actual, list):
-            return want in actual
+            return bool(want in actual)
         return isinstance(actual, str) and str(want).lower() in actual.lower()
     if not isinstance(actual, int | float) or isinstance(actual, bool):
         return False
-    return actual > want if op == Op.GT else actual < want
+    return bool(actual > want if op == Op.GT else actual < want)
 
 
 def _norm(value: Any) -> Any:

@@ -77,9 +77,18 @@ def ticket_list(
             filters["assignee"] = assignee
         rows, _ = queries.list_tickets(s, actor, filters=filters, cursor=None, limit=100)
         teams, staff = _names(s)
-        return _page(request, info, "tickets/list.html", tickets=rows, views=views, teams=teams, staff=staff,
-                     filters={"status": status, "priority": priority, "q": q, "assignee": assignee},
-                     statuses=list(Status), priorities=list(Priority))
+        return _page(
+            request,
+            info,
+            "tickets/list.html",
+            tickets=rows,
+            views=views,
+            teams=teams,
+            staff=staff,
+            filters={"status": status, "priority": priority, "q": q, "assignee": assignee},
+            statuses=list(Status),
+            priorities=list(Priority),
+        )
 
 
 @router.post("/tickets/views")
@@ -118,7 +127,7 @@ def new_ticket_page(request: Request, error: str = "") -> Response:
 def new_ticket_submit(
     request: Request,
     csrf: Annotated[str, Form(max_length=100)],
-    type: Annotated[str, Form(max_length=40)],  # noqa: A002 - the form field's name
+    type: Annotated[str, Form(max_length=40)],
     subject: Annotated[str, Form(max_length=300)],
     description: Annotated[str, Form(max_length=20_000)] = "",
     priority: Annotated[str, Form(max_length=16)] = "",
@@ -148,8 +157,14 @@ def board_page(request: Request) -> Response:
         data = reports.board(s, info.actor)
         teams, _ = _names(s)
         columns = [st for st in Status if st != Status.CLOSED]
-        return _page(request, info, "tickets/board.html", board=data, teams={str(k): v for k, v in teams.items()},
-                     columns=columns)
+        return _page(
+            request,
+            info,
+            "tickets/board.html",
+            board=data,
+            teams={str(k): v for k, v in teams.items()},
+            columns=columns,
+        )
 
 
 @router.get("/tickets/reports")
@@ -159,8 +174,14 @@ def reports_page(request: Request) -> Response:
         return RedirectResponse("/login", status_code=303)
     with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
         teams, _ = _names(s)
-        return _page(request, info, "tickets/reports.html", sla=reports.sla_met(s, info.actor),
-                     process=reports.process(s, info.actor, limit=2000), teams={str(k): v for k, v in teams.items()})
+        return _page(
+            request,
+            info,
+            "tickets/reports.html",
+            sla=reports.sla_met(s, info.actor),
+            process=reports.process(s, info.actor, limit=2000),
+            teams={str(k): v for k, v in teams.items()},
+        )
 
 
 @router.get("/tickets/{ticket_id}")
@@ -177,9 +198,17 @@ def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Resp
         badges = {m: (clocks.badge(cal, c, now), c) for m, c in current.items()}
         teams, staff = _names(s)
         return _page(
-            request, info, "tickets/detail.html", ticket=ticket, badges=badges,
-            messages=queries.messages(s, ids), history=queries.history(s, ids), teams=teams, staff=staff,
-            next_states=sorted(allowed_from(Status(ticket.status))), error=error,
+            request,
+            info,
+            "tickets/detail.html",
+            ticket=ticket,
+            badges=badges,
+            messages=queries.messages(s, ids),
+            history=queries.history(s, ids),
+            teams=teams,
+            staff=staff,
+            next_states=sorted(allowed_from(Status(ticket.status))),
+            error=error,
             can_write=info.actor.can(Perm.TICKETS_WRITE),
         )
 
@@ -221,8 +250,14 @@ def change_status(
         return RedirectResponse("/login", status_code=303)
     _check_csrf(info, csrf)
     try:
-        data = Transition(version=version, status=status, reason=reason or None, resolution=resolution or None,
-                          root_cause=root_cause or None, prevention=prevention or None)
+        data = Transition(
+            version=version,
+            status=status,
+            reason=reason or None,
+            resolution=resolution or None,
+            root_cause=root_cause or None,
+            prevention=prevention or None,
+        )
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             actions.transition(s, info.actor, ticket_id, data)
     except DomainError as exc:
