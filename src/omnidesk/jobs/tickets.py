@@ -99,6 +99,7 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
     system = system_actor(tenant_id)
     warned: dict[uuid.UUID | None, list[Ticket]] = defaultdict(list)
     breached: list[Ticket] = []
+    fired = 0
     for row in warn:
         row.warned_at = now
         clocks.store(clocks.calendar(s, tickets[row.ticket_id]), row, clocks.pure(row))
@@ -116,10 +117,10 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
         changed = ops.escalate(s, system, ticket, rule_id=None, note=note)
         breached.append(ticket)
         ops.flush(s)
-        automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
+        fired += automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
     for ticket_list in warned.values():
         for ticket in ticket_list:
-            automation.run(s, ticket, Trigger.SLA_WARNING)
+            fired += automation.run(s, ticket, Trigger.SLA_WARNING)
     notices = 0
     for assignee, items in warned.items():
         if assignee is not None:
@@ -144,7 +145,7 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
             [t.id for t in unique],
             email=True,
         )
-    return {"warnings": len(new_warn), "breaches": len(new_breach), "notices": notices}
+    return {"warnings": len(new_warn), "breaches": len(new_breach), "notices": notices, "rules": fired}
 
 
 def run_elapsed_rules(s: Session, tenant_id: uuid.UUID, now: datetime, limit: int = 500) -> int:

@@ -99,6 +99,7 @@ def put_policy(session: Session, actor: Actor, data: PolicyIn) -> SlaPolicy:
     row.resolution_minutes = data.resolution_minutes
     row.warn_percent = data.warn_percent
     session.flush()
+    queries.forget_policies(session)
     audit.record(session, actor, "sla_policy.put", "sla_policy", row.id, data.model_dump(mode="json"))
     return row
 

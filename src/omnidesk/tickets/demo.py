@@ -106,7 +106,11 @@ def seed_tickets(db: Database, tenant_id: uuid.UUID) -> None:
                         s,
                         actor,
                         ticket.id,
-                        Transition(version=ticket.version, status=Status(step[1]), resolution=step[2] if len(step) > 2 else None),
+                        Transition(
+                            version=ticket.version,
+                            status=Status(step[1]),
+                            resolution=step[2] if len(step) > 2 else None,
+                        ),
                     )
                 else:
                     actions.transfer(s, actor, ticket.id, TransferIn(team_id=teams[step[1]], note=step[2]))

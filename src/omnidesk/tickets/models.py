@@ -69,8 +69,8 @@ class Ticket(TenantOwned, Base):
         UniqueConstraint("tenant_id", "number"),
         Index("ix_tickets_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_tickets_tenant_status_created", "tenant_id", "status", "created_at"),
-        Index("ix_tickets_tenant_team_status", "tenant_id", "team_id", "status"),
-        Index("ix_tickets_tenant_assignee_status", "tenant_id", "assignee_id", "status"),
+        Index("ix_tickets_tenant_team_status", "tenant_id", "team_id", "status", "created_at"),
+        Index("ix_tickets_tenant_assignee_created", "tenant_id", "assignee_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -167,15 +167,23 @@ def custom_keys(session: Session) -> set[str]:
     return keys
 
 
+_POLICIES = "omnidesk_sla_policies"
+
+
 def policy_for(session: Session, type_key: str, priority: str) -> SlaPolicy | None:
-    """The type's own policy for the priority, else the tenant-wide one (``*``), else none (no SLA)."""
-    rows = list(
-        session.scalars(
-            select(SlaPolicy).where(SlaPolicy.priority == priority, SlaPolicy.type_key.in_([type_key, "*"]))
-        )
-    )
-    rows.sort(key=lambda p: p.type_key == "*")
-    return rows[0] if rows else None
+    """The type's own policy for the priority, else the tenant-wide one (``*``), else none (no SLA).
+
+    The tenant's policies are read once per session (a scheduler tick escalates many tickets in one session).
+    """
+    table: dict[tuple[str, str], SlaPolicy] | None = session.info.get(_POLICIES)
+    if table is None:
+        table = {(p.type_key, p.priority): p for p in session.scalars(select(SlaPolicy))}
+        session.info[_POLICIES] = table
+    return table.get((type_key, priority)) or table.get(("*", priority))
+
+
+def forget_policies(session: Session) -> None:
+    session.info.pop(_POLICIES, None)
 
 
 def list_policies(session: Session) -> list[SlaPolicy]:

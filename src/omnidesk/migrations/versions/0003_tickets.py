@@ -1,8 +1,9 @@
-"""tickets
+"""Tickets: types, tickets, change history, messages, SLA clocks and events, automations, approvals, grants,
+notifications, mail outbox, saved views, attachments, surveys.
 
 Revision ID: 0003_tickets
 Revises: 0002_sessions_idempotency
-Create Date: 2026-11-25 08:08:17.431075
+Create Date: 2026-11-25 08:23:22.191273
 """
 
 from collections.abc import Sequence
@@ -232,11 +233,15 @@ def upgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tickets_conversation_id"), ["conversation_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index("ix_tickets_tenant_assignee_status", ["tenant_id", "assignee_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_tickets_tenant_assignee_created", ["tenant_id", "assignee_id", "created_at"], unique=False
+        )
         batch_op.create_index("ix_tickets_tenant_created", ["tenant_id", "created_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_tenant_id"), ["tenant_id"], unique=False)
         batch_op.create_index("ix_tickets_tenant_status_created", ["tenant_id", "status", "created_at"], unique=False)
-        batch_op.create_index("ix_tickets_tenant_team_status", ["tenant_id", "team_id", "status"], unique=False)
+        batch_op.create_index(
+            "ix_tickets_tenant_team_status", ["tenant_id", "team_id", "status", "created_at"], unique=False
+        )
 
     op.create_table(
         "automation_runs",
@@ -518,7 +523,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_tickets_tenant_status_created")
         batch_op.drop_index(batch_op.f("ix_tickets_tenant_id"))
         batch_op.drop_index("ix_tickets_tenant_created")
-        batch_op.drop_index("ix_tickets_tenant_assignee_status")
+        batch_op.drop_index("ix_tickets_tenant_assignee_created")
         batch_op.drop_index(batch_op.f("ix_tickets_customer_id"))
         batch_op.drop_index(batch_op.f("ix_tickets_conversation_id"))
 
