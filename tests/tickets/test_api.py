@@ -278,3 +278,54 @@ def test_saved_views_filter_the_list(client: TestClient, world: World) -> None:
     assert [t["subject"] for t in urgent] == ["紧急 urgent one"]
     page = client.get(f"{API}/tickets?limit=1", headers=world.headers(Role.AGENT)).json()
     assert page["next_cursor"] and len(page["items"]) == 1
+
+
+def test_tenant_isolation_on_configuration_routes(client: TestClient, world: World, other_world: World) -> None:
+    rule = client.post(
+        f"{API}/automations",
+        json={"name": "r", "trigger": {"event": "ticket.created"}, "actions": [{"type": "add_tag", "tag": "x"}]},
+        headers=world.headers(Role.ADMIN),
+    ).json()
+    t = new_ticket(client, world)
+    approval = client.post(
+        f"{API}/tickets/{t['id']}/approvals",
+        json={"operation": "delete", "reason": "dup"},
+        headers=world.headers(Role.AGENT),
+    ).json()
+    foreign = other_world.headers(Role.ADMIN)
+    assert (
+        client.put(
+            f"{API}/automations/{rule['id']}",
+            json={"name": "r", "trigger": {"event": "ticket.created"}, "actions": [{"type": "add_tag", "tag": "y"}]},
+            headers=foreign,
+        ).status_code
+        == 404
+    )
+    assert client.delete(f"{API}/automations/{rule['id']}", headers=foreign).status_code == 404
+    assert (
+        client.post(
+            f"{API}/ticket-approvals/{approval['id']}/decision", json={"approve": True}, headers=foreign
+        ).status_code
+        == 404
+    )
+    assert client.get(f"{API}/automations", headers=foreign).json() == []
+    assert client.get(f"{API}/ticket-approvals", headers=foreign).json() == []
+    assert client.get(f"{API}/ticket-views", headers=foreign).json() == []
+    grant = client.post(
+        f"{API}/ticket-grants",
+        json={
+            "staff_id": str(world.staff[Role.AGENT].id),
+            "permission": "tickets.reports",
+            "minutes": 5,
+            "reason": "x",
+        },
+        headers=foreign,
+    )
+    assert grant.status_code == 404
+    assert client.get(f"{API}/ticket-reports/board", headers=foreign).json() == {"cells": {}, "escalated": {}}
+    assert (
+        client.patch(
+            f"{API}/ticket-settings", json={"complaint_team_id": str(world.team_id)}, headers=foreign
+        ).status_code
+        == 404
+    )
