@@ -39,7 +39,7 @@ def test_builtin_types_and_a_tenant_type_with_custom_fields(client: TestClient, 
         headers=world.headers(Role.AGENT),
     )
     assert bad.status_code == 422
-    locs = {e["loc"] for e in bad.json()["errors"]}
+    locs = {e["field"] for e in bad.json()["errors"]}
     assert {"custom_fields.order_no", "custom_fields.reason", "custom_fields.colour"} <= locs
     assert client.get(f"{API}/tickets", headers=world.headers(Role.ADMIN)).json()["items"] == []
     t = new_ticket(
@@ -77,7 +77,7 @@ def test_lifecycle_history_and_closing_rules(client: TestClient, world: World) -
         headers=world.headers(Role.AGENT),
     )
     assert no_close.status_code == 422
-    assert {e["loc"] for e in no_close.json()["errors"]} == {"root_cause", "prevention"}
+    assert {e["field"] for e in no_close.json()["errors"]} == {"root_cause", "prevention"}
     assert client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()["ticket"]["status"] == (
         "resolved"
     ), "nothing half-applied"
@@ -135,6 +135,12 @@ def test_second_of_two_concurrent_edits_gets_a_conflict(client: TestClient, worl
     assert second.status_code == 409 and "changed since you loaded it" in second.json()["detail"]
     final = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()["ticket"]
     assert final["subject"] == "A"
+    null = client.patch(
+        f"{API}/tickets/{t['id']}",
+        json={"version": final["version"], "subject": None},
+        headers=world.headers(Role.AGENT),
+    )
+    assert null.status_code == 422
 
 
 def test_replies_comments_mentions_and_first_response(client: TestClient, world: World, db: Database) -> None:
@@ -241,7 +247,7 @@ def test_tenant_isolation_on_every_ticket_route(client: TestClient, world: World
         ("POST", f"{API}/tickets/{tid}/transitions", {"version": 1, "status": "open"}),
         ("GET", f"{API}/tickets/{tid}/messages", None),
         ("POST", f"{API}/tickets/{tid}/messages", {"body": "x"}),
-        ("POST", f"{API}/tickets/{tid}/customer-messages", {"note": "x"}),
+        ("POST", f"{API}/tickets/{tid}/customer-messages", {"body": "x"}),
         ("GET", f"{API}/tickets/{tid}/history", None),
         ("POST", f"{API}/tickets/{tid}/transfer", {"team_id": str(other_world.team_id), "note": "x"}),
         ("POST", f"{API}/tickets/{tid}/watchers", {"staff_id": str(other_world.staff[Role.AGENT].id)}),

@@ -61,7 +61,7 @@ def test_bad_rules_get_clear_errors_and_nothing_is_saved(client: TestClient, wor
         actions=[{"type": "explode"}],
     )
     assert r.status_code == 422
-    assert {e["loc"] for e in r.json()["errors"]} == {"conditions[0]", "actions[0]"}
+    assert {e["field"] for e in r.json()["errors"]} == {"conditions[0]", "actions[0]"}
     assert client.get(f"{API}/automations", headers=world.headers(Role.ADMIN)).json() == []
     assert (
         save(client, world, name="x", trigger={"event": "ticket.created"}, actions=[{"type": "escalate"}]).status_code

@@ -40,7 +40,7 @@ def test_deadlines_are_stored_and_paused_while_waiting(client: TestClient, world
     detail = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()
     assert detail["badges"]["resolution"] == "paused"
     r = client.post(
-        f"{API}/tickets/{t['id']}/customer-messages", json={"note": "照片在这里"}, headers=world.headers(Role.AGENT)
+        f"{API}/tickets/{t['id']}/customer-messages", json={"body": "照片在这里"}, headers=world.headers(Role.AGENT)
     )
     assert r.status_code == 201
     detail = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()

@@ -54,7 +54,7 @@ def test_invalid_rules_name_the_problem(
 ) -> None:
     with pytest.raises(InvalidInput) as err:
         rules.validate_rule(trigger, conditions, actions, set())  # type: ignore[arg-type]
-    assert any(fragment in e["msg"] for e in err.value.errors)
+    assert any(fragment in e["message"] for e in err.value.errors)
 
 
 def test_cycles_are_found() -> None:
@@ -104,7 +104,7 @@ def test_template_and_values() -> None:
         fields.validate_values(
             template, {"amount": -1, "when": "1900-01-01", "reason": "bored", "tags": ["c"], "colour": "red"}
         )
-    locs = {e["loc"] for e in err.value.errors}
+    locs = {e["field"] for e in err.value.errors}
     assert locs == {f"custom_fields.{k}" for k in ("order_no", "amount", "when", "reason", "tags", "colour")}
     assert fields.validate_values(template, {}, enforce_required=False) == {}
 

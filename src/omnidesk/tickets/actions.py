@@ -65,7 +65,9 @@ def create_ticket(session: Session, actor: Actor, data: TicketCreate, *, source:
     try:
         ttype = queries.get_type(session, data.type)
     except NotFound:
-        raise InvalidInput(f"unknown ticket type '{data.type}'", errors=[{"loc": "type", "msg": "unknown"}]) from None
+        raise InvalidInput(
+            f"unknown ticket type '{data.type}'", errors=[{"field": "type", "message": "unknown"}]
+        ) from None
     is_complaint = ttype.key == "complaint"
     custom = validate_values(ttype.fields, data.custom_fields, enforce_required=not is_complaint)
     for spec in ttype.fields:
@@ -200,8 +202,9 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
     if "assignee_id" in given:
         actor.require(Perm.TICKETS_ASSIGN)
     changes: dict[str, Any] = {k: v for k, v in given.items() if k != "custom_fields"}
-    if data.priority is None:
-        changes.pop("priority", None)
+    for required in ("priority", "subject", "description"):
+        if changes.get(required, "") is None:
+            raise InvalidInput(f"{required} cannot be empty", errors=[{"field": required, "message": "cannot be null"}])
     if data.custom_fields is not None:
         template = queries.get_type(session, ticket.type_key).fields
         merged = {**ticket.custom_fields, **data.custom_fields}
@@ -248,7 +251,7 @@ def transition(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Trans
     ticket = queries.get_ticket(session, actor, ticket_id)
     ops.check_version(ticket, data.version)
     if data.status == Status.REOPENED and not data.reason:
-        raise InvalidInput("reopening needs a reason", errors=[{"loc": "reason", "msg": "required to reopen"}])
+        raise InvalidInput("reopening needs a reason", errors=[{"field": "reason", "message": "required to reopen"}])
     for field in ("resolution", "root_cause", "prevention"):
         value = getattr(data, field)
         if value and value != getattr(ticket, field):

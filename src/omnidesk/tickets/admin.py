@@ -167,7 +167,7 @@ def _check_rules(session: Session, candidate: AutomationRule) -> None:
     if cycle:
         raise InvalidInput(
             "these rules would trigger each other in a loop: " + " → ".join(cycle),
-            errors=[{"loc": "actions", "msg": "loop: " + " → ".join(cycle)}],
+            errors=[{"field": "actions", "message": "loop: " + " → ".join(cycle)}],
         )
 
 

@@ -27,6 +27,7 @@ from omnidesk.tickets.schemas import (
     AttachmentOut,
     ChangeOut,
     ClockOut,
+    CustomerMessageIn,
     Decision,
     GrantCreate,
     GrantOut,
@@ -152,10 +153,10 @@ def post_message(ticket_id: uuid.UUID, data: MessageIn, db: DbDep, actor: ActorD
 
 
 @router.post("/tickets/{ticket_id}/customer-messages", status_code=status.HTTP_201_CREATED)
-def post_customer_message(ticket_id: uuid.UUID, data: AbuseIn, db: DbDep, actor: ActorDep) -> MessageOut:
-    """Relay what the customer wrote (``note`` is the text); a ticket pending on the customer reopens."""
+def post_customer_message(ticket_id: uuid.UUID, data: CustomerMessageIn, db: DbDep, actor: ActorDep) -> MessageOut:
+    """Relay what the customer wrote (from a channel); a ticket waiting on the customer goes back to open."""
     with db.tenant_transaction(actor.tenant_id) as s:
-        return MessageOut.model_validate(actions.customer_message(s, actor, ticket_id, data.note))
+        return MessageOut.model_validate(actions.customer_message(s, actor, ticket_id, data.body))
 
 
 @router.get("/tickets/{ticket_id}/history")

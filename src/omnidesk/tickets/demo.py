@@ -42,7 +42,9 @@ def seed_tickets(db: Database, tenant_id: uuid.UUID) -> None:
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:
         teams = {t["key"]: s.scalar(select(Team.id).where(Team.name == t["name"])) for t in base["teams"]}
-        staff = {p["key"]: s.scalar(select(StaffUser).where(StaffUser.email == p["email"])) for p in base["staff"]}
+        staff = {
+            p["key"]: s.scalars(select(StaffUser).where(StaffUser.email == p["email"])).one() for p in base["staff"]
+        }
         customers = {
             c["key"]: s.scalar(select(Customer.id).where(Customer.name == c["name"])) for c in base["customers"]
         }

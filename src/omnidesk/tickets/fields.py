@@ -42,40 +42,40 @@ def validate_template(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
         where = f"fields[{i}]"
         unknown = set(spec) - {"key", "label", "kind", "required", "options", "min", "max"}
         if unknown:
-            errors.append({"loc": where, "msg": f"unknown properties: {', '.join(sorted(unknown))}"})
+            errors.append({"field": where, "message": f"unknown properties: {', '.join(sorted(unknown))}"})
             continue
         key = str(spec.get("key", ""))
         if not _KEY.match(key):
             errors.append(
-                {"loc": where, "msg": "key must be lower_snake_case, 1-40 characters, starting with a letter"}
+                {"field": where, "message": "key must be lower_snake_case, 1-40 characters, starting with a letter"}
             )
             continue
         if key in seen:
-            errors.append({"loc": where, "msg": f"duplicate key '{key}'"})
+            errors.append({"field": where, "message": f"duplicate key '{key}'"})
             continue
         seen.add(key)
         try:
             kind = FieldKind(str(spec.get("kind")))
         except ValueError:
-            errors.append({"loc": where, "msg": f"unknown kind '{spec.get('kind')}'; use {', '.join(FieldKind)}"})
+            errors.append({"field": where, "message": f"unknown kind '{spec.get('kind')}'; use {', '.join(FieldKind)}"})
             continue
         options = spec.get("options") or []
         if kind in (FieldKind.CHOICE, FieldKind.MULTI_CHOICE):
             if not options or not all(isinstance(o, str) and o for o in options) or len(set(options)) != len(options):
-                errors.append({"loc": where, "msg": f"'{key}' needs a list of distinct, non-empty options"})
+                errors.append({"field": where, "message": f"'{key}' needs a list of distinct, non-empty options"})
                 continue
         elif options:
-            errors.append({"loc": where, "msg": f"options apply only to choice fields, not to '{kind}'"})
+            errors.append({"field": where, "message": f"options apply only to choice fields, not to '{kind}'"})
             continue
         bounds = {b: spec[b] for b in ("min", "max") if spec.get(b) is not None}
         if bounds and kind != FieldKind.NUMBER:
-            errors.append({"loc": where, "msg": "min and max apply only to number fields"})
+            errors.append({"field": where, "message": "min and max apply only to number fields"})
             continue
         if any(isinstance(v, bool) or not isinstance(v, int | float) for v in bounds.values()):
-            errors.append({"loc": where, "msg": "min and max must be numbers"})
+            errors.append({"field": where, "message": "min and max must be numbers"})
             continue
         if "min" in bounds and "max" in bounds and bounds["min"] > bounds["max"]:
-            errors.append({"loc": where, "msg": "min is greater than max"})
+            errors.append({"field": where, "message": "min is greater than max"})
             continue
         label = spec.get("label") or key
         out.append(
@@ -108,18 +108,18 @@ def validate_values(
     by_key = {f["key"]: f for f in template}
     errors: list[dict[str, Any]] = []
     for key in sorted(set(values) - set(by_key)):
-        errors.append({"loc": f"custom_fields.{key}", "msg": "no such field in this ticket type"})
+        errors.append({"field": f"custom_fields.{key}", "message": "no such field in this ticket type"})
     out: dict[str, Any] = {}
     for key, spec in by_key.items():
         value = values.get(key)
         if value is None or value == "" or value == []:
             if enforce_required and spec["required"]:
-                errors.append({"loc": f"custom_fields.{key}", "msg": "required"})
+                errors.append({"field": f"custom_fields.{key}", "message": "required"})
             continue
         try:
             out[key] = _coerce(spec, value)
         except ValueError as exc:
-            errors.append({"loc": f"custom_fields.{key}", "msg": str(exc)})
+            errors.append({"field": f"custom_fields.{key}", "message": str(exc)})
     if errors:
         raise InvalidInput("some custom fields are invalid", errors=errors)
     return out

@@ -105,7 +105,7 @@ def set_fields(
             changed.add(field)
             continue
         old = getattr(ticket, field)
-        if field == "team_id" and new is not None:
+        if field in ("team_id", "responsible_team_id") and new is not None:
             new = accounts_queries.get_team(session, uuid.UUID(str(new))).id
         if field == "assignee_id" and new is not None:
             new = active_staff(session, uuid.UUID(str(new))).id
@@ -154,7 +154,7 @@ def set_status(
         if missing:
             raise InvalidInput(
                 "closing needs a resolution, a root cause and a prevention note; missing: " + ", ".join(missing),
-                errors=[{"loc": f, "msg": "required to close"} for f in missing],
+                errors=[{"field": f, "message": "required to close"} for f in missing],
             )
     ticket.status = new.value
     ticket.status_changed_at = now

@@ -98,48 +98,50 @@ def validate_rule(
     try:
         event = Trigger(str(trigger.get("event")))
     except ValueError:
-        errors.append({"loc": "trigger.event", "msg": f"unknown event; use {', '.join(Trigger)}"})
+        errors.append({"field": "trigger.event", "message": f"unknown event; use {', '.join(Trigger)}"})
         event = None
     extra = set(trigger) - {"event", "fields", "since", "minutes"}
     if extra:
-        errors.append({"loc": "trigger", "msg": f"unknown properties: {', '.join(sorted(extra))}"})
+        errors.append({"field": "trigger", "message": f"unknown properties: {', '.join(sorted(extra))}"})
     if event == Trigger.ELAPSED:
         if trigger.get("since") not in ELAPSED_ANCHORS:
-            errors.append({"loc": "trigger.since", "msg": f"use one of {', '.join(sorted(ELAPSED_ANCHORS))}"})
+            errors.append({"field": "trigger.since", "message": f"use one of {', '.join(sorted(ELAPSED_ANCHORS))}"})
         minutes = trigger.get("minutes")
         if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= MAX_ELAPSED_MINUTES:
-            errors.append({"loc": "trigger.minutes", "msg": f"a whole number of minutes, 1 … {MAX_ELAPSED_MINUTES}"})
+            errors.append(
+                {"field": "trigger.minutes", "message": f"a whole number of minutes, 1 … {MAX_ELAPSED_MINUTES}"}
+            )
     elif "since" in trigger or "minutes" in trigger:
-        errors.append({"loc": "trigger", "msg": "since and minutes apply only to the 'elapsed' event"})
+        errors.append({"field": "trigger", "message": "since and minutes apply only to the 'elapsed' event"})
     for name in trigger.get("fields") or []:
         if name not in known:
-            errors.append({"loc": "trigger.fields", "msg": f"unknown field '{name}'"})
+            errors.append({"field": "trigger.fields", "message": f"unknown field '{name}'"})
     if trigger.get("fields") and event != Trigger.UPDATED:
-        errors.append({"loc": "trigger.fields", "msg": "fields apply only to the 'ticket.updated' event"})
+        errors.append({"field": "trigger.fields", "message": "fields apply only to the 'ticket.updated' event"})
     if len(conditions) > MAX_CONDITIONS:
-        errors.append({"loc": "conditions", "msg": f"at most {MAX_CONDITIONS} conditions"})
+        errors.append({"field": "conditions", "message": f"at most {MAX_CONDITIONS} conditions"})
     for i, cond in enumerate(conditions):
         where = f"conditions[{i}]"
         if set(cond) - {"field", "op", "value"}:
-            errors.append({"loc": where, "msg": "a condition has only field, op and value"})
+            errors.append({"field": where, "message": "a condition has only field, op and value"})
             continue
         if cond.get("field") not in known:
-            errors.append({"loc": where, "msg": f"unknown field '{cond.get('field')}'"})
+            errors.append({"field": where, "message": f"unknown field '{cond.get('field')}'"})
         try:
             op = Op(str(cond.get("op")))
         except ValueError:
-            errors.append({"loc": where, "msg": f"unknown operator; use {', '.join(Op)}"})
+            errors.append({"field": where, "message": f"unknown operator; use {', '.join(Op)}"})
             continue
         if op in (Op.IN, Op.NOT_IN) and not isinstance(cond.get("value"), list):
-            errors.append({"loc": where, "msg": f"'{op}' needs a list value"})
+            errors.append({"field": where, "message": f"'{op}' needs a list value"})
         if op in (Op.GT, Op.LT) and (
             isinstance(cond.get("value"), bool) or not isinstance(cond.get("value"), int | float)
         ):
-            errors.append({"loc": where, "msg": f"'{op}' needs a number"})
+            errors.append({"field": where, "message": f"'{op}' needs a number"})
     if not actions:
-        errors.append({"loc": "actions", "msg": "a rule needs at least one action"})
+        errors.append({"field": "actions", "message": "a rule needs at least one action"})
     if len(actions) > MAX_ACTIONS:
-        errors.append({"loc": "actions", "msg": f"at most {MAX_ACTIONS} actions"})
+        errors.append({"field": "actions", "message": f"at most {MAX_ACTIONS} actions"})
     for i, act in enumerate(actions):
         errors.extend(_check_action(f"actions[{i}]", act, custom_keys))
     if errors:
@@ -150,7 +152,7 @@ def _check_action(where: str, act: dict[str, Any], custom_keys: set[str]) -> lis
     try:
         kind = ActionType(str(act.get("type")))
     except ValueError:
-        return [{"loc": where, "msg": f"unknown action; use {', '.join(ActionType)}"}]
+        return [{"field": where, "message": f"unknown action; use {', '.join(ActionType)}"}]
     allowed = {
         ActionType.SET_FIELD: {"field", "value"},
         ActionType.ASSIGN: {"team_id", "assignee_id"},
@@ -162,43 +164,45 @@ def _check_action(where: str, act: dict[str, Any], custom_keys: set[str]) -> lis
     }[kind]
     extra = set(act) - allowed - {"type"}
     if extra:
-        return [{"loc": where, "msg": f"unknown properties for {kind}: {', '.join(sorted(extra))}"}]
+        return [{"field": where, "message": f"unknown properties for {kind}: {', '.join(sorted(extra))}"}]
     errs: list[dict[str, Any]] = []
     if kind == ActionType.SET_FIELD:
         field = act.get("field")
         settable = set(SETTABLE) | {f"custom.{k}" for k in custom_keys}
         if field not in settable:
-            errs.append({"loc": where, "msg": f"cannot set field '{field}'; settable: {', '.join(sorted(settable))}"})
+            errs.append(
+                {"field": where, "message": f"cannot set field '{field}'; settable: {', '.join(sorted(settable))}"}
+            )
         elif field == "priority" and act.get("value") not in set(Priority):
-            errs.append({"loc": where, "msg": f"priority must be one of {', '.join(Priority)}"})
+            errs.append({"field": where, "message": f"priority must be one of {', '.join(Priority)}"})
         elif field == "status" and act.get("value") not in set(Status):
-            errs.append({"loc": where, "msg": f"status must be one of {', '.join(Status)}"})
+            errs.append({"field": where, "message": f"status must be one of {', '.join(Status)}"})
         elif field in ("team_id", "assignee_id") and not _is_uuid(act.get("value")):
-            errs.append({"loc": where, "msg": f"{field} must be an id"})
+            errs.append({"field": where, "message": f"{field} must be an id"})
     elif kind == ActionType.ASSIGN:
         if not act.get("team_id") and not act.get("assignee_id"):
-            errs.append({"loc": where, "msg": "assign needs team_id, assignee_id or both"})
+            errs.append({"field": where, "message": "assign needs team_id, assignee_id or both"})
         for key in ("team_id", "assignee_id"):
             if act.get(key) is not None and not _is_uuid(act[key]):
-                errs.append({"loc": where, "msg": f"{key} must be an id"})
+                errs.append({"field": where, "message": f"{key} must be an id"})
     elif kind == ActionType.NOTIFY:
         if act.get("to") not in NOTIFY_TARGETS and not _is_uuid(act.get("to")):
             errs.append(
-                {"loc": where, "msg": f"notify 'to' is one of {', '.join(sorted(NOTIFY_TARGETS))} or a staff id"}
+                {"field": where, "message": f"notify 'to' is one of {', '.join(sorted(NOTIFY_TARGETS))} or a staff id"}
             )
         if not isinstance(act.get("message", ""), str) or len(act.get("message", "")) > 1000:
-            errs.append({"loc": where, "msg": "message is text of at most 1000 characters"})
+            errs.append({"field": where, "message": "message is text of at most 1000 characters"})
     elif kind == ActionType.ADD_WATCHER:
         if not _is_uuid(act.get("staff_id")):
-            errs.append({"loc": where, "msg": "add_watcher needs staff_id"})
+            errs.append({"field": where, "message": "add_watcher needs staff_id"})
     elif kind == ActionType.REPLY_TEMPLATE:
         body = act.get("body")
         if not isinstance(body, str) or not body.strip() or len(body) > 5000:
-            errs.append({"loc": where, "msg": "reply_template needs a body of 1 … 5000 characters"})
+            errs.append({"field": where, "message": "reply_template needs a body of 1 … 5000 characters"})
     elif kind == ActionType.ADD_TAG:
         tag = act.get("tag")
         if not isinstance(tag, str) or not tag or len(tag) > 50 or any(c.isspace() or c == "," for c in tag):
-            errs.append({"loc": where, "msg": "add_tag needs a tag without spaces or commas"})
+            errs.append({"field": where, "message": "add_tag needs a tag without spaces or commas"})
     return errs
 
 

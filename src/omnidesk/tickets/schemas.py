@@ -66,6 +66,10 @@ class MessageIn(Input):
     public: bool = Field(default=False, description="true: a reply that reaches the customer; false: internal")
 
 
+class CustomerMessageIn(Input):
+    body: Body
+
+
 class TransferIn(Input):
     team_id: uuid.UUID
     note: Note
