@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from omnidesk.core.errors import InvalidInput
 from omnidesk.tickets import sla
@@ -139,3 +140,59 @@ def test_pausing_never_counts_paused_time(start: datetime, pauses: list[tuple[in
         now = later + timedelta(seconds=wait)
         clock = sla.resume(clock, now)
     assert sla.elapsed(cal, clock, now) == pytest.approx(running_total, abs=1e-3)
+
+
+class ClockMachine(RuleBasedStateMachine):
+    """Random pause / resume / retarget / wait sequences against a simple model: the clock's counted time equals
+    the business time inside the intervals it ran, and its deadline is exactly where the rest of the target ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cal = SHANGHAI
+        self.now = utc(2026, 11, 20, 1)
+        self.clock = sla.start(8 * 3600, self.now)
+        self.model_elapsed = 0.0
+        self.running_since: datetime | None = self.now
+
+    @rule(seconds=st.integers(1, 3 * 86400))
+    def wait(self, seconds: int) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    @rule()
+    def pause(self) -> None:
+        if self.running_since is not None:
+            self.model_elapsed += sla.business_seconds_between(self.cal, self.running_since, self.now)
+            self.running_since = None
+        self.clock = sla.pause(self.cal, self.clock, self.now)
+
+    @rule()
+    def resume(self) -> None:
+        if self.running_since is None:
+            self.running_since = self.now
+        self.clock = sla.resume(self.clock, self.now)
+
+    @rule(hours=st.integers(1, 40))
+    def retarget(self, hours: int) -> None:
+        self.clock = sla.retarget(self.clock, hours * 3600)
+
+    @invariant()
+    def counted_time_matches_the_model(self) -> None:
+        expected = self.model_elapsed
+        if self.running_since is not None:
+            expected += sla.business_seconds_between(self.cal, self.running_since, self.now)
+        assert sla.elapsed(self.cal, self.clock, self.now) == pytest.approx(expected, abs=1e-3)
+
+    @invariant()
+    def deadline_is_where_the_target_runs_out(self) -> None:
+        due = sla.deadline(self.cal, self.clock)
+        if self.running_since is None:
+            assert due is None
+            return
+        assert due is not None
+        remaining = self.clock.target - self.clock.elapsed
+        if remaining > 0:
+            assert sla.business_seconds_between(self.cal, self.running_since, due) == pytest.approx(remaining, abs=1e-3)
+
+
+ClockMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+test_clock_state_machine = ClockMachine.TestCase

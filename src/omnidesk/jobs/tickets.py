@@ -116,7 +116,6 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
         history.record(s, system, ticket, f"sla.{row.metric}", None, "breached", note=note)
         changed = ops.escalate(s, system, ticket, rule_id=None, note=note)
         breached.append(ticket)
-        ops.flush(s)
         fired += automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
     for ticket_list in warned.values():
         for ticket in ticket_list:

@@ -22,6 +22,8 @@ from omnidesk.tickets.states import Status
 
 log = logging.getLogger("omnidesk.tickets.automation")
 MAX_DEPTH = 3
+_CANNOT_FAIL = frozenset({ActionType.ADD_TAG, ActionType.REPLY_TEMPLATE})
+"""Actions with nothing to validate at run time skip the savepoint (one round trip less per firing)."""
 _RULES_KEY = "omnidesk_ticket_rules"
 
 
@@ -102,6 +104,9 @@ def apply(session: Session, ticket: Ticket, rule: AutomationRule) -> set[str]:
     changed: set[str] = set()
     note = f"rule: {rule.name}"
     for act in rule.actions:
+        if act["type"] in _CANNOT_FAIL:
+            changed |= _apply_one(session, actor, ticket, rule, act, note)
+            continue
         try:
             with session.begin_nested():
                 changed |= _apply_one(session, actor, ticket, rule, act, note)

@@ -201,8 +201,8 @@ def escalate(session: Session, actor: Actor, ticket: Ticket, *, rule_id: uuid.UU
     history.record(session, actor, ticket, "escalated", False, True, rule_id=rule_id, note=note)
     changed = {"escalated"}
     higher = raised(Priority(ticket.priority))
-    if higher.value != ticket.priority:
-        changed |= set_fields(session, actor, ticket, {"priority": higher.value}, rule_id=rule_id, note=note)
+    # Both columns change in one UPDATE: set_fields flushes once for the re-targeting of the clocks.
+    changed |= set_fields(session, actor, ticket, {"priority": higher.value}, rule_id=rule_id, note=note)
     touch(ticket)
     return changed
 
