@@ -63,7 +63,13 @@ def test_create_reply_and_close_through_the_pages(client: TestClient, world: Wor
 
 
 def test_board_and_reports_render_for_supervisors(client: TestClient, world: World) -> None:
+    r = client.post(
+        "/api/v1/tickets", json={"subject": "投诉 major", "type": "complaint", "major": True}, headers=world.headers()
+    )
+    assert r.status_code == 201
     sign_in(client, world, Role.SUPERVISOR)
+    page = client.get("/tickets").text
+    assert "major complaint: 投诉 major" in page, "the green-channel notice is in the supervisor's inbox"
     assert client.get("/tickets/board").status_code == 200
     assert client.get("/tickets/reports").status_code == 200
 

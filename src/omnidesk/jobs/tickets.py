@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,15 @@ from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.settings import Settings
 from omnidesk.tickets import automation, clocks, history, notify, ops, sla
-from omnidesk.tickets.models import AutomationRule, AutomationRun, MailOutbox, SlaClock, SlaEvent, Ticket
+from omnidesk.tickets.models import (
+    AutomationRule,
+    AutomationRun,
+    MailOutbox,
+    PermissionGrant,
+    SlaClock,
+    SlaEvent,
+    Ticket,
+)
 from omnidesk.tickets.rules import Trigger, matches
 from omnidesk.tickets.states import OPEN_STATES
 
@@ -51,6 +59,8 @@ def tick(db: Database, now: datetime | None = None, *, batch: int = BATCH) -> di
         tenants_with_rules = set(
             s.scalars(select(AutomationRule.tenant_id).where(AutomationRule.enabled.is_(True)).distinct())
         )
+        # Expired grants already grant nothing (every check compares expires_at); this only tidies the table.
+        s.execute(delete(PermissionGrant).where(PermissionGrant.expires_at < now - timedelta(days=1)))
     by_tenant: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     for clock_id, tenant_id in due:
         by_tenant[tenant_id].append(clock_id)

@@ -20,6 +20,7 @@ from omnidesk.core.errors import DomainError, PermissionDenied, Unauthenticated
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
+from omnidesk.tickets.models import Notification
 from omnidesk.tickets.schemas import MessageIn, TicketCreate, Transition
 from omnidesk.tickets.states import Priority, Status, allowed_from
 from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
@@ -77,10 +78,19 @@ def ticket_list(
             filters["assignee"] = assignee
         rows, _ = queries.list_tickets(s, actor, filters=filters, cursor=None, limit=100)
         teams, staff = _names(s)
+        notices = list(
+            s.scalars(
+                select(Notification)
+                .where(Notification.recipient_id == info.user.id, Notification.read_at.is_(None))
+                .order_by(Notification.created_at.desc())
+                .limit(10)
+            )
+        )
         return _page(
             request,
             info,
             "tickets/list.html",
+            notices=notices,
             tickets=rows,
             views=views,
             teams=teams,
