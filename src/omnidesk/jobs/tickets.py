@@ -138,7 +138,7 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
                 tenant_id,
                 [assignee],
                 "sla_warning",
-                f"{len(items)} ticket(s) close to their SLA deadline",
+                ("tickets.notice.sla_warning", {"count": len(items)}),
                 ", ".join(f"#{t.number}" for t in items[:20]),
                 [t.id for t in items],
             )
@@ -149,7 +149,7 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
             tenant_id,
             notify.supervisors(s),
             "sla_breach",
-            f"{len(unique)} ticket(s) breached their SLA and were escalated",
+            ("tickets.notice.sla_breach", {"count": len(unique)}),
             ", ".join(f"#{t.number}" for t in unique[:20]),
             [t.id for t in unique],
             email=True,

@@ -151,7 +151,7 @@ def create_ticket(session: Session, actor: Actor, data: TicketCreate, *, source:
             actor.tenant_id,
             notify.supervisors(session),
             "green_channel",
-            f"#{ticket.number} major complaint: {ticket.subject}",
+            ("tickets.notice.green_channel", {"number": ticket.number, "subject": ticket.subject}),
             ticket.description[:500],
             [ticket.id],
             email=True,
@@ -162,7 +162,7 @@ def create_ticket(session: Session, actor: Actor, data: TicketCreate, *, source:
             actor.tenant_id,
             [assignee_id],
             "assigned",
-            f"#{ticket.number} {ticket.subject}",
+            ("tickets.notice.ticket", {"number": ticket.number, "subject": ticket.subject}),
             ticket_ids=[ticket.id],
         )
     ops.flush(session)
@@ -231,7 +231,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
             actor.tenant_id,
             [ticket.assignee_id],
             "assigned",
-            f"#{ticket.number} {ticket.subject}",
+            ("tickets.notice.ticket", {"number": ticket.number, "subject": ticket.subject}),
             ticket_ids=[ticket.id],
         )
     automation.run(session, ticket, Trigger.UPDATED, changed)
@@ -287,7 +287,7 @@ def post_message(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Mes
             actor.tenant_id,
             [p.id for p in people if p.id != actor.staff_id],
             "mention",
-            f"#{ticket.number} {ticket.subject}",
+            ("tickets.notice.ticket", {"number": ticket.number, "subject": ticket.subject}),
             data.body[:500],
             [ticket.id],
             email=True,
@@ -352,7 +352,7 @@ def transfer(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Transfe
             actor.tenant_id,
             [new_assignee],
             "transfer",
-            f"#{ticket.number} {ticket.subject}",
+            ("tickets.notice.ticket", {"number": ticket.number, "subject": ticket.subject}),
             data.note,
             [ticket.id],
         )
@@ -468,7 +468,7 @@ def appeal(session: Session, actor: Actor, ticket_id: uuid.UUID, data: AppealIn)
         actor.tenant_id,
         notify.supervisors(session),
         "appeal",
-        f"#{ticket.number} appealed",
+        ("tickets.notice.appeal", {"number": ticket.number}),
         data.reason,
         [ticket.id],
     )

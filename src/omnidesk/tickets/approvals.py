@@ -66,7 +66,7 @@ def request(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Approval
             actor.tenant_id,
             notify.supervisors(session),
             "approval",
-            f"#{ticket.number}: approval needed for {data.operation.value}",
+            ("tickets.notice.approval_needed", {"number": ticket.number, "operation": data.operation.value}),
             data.reason,
             [ticket.id],
         )
@@ -146,7 +146,10 @@ def decide(session: Session, actor: Actor, approval_id: uuid.UUID, data: Decisio
             actor.tenant_id,
             [approval.requested_by],
             "approval",
-            f"#{ticket.number}: {approval.operation} {approval.status}",
+            (
+                "tickets.notice.approval_decided",
+                {"number": ticket.number, "operation": approval.operation, "status": approval.status},
+            ),
             data.note,
             [ticket.id],
         )

@@ -146,7 +146,7 @@ def _apply_one(
             ticket.tenant_id,
             notify.supervisors(session),
             "escalation",
-            f"#{ticket.number} escalated by {rule.name}",
+            ("tickets.notice.escalated_by", {"number": ticket.number, "rule": rule.name}),
             ticket.subject,
             [ticket.id],
         )
@@ -173,7 +173,7 @@ def _apply_one(
             ticket.tenant_id,
             people,
             "automation",
-            f"#{ticket.number} {ticket.subject}",
+            ("tickets.notice.ticket", {"number": ticket.number, "subject": ticket.subject}),
             act.get("message", "") or note,
             [ticket.id],
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from omnidesk.accounts.models import StaffUser
 from omnidesk.core.db import utcnow
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.i18n import translate
 from omnidesk.tickets.models import MailOutbox, Notification
 
 _MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9._+\-]+(?:@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})?)")
@@ -24,37 +26,47 @@ def notify(
     tenant_id: uuid.UUID,
     recipients: Iterable[uuid.UUID],
     kind: str,
-    title: str,
+    title: tuple[str, dict[str, Any]],
     body: str = "",
     ticket_ids: Iterable[uuid.UUID] = (),
     *,
     email: bool = False,
 ) -> int:
-    """One notice per distinct recipient (and an e-mail each when asked and the person has an address)."""
+    """One notice per distinct recipient (and an e-mail each when asked and the person has an address).
+
+    ``title`` is an i18n key with its values, rendered in each recipient's own language.
+    """
     ids = [str(t) for t in ticket_ids][:MAX_LISTED]
     wanted = list(dict.fromkeys(r for r in recipients if r is not None))
     # API keys and the system can appear as actors; only staff have an inbox.
-    known = set(session.scalars(select(StaffUser.id).where(StaffUser.id.in_(wanted)))) if wanted else set()
-    people = [p for p in wanted if p in known]
+    staff = (
+        {
+            u.id: u
+            for u in session.scalars(select(StaffUser).where(StaffUser.id.in_(wanted), StaffUser.is_active.is_(True)))
+        }
+        if wanted
+        else {}
+    )
+    people = [p for p in wanted if p in staff]
     now = utcnow()
+    key, values = title
     for person in people:
+        text = translate(key, staff[person].language, **values)[:300]
         session.add(
             Notification(
                 tenant_id=tenant_id,
                 recipient_id=person,
                 kind=kind,
-                title=title[:300],
+                title=text,
                 body=body,
                 ticket_ids=ids,
                 created_at=now,
             )
         )
         publish_on_commit(session, tenant_id, "notification", "add", recipient_id=str(person), kind=kind)
-    if email and people:
-        for address in session.scalars(
-            select(StaffUser.email).where(StaffUser.id.in_(people), StaffUser.is_active.is_(True))
-        ):
-            queue_mail(session, tenant_id, address, title, body)
+    if email:
+        for person in people:
+            queue_mail(session, tenant_id, staff[person].email, translate(key, staff[person].language, **values), body)
     return len(people)
 
 
