@@ -105,3 +105,35 @@ def test_browser_walk_through(browser: Any, live_server: str, world: World, arti
         page.screenshot(path=str(artifacts_dir / "tickets-list.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_supervisor_approves_and_agent_transfers_in_the_pages(client: TestClient, world: World) -> None:
+    t = client.post(
+        "/api/v1/tickets", json={"subject": "降级 please", "priority": "high"}, headers=world.headers(Role.AGENT)
+    ).json()
+    client.post(
+        f"/api/v1/tickets/{t['id']}/approvals",
+        json={"operation": "lower_priority", "priority": "normal", "reason": "客户不急"},
+        headers=world.headers(Role.AGENT),
+    )
+    sign_in(client, world, Role.SUPERVISOR)
+    csrf = session_csrf(client)
+    page = client.get("/tickets/approvals").text
+    assert "客户不急" in page
+    approval_id = re.search(r'action="/tickets/approvals/([0-9a-f-]+)"', page)
+    assert approval_id
+    client.post(f"/tickets/approvals/{approval_id.group(1)}", data={"csrf": csrf, "approve": "true"})
+    after = client.get("/api/v1/ticket-approvals?status=pending", headers=world.headers(Role.ADMIN)).json()
+    assert [a["step"] for a in after] == [1], "the supervisor's step is done; the admin's remains"
+    team = client.post("/api/v1/teams", json={"name": "财务 Finance"}, headers=world.headers(Role.ADMIN)).json()
+    moved = client.post(
+        f"/tickets/{t['id']}/transfer",
+        data={"csrf": csrf, "team_id": team["id"], "note": "退款问题"},
+        follow_redirects=False,
+    )
+    assert moved.headers["location"] == f"/tickets/{t['id']}"
+    assert "退款问题" in client.get(f"/tickets/{t['id']}").text
+    no_note = client.post(
+        f"/tickets/{t['id']}/transfer", data={"csrf": csrf, "team_id": str(world.team_id)}, follow_redirects=False
+    )
+    assert "error=transfer" in no_note.headers["location"]

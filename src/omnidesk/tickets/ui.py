@@ -20,8 +20,9 @@ from omnidesk.core.errors import DomainError, PermissionDenied, Unauthenticated
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
-from omnidesk.tickets.models import Notification
-from omnidesk.tickets.schemas import MessageIn, TicketCreate, Transition
+from omnidesk.tickets import approvals as approval_actions
+from omnidesk.tickets.models import Notification, Ticket
+from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TransferIn, Transition
 from omnidesk.tickets.states import Priority, Status, allowed_from
 from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
 from omnidesk.web.ui import LANG_COOKIE, render
@@ -194,6 +195,40 @@ def reports_page(request: Request) -> Response:
         )
 
 
+@router.get("/tickets/approvals")
+def approvals_page(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        rows = approval_actions.list_approvals(s, info.actor, "pending")
+        numbers = dict(
+            s.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_([a.ticket_id for a in rows]))).all()
+        )
+        _, staff = _names(s)
+        return _page(request, info, "tickets/approvals.html", approvals=rows, numbers=numbers, staff=staff)
+
+
+@router.post("/tickets/approvals/{approval_id}")
+def decide_approval(
+    request: Request,
+    approval_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    approve: Annotated[bool, Form()],
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            approval_actions.decide(s, info.actor, approval_id, Decision(approve=approve, note=note))
+    except DomainError as exc:
+        return RedirectResponse(f"/tickets/approvals?error={exc.status}", status_code=303)
+    return RedirectResponse("/tickets/approvals", status_code=303)
+
+
 @router.get("/tickets/{ticket_id}")
 def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Response:
     info = _session(request)
@@ -218,6 +253,7 @@ def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Resp
             teams=teams,
             staff=staff,
             next_states=sorted(allowed_from(Status(ticket.status))),
+            all_teams=sorted(teams.items(), key=lambda kv: kv[1]),
             error=error,
             can_write=info.actor.can(Perm.TICKETS_WRITE),
         )
@@ -240,6 +276,26 @@ def reply(
             actions.post_message(s, info.actor, ticket_id, MessageIn(body=body, public=public))
     except (ValidationError, DomainError):
         return RedirectResponse(f"/tickets/{ticket_id}?error=reply", status_code=303)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/transfer")
+def transfer(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    team_id: Annotated[uuid.UUID, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            actions.transfer(s, info.actor, ticket_id, TransferIn(team_id=team_id, note=note))
+    except (ValidationError, DomainError):
+        return RedirectResponse(f"/tickets/{ticket_id}?error=transfer", status_code=303)
     return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
 
 
