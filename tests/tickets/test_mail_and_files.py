@@ -77,6 +77,14 @@ def test_public_reply_and_survey_reach_an_email_customer(
     assert any(f"#{t['number']}" in s and s != f"[#{t['number']}] 发票 invoice" for s in subjects), "the survey"
     assert len(mine) == 2, "the reply and the satisfaction survey"
     assert jobs.deliver_mail(db, settings) == 0, "each e-mail is sent once"
+    survey = client.get(f"{API}/tickets/{t['id']}", headers=world.headers(Role.AGENT)).json()["surveys"][0]
+    assert survey["channel"] == "email"
+    url = f"{API}/ticket-surveys/{survey['id']}/answer"
+    assert client.post(url, json={"score": 9}, headers=world.headers(Role.AGENT)).status_code == 422
+    assert client.post(url, json={"score": 5, "comment": "很快"}, headers=world.headers(Role.AGENT)).status_code == 200
+    assert client.post(url, json={"score": 1}, headers=world.headers(Role.AGENT)).status_code == 409
+    csat = client.get(f"{API}/ticket-reports/csat", headers=world.headers(Role.SUPERVISOR)).json()
+    assert csat["answered"] == 1 and csat["mean_score"] == 5.0
 
 
 def test_mail_is_off_without_smtp_and_refuses_header_injection(settings: Settings, db: Database) -> None:

@@ -19,14 +19,14 @@ from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.models import Message
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import InvalidInput, NotFound
+from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.customers import queries as customer_queries
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import automation, clocks, history, notify, ops, queries
 from omnidesk.tickets.classify import classify
 from omnidesk.tickets.fields import FieldKind, validate_values
-from omnidesk.tickets.models import Ticket, TicketLink, TicketMessage, TicketSettings
+from omnidesk.tickets.models import Survey, Ticket, TicketLink, TicketMessage, TicketSettings
 from omnidesk.tickets.rules import Trigger
 from omnidesk.tickets.schemas import (
     AbuseIn,
@@ -35,6 +35,7 @@ from omnidesk.tickets.schemas import (
     LinkKind,
     MergeIn,
     MessageIn,
+    SurveyAnswer,
     TicketCreate,
     TicketUpdate,
     TransferIn,
@@ -487,3 +488,22 @@ def flag_abuse(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Abuse
         ops.flush(session)
         audit.record(session, actor, "ticket.flag_abuse", "ticket", ticket.id, {})
     return ticket
+
+
+def answer_survey(session: Session, actor: Actor, survey_id: uuid.UUID, data: SurveyAnswer) -> Survey:
+    """Record the customer's satisfaction answer, relayed by the channel it came back on. Answered once."""
+    actor.require(Perm.TICKETS_WRITE)
+    survey = session.scalar(select(Survey).where(Survey.id == survey_id))
+    if survey is None:
+        raise NotFound("no survey with this id")
+    ticket = queries.get_ticket(session, actor, survey.ticket_id, include_deleted=True)
+    if survey.answered_at is not None:
+        raise Conflict("this survey was already answered")
+    survey.score = data.score
+    survey.comment = data.comment
+    survey.answered_at = utcnow()
+    history.record(session, actor, ticket, "satisfaction", None, data.score, note=data.comment[:500])
+    ops.flush(session)
+    audit.record(session, actor, "ticket.survey_answer", "ticket", ticket.id, {"score": data.score})
+    _event(session, ticket, "update", fields=["satisfaction"])
+    return survey

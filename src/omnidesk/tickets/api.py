@@ -18,7 +18,7 @@ from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, approvals, clocks, queries, reports
-from omnidesk.tickets.models import Notification, TicketAttachment
+from omnidesk.tickets.models import Notification, Survey, TicketAttachment
 from omnidesk.tickets.schemas import (
     AbuseIn,
     AppealIn,
@@ -42,6 +42,8 @@ from omnidesk.tickets.schemas import (
     RuleOut,
     SettingsIn,
     SettingsOut,
+    SurveyAnswer,
+    SurveyOut,
     TicketCreate,
     TicketDetail,
     TicketOut,
@@ -113,6 +115,7 @@ def _detail(s: Any, actor: Any, ticket_id: uuid.UUID) -> TicketDetail:
         badges={m: clocks.badge(cal, c, now) for m, c in current.items()},
         watchers=queries.watchers(s, ticket.id),
         merged_from=queries.merged_sources(s, ticket.id),
+        surveys=[SurveyOut.model_validate(v) for v in s.scalars(select(Survey).where(Survey.ticket_id == ticket.id))],
     )
 
 
@@ -293,6 +296,20 @@ def request_approval(ticket_id: uuid.UUID, data: ApprovalCreate, db: DbDep, acto
     """Ask for a high-risk operation; small refunds (≤ the tenant's threshold) execute at once."""
     with db.tenant_transaction(actor.tenant_id) as s:
         return ApprovalOut.model_validate(approvals.request(s, actor, ticket_id, data))
+
+
+@router.post("/ticket-surveys/{survey_id}/answer")
+def answer_survey(survey_id: uuid.UUID, data: SurveyAnswer, db: DbDep, actor: ActorDep) -> SurveyOut:
+    """Record the customer's satisfaction score (1 … 5), relayed by the channel integration that received it."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return SurveyOut.model_validate(actions.answer_survey(s, actor, survey_id, data))
+
+
+@router.get("/ticket-reports/csat")
+def report_csat(db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    """Satisfaction: surveys sent, answered, mean score, per team."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return reports.csat(s, actor)
 
 
 @router.get("/ticket-approvals")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from omnidesk.core.actor import Actor
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import queries
-from omnidesk.tickets.models import SlaClock, Ticket, TicketChange
+from omnidesk.tickets.models import SlaClock, Survey, Ticket, TicketChange
 
 
 def sla_met(session: Session, actor: Actor, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -102,4 +102,32 @@ def process(session: Session, actor: Actor, *, limit: int = 5000) -> dict[str, A
         "paths": [{"path": p, "count": c} for p, c in paths.most_common(20)],
         "bounces": [{"teams": t, "count": c} for t, c in bounces.most_common(20)],
         "hours_per_stage": {s: round(sum(v) / len(v), 2) for s, v in sorted(stage_time.items())},
+    }
+
+
+def csat(session: Session, actor: Actor) -> dict[str, Any]:
+    """Surveys sent and answered and the mean score (1 … 5), overall and per team."""
+    queries.require_perm(session, actor, Perm.TICKETS_REPORTS)
+    rows = session.execute(
+        select(Ticket.team_id, func.count(Survey.id), func.count(Survey.score), func.avg(Survey.score))
+        .join(Ticket, Ticket.id == Survey.ticket_id)
+        .group_by(Ticket.team_id)
+    ).all()
+    teams = [
+        {
+            "team_id": str(t) if t else None,
+            "sent": sent,
+            "answered": answered,
+            "mean_score": round(float(mean), 2) if mean is not None else None,
+        }
+        for t, sent, answered, mean in rows
+    ]
+    sent = sum(r["sent"] for r in teams)
+    answered = sum(r["answered"] for r in teams)
+    total = sum((r["mean_score"] or 0) * r["answered"] for r in teams)
+    return {
+        "sent": sent,
+        "answered": answered,
+        "mean_score": round(total / answered, 2) if answered else None,
+        "teams": teams,
     }

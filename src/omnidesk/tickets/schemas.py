@@ -70,6 +70,11 @@ class CustomerMessageIn(Input):
     body: Body
 
 
+class SurveyAnswer(Input):
+    score: int = Field(ge=1, le=5, description="1 (poor) … 5 (excellent)")
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
 class TransferIn(Input):
     team_id: uuid.UUID
     note: Note
@@ -356,9 +361,20 @@ class AttachmentOut(Output):
     created_at: datetime
 
 
+class SurveyOut(Output):
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    channel: str
+    score: int | None
+    comment: str
+    sent_at: datetime
+    answered_at: datetime | None
+
+
 class TicketDetail(Output):
     ticket: TicketOut
     clocks: list[ClockOut]
     badges: dict[str, str]
     watchers: list[uuid.UUID]
     merged_from: list[uuid.UUID]
+    surveys: list[SurveyOut]
