@@ -89,7 +89,7 @@ def create_ticket(session: Session, actor: Actor, data: TicketCreate, *, source:
     priority = Priority.URGENT if green else (data.priority or Priority(routing.priority or ttype.default_priority))
     assignee_id = None
     if data.assignee_id is not None:
-        actor.require(Perm.TICKETS_ASSIGN)
+        queries.require_perm(session, actor, Perm.TICKETS_ASSIGN)
         assignee_id = ops.active_staff(session, data.assignee_id).id
     elif team_id is not None:
         assignee_id = ops.pick_assignee(session, team_id)
@@ -201,7 +201,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
             f"POST /api/v1/tickets/{ticket.id}/approvals with operation 'lower_priority'"
         )
     if "assignee_id" in given:
-        actor.require(Perm.TICKETS_ASSIGN)
+        queries.require_perm(session, actor, Perm.TICKETS_ASSIGN)
     changes: dict[str, Any] = {k: v for k, v in given.items() if k != "custom_fields"}
     for required in ("priority", "subject", "description"):
         if changes.get(required, "") is None:
@@ -328,7 +328,7 @@ def customer_message(session: Session, actor: Actor, ticket_id: uuid.UUID, body:
 
 def transfer(session: Session, actor: Actor, ticket_id: uuid.UUID, data: TransferIn) -> Ticket:
     """Hand the ticket to another department, with a mandatory note (kept as an internal comment)."""
-    actor.require(Perm.TICKETS_ASSIGN)
+    queries.require_perm(session, actor, Perm.TICKETS_ASSIGN)
     ticket = queries.get_ticket(session, actor, ticket_id)
     if Status(ticket.status) in DONE:
         raise InvalidInput(f"a {ticket.status} ticket cannot be transferred; reopen it first")
