@@ -31,6 +31,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_knowledge.py
+	$(BIN)/python bench/bench_tickets.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -112,9 +112,11 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
     configure_logging(settings.log_level, as_json=settings.log_json)
     port = port or int(os.environ.get("PORT", settings.port))
     if settings.run_jobs_in_process and workers == 1:
+        from omnidesk.jobs import tickets as ticket_jobs
         from omnidesk.jobs.maintenance import start_in_background
 
         start_in_background(_db(settings))
+        ticket_jobs.start_in_background(_db(settings), settings)
     uvicorn.run(
         "omnidesk.web.asgi:app",
         host=host or settings.host,
@@ -139,7 +141,14 @@ def worker(interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo("worker running; Ctrl-C to stop", err=True)
+    from omnidesk.jobs import tickets as ticket_jobs
+
+    ticket_thread = threading.Thread(
+        target=ticket_jobs.run_forever, args=(_db(settings), settings, stop), name="ticket-jobs", daemon=True
+    )
+    ticket_thread.start()
     run_forever(_db(settings), stop, interval)
+    ticket_thread.join(timeout=30)
 
 
 @main.command()

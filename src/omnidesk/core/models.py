@@ -7,6 +7,7 @@ from omnidesk.conversations import models as conversations_models
 from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
 from omnidesk.knowledge import models as knowledge_models
+from omnidesk.tickets import models as tickets_models
 
 __all__ = [
     "Base",
@@ -16,4 +17,5 @@ __all__ = [
     "conversations_models",
     "customers_models",
     "knowledge_models",
+    "tickets_models",
 ]

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     demo_services_port: int = Field(
         default=8765, ge=0, le=65535, description="port of the demo tenant's order service (0: any free port)"
     )
+    smtp_host: str | None = Field(default=None, description="SMTP server for outgoing e-mail; e-mail is off when unset")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(default=None, repr=False)
+    smtp_starttls: bool = True
+    smtp_from: str = "OmniDesk <no-reply@localhost>"
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
 
     @field_validator("log_level")
     @classmethod

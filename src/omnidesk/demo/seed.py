@@ -154,4 +154,7 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
                 conversations.update_conversation(s, system, conversation.id, update)
     seed_knowledge(db, tenant_id)
     seed_bot(db, tenant_id, orders_base, brains)
+    from omnidesk.tickets.demo import seed_tickets
+
+    seed_tickets(db, tenant_id)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

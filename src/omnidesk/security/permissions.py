@@ -42,6 +42,13 @@ class Perm(StrEnum):
     KNOWLEDGE_ANALYTICS = "knowledge.analytics"
     BOT_TEST = "bot.test"
     BOT_MANAGE = "bot.manage"
+    TICKETS_READ = "tickets.read"
+    TICKETS_READ_ALL = "tickets.read_all"
+    TICKETS_WRITE = "tickets.write"
+    TICKETS_ASSIGN = "tickets.assign"
+    TICKETS_APPROVE = "tickets.approve"
+    TICKETS_REPORTS = "tickets.reports"
+    TICKETS_ADMIN = "tickets.admin"
 
 
 _ALL = frozenset(Perm)
@@ -64,6 +71,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.KNOWLEDGE_READ,
             Perm.KNOWLEDGE_SUGGEST,
             Perm.KNOWLEDGE_ANALYTICS,
+            Perm.TICKETS_READ,
+            Perm.TICKETS_READ_ALL,
+            Perm.TICKETS_WRITE,
+            Perm.TICKETS_ASSIGN,
+            Perm.TICKETS_APPROVE,
+            Perm.TICKETS_REPORTS,
         }
     ),
     # Agents see conversations assigned to them, unassigned ones and those of their teams (see conversations.queries).
@@ -80,6 +93,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.NOTES_WRITE,
             Perm.KNOWLEDGE_READ,
             Perm.KNOWLEDGE_SUGGEST,
+            Perm.TICKETS_READ,
+            Perm.TICKETS_WRITE,
+            Perm.TICKETS_ASSIGN,
         }
     ),
     # Inspectors read every conversation but see customers' contact details masked.
@@ -91,6 +107,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CONVERSATIONS_READ,
             Perm.CONVERSATIONS_READ_ALL,
             Perm.KNOWLEDGE_READ,
+            Perm.TICKETS_READ,
+            Perm.TICKETS_READ_ALL,
         }
     ),
     # Knowledge managers keep the knowledge base: they edit, review, publish and read its analytics.

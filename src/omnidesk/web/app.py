@@ -27,6 +27,8 @@ from omnidesk.events.bus import EventBus, make_bus
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge.api import router as knowledge_router
 from omnidesk.security.ratelimit import make_rate_limiter
+from omnidesk.tickets.api import router as tickets_router
+from omnidesk.tickets.ui import router as tickets_ui_router
 from omnidesk.web import ops, problems, ui
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
@@ -36,7 +38,16 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
-    for router in (accounts_router, customers_router, conversations_router, audit_router, knowledge_router, bot_router):
+    routers = (
+        accounts_router,
+        customers_router,
+        conversations_router,
+        audit_router,
+        knowledge_router,
+        bot_router,
+        tickets_router,
+    )
+    for router in routers:
         api.include_router(router)
     return api
 
@@ -76,6 +87,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(ops.router)
     app.include_router(ui.router)
     app.include_router(helpcenter.router)
+    app.include_router(tickets_ui_router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),

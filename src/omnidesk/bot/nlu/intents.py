@@ -31,7 +31,7 @@ import pickle
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -41,7 +41,7 @@ from sklearn.svm import LinearSVC
 
 from ._threads import _blas_single_thread
 from .encoders import Encoder
-from .features import LexicalFeaturizer
+from .features import LexicalFeaturizer, dominant_language
 
 __all__ = ["IntentClassifier", "IntentConfig", "IntentPrediction", "TrainingError"]
 
@@ -56,11 +56,14 @@ class TrainingError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class IntentConfig:
-    """Hyper-parameters; the defaults are the ones tuned on the public carves (see module docstring)."""
+    """Hyper-parameters; the defaults are the ones tuned on the public carves (see module docstring).
+
+    ``None`` fields are resolved per training set at :meth:`IntentClassifier.train` (by dominant language).
+    """
 
     language: str = "auto"
-    svm_c: float = 0.5
-    embedding_weight: float = 2.0
+    svm_c: float | None = None  # None: 0.5 for Latin-script data, 1.0 for Chinese (tuned on the carves)
+    embedding_weight: float | None = None  # None: 2.0 for Latin-script data, 1.0 for Chinese
     holdout_fraction: float = 0.2
     oos_threshold: float | None = None  # None: tune on held-out oos rows, else ``default_oos_threshold``
     default_oos_threshold: float = 0.5
@@ -107,7 +110,7 @@ class _Core:
         self.cfg = cfg
         self.has_encoder = has_encoder
         self.lex = LexicalFeaturizer(cfg.language, cfg.user_words, cfg.min_df)
-        self.svm = LinearSVC(C=cfg.svm_c, random_state=cfg.random_state)
+        self.svm = LinearSVC(C=cfg.svm_c or 0.5, random_state=cfg.random_state)
         self.ref: np.ndarray | sp.csr_matrix | None = None
         self._ref32: np.ndarray | None = None
         self._weights: np.ndarray | None = None
@@ -123,7 +126,7 @@ class _Core:
     def _matrix(self, lex: sp.csr_matrix, emb: np.ndarray | None) -> sp.csr_matrix:
         if emb is None:
             return lex
-        return sp.hstack([lex, sp.csr_matrix(emb * self.cfg.embedding_weight)], format="csr")
+        return sp.hstack([lex, sp.csr_matrix(emb * (self.cfg.embedding_weight or 2.0))], format="csr")
 
     def fit(self, texts: Sequence[str], y: np.ndarray, emb: np.ndarray | None, in_scope: np.ndarray) -> None:
         lex = self.lex.fit_transform(texts)
@@ -194,6 +197,14 @@ class IntentClassifier:
         in_scope = y != oos_label if oos_label is not None else np.ones(len(y), dtype=bool)
         if len(set(y[in_scope])) < 2:
             raise TrainingError("need examples of at least two intents")
+        language = cfg.language if cfg.language != "auto" else dominant_language(texts)
+        zh = language == "zh"
+        cfg = replace(
+            cfg,
+            language=language,
+            svm_c=cfg.svm_c if cfg.svm_c is not None else (1.0 if zh else 0.5),
+            embedding_weight=cfg.embedding_weight if cfg.embedding_weight is not None else (1.0 if zh else 2.0),
+        )
         self = cls()
         self.cfg = cfg
         self.oos_label = oos_label if oos_label is not None and not in_scope.all() else None

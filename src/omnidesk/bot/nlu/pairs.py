@@ -5,25 +5,28 @@ A small trained classifier over pair features (cheap, CPU, explainable):
 * lexical: character uni/bigram Jaccard, word Jaccard, containment, normalised edit distance, longest common
   substring, length ratio, TF-IDF (char 1–2) cosine, IDF-weighted word overlap;
 * mismatch cues that flip meaning in customer service: different digits, negation words on one side only;
-* dense: cosine of each encoder part (e5 and USE separately) when an encoder is given, and an out-of-fold
-  logistic model over the element-wise product ``u*v`` and difference ``|u-v|`` of the embeddings.
+* dense: cosine of each encoder part (e5 and USE separately) when an encoder is given.
 
-The model is a gradient-boosted tree ensemble (scikit-learn ``HistGradientBoostingClassifier``); its output is
-a probability of "same question". The decision ``threshold`` is chosen on out-of-fold predictions of the
-training file (maximising accuracy), so ``score >= threshold`` is the trained decision.
+On top of these, two interaction models — sparse character TF-IDF ``[a*b, |a-b|]`` and dense embedding
+``[u*v, |u-v|]``, each a logistic regression — are stacked by a final logistic regression (see
+:class:`PairClassifier`); the output is a probability of "same question". The decision ``threshold`` is chosen
+on out-of-fold predictions of the training file (maximising accuracy), so ``score >= threshold`` is the
+trained decision.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from ._threads import _blas_single_thread
 from .encoders import ConcatEncoder, Encoder
@@ -171,20 +174,45 @@ def pair_features(a: Sequence[str], b: Sequence[str]) -> np.ndarray:
 
 
 class PairClassifier:
-    """Trained question-pair matcher; ``score`` is P(same question), ``threshold`` the trained cut-off."""
+    """Trained question-pair matcher; ``score`` is P(same question), ``threshold`` the trained cut-off.
+
+    Stacking (measured on BQ, 5,000 training pairs → other 5,000: 80.7 % accuracy; each part alone ≈ 77 %):
+      * a logistic model over sparse character TF-IDF interactions ``[a*b, |a-b|]`` (which characters the
+        two questions share and which differ);
+      * a logistic model over dense interactions ``[u*v, |u-v|]`` of each encoder's embeddings (if any);
+      * a final standardised logistic regression over the two models' *out-of-fold* probabilities, the
+        scalar lexical features and the per-encoder cosines. (Gradient-boosted trees as the final model were
+        3 points worse here.)
+    """
 
     def __init__(self) -> None:
         self.featurizer = _PairFeaturizer()
-        self.inter_model: LogisticRegression | None = None
-        self.model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=0)
+        self.char_vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
+        self.sparse_model: LogisticRegression | None = None
+        self.dense_model: LogisticRegression | None = None
+        self.model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
         self.threshold = 0.5
         self.encoder_name: str | None = None
         self._parts: list[Encoder] = []
 
-    def _inter_features(self, a: Sequence[str], b: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        lex = self.featurizer.transform(a, b)
-        cos, inter = _dense(self._parts, a, b)
-        return np.hstack([lex, cos]), inter
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "_parts"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._parts = []
+
+    def bind_encoder(self, encoder: Encoder | None) -> None:
+        """Attach the encoder after unpickling (it must be the one used in training)."""
+        name = encoder.name if encoder is not None else None
+        if name != self.encoder_name:
+            raise ValueError(f"pair model was trained with encoder {self.encoder_name!r}, got {name!r}")
+        self._parts = _parts(encoder)
+
+    def _sparse_inter(self, a: Sequence[str], b: Sequence[str]) -> sp.csr_matrix:
+        va = self.char_vec.transform([normalize(t, simplified=True) for t in a])
+        vb = self.char_vec.transform([normalize(t, simplified=True) for t in b])
+        return sp.hstack([va.multiply(vb), abs(va - vb)], format="csr")
 
     @classmethod
     def train(
@@ -196,28 +224,47 @@ class PairClassifier:
         encoder: Encoder | None = None,
         folds: int = 5,
     ) -> PairClassifier:
-        """Fit on labelled pairs (1 = same question); the threshold comes from ``folds``-fold out-of-fold
-        predictions so it is not tuned on rows the model has seen."""
+        """Fit on labelled pairs (1 = same question). Stacked features and the threshold both come from
+        ``folds``-fold out-of-fold predictions, so nothing is tuned on rows a model has seen."""
         self = cls()
         self.encoder_name = encoder.name if encoder is not None else None
         self._parts = _parts(encoder)
         y = np.asarray(labels, dtype=int)
+        if len(set(y.tolist())) < 2:
+            raise ValueError("pair training needs both matching and non-matching pairs")
+        folds = max(2, min(folds, int(np.bincount(y).min())))
         self.featurizer.fit(list(a) + list(b))
-        base, inter = self._inter_features(a, b)
+        self.char_vec.fit([normalize(t, simplified=True) for t in list(a) + list(b)])
+        lex = self.featurizer.transform(a, b)
+        cos, dense = _dense(self._parts, a, b)
+        sparse_x = self._sparse_inter(a, b)
         skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-        if inter.shape[1]:
-            oof_inter = np.zeros(len(y))
-            for tr, te in skf.split(base, y):
-                m = LogisticRegression(C=1.0, max_iter=1000).fit(inter[tr], y[tr])
-                oof_inter[te] = m.predict_proba(inter[te])[:, 1]
-            self.inter_model = LogisticRegression(C=1.0, max_iter=1000).fit(inter, y)
-            base = np.column_stack([base, oof_inter])
+        splits = list(skf.split(lex, y))
+
+        def out_of_fold(make: Callable[[], LogisticRegression], x: np.ndarray | sp.csr_matrix) -> np.ndarray:
+            oof = np.zeros(len(y))
+            for tr, te in splits:
+                oof[te] = make().fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+            return oof
+
+        def sparse_lr() -> LogisticRegression:
+            return LogisticRegression(C=3.0, max_iter=2000)
+
+        def dense_lr() -> LogisticRegression:
+            return LogisticRegression(C=1.0, max_iter=1000)
+
+        stacked = [lex, cos, out_of_fold(sparse_lr, sparse_x)[:, None]]
+        self.sparse_model = sparse_lr().fit(sparse_x, y)
+        if dense.shape[1]:
+            stacked.append(out_of_fold(dense_lr, dense)[:, None])
+            self.dense_model = dense_lr().fit(dense, y)
+        x = np.hstack(stacked)
         oof = np.zeros(len(y))
-        for tr, te in skf.split(base, y):
-            m = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=0)
-            oof[te] = m.fit(base[tr], y[tr]).predict_proba(base[te])[:, 1]
+        for tr, te in splits:
+            final = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+            oof[te] = final.fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
         self.threshold = best_threshold(oof, y)
-        self.model.fit(base, y)
+        self.model.fit(x, y)
         return self
 
     def score_many(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
@@ -228,10 +275,16 @@ class PairClassifier:
         return self._score(a, b)
 
     def _score(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
-        base, inter = self._inter_features(a, b)
-        if self.inter_model is not None:
-            base = np.column_stack([base, self.inter_model.predict_proba(inter)[:, 1]])
-        return np.asarray(self.model.predict_proba(base)[:, 1])
+        if self.sparse_model is None:
+            raise RuntimeError("pair classifier is not trained")
+        if self.encoder_name is not None and not self._parts:
+            raise RuntimeError("pair model needs its encoder: call bind_encoder()")
+        lex = self.featurizer.transform(a, b)
+        cos, dense = _dense(self._parts, a, b)
+        stacked = [lex, cos, self.sparse_model.predict_proba(self._sparse_inter(a, b))[:, 1:2]]
+        if self.dense_model is not None:
+            stacked.append(self.dense_model.predict_proba(dense)[:, 1:2])
+        return np.asarray(self.model.predict_proba(np.hstack(stacked))[:, 1])
 
     def score(self, a: str, b: str) -> float:
         """P(same question) for one pair."""

@@ -1,0 +1,91 @@
+"""In-app notifications and queued e-mail. Both are rows written in the caller's transaction; e-mail leaves later,
+from the worker (:func:`omnidesk.jobs.tickets.deliver_mail`), so a rolled-back action never sends anything."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from omnidesk.accounts.models import StaffUser
+from omnidesk.core.db import utcnow
+from omnidesk.events.outbox import publish_on_commit
+from omnidesk.i18n import translate
+from omnidesk.tickets.models import MailOutbox, Notification
+
+_MENTION = re.compile(r"(?<![\w.])@([A-Za-z0-9._+\-]+(?:@[A-Za-z0-9.\-]+\.[A-Za-z]{2,})?)")
+MAX_LISTED = 50
+
+
+def notify(
+    session: Session,
+    tenant_id: uuid.UUID,
+    recipients: Iterable[uuid.UUID],
+    kind: str,
+    title: tuple[str, dict[str, Any]],
+    body: str = "",
+    ticket_ids: Iterable[uuid.UUID] = (),
+    *,
+    email: bool = False,
+) -> int:
+    """One notice per distinct recipient (and an e-mail each when asked and the person has an address).
+
+    ``title`` is an i18n key with its values, rendered in each recipient's own language.
+    """
+    ids = [str(t) for t in ticket_ids][:MAX_LISTED]
+    wanted = list(dict.fromkeys(r for r in recipients if r is not None))
+    # API keys and the system can appear as actors; only staff have an inbox.
+    staff = (
+        {
+            u.id: u
+            for u in session.scalars(select(StaffUser).where(StaffUser.id.in_(wanted), StaffUser.is_active.is_(True)))
+        }
+        if wanted
+        else {}
+    )
+    people = [p for p in wanted if p in staff]
+    now = utcnow()
+    key, values = title
+    for person in people:
+        text = translate(key, staff[person].language, **values)[:300]
+        session.add(
+            Notification(
+                tenant_id=tenant_id,
+                recipient_id=person,
+                kind=kind,
+                title=text,
+                body=body,
+                ticket_ids=ids,
+                created_at=now,
+            )
+        )
+        publish_on_commit(session, tenant_id, "notification", "add", recipient_id=str(person), kind=kind)
+    if email:
+        for person in people:
+            queue_mail(session, tenant_id, staff[person].email, translate(key, staff[person].language, **values), body)
+    return len(people)
+
+
+def queue_mail(session: Session, tenant_id: uuid.UUID, to: str, subject: str, body: str) -> None:
+    session.add(MailOutbox(tenant_id=tenant_id, to_addr=to, subject=subject[:300], body=body, created_at=utcnow()))
+
+
+def supervisors(session: Session) -> list[uuid.UUID]:
+    return list(
+        session.scalars(
+            select(StaffUser.id).where(StaffUser.role.in_(["supervisor", "admin"]), StaffUser.is_active.is_(True))
+        )
+    )
+
+
+def mentioned(session: Session, body: str) -> list[StaffUser]:
+    """Staff named as ``@name`` (the local part of their e-mail) or ``@full@address`` in a comment."""
+    handles = {h.lower() for h in _MENTION.findall(body)}
+    if not handles:
+        return []
+    people = session.scalars(select(StaffUser).where(StaffUser.is_active.is_(True))).all()
+    return [p for p in people if p.email.lower() in handles or p.email.split("@")[0].lower() in handles]

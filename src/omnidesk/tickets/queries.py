@@ -1,0 +1,241 @@
+"""Read helpers of the tickets slice, including who may see which ticket."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session
+
+from omnidesk.accounts.models import Tenant
+from omnidesk.core.actor import Actor
+from omnidesk.core.db import utcnow
+from omnidesk.core.errors import NotFound
+from omnidesk.core.pagination import decode_cursor
+from omnidesk.security.permissions import Perm
+from omnidesk.tickets.models import (
+    AutomationRule,
+    PermissionGrant,
+    SlaClock,
+    SlaPolicy,
+    Ticket,
+    TicketChange,
+    TicketMessage,
+    TicketSettings,
+    TicketType,
+    TicketWatcher,
+)
+
+
+def has_perm(session: Session, actor: Actor, perm: Perm) -> bool:
+    """The role's permission, or a temporary grant that has not yet expired (expiry needs nobody to act)."""
+    if actor.can(perm):
+        return True
+    if actor.staff_id is None:
+        return False
+    return (
+        session.scalar(
+            select(PermissionGrant.id).where(
+                PermissionGrant.staff_id == actor.staff_id,
+                PermissionGrant.permission == perm.value,
+                PermissionGrant.expires_at > utcnow(),
+            )
+        )
+        is not None
+    )
+
+
+def require_perm(session: Session, actor: Actor, perm: Perm) -> None:
+    if not has_perm(session, actor, perm):
+        actor.require(perm)
+
+
+def visible_to(session: Session, actor: Actor) -> ColumnElement[bool] | None:
+    """Agents see tickets assigned to them, unassigned ones, their teams' and those they watch; others all."""
+    if actor.staff_id is None or has_perm(session, actor, Perm.TICKETS_READ_ALL):
+        return None
+    clauses: list[ColumnElement[bool]] = [
+        Ticket.assignee_id == actor.staff_id,
+        Ticket.assignee_id.is_(None),
+        exists().where(and_(TicketWatcher.ticket_id == Ticket.id, TicketWatcher.staff_id == actor.staff_id)),
+    ]
+    if actor.team_ids:
+        clauses.append(Ticket.team_id.in_(actor.team_ids))
+    return or_(*clauses)
+
+
+def get_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, *, include_deleted: bool = False) -> Ticket:
+    actor.require(Perm.TICKETS_READ)
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if not include_deleted:
+        stmt = stmt.where(Ticket.deleted_at.is_(None))
+    scope = visible_to(session, actor)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    ticket = session.scalar(stmt)
+    if ticket is None:
+        raise NotFound("no ticket with this id")
+    return ticket
+
+
+FILTERS = ("status", "priority", "type_key", "team_id", "customer_id", "channel", "category")
+
+
+def list_tickets(
+    session: Session, actor: Actor, *, filters: dict[str, Any], cursor: str | None, limit: int
+) -> tuple[list[Ticket], bool]:
+    """Newest first with keyset pagination; ``status`` may be a list; ``open_only`` hides resolved/closed."""
+    actor.require(Perm.TICKETS_READ)
+    stmt = select(Ticket).where(Ticket.deleted_at.is_(None))
+    scope = visible_to(session, actor)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    for name in FILTERS:
+        value = filters.get(name)
+        if value is None or value == []:
+            continue
+        column = getattr(Ticket, name)
+        stmt = stmt.where(column.in_(value) if isinstance(value, list) else column == value)
+    assignee = filters.get("assignee")
+    if assignee == "me":
+        stmt = stmt.where(Ticket.assignee_id == actor.staff_id)
+    elif assignee == "none":
+        stmt = stmt.where(Ticket.assignee_id.is_(None))
+    elif isinstance(assignee, uuid.UUID):
+        stmt = stmt.where(Ticket.assignee_id == assignee)
+    if filters.get("escalated") is not None:
+        stmt = stmt.where(Ticket.escalated.is_(bool(filters["escalated"])))
+    if filters.get("q"):
+        stmt = stmt.where(Ticket.subject.contains(str(filters["q"]), autoescape=True))
+    if cursor:
+        created, row_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(Ticket.created_at < created, and_(Ticket.created_at == created, Ticket.id < row_id)))
+    stmt = stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    rows = list(session.scalars(stmt.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+BUILTIN_TYPES = {
+    "inquiry": ("咨询 Inquiry", "normal"),
+    "request": ("服务请求 Request", "normal"),
+    "fault": ("故障 Fault", "high"),
+    "complaint": ("投诉 Complaint", "high"),
+}
+
+
+def ticket_settings(session: Session, tenant_id: uuid.UUID) -> TicketSettings:
+    """The tenant's ticket settings row; on first use it is created with defaults, with the built-in types."""
+    row = session.scalar(select(TicketSettings))
+    if row is None:
+        row = TicketSettings(tenant_id=tenant_id, approval_chain=["supervisor", "admin"], routing_rules=[])
+        session.add(row)
+        existing = set(session.scalars(select(TicketType.key)))
+        for key, (name, priority) in BUILTIN_TYPES.items():
+            if key not in existing:
+                session.add(
+                    TicketType(
+                        tenant_id=tenant_id, key=key, name=name, builtin=True, fields=[], default_priority=priority
+                    )
+                )
+        session.flush()
+    return row
+
+
+def tenant_time_zone(session: Session, tenant_id: uuid.UUID) -> str:
+    tz = session.scalar(select(Tenant.time_zone).where(Tenant.id == tenant_id))
+    return tz or "UTC"
+
+
+def get_type(session: Session, key: str) -> TicketType:
+    row = session.scalar(select(TicketType).where(TicketType.key == key, TicketType.is_active.is_(True)))
+    if row is None:
+        raise NotFound(f"no active ticket type '{key}'")
+    return row
+
+
+def list_types(session: Session, tenant_id: uuid.UUID) -> list[TicketType]:
+    ticket_settings(session, tenant_id)
+    return list(session.scalars(select(TicketType).order_by(TicketType.builtin.desc(), TicketType.key)))
+
+
+def custom_keys(session: Session) -> set[str]:
+    """Every custom field key any type defines: what rules may reference as ``custom.<key>``."""
+    keys: set[str] = set()
+    for fields in session.scalars(select(TicketType.fields)):
+        keys |= {f["key"] for f in fields}
+    return keys
+
+
+_POLICIES = "omnidesk_sla_policies"
+
+
+def policy_for(session: Session, type_key: str, priority: str) -> SlaPolicy | None:
+    """The type's own policy for the priority, else the tenant-wide one (``*``), else none (no SLA).
+
+    The tenant's policies are read once per session (a scheduler tick escalates many tickets in one session).
+    """
+    table: dict[tuple[str, str], SlaPolicy] | None = session.info.get(_POLICIES)
+    if table is None:
+        table = {(p.type_key, p.priority): p for p in session.scalars(select(SlaPolicy))}
+        session.info[_POLICIES] = table
+    return table.get((type_key, priority)) or table.get(("*", priority))
+
+
+def forget_policies(session: Session) -> None:
+    session.info.pop(_POLICIES, None)
+
+
+def list_policies(session: Session) -> list[SlaPolicy]:
+    return list(session.scalars(select(SlaPolicy).order_by(SlaPolicy.type_key, SlaPolicy.priority)))
+
+
+def clocks_of(session: Session, ticket_id: uuid.UUID) -> list[SlaClock]:
+    return list(
+        session.scalars(
+            select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.metric, SlaClock.cycle)
+        )
+    )
+
+
+def current_clocks(session: Session, ticket_id: uuid.UUID) -> dict[str, SlaClock]:
+    """The latest cycle of each metric."""
+    out: dict[str, SlaClock] = {}
+    for clock in clocks_of(session, ticket_id):
+        out[clock.metric] = clock
+    return out
+
+
+def history(session: Session, ticket_ids: list[uuid.UUID]) -> list[TicketChange]:
+    return list(
+        session.scalars(
+            select(TicketChange)
+            .where(TicketChange.ticket_id.in_(ticket_ids))
+            .order_by(TicketChange.created_at, TicketChange.id)
+        )
+    )
+
+
+def messages(session: Session, ticket_ids: list[uuid.UUID], *, include_internal: bool = True) -> list[TicketMessage]:
+    stmt = select(TicketMessage).where(TicketMessage.ticket_id.in_(ticket_ids))
+    if not include_internal:
+        stmt = stmt.where(TicketMessage.public.is_(True))
+    return list(session.scalars(stmt.order_by(TicketMessage.created_at, TicketMessage.id)))
+
+
+def merged_sources(session: Session, ticket_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(session.scalars(select(Ticket.id).where(Ticket.merged_into_id == ticket_id)))
+
+
+def watchers(session: Session, ticket_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(session.scalars(select(TicketWatcher.staff_id).where(TicketWatcher.ticket_id == ticket_id)))
+
+
+def enabled_rules(session: Session) -> list[AutomationRule]:
+    return list(
+        session.scalars(
+            select(AutomationRule)
+            .where(AutomationRule.enabled.is_(True))
+            .order_by(AutomationRule.position, AutomationRule.created_at)
+        )
+    )

@@ -1,0 +1,334 @@
+"""Server-rendered ticket pages: list with filters and saved views, new ticket, ticket page (SLA badges, history,
+reply, status), supervisor board, and reports. Forms post with the session's CSRF token; every change goes
+through the same actions as the API."""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from omnidesk.accounts import auth
+from omnidesk.accounts.models import StaffUser, Team
+from omnidesk.core.db import utcnow
+from omnidesk.core.errors import DomainError, PermissionDenied, Unauthenticated
+from omnidesk.i18n import pick_language
+from omnidesk.security.permissions import Perm
+from omnidesk.tickets import actions, admin, clocks, queries, reports
+from omnidesk.tickets import approvals as approval_actions
+from omnidesk.tickets.models import Notification, Ticket
+from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TransferIn, Transition
+from omnidesk.tickets.states import Priority, Status, allowed_from
+from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
+from omnidesk.web.ui import LANG_COOKIE, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _session(request: Request) -> auth.SessionInfo | None:
+    token = request.cookies.get(session_cookie_name(get_settings_dep(request)))
+    if not token:
+        return None
+    try:
+        return auth.resolve_session(get_db(request), get_settings_dep(request), token, ip=client_ip(request))
+    except Unauthenticated:
+        return None
+
+
+def _page(request: Request, info: Any, name: str, **context: Any) -> HTMLResponse:
+    lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
+    return render(request, name, {"user": info.user, "csrf": info.csrf_token, "lang": lang, **context})
+
+
+def _check_csrf(info: Any, csrf: str) -> None:
+    if not hmac.compare_digest(info.csrf_token, csrf):
+        raise PermissionDenied("the form expired; reload the page")
+
+
+def _names(s: Any) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
+    teams = {t.id: t.name for t in s.scalars(select(Team))}
+    staff = {u.id: u.display_name for u in s.scalars(select(StaffUser))}
+    return teams, staff
+
+
+@router.get("/tickets")
+def ticket_list(
+    request: Request, status: str = "", priority: str = "", q: str = "", assignee: str = "", view: str = ""
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    actor = info.actor
+    db = get_db(request)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        views = admin.list_views(s, actor)
+        chosen = next((v for v in views if str(v.id) == view), None)
+        filters: dict[str, Any] = dict(chosen.filters) if chosen else {}
+        if status in set(Status):
+            filters["status"] = status
+        if priority in set(Priority):
+            filters["priority"] = priority
+        if q:
+            filters["q"] = q[:100]
+        if assignee in ("me", "none"):
+            filters["assignee"] = assignee
+        rows, _ = queries.list_tickets(s, actor, filters=filters, cursor=None, limit=100)
+        teams, staff = _names(s)
+        notices = list(
+            s.scalars(
+                select(Notification)
+                .where(Notification.recipient_id == info.user.id, Notification.read_at.is_(None))
+                .order_by(Notification.created_at.desc())
+                .limit(10)
+            )
+        )
+        return _page(
+            request,
+            info,
+            "tickets/list.html",
+            notices=notices,
+            tickets=rows,
+            views=views,
+            teams=teams,
+            staff=staff,
+            filters={"status": status, "priority": priority, "q": q, "assignee": assignee},
+            statuses=list(Status),
+            priorities=list(Priority),
+        )
+
+
+@router.post("/tickets/views")
+def save_view(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    name: Annotated[str, Form(min_length=1, max_length=120)],
+    status: Annotated[str, Form(max_length=40)] = "",
+    priority: Annotated[str, Form(max_length=40)] = "",
+    q: Annotated[str, Form(max_length=100)] = "",
+    assignee: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    from omnidesk.tickets.schemas import ViewIn
+
+    filters = {k: v for k, v in {"status": status, "priority": priority, "q": q, "assignee": assignee}.items() if v}
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        row = admin.save_view(s, info.actor, ViewIn(name=name, filters=filters))
+        return RedirectResponse(f"/tickets?view={row.id}", status_code=303)
+
+
+@router.get("/tickets/new")
+def new_ticket_page(request: Request, error: str = "") -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        types = [t for t in queries.list_types(s, info.actor.tenant_id) if t.is_active]
+        return _page(request, info, "tickets/new.html", types=types, priorities=list(Priority), error=error)
+
+
+@router.post("/tickets/new")
+def new_ticket_submit(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    type: Annotated[str, Form(max_length=40)],
+    subject: Annotated[str, Form(max_length=300)],
+    description: Annotated[str, Form(max_length=20_000)] = "",
+    priority: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        data = TicketCreate(type=type, subject=subject, description=description, priority=priority or None)
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            ticket = actions.create_ticket(s, info.actor, data, source="workspace")
+            return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
+    except (ValidationError, DomainError) as exc:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            types = [t for t in queries.list_types(s, info.actor.tenant_id) if t.is_active]
+        message = exc.detail if isinstance(exc, DomainError) else "; ".join(e["msg"] for e in exc.errors())
+        return _page(request, info, "tickets/new.html", types=types, priorities=list(Priority), error=message)
+
+
+@router.get("/tickets/board")
+def board_page(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        data = reports.board(s, info.actor)
+        teams, _ = _names(s)
+        columns = [st for st in Status if st != Status.CLOSED]
+        return _page(
+            request,
+            info,
+            "tickets/board.html",
+            board=data,
+            teams={str(k): v for k, v in teams.items()},
+            columns=columns,
+        )
+
+
+@router.get("/tickets/reports")
+def reports_page(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        teams, _ = _names(s)
+        return _page(
+            request,
+            info,
+            "tickets/reports.html",
+            sla=reports.sla_met(s, info.actor),
+            process=reports.process(s, info.actor, limit=2000),
+            teams={str(k): v for k, v in teams.items()},
+        )
+
+
+@router.get("/tickets/approvals")
+def approvals_page(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        rows = approval_actions.list_approvals(s, info.actor, "pending")
+        numbers = dict(
+            s.execute(select(Ticket.id, Ticket.number).where(Ticket.id.in_([a.ticket_id for a in rows]))).all()
+        )
+        _, staff = _names(s)
+        return _page(request, info, "tickets/approvals.html", approvals=rows, numbers=numbers, staff=staff)
+
+
+@router.post("/tickets/approvals/{approval_id}")
+def decide_approval(
+    request: Request,
+    approval_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    approve: Annotated[bool, Form()],
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            approval_actions.decide(s, info.actor, approval_id, Decision(approve=approve, note=note))
+    except DomainError as exc:
+        return RedirectResponse(f"/tickets/approvals?error={exc.status}", status_code=303)
+    return RedirectResponse("/tickets/approvals", status_code=303)
+
+
+@router.get("/tickets/{ticket_id}")
+def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        ticket = queries.get_ticket(s, info.actor, ticket_id)
+        ids = [ticket.id, *queries.merged_sources(s, ticket.id)]
+        cal = clocks.calendar(s, ticket)
+        now = utcnow()
+        current = queries.current_clocks(s, ticket.id)
+        badges = {m: (clocks.badge(cal, c, now), c) for m, c in current.items()}
+        teams, staff = _names(s)
+        return _page(
+            request,
+            info,
+            "tickets/detail.html",
+            ticket=ticket,
+            badges=badges,
+            messages=queries.messages(s, ids),
+            history=queries.history(s, ids),
+            teams=teams,
+            staff=staff,
+            next_states=sorted(allowed_from(Status(ticket.status))),
+            all_teams=sorted(teams.items(), key=lambda kv: kv[1]),
+            error=error,
+            can_write=info.actor.can(Perm.TICKETS_WRITE),
+        )
+
+
+@router.post("/tickets/{ticket_id}/reply")
+def reply(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    body: Annotated[str, Form(max_length=20_000)],
+    public: Annotated[bool, Form()] = False,
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            actions.post_message(s, info.actor, ticket_id, MessageIn(body=body, public=public))
+    except (ValidationError, DomainError):
+        return RedirectResponse(f"/tickets/{ticket_id}?error=reply", status_code=303)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/transfer")
+def transfer(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    team_id: Annotated[uuid.UUID, Form()],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            actions.transfer(s, info.actor, ticket_id, TransferIn(team_id=team_id, note=note))
+    except (ValidationError, DomainError):
+        return RedirectResponse(f"/tickets/{ticket_id}?error=transfer", status_code=303)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+
+
+@router.post("/tickets/{ticket_id}/status")
+def change_status(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    version: Annotated[int, Form()],
+    status: Annotated[str, Form(max_length=40)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    resolution: Annotated[str, Form(max_length=5000)] = "",
+    root_cause: Annotated[str, Form(max_length=5000)] = "",
+    prevention: Annotated[str, Form(max_length=5000)] = "",
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(info, csrf)
+    try:
+        data = Transition(
+            version=version,
+            status=status,
+            reason=reason or None,
+            resolution=resolution or None,
+            root_cause=root_cause or None,
+            prevention=prevention or None,
+        )
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            actions.transition(s, info.actor, ticket_id, data)
+    except DomainError as exc:
+        code = "conflict" if exc.status == 409 else "status"
+        return RedirectResponse(f"/tickets/{ticket_id}?error={code}", status_code=303)
+    except ValidationError:
+        return RedirectResponse(f"/tickets/{ticket_id}?error=status", status_code=303)
+    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
