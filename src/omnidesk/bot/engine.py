@@ -114,7 +114,7 @@ class Assistant:
         lang = language or state.get("lang") or _language_of(text, brain.default_language)
         entities = extract_entities(text, reference=today, tenant_patterns=brain.patterns)
         sentiment = analyze_sentiment(text, urgent_words=tuple(settings.urgent_words))
-        understood = {
+        understood: dict[str, Any] = {
             "entities": [{"kind": e.kind, "text": e.text, "value": _jsonable(e.value)} for e in entities],
             "sentiment": {
                 "label": sentiment.label,
