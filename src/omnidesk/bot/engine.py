@@ -13,6 +13,7 @@ from typing import Any
 
 from omnidesk.bot import flows
 from omnidesk.bot.connectors import ConnectorFailure, ConnectorRunner
+from omnidesk.bot.llm import LlmClient
 from omnidesk.bot.nlu import (
     MESSAGES,
     BotState,
@@ -94,8 +95,9 @@ def build_index(items: list[FaqItem], encoder: Encoder | None) -> FaqIndex:
 
 
 class Assistant:
-    def __init__(self, connectors: ConnectorRunner | None = None) -> None:
+    def __init__(self, connectors: ConnectorRunner | None = None, llm_transport: Any = None) -> None:
         self.connectors = connectors or ConnectorRunner()
+        self._llm_transport = llm_transport
 
     def reply(
         self,
@@ -194,7 +196,12 @@ class Assistant:
                 return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
         if decision.kind == "answer" and decision.entry_id in brain.faq:
             item = brain.faq[decision.entry_id]
-            return self._finish(Reply("answer", item.answer, lang, decision.reason, knowledge_id=item.id,
+            answer_text = item.answer
+            if settings.llm.enabled:
+                client = LlmClient(settings.llm, transport=self._llm_transport)
+                answer_text = client.rephrase(text, item.answer, item.id, lang) or item.answer
+                client.close()
+            return self._finish(Reply("answer", answer_text, lang, decision.reason, knowledge_id=item.id,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
         if decision.kind == "clarify":
             buttons = [{"label": question, "value": question} for _, question in decision.options]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from omnidesk.bot import actions
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant, Reply
+from omnidesk.bot.llm import LlmClient
 from omnidesk.bot.models import BotConversation
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.models import Conversation, Message
@@ -82,10 +83,17 @@ def respond(
             _raise_priority(conversation, reply.priority)
             conversation.tags = list(dict.fromkeys([*(conversation.tags or []), "bot_handover"]))
             conversation.updated_at = utcnow()
+            summary = actions.handover_summary(reply, attempts)
+            if brain.settings.llm.enabled:
+                client = LlmClient(brain.settings.llm)
+                drafted = client.summarise("\n".join(f"customer: {a['customer']}\nbot: {a['bot']}" for a in attempts),
+                                           reply.language)  # fmt: skip
+                client.close()
+                if drafted:
+                    summary = f"{summary}\n\nLLM summary:\n{drafted}"
             conversation_actions.do_append_message(
-                s, system, conversation, body=actions.handover_summary(reply, attempts), sender_type=SenderType.BOT,
-                sender_id=None, internal=True,
-            )  # fmt: skip
+                s, system, conversation, body=summary, sender_type=SenderType.BOT, sender_id=None, internal=True
+            )
             next_step = on_hand_over(s, system, conversation, reply) if on_hand_over else None
             if next_step:
                 text = f"{text}\n{next_step}"

@@ -18,6 +18,7 @@ from omnidesk.accounts.api import router as accounts_router
 from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
+from omnidesk.bot.ui import router as bot_ui_router
 from omnidesk.compliance.api import router as audit_router
 from omnidesk.conversations.api import router as conversations_router
 from omnidesk.core.db import Database
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(build_api_router())
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(bot_ui_router)
     app.include_router(helpcenter.router)
     app.include_router(tickets_ui_router)
     app.mount(

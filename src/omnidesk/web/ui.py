@@ -173,5 +173,6 @@ def home(request: Request) -> Response:
             "counts": counts,
             "recent": recent,
             "lang": lang,
+            "can_bot": actor.can(Perm.BOT_TEST),
         },
     )
