@@ -80,3 +80,19 @@ def test_expire_due_bumps_the_version_once_time_changes_the_published_set(world:
 def _version(db: Database, world: World) -> int:
     with db.tenant_transaction(world.tenant_id) as s:
         return queries.knowledge_version(s)
+
+
+def test_a_publish_reaches_another_process_without_restart(world: World, db: Database, database_url: str) -> None:
+    """Two "processes": separate engines and caches on one database; no events are delivered between them."""
+    other = Database(database_url)
+    other_cache = IndexCache()
+    try:
+        with other.tenant_transaction(world.tenant_id) as s:
+            assert other_cache.get(s, world.tenant_id)[0].search("运费") == []
+        published(db, world, "运费谁出？", "满99包邮。")
+        with other.tenant_transaction(world.tenant_id) as s:
+            hits = other_cache.get(s, world.tenant_id)[0].search("运费")
+            assert [h.doc.title for h in hits] == ["运费谁出？"]
+            assert [e.question for e in queries.published_faq(s)] == ["运费谁出？"]
+    finally:
+        other.dispose()
