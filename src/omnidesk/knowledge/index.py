@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,11 @@ class IndexDoc:
     visibility: str
     team_ids: frozenset[str] = frozenset()
     kind: str = "article"
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+    def live_at(self, now: datetime) -> bool:
+        return (self.starts is None or self.starts <= now) and (self.ends is None or self.ends > now)
 
 
 @dataclass(frozen=True)
@@ -64,23 +70,20 @@ class SearchIndex:
     _sorted_vocab: list[str] | None = None
 
     @classmethod
-    def build(cls, docs: Iterable[IndexDoc]) -> SearchIndex:
+    def build(cls, docs: Iterable[IndexDoc], counted: dict[IndexDoc, dict[str, int]] | None = None) -> SearchIndex:
+        """Index ``docs``. ``counted`` maps documents to their weighted term counts from an earlier build; it is
+        reused for documents that did not change (tokenising is most of the cost) and updated in place."""
         index = cls()
         acc: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
         lengths: list[int] = []
         for doc in docs:
             n = len(index.docs)
             index.docs.append(doc)
-            counts: dict[str, int] = defaultdict(int)
-            for name, text in (
-                ("title", doc.title),
-                ("variants", " \n ".join(doc.variants)),
-                ("tags", " ".join(doc.tags)),
-                ("body", doc.text),
-            ):
-                weight = WEIGHTS[name]
-                for term in tokens(text):
-                    counts[term] += weight
+            counts = counted.get(doc) if counted is not None else None
+            if counts is None:
+                counts = term_counts(doc)
+                if counted is not None:
+                    counted[doc] = counts
             for term, tf in counts.items():
                 numbers, freqs = acc[term]
                 numbers.append(n)
@@ -108,8 +111,14 @@ class SearchIndex:
         allow: Visibility | None = None,
         prefix: bool = False,
         exclude: uuid.UUID | None = None,
+        now: datetime | None = None,
     ) -> list[Hit]:
-        """Best matches first. ``allow`` filters what the reader may see; ``prefix`` is for as-you-type input."""
+        """Best matches first. ``allow`` filters what the reader may see; ``prefix`` is for as-you-type input.
+
+        Entries outside their effective period at ``now`` are skipped, so even an index built a moment before an
+        expiry never offers the expired entry.
+        """
+        now = now or datetime.now(UTC)
         terms = query_terms(query)
         if not terms or not self.docs:
             return []
@@ -130,7 +139,7 @@ class SearchIndex:
             if pool is None:
                 continue
             ordered = pool[np.argsort(-scores[pool], kind="stable")]
-            hits = self._filter(ordered, scores, marks, limit, language, category_id, allow, exclude)
+            hits = self._filter(ordered, scores, marks, limit, language, category_id, allow, exclude, now)
             if len(hits) >= limit or pool is candidates:
                 return hits
         return []
@@ -145,10 +154,13 @@ class SearchIndex:
         category_id: uuid.UUID | None,
         allow: Visibility | None,
         exclude: uuid.UUID | None,
+        now: datetime,
     ) -> list[Hit]:
         hits: list[Hit] = []
         for i in ordered.tolist():
             doc = self.docs[i]
+            if not doc.live_at(now):
+                continue
             if language and doc.language != language:
                 continue
             if category_id and doc.category_id != category_id:
@@ -204,6 +216,21 @@ class SearchIndex:
         for d in _deletions(term):
             found |= self._deletes.get(d, set())
         return {w for w in found if w != term and _within_one(term, w)}
+
+
+def term_counts(doc: IndexDoc) -> dict[str, int]:
+    """Weighted term frequencies of one document (a term in the title counts three times)."""
+    counts: dict[str, int] = defaultdict(int)
+    for name, text in (
+        ("title", doc.title),
+        ("variants", " \n ".join(doc.variants)),
+        ("tags", " ".join(doc.tags)),
+        ("body", doc.text),
+    ):
+        weight = WEIGHTS[name]
+        for term in tokens(text):
+            counts[term] += weight
+    return dict(counts)
 
 
 class Visibility:
