@@ -37,6 +37,7 @@ def published(
     visibility: str = "public",
     kind: Kind = Kind.FAQ,
     external_id: str | None = None,
+    summary: str = "",
 ) -> KbArticle:
     actor = world.actor(Role.KNOWLEDGE_MANAGER)
     with db.tenant_transaction(world.tenant_id) as s:
@@ -55,6 +56,7 @@ def published(
                     "expires_at": expires_at,
                     "visibility": visibility,
                     "external_id": external_id,
+                    "summary": summary,
                 }
             ),
         )

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from omnidesk.core.db import Database
+from omnidesk.knowledge.states import Kind
 from omnidesk.knowledge.transfer import COLUMNS
 from omnidesk.security.permissions import Role
 from tests.factories import World
@@ -89,18 +90,27 @@ def test_export_import_round_trip_is_identical(
         db, world, "How do I return?", "Within 7 days.", language="en", variants=["return"], external_id="faq-return"
     )
     published(db, world, "-5% 折扣", "=SUM(A1)", external_id="promo-1")
+    published(
+        db,
+        world,
+        "破损怎么办",
+        "## 拍照\n\n24 小时内申请。",
+        kind=Kind.ARTICLE,
+        external_id="guide-1",
+        summary="拍照, 申请",
+    )
     first = client.get("/api/v1/knowledge/export", params={"format": fmt}, headers=world.headers(KM))
     assert first.status_code == 200
     # Importing the export into the same tenant changes nothing...
     r = _import(client, world, fmt, first.content)
     assert r.status_code == 200, r.text
-    assert r.json()["unchanged"] == 3 and r.json()["created"] == 0 and r.json()["updated"] == 0
+    assert r.json()["unchanged"] == 4 and r.json()["created"] == 0 and r.json()["updated"] == 0
     # ...and into an empty tenant recreates the same export.
     r = client.post(
         "/api/v1/knowledge/import", params={"format": fmt}, files={"file": (f"f.{fmt}", first.content)},
         headers=other_world.headers(Role.ADMIN),
     )  # fmt: skip
-    assert r.json()["created"] == 3, r.text
+    assert r.json()["created"] == 4, r.text
     json_a = client.get("/api/v1/knowledge/export", params={"format": "json"}, headers=world.headers(KM)).json()
     json_b = client.get(
         "/api/v1/knowledge/export", params={"format": "json"}, headers=other_world.headers(Role.ADMIN)

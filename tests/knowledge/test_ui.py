@@ -65,6 +65,7 @@ def test_manager_writes_publishes_and_restores(client: TestClient, world: World)
     assert client.post(f"{url}/status", data={"csrf": "forged", "status": "archived"}).status_code == 403
     listing = client.get("/knowledge", params={"status": "published"})
     assert "怎么退货？" in listing.text
+    assert "自助服务" in listing.text or "Self-service" in listing.text  # the analytics card
 
 
 def test_agent_edits_become_suggestions(client: TestClient, world: World) -> None:

@@ -280,7 +280,9 @@ def switch_language(request: Request, tenant_slug: str, code: str) -> RedirectRe
 @router.get("/sitemap.xml")
 def sitemap(request: Request, tenant_slug: str) -> Response:
     site = _site(request, tenant_slug, None)
-    base = str(request.base_url).rstrip("/") + f"/help/{site.slug}"
+    # The configured public URL, not the request's Host header (which a client chooses).
+    origin = request.app.state.settings.public_url or str(request.base_url)
+    base = origin.rstrip("/") + f"/help/{site.slug}"
     with get_db(request).tenant_transaction(site.tenant_id) as s:
         rows = list(s.execute(_live_public().with_only_columns(KbArticle.id, KbArticle.updated_at, KbArticle.language)))
         cats = [c.slug for c in queries.categories(s)]
@@ -310,7 +312,8 @@ def suggest(
     if q.strip():
         with get_db(request).tenant_transaction(site.tenant_id) as s:
             index, _ = CACHE.get(s, site.tenant_id)
-            hits = index.search(q, limit=limit, language=lang, allow=PUBLIC, prefix=True)
+            language = lang if lang in LANGUAGES else None
+            hits = index.search(q, limit=limit, language=language, allow=PUBLIC, prefix=True)
         items = [
             {
                 "id": str(h.doc.id),

@@ -45,6 +45,8 @@ COLUMNS = (
     "status",
     "effective_from",
     "expires_at",
+    "kind",
+    "summary",
 )
 REQUIRED = ("question", "answer", "language")
 MAX_ROWS = 20_000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from omnidesk.accounts import auth
+from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError, PermissionDenied, Unauthenticated
-from omnidesk.knowledge import actions, queries, render, transfer
+from omnidesk.knowledge import actions, analytics, queries, render, transfer
 from omnidesk.knowledge.api import MAX_IMPORT_BYTES
 from omnidesk.knowledge.schemas import ArticleCreate, ArticleUpdate, SuggestionCreate
 from omnidesk.knowledge.states import ArticleStatus
@@ -103,11 +104,23 @@ def index(request: Request, status: str = "", language: str = "", q: str = "") -
             return _page(request, info, "knowledge/denied.html", {}, 403)
         cats = {c.id: c for c in queries.categories(s)}
         open_suggestions = len(queries.list_suggestions(s, info.actor, "open"))
+        stats = (
+            analytics.summary(s, info.actor, utcnow() - timedelta(days=30))
+            if info.actor.can(Perm.KNOWLEDGE_ANALYTICS)
+            else None
+        )
     return _page(
         request,
         info,
         "knowledge/list.html",
-        {"rows": rows, "cats": cats, "filters": filters, "q": q[:200], "open_suggestions": open_suggestions},
+        {
+            "rows": rows,
+            "cats": cats,
+            "filters": filters,
+            "q": q[:200],
+            "open_suggestions": open_suggestions,
+            "stats": stats,
+        },
     )
 
 
