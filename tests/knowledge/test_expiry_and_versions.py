@@ -96,3 +96,16 @@ def test_a_publish_reaches_another_process_without_restart(world: World, db: Dat
             assert [e.question for e in queries.published_faq(s)] == ["运费谁出？"]
     finally:
         other.dispose()
+
+
+def test_the_stamp_moves_to_the_next_boundary_once_one_passed(world: World, db: Database) -> None:
+    now = utcnow()
+    published(db, world, "第一波", "a", expires_at=now + timedelta(hours=1))
+    published(db, world, "第二波", "b", expires_at=now + timedelta(hours=3))
+    with db.tenant_transaction(world.tenant_id) as s:
+        first = queries.knowledge_stamp(s, now)
+        later = queries.knowledge_stamp(s, now + timedelta(hours=2))
+    assert first.valid_until is not None and later.valid_until is not None
+    assert first.version == later.version and later.valid_until - first.valid_until == timedelta(hours=2)
+    assert not first.fresh(first.version, now + timedelta(hours=2))
+    assert later.fresh(later.version, now + timedelta(hours=2))

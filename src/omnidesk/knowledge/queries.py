@@ -94,9 +94,12 @@ def published_faq(session: Session, language: str | None = None, now: datetime |
     return published_entries(session, language, now, kinds=(Kind.FAQ.value,))
 
 
-def knowledge_stamp(session: Session) -> KnowledgeStamp:
-    """Version counter plus the moment time alone will change the published set; see ``knowledge.state``."""
-    return read_stamp(session)
+def knowledge_stamp(session: Session, now: datetime | None = None) -> KnowledgeStamp:
+    """Version counter plus the next moment time alone changes the published set; see ``knowledge.state``.
+
+    Read it *before* loading entries, keep it with the cache, and rebuild when ``not stamp.fresh(version, now)``.
+    """
+    return read_stamp(session, now)
 
 
 def knowledge_version(session: Session) -> int:
