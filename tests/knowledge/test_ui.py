@@ -87,6 +87,18 @@ def test_agent_edits_become_suggestions(client: TestClient, world: World) -> Non
     suggestions = client.get("/api/v1/knowledge/suggestions", headers=h).json()
     assert suggestions[0]["changes"]["body"] == "满99包邮。"
     assert client.get(f"/api/v1/knowledge/articles/{art['id']}", headers=h).json()["body"] == "包邮。"
+    # The knowledge manager sees it on the entry's page and accepts it.
+    client.cookies.clear()
+    _login(client, world, Role.KNOWLEDGE_MANAGER)
+    page = client.get(f"/knowledge/{art['id']}")
+    assert "满99包邮。" in page.text
+    r = client.post(
+        f"/knowledge/suggestions/{suggestions[0]['id']}",
+        data={"csrf": _csrf(page.text), "decision": "accept"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "error" not in r.headers["location"]
+    assert client.get(f"/api/v1/knowledge/articles/{art['id']}", headers=h).json()["body"] == "满99包邮。"
 
 
 def test_import_page_reports_bad_rows(client: TestClient, world: World) -> None:

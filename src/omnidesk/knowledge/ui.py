@@ -259,6 +259,7 @@ def detail(request: Request, article_id: uuid.UUID, error: str = "", diff_from: 
         versions = queries.versions(s, article.id)
         cats = queries.categories(s)
         siblings = queries.translations(s, article)
+        pending = [x for x in queries.list_suggestions(s, info.actor, "open") if x.article_id == article.id]
         diff = actions.diff_versions(s, info.actor, article.id, diff_from, diff_to) if diff_from and diff_to else None
     values = {
         "effective_from": _local(article.effective_from, zone),
@@ -274,6 +275,7 @@ def detail(request: Request, article_id: uuid.UUID, error: str = "", diff_from: 
             "versions": versions,
             "cats": cats,
             "translations": siblings,
+            "suggestions": pending,
             "diff": diff,
             "diff_range": (diff_from, diff_to),
             "error": error[:300],
@@ -343,6 +345,22 @@ def change_status(request: Request, article_id: uuid.UUID, csrf: Short, status: 
             actions.change_status(s, info.actor, article_id, target, note[:500])
     except (DomainError, ValueError) as exc:
         return RedirectResponse(f"/knowledge/{article_id}?error={_quote(_message(exc))}", status_code=303)
+    return RedirectResponse(f"/knowledge/{article_id}", status_code=303)
+
+
+@router.post("/suggestions/{suggestion_id}")
+def decide(request: Request, suggestion_id: uuid.UUID, csrf: Short, decision: Short) -> Response:
+    info = _session(request)
+    if info is None:
+        return _login()
+    _check_csrf(info, csrf)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        article_id = queries.get_suggestion(s, suggestion_id).article_id
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            actions.decide_suggestion(s, info.actor, suggestion_id, decision == "accept")
+    except DomainError as exc:
+        return RedirectResponse(f"/knowledge/{article_id}?error={_quote(exc.detail)}", status_code=303)
     return RedirectResponse(f"/knowledge/{article_id}", status_code=303)
 
 
