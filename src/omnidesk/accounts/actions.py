@@ -7,7 +7,6 @@ All write their audit record in the caller's transaction.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -235,9 +234,3 @@ def revoke_api_key(session: Session, actor: Actor, key_id: uuid.UUID) -> ApiKey:
         key.revoked_at = utcnow()
         audit.record(session, actor, "api_key.revoke", "api_key", key.id, {"name": key.name})
     return key
-
-
-def mark_key_used(key: ApiKey, now: datetime) -> None:
-    # Written at most once a minute so that reads do not turn into writes on every request.
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        key.last_used_at = now

@@ -44,7 +44,7 @@ def create_tenant(data: TenantCreate, db: DbDep, _platform: PlatformDep) -> Tena
 
 @router.get("/tenants", tags=["platform"])
 def list_tenants(db: DbDep, _platform: PlatformDep) -> list[TenantOut]:
-    with db.platform_transaction() as s:
+    with db.platform_read() as s:
         return [TenantOut.model_validate(t) for t in s.scalars(select(Tenant).order_by(Tenant.created_at))]
 
 
@@ -58,7 +58,7 @@ def list_roles(actor: ActorDep) -> list[RoleOut]:
 @router.get("/staff", tags=["staff"])
 def list_staff(db: DbDep, actor: ActorDep) -> list[StaffOut]:
     actor.require(Perm.STAFF_READ)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return [StaffOut.model_validate(u) for u in queries.list_staff(s)]
 
 
@@ -72,7 +72,7 @@ def create_staff(data: StaffCreate, db: DbDep, actor: ActorDep) -> StaffCreated:
 @router.get("/staff/{user_id}", tags=["staff"])
 def get_staff(user_id: uuid.UUID, db: DbDep, actor: ActorDep) -> StaffOut:
     actor.require(Perm.STAFF_READ)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return StaffOut.model_validate(queries.get_staff(s, user_id))
 
 
@@ -97,7 +97,7 @@ def _team_out(s: Session, teams: list[Team]) -> list[TeamOut]:
 @router.get("/teams", tags=["teams"])
 def list_teams(db: DbDep, actor: ActorDep) -> list[TeamOut]:
     actor.require(Perm.TEAMS_READ)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return _team_out(s, list(queries.list_teams(s)))
 
 
@@ -110,7 +110,7 @@ def create_team(data: TeamCreate, db: DbDep, actor: ActorDep) -> TeamOut:
 @router.get("/teams/{team_id}", tags=["teams"])
 def get_team(team_id: uuid.UUID, db: DbDep, actor: ActorDep) -> TeamOut:
     actor.require(Perm.TEAMS_READ)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return _team_out(s, [queries.get_team(s, team_id)])[0]
 
 
@@ -139,7 +139,7 @@ def remove_team_member(team_id: uuid.UUID, user_id: uuid.UUID, db: DbDep, actor:
 @router.get("/api-keys", tags=["api keys"])
 def list_api_keys(db: DbDep, actor: ActorDep) -> list[ApiKeyOut]:
     actor.require(Perm.API_KEYS_MANAGE)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return [ApiKeyOut.model_validate(k) for k in queries.list_api_keys(s)]
 
 

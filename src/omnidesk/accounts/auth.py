@@ -11,10 +11,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from omnidesk.accounts import queries
-from omnidesk.accounts.actions import mark_key_used
 from omnidesk.accounts.models import ApiKey, PlatformApiKey, StaffSession, StaffUser, Tenant
 from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, ActorKind
@@ -41,7 +40,7 @@ def authenticate_api_key(db: Database, raw: str, *, ip: str | None = None, reque
         raise Unauthenticated(_BAD_KEY)
     _, prefix, secret = parts
     now = utcnow()
-    with db.platform_transaction() as s:
+    with db.platform_read() as s:
         row = s.execute(
             select(ApiKey, Tenant.is_active).join(Tenant, Tenant.id == ApiKey.tenant_id).where(ApiKey.prefix == prefix)
         ).first()
@@ -56,8 +55,8 @@ def authenticate_api_key(db: Database, raw: str, *, ip: str | None = None, reque
         ):
             log.info("api key rejected", extra={"key_prefix": prefix, "ip": ip})
             raise Unauthenticated(_BAD_KEY)
-        mark_key_used(key, now)
-        return Actor(
+        stale = key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60
+        actor = Actor(
             tenant_id=key.tenant_id,
             kind=ActorKind.API_KEY,
             id=key.id,
@@ -65,6 +64,11 @@ def authenticate_api_key(db: Database, raw: str, *, ip: str | None = None, reque
             request_id=request_id,
             ip=ip,
         )
+    if stale:
+        # Written at most once a minute, in its own short transaction, so reads do not turn into writes.
+        with db.platform_transaction() as s:
+            s.execute(update(ApiKey).where(ApiKey.id == actor.id).values(last_used_at=now))
+    return actor
 
 
 def authenticate_platform_key(db: Database, raw: str) -> PlatformActor:
@@ -115,42 +119,42 @@ def login(
         actor = Actor(tenant_id=tenant.id, kind=ActorKind.STAFF, id=user.id, role=Role(user.role), ip=ip)
         locked = user.locked_until is not None and user.locked_until > now
         if locked or not ok or not user.is_active:
+            # Record the failure and commit it (leaving the block normally), then refuse.
             if not locked and not ok:
                 user.failed_logins += 1
                 if user.failed_logins >= settings.login_max_failures:
                     user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
                     user.failed_logins = 0
                     audit.record(
-                        s,
-                        actor,
-                        "staff.locked",
-                        "staff",
-                        user.id,
-                        {"minutes": settings.login_lockout_minutes},
+                        s, actor, "staff.locked", "staff", user.id, {"minutes": settings.login_lockout_minutes}
                     )
             audit.record(s, actor, "auth.login_failed", "staff", user.id, {"locked": locked})
             log.info("login failed", extra={"user_id": str(user.id), "ip": ip, "locked": locked})
-            raise Unauthenticated(_BAD_LOGIN)
-        user.failed_logins = 0
-        user.locked_until = None
-        if passwords.needs_rehash(user.password_hash or ""):
-            user.password_hash = passwords.hash_password(password)
-        token = tokens.new_session_token()
-        csrf = tokens.new_csrf_token()
-        s.add(
-            StaffSession(
-                tenant_id=tenant.id,
-                token_digest=tokens.digest(token),
-                csrf_token=csrf,
-                user_id=user.id,
-                expires_at=now + timedelta(hours=settings.session_absolute_hours),
-                ip=ip[:64],
-                user_agent=user_agent[:300],
+            result = None
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            if passwords.needs_rehash(user.password_hash or ""):
+                user.password_hash = passwords.hash_password(password)
+            token = tokens.new_session_token()
+            csrf = tokens.new_csrf_token()
+            s.add(
+                StaffSession(
+                    tenant_id=tenant.id,
+                    token_digest=tokens.digest(token),
+                    csrf_token=csrf,
+                    user_id=user.id,
+                    expires_at=now + timedelta(hours=settings.session_absolute_hours),
+                    ip=ip[:64],
+                    user_agent=user_agent[:300],
+                )
             )
-        )
-        audit.record(s, actor, "auth.login", "staff", user.id)
-        log.info("login", extra={"user_id": str(user.id), "ip": ip})
-        return LoginResult(token=token, csrf_token=csrf, user_id=user.id, tenant_id=tenant.id)
+            audit.record(s, actor, "auth.login", "staff", user.id)
+            log.info("login", extra={"user_id": str(user.id), "ip": ip})
+            result = LoginResult(token=token, csrf_token=csrf, user_id=user.id, tenant_id=tenant.id)
+    if result is None:
+        raise Unauthenticated(_BAD_LOGIN)
+    return result
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,7 @@ def resolve_session(
 ) -> SessionInfo:
     """Find a live session for a cookie token; enforce idle and absolute time-outs server-side."""
     now = utcnow()
-    with db.platform_transaction() as s:
+    with db.platform_read() as s:
         row = s.execute(
             select(StaffSession, StaffUser, Tenant)
             .join(StaffUser, StaffUser.id == StaffSession.user_id)
@@ -185,8 +189,7 @@ def resolve_session(
             or not tenant.is_active
         ):
             raise Unauthenticated("your session has ended; please sign in again")
-        if (now - staff_session.last_seen_at).total_seconds() > 30:
-            staff_session.last_seen_at = now
+        touch = (now - staff_session.last_seen_at).total_seconds() > 30
         team_ids = queries.teams_of(s, user.id)
         actor = Actor(
             tenant_id=tenant.id,
@@ -198,7 +201,11 @@ def resolve_session(
             request_id=request_id,
             language=user.language,
         )
-        return SessionInfo(actor=actor, csrf_token=staff_session.csrf_token, user=user, tenant=tenant)
+        info = SessionInfo(actor=actor, csrf_token=staff_session.csrf_token, user=user, tenant=tenant)
+    if touch:
+        with db.platform_transaction() as s:
+            s.execute(update(StaffSession).where(StaffSession.id == staff_session.id).values(last_seen_at=now))
+    return info
 
 
 def logout(db: Database, token: str) -> None:

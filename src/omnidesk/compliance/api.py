@@ -30,7 +30,7 @@ def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[AuditRecordOut]:
     """Audit records of the caller's tenant, newest first (auditors and admins)."""
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         rows, more = queries.list_audit(
             s,
             actor,

@@ -51,7 +51,7 @@ def list_conversations(
         "assignee": assignee,
         "tag": tag,
     }
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         rows, more = queries.list_conversations(s, actor, filters=filters, cursor=cursor, limit=limit)
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return Page[ConversationOut](items=[ConversationOut.model_validate(c) for c in rows], next_cursor=next_cursor)
@@ -68,7 +68,7 @@ def create_conversation(data: ConversationCreate, db: DbDep, actor: ActorDep) ->
 
 @router.get("/conversations/{conversation_id}")
 def get_conversation(conversation_id: uuid.UUID, db: DbDep, actor: ActorDep) -> ConversationOut:
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return ConversationOut.model_validate(queries.get_conversation(s, actor, conversation_id))
 
 
@@ -94,7 +94,7 @@ def list_messages(
     include_notes: bool = True,
 ) -> Page[MessageOut]:
     """Messages in order; resume from the last ``seq`` you saw with ``after_seq``."""
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         conversation = queries.get_conversation(s, actor, conversation_id)
         rows, more = queries.list_messages(
             s, conversation, after_seq=after_seq, limit=limit, include_internal=include_notes

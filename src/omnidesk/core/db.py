@@ -75,6 +75,13 @@ class TenantOwned:
     tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
 
 
+READ_ONLY_OPTION = "omnidesk_read_only"
+
+
+class ReadOnlySession(RuntimeError):
+    """A read transaction tried to write: use a write transaction for actions."""
+
+
 class CrossTenantWrite(RuntimeError):
     """A flush tried to write a row of another tenant: a programming error, never a user error."""
 
@@ -108,7 +115,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers take no lock at BEGIN, so reads run in parallel with one writer (WAL).
+            read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
@@ -141,6 +150,8 @@ def _touches_tenant_owned(state: ORMExecuteState) -> bool:
 
 @event.listens_for(Session, "before_flush")
 def _refuse_cross_tenant_writes(session: Session, _ctx: Any, _instances: Any) -> None:
+    if session.info.get("read_only") and (session.new or session.dirty or session.deleted):
+        raise ReadOnlySession("a read transaction tried to write")
     if session.info.get("platform"):
         return
     tenant_id = session.info.get("tenant_id")
@@ -163,15 +174,19 @@ class Database:
         self.engine = make_engine(url)
         self.bus = bus
         self._factory = make_session_factory(self.engine)
+        self._read_factory = make_session_factory(self.engine.execution_options(**{READ_ONLY_OPTION: True}))
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self, tenant_id: uuid.UUID | None = None, *, platform: bool = False) -> Session:
-        s = self._factory()
+    def session(
+        self, tenant_id: uuid.UUID | None = None, *, platform: bool = False, read_only: bool = False
+    ) -> Session:
+        s = (self._read_factory if read_only else self._factory)()
         s.info["tenant_id"] = tenant_id
         s.info["platform"] = platform
+        s.info["read_only"] = read_only
         attach_bus(s, self.bus)
         return s
 
@@ -181,8 +196,19 @@ class Database:
             yield s
 
     @contextmanager
+    def tenant_read(self, tenant_id: uuid.UUID) -> Iterator[Session]:
+        """A read-only transaction: on SQLite it does not take the write lock, so reads never queue behind writes."""
+        with self.session(tenant_id, read_only=True) as s, s.begin():
+            yield s
+
+    @contextmanager
     def platform_transaction(self) -> Iterator[Session]:
         with self.session(platform=True) as s, s.begin():
+            yield s
+
+    @contextmanager
+    def platform_read(self) -> Iterator[Session]:
+        with self.session(platform=True, read_only=True) as s, s.begin():
             yield s
 
     def dispose(self) -> None:

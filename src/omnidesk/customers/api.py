@@ -48,7 +48,7 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Page[CustomerOut]:
     actor.require(Perm.CUSTOMERS_READ)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         rows, more = queries.list_customers(s, q=q, tag=tag, cursor=cursor, limit=limit)
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         return Page[CustomerOut](items=present(s, actor, rows), next_cursor=next_cursor)
@@ -63,7 +63,7 @@ def create_customer(data: CustomerCreate, db: DbDep, actor: ActorDep) -> Custome
 @router.get("/customers/{customer_id}")
 def get_customer(customer_id: uuid.UUID, db: DbDep, actor: ActorDep) -> CustomerOut:
     actor.require(Perm.CUSTOMERS_READ)
-    with db.tenant_transaction(actor.tenant_id) as s:
+    with db.tenant_read(actor.tenant_id) as s:
         return present(s, actor, [queries.get_customer(s, customer_id)])[0]
 
 

@@ -311,7 +311,21 @@ async def import_file(
     return await run_in_threadpool(run)
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the export file",
+            "content": {
+                "application/json": {},
+                "text/csv": {},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+                "application/zip": {},
+            },
+        }
+    },
+)
 def export(
     db: DbDep,
     actor: ActorDep,

@@ -471,12 +471,14 @@ def render_export(fmt: str, rows: list[dict[str, Any]]) -> tuple[bytes, str, str
         return buf.getvalue().encode("utf-8-sig"), "text/csv; charset=utf-8", "csv"
     if fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet("faq")
         sheet.append(list(COLUMNS))
         for row in rows:
-            sheet.append([_csv_safe(c) for c in _cells(row)])
+            # XLSX cannot hold C0 control characters; they are dropped (CSV and JSON exports keep them).
+            sheet.append([ILLEGAL_CHARACTERS_RE.sub("", _csv_safe(c)) for c in _cells(row)])
         out = io.BytesIO()
         book.save(out)
         return out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"

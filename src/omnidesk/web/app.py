@@ -33,7 +33,7 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
     for router in (accounts_router, customers_router, conversations_router, audit_router, knowledge_router):
         api.include_router(router)
     return api

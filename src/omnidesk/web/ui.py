@@ -147,7 +147,7 @@ def home(request: Request) -> Response:
     counts: dict[str, int] | None = None
     recent: list[Conversation] = []
     if actor.can(Perm.CONVERSATIONS_READ):
-        with db.tenant_transaction(actor.tenant_id) as s:
+        with db.tenant_read(actor.tenant_id) as s:
             scope = visible_to(actor)
             base = select(func.count()).select_from(Conversation).where(Conversation.status == "open")
             if scope is not None:
