@@ -201,3 +201,22 @@ def test_agent_workspace_suggestions_for_a_conversation(client: TestClient, worl
     top = r.json()[0]
     assert top["id"] == art["id"] and top["answer_text"] == "当日或次日送达。"
     assert client.get("/api/v1/knowledge/suggest", headers=world.headers(Role.AGENT)).status_code == 422
+
+
+def test_nul_characters_are_refused_not_a_database_error(client: TestClient, shop: Shop) -> None:
+    h = shop.headers(KM)
+    for body in (
+        {"language": "zh-CN", "title": "a\x00b"},
+        {"language": "zh-CN", "title": "ok", "body": "x\x00"},
+        {"language": "zh-CN", "title": "ok", "tags": ["a\x00"]},
+    ):
+        assert client.post("/api/v1/knowledge/articles", json=body, headers=h).status_code == 422
+    assert client.get("/api/v1/knowledge/articles", params={"q": "a\x00"}, headers=h).status_code == 200
+    assert client.get(f"/help/{shop.slug}/search", params={"q": "退货\x00"}).status_code == 200
+    r = client.post(
+        "/api/v1/knowledge/import",
+        params={"format": "csv"},
+        files={"file": ("f.csv", b"question,answer,language\nq\x00,a,en\n")},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "question"

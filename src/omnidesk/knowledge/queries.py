@@ -139,7 +139,9 @@ def list_articles(
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(KbArticle, name) == filters[name])
     if filters.get("q"):
-        pattern = "%" + filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%" + filters["q"].replace("\x00", "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         stmt = stmt.where(or_(KbArticle.title.ilike(pattern, escape="\\"), KbArticle.body.ilike(pattern, escape="\\")))
     if cursor:
         created, row_id = decode_cursor(cursor)
