@@ -111,3 +111,24 @@ def test_import_page_reports_bad_rows(client: TestClient, world: World) -> None:
         "/knowledge/import", data={"csrf": csrf, "format": "csv", "skip_errors": "on"}, files={"file": ("faq.csv", bad)}
     )
     assert r.status_code == 200 and "<td>3</td>" in r.text
+
+
+def test_another_tenants_entries_are_not_found_in_the_ui(client: TestClient, world: World, other_world: World) -> None:
+    h = world.headers(Role.KNOWLEDGE_MANAGER)
+    art = client.post(
+        "/api/v1/knowledge/articles", json={"language": "zh-CN", "title": "A 的条目", "body": "x"}, headers=h
+    ).json()
+    _login(client, other_world, Role.KNOWLEDGE_MANAGER)
+    page = client.get(f"/knowledge/{art['id']}")
+    assert page.status_code == 404 and "A 的条目" not in page.text
+    csrf = _csrf(client.get("/knowledge").text)
+    assert "A 的条目" not in client.get("/knowledge").text
+    for url, data in (
+        (f"/knowledge/{art['id']}/status", {"status": "published"}),
+        (f"/knowledge/{art['id']}/rollback", {"to_version": "1"}),
+        (f"/knowledge/{art['id']}", {"version": "1", "title": "hacked", "body": "hacked"}),
+    ):
+        r = client.post(url, data={"csrf": csrf, **data}, follow_redirects=False)
+        assert r.status_code == 303 and "error=" in r.headers["location"], url
+    got = client.get(f"/api/v1/knowledge/articles/{art['id']}", headers=h).json()
+    assert got["status"] == "draft" and got["title"] == "A 的条目"
