@@ -8,11 +8,14 @@ missing service fails the test instead of skipping it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from fastapi import FastAPI
@@ -28,9 +31,21 @@ from omnidesk.security import passwords
 from omnidesk.web.app import create_app
 from tests.factories import World, make_world
 
+T = TypeVar("T")
+
 # Cheap argon2 parameters for the test run only: the product keeps the library's defaults. Hundreds of personas
 # are hashed per run, and the cost parameters are not what the tests are about.
 passwords._hasher = passwords.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a fresh loop in its own thread.
+
+    Playwright's sync API keeps an event loop running in the main thread for the whole session, so a plain
+    ``asyncio.run`` there fails once a browser test has started.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def require_service(variable: str, what: str) -> str:

@@ -11,6 +11,7 @@ from omnidesk.core.db import Database
 from omnidesk.events.bus import MemoryBus
 from omnidesk.events.outbox import tenant_channel
 from omnidesk.security.permissions import Role
+from tests.conftest import run_async
 from tests.factories import World
 
 
@@ -134,6 +135,6 @@ def test_events_leave_only_after_commit(db: Database, world: World, client: Test
                 except TimeoutError:
                     return received
 
-    events = asyncio.run(scenario())
+    events = run_async(scenario())
     assert [e["type"] for e in events] == ["message"]
     assert events[0]["message"]["body"] == "committed"  # type: ignore[index]

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from omnidesk.events.bus import EventBus, MemoryBus, RedisBus
-from tests.conftest import require_service
+from tests.conftest import require_service, run_async
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -39,7 +39,7 @@ def test_fan_out_to_every_subscriber_of_the_channel(bus: EventBus) -> None:
                 leaked.append(await asyncio.wait_for(anext(other), 0.3))
             return got1, got2, leaked
 
-    got1, got2, leaked = asyncio.run(scenario())
+    got1, got2, leaked = run_async(scenario())
     assert [e["n"] for e in got1] == [0, 1, 2]
     assert got1 == got2
     assert got1[0]["text"] == "你好"

@@ -12,9 +12,10 @@ from omnidesk.knowledge.schemas import ArticleCreate, CategoryCreate
 from omnidesk.knowledge.states import ArticleStatus, Kind
 from omnidesk.security.permissions import Role
 from tests.factories import World
+from tests.knowledge.conftest import Shop
 
 
-def category(db: Database, world: World, slug: str = "returns") -> uuid.UUID:
+def category(db: Database, world: World | Shop, slug: str = "returns") -> uuid.UUID:
     with db.tenant_transaction(world.tenant_id) as s:
         return actions.create_category(
             s,
@@ -25,7 +26,7 @@ def category(db: Database, world: World, slug: str = "returns") -> uuid.UUID:
 
 def published(
     db: Database,
-    world: World,
+    world: World | Shop,
     title: str,
     body: str,
     *,
@@ -37,6 +38,7 @@ def published(
     visibility: str = "public",
     kind: Kind = Kind.FAQ,
     external_id: str | None = None,
+    summary: str = "",
 ) -> KbArticle:
     actor = world.actor(Role.KNOWLEDGE_MANAGER)
     with db.tenant_transaction(world.tenant_id) as s:
@@ -55,6 +57,7 @@ def published(
                     "expires_at": expires_at,
                     "visibility": visibility,
                     "external_id": external_id,
+                    "summary": summary,
                 }
             ),
         )

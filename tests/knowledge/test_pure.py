@@ -70,3 +70,28 @@ def test_workflow_refuses_illegal_moves() -> None:
     check_transition(ArticleStatus.ARCHIVED, ArticleStatus.PUBLISHED)
     with pytest.raises(Conflict):
         check_transition(ArticleStatus.PUBLISHED, ArticleStatus.IN_REVIEW)
+
+
+def test_an_index_never_offers_an_entry_outside_its_dates() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    gone = IndexDoc(uuid.uuid4(), "双11 价保", (), (), "已结束", "zh-CN", None, "public", ends=now)
+    soon = IndexDoc(
+        uuid.uuid4(), "元旦 价保", (), (), "未开始", "zh-CN", None, "public", starts=now + timedelta(days=1)
+    )
+    index = SearchIndex.build([gone, soon])
+    assert index.search("价保", now=now) == []
+    assert [h.doc for h in index.search("价保", now=now - timedelta(seconds=1))] == [gone]
+
+
+def test_rebuilds_reuse_the_counts_of_unchanged_entries() -> None:
+    a, b = _doc("退货", "七天"), _doc("发票", "电子发票")
+    counted: dict[IndexDoc, dict[str, int]] = {}
+    SearchIndex.build([a, b], counted)
+    first = counted[a]
+    b2 = _doc("发票", "纸质发票")
+    again = {d: counted[d] for d in (a, b2) if d in counted}
+    index = SearchIndex.build([a, b2], again)
+    assert again[a] is first and b2 in again
+    assert index.search("纸质")[0].doc is b2

@@ -10,7 +10,7 @@ from omnidesk.knowledge.demo import seed_knowledge
 from omnidesk.knowledge.index import Visibility
 from omnidesk.knowledge.models import KbArticle
 from omnidesk.knowledge.search import CACHE
-from tests.factories import World
+from tests.knowledge.conftest import Shop
 
 # How customers actually write (colloquial, partial, with typos) → the entry that answers them.
 CASES = [
@@ -36,10 +36,10 @@ CASES = [
 ]
 
 
-def test_demo_knowledge_answers_typical_questions(world: World, db: Database) -> None:
-    assert seed_knowledge(db, world.tenant_id) == 21
-    with db.tenant_transaction(world.tenant_id) as s:
-        index, _ = CACHE.get(s, world.tenant_id)
+def test_demo_knowledge_answers_typical_questions(shop: Shop, db: Database) -> None:
+    assert seed_knowledge(db, shop.tenant_id) == 21
+    with db.tenant_transaction(shop.tenant_id) as s:
+        index, _ = CACHE.get(s, shop.tenant_id)
         external = {a.id: a.external_id for a in s.scalars(select(KbArticle))}
         faq = queries.published_faq(s, language="en")
     top1 = {q: [external[h.doc.id] for h in index.search(q, limit=3, allow=Visibility(staff=False))] for q, _ in CASES}

@@ -8,9 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from omnidesk.core.db import Database
+from omnidesk.knowledge.states import Kind
 from omnidesk.knowledge.transfer import COLUMNS
 from omnidesk.security.permissions import Role
 from tests.factories import World
+from tests.knowledge.conftest import Shop
 from tests.knowledge.helpers import category, published
 
 KM = Role.KNOWLEDGE_MANAGER
@@ -22,7 +24,7 @@ CSV = (
 )
 
 
-def _import(client: TestClient, world: World, fmt: str, content: bytes, **params: object) -> object:
+def _import(client: TestClient, world: World | Shop, fmt: str, content: bytes, **params: object) -> object:
     return client.post(
         "/api/v1/knowledge/import",
         params={"format": fmt, **params},
@@ -31,22 +33,22 @@ def _import(client: TestClient, world: World, fmt: str, content: bytes, **params
     )
 
 
-def test_csv_import_then_reimport_changes_nothing(client: TestClient, world: World) -> None:
-    r = _import(client, world, "csv", CSV.encode())
+def test_csv_import_then_reimport_changes_nothing(client: TestClient, shop: Shop) -> None:
+    r = _import(client, shop, "csv", CSV.encode())
     assert r.status_code == 200, r.text
     assert r.json() == {"created": 3, "updated": 0, "unchanged": 0, "skipped": 0, "errors": []}
-    r = _import(client, world, "csv", CSV.encode())
+    r = _import(client, shop, "csv", CSV.encode())
     assert r.json()["unchanged"] == 3 and r.json()["created"] == 0 and r.json()["updated"] == 0
-    items = client.get("/api/v1/knowledge/articles", params={"language": "zh-CN"}, headers=world.headers(KM)).json()[
+    items = client.get("/api/v1/knowledge/articles", params={"language": "zh-CN"}, headers=shop.headers(KM)).json()[
         "items"
     ]
     assert items[0]["variants"] == ["怎么退货", "退货流程"] and items[0]["tags"] == ["退货", "售后"]
     assert items[0]["current_version"] == 1 and items[0]["status"] == "published"
-    hits = client.get(f"/help/{world.slug}/api/suggest", params={"q": "退货"}).json()["items"]
+    hits = client.get(f"/help/{shop.slug}/api/suggest", params={"q": "退货"}).json()["items"]
     assert len(hits) == 1
 
 
-def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestClient, world: World) -> None:
+def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestClient, shop: Shop) -> None:
     bad = (
         "question,answer,language,tags\n"
         "好问题,好答案,zh-CN,\n"
@@ -54,31 +56,31 @@ def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestCli
         "语言错,答案,fr,\n"
         "标签错,答案,en,has space\n"
     )
-    r = _import(client, world, "csv", bad.encode())
+    r = _import(client, shop, "csv", bad.encode())
     assert r.status_code == 422
     errors = r.json()["errors"]
     assert {(e["row"], e["field"]) for e in errors} == {(3, "question"), (4, "language"), (5, "tags.0")}
-    assert client.get("/api/v1/knowledge/articles", headers=world.headers(KM)).json()["items"] == []
-    r = _import(client, world, "csv", bad.encode(), skip_errors="true")
+    assert client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()["items"] == []
+    r = _import(client, shop, "csv", bad.encode(), skip_errors="true")
     assert r.status_code == 200 and r.json()["created"] == 1 and r.json()["skipped"] == 3
-    r = _import(client, world, "csv", b"question,answer\nq,a\n")
+    r = _import(client, shop, "csv", b"question,answer\nq,a\n")
     assert r.status_code == 422 and "missing column(s): language" in r.json()["detail"]
-    r = _import(client, world, "xlsx", b"not a workbook")
+    r = _import(client, shop, "xlsx", b"not a workbook")
     assert r.status_code == 422
     assert client.post(
         "/api/v1/knowledge/import", params={"format": "csv"}, files={"file": ("f.csv", CSV.encode())},
-        headers=world.headers(Role.AGENT),
+        headers=shop.headers(Role.AGENT),
     ).status_code == 403  # fmt: skip
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "markdown"])
 def test_export_import_round_trip_is_identical(
-    client: TestClient, world: World, other_world: World, db: Database, fmt: str
+    client: TestClient, shop: Shop, other_shop: Shop, db: Database, fmt: str
 ) -> None:
-    cat = category(db, world)
+    cat = category(db, shop)
     published(
         db,
-        world,
+        shop,
         "如何退货？",
         "签收后 **七天** 内可退。\n\n- 免费上门取件",
         variants=["怎么退货", "退货流程"],
@@ -86,33 +88,42 @@ def test_export_import_round_trip_is_identical(
         external_id="faq-return",
     )
     published(
-        db, world, "How do I return?", "Within 7 days.", language="en", variants=["return"], external_id="faq-return"
+        db, shop, "How do I return?", "Within 7 days.", language="en", variants=["return"], external_id="faq-return"
     )
-    published(db, world, "-5% 折扣", "=SUM(A1)", external_id="promo-1")
-    first = client.get("/api/v1/knowledge/export", params={"format": fmt}, headers=world.headers(KM))
+    published(db, shop, "-5% 折扣", "=SUM(A1)", external_id="promo-1")
+    published(
+        db,
+        shop,
+        "破损怎么办",
+        "## 拍照\n\n24 小时内申请。",
+        kind=Kind.ARTICLE,
+        external_id="guide-1",
+        summary="拍照, 申请",
+    )
+    first = client.get("/api/v1/knowledge/export", params={"format": fmt}, headers=shop.headers(KM))
     assert first.status_code == 200
     # Importing the export into the same tenant changes nothing...
-    r = _import(client, world, fmt, first.content)
+    r = _import(client, shop, fmt, first.content)
     assert r.status_code == 200, r.text
-    assert r.json()["unchanged"] == 3 and r.json()["created"] == 0 and r.json()["updated"] == 0
+    assert r.json()["unchanged"] == 4 and r.json()["created"] == 0 and r.json()["updated"] == 0
     # ...and into an empty tenant recreates the same export.
     r = client.post(
         "/api/v1/knowledge/import", params={"format": fmt}, files={"file": (f"f.{fmt}", first.content)},
-        headers=other_world.headers(Role.ADMIN),
+        headers=other_shop.headers(Role.ADMIN),
     )  # fmt: skip
-    assert r.json()["created"] == 3, r.text
-    json_a = client.get("/api/v1/knowledge/export", params={"format": "json"}, headers=world.headers(KM)).json()
+    assert r.json()["created"] == 4, r.text
+    json_a = client.get("/api/v1/knowledge/export", params={"format": "json"}, headers=shop.headers(KM)).json()
     json_b = client.get(
-        "/api/v1/knowledge/export", params={"format": "json"}, headers=other_world.headers(Role.ADMIN)
+        "/api/v1/knowledge/export", params={"format": "json"}, headers=other_shop.headers(Role.ADMIN)
     ).json()
     assert json_a == json_b
 
 
-def test_xlsx_has_the_faq_columns(client: TestClient, world: World, db: Database) -> None:
+def test_xlsx_has_the_faq_columns(client: TestClient, shop: Shop, db: Database) -> None:
     from openpyxl import load_workbook
 
-    published(db, world, "如何退货？", "七天内。", variants=["怎么退货"])
-    r = client.get("/api/v1/knowledge/export", params={"format": "xlsx"}, headers=world.headers(KM))
+    published(db, shop, "如何退货？", "七天内。", variants=["怎么退货"])
+    r = client.get("/api/v1/knowledge/export", params={"format": "xlsx"}, headers=shop.headers(KM))
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == COLUMNS and rows[1][1] == "如何退货？" and rows[1][2] == "怎么退货"

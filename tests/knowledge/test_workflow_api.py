@@ -17,11 +17,12 @@ from omnidesk.knowledge.api import reader_of
 from omnidesk.knowledge.search import CACHE
 from omnidesk.security.permissions import Role
 from tests.factories import World
+from tests.knowledge.conftest import Shop
 
 KM = Role.KNOWLEDGE_MANAGER
 
 
-def _create(client: TestClient, world: World, **extra: object) -> dict[str, object]:
+def _create(client: TestClient, world: World | Shop, **extra: object) -> dict[str, object]:
     body = {"kind": "faq", "language": "zh-CN", "title": "怎么退货？", "body": "七天内可退。", **extra}
     r = client.post("/api/v1/knowledge/articles", json=body, headers=world.headers(KM))
     assert r.status_code == 201, r.text
@@ -29,10 +30,10 @@ def _create(client: TestClient, world: World, **extra: object) -> dict[str, obje
 
 
 def test_draft_review_publish_archive_with_versions_diff_and_rollback(
-    client: TestClient, world: World, db: Database
+    client: TestClient, shop: Shop, db: Database
 ) -> None:
-    h = world.headers(KM)
-    art = _create(client, world, variants=["退货流程"], tags=["售后"])
+    h = shop.headers(KM)
+    art = _create(client, shop, variants=["退货流程"], tags=["售后"])
     assert art["status"] == "draft" and art["current_version"] == 1
     aid = art["id"]
     # A draft is not searchable yet.
@@ -61,16 +62,16 @@ def test_draft_review_publish_archive_with_versions_diff_and_rollback(
     r = client.post(f"/api/v1/knowledge/articles/{aid}/status", json={"status": "in_review"}, headers=h)
     assert r.status_code == 409
 
-    with db.tenant_transaction(world.tenant_id) as s:
+    with db.tenant_transaction(shop.tenant_id) as s:
         actions = {a.action: a.actor_id for a in s.scalars(select(AuditRecord).where(AuditRecord.target_id == aid))}
     assert str(actions["knowledge.publish"]) == publisher  # the knowledge manager's API key
     assert "knowledge.archive" in actions and "knowledge.article_rollback" in actions
 
 
-def test_agents_suggest_edits_and_cannot_publish(client: TestClient, world: World) -> None:
-    art = _create(client, world)
+def test_agents_suggest_edits_and_cannot_publish(client: TestClient, shop: Shop) -> None:
+    art = _create(client, shop)
     aid = art["id"]
-    agent = world.headers(Role.AGENT)
+    agent = shop.headers(Role.AGENT)
     assert (
         client.post(f"/api/v1/knowledge/articles/{aid}/status", json={"status": "published"}, headers=agent).status_code
         == 403
@@ -87,20 +88,20 @@ def test_agents_suggest_edits_and_cannot_publish(client: TestClient, world: Worl
         client.post(f"/api/v1/knowledge/suggestions/{sid}/decision", json={"accept": True}, headers=agent).status_code
         == 403
     )
-    r = client.post(f"/api/v1/knowledge/suggestions/{sid}/decision", json={"accept": True}, headers=world.headers(KM))
+    r = client.post(f"/api/v1/knowledge/suggestions/{sid}/decision", json={"accept": True}, headers=shop.headers(KM))
     assert r.json()["status"] == "accepted"
     got = client.get(f"/api/v1/knowledge/articles/{aid}", headers=agent).json()
     assert got["body"] == "七天内可退，运费我们出。" and got["current_version"] == 2
 
 
-def test_translations_are_linked(client: TestClient, world: World) -> None:
-    zh = _create(client, world)
-    en = _create(client, world, language="en", title="How to return?", body="Within 7 days.", translation_of=zh["id"])
+def test_translations_are_linked(client: TestClient, shop: Shop) -> None:
+    zh = _create(client, shop)
+    en = _create(client, shop, language="en", title="How to return?", body="Within 7 days.", translation_of=zh["id"])
     assert en["translation_group"] == zh["translation_group"]
-    r = client.get(f"/api/v1/knowledge/articles/{zh['id']}/translations", headers=world.headers(KM))
+    r = client.get(f"/api/v1/knowledge/articles/{zh['id']}/translations", headers=shop.headers(KM))
     assert [a["id"] for a in r.json()] == [en["id"]]
     again = {"kind": "faq", "language": "en", "title": "dup", "body": "x", "translation_of": zh["id"]}
-    assert client.post("/api/v1/knowledge/articles", json=again, headers=world.headers(KM)).status_code == 409
+    assert client.post("/api/v1/knowledge/articles", json=again, headers=shop.headers(KM)).status_code == 409
 
 
 def test_restricted_articles_only_for_their_teams(client: TestClient, world: World, db: Database) -> None:
@@ -124,8 +125,8 @@ def test_restricted_articles_only_for_their_teams(client: TestClient, world: Wor
     )
 
 
-def test_bad_input_is_refused_without_writing(client: TestClient, world: World) -> None:
-    h = world.headers(KM)
+def test_bad_input_is_refused_without_writing(client: TestClient, shop: Shop) -> None:
+    h = shop.headers(KM)
     cases = [
         {"language": "fr", "title": "x"},
         {"language": "zh-CN", "title": ""},
@@ -144,12 +145,12 @@ def test_bad_input_is_refused_without_writing(client: TestClient, world: World) 
         assert r.status_code in (404, 422), (body, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
     assert client.get("/api/v1/knowledge/articles", headers=h).json()["items"] == []
-    empty = _create(client, world, body="")
+    empty = _create(client, shop, body="")
     r = client.post(f"/api/v1/knowledge/articles/{empty['id']}/status", json={"status": "published"}, headers=h)
     assert r.status_code == 422
 
 
-def test_tenant_isolation_on_every_route(client: TestClient, world: World, other_world: World) -> None:
+def test_tenant_isolation_on_every_route(client: TestClient, world: World, other_shop: Shop) -> None:
     art = _create(client, world)
     aid = art["id"]
     client.post(f"/api/v1/knowledge/articles/{aid}/status", json={"status": "published"}, headers=world.headers(KM))
@@ -159,7 +160,7 @@ def test_tenant_isolation_on_every_route(client: TestClient, world: World, other
     cat = client.post(
         "/api/v1/knowledge/categories", json={"slug": "returns", "names": {"en": "Returns"}}, headers=world.headers(KM)
     ).json()
-    b = other_world.headers(Role.ADMIN)
+    b = other_shop.headers(Role.ADMIN)
     for method, url, body in [
         ("GET", f"/api/v1/knowledge/articles/{aid}", None),
         ("PATCH", f"/api/v1/knowledge/articles/{aid}", {"body": "hacked"}),
@@ -200,3 +201,22 @@ def test_agent_workspace_suggestions_for_a_conversation(client: TestClient, worl
     top = r.json()[0]
     assert top["id"] == art["id"] and top["answer_text"] == "当日或次日送达。"
     assert client.get("/api/v1/knowledge/suggest", headers=world.headers(Role.AGENT)).status_code == 422
+
+
+def test_nul_characters_are_refused_not_a_database_error(client: TestClient, shop: Shop) -> None:
+    h = shop.headers(KM)
+    for body in (
+        {"language": "zh-CN", "title": "a\x00b"},
+        {"language": "zh-CN", "title": "ok", "body": "x\x00"},
+        {"language": "zh-CN", "title": "ok", "tags": ["a\x00"]},
+    ):
+        assert client.post("/api/v1/knowledge/articles", json=body, headers=h).status_code == 422
+    assert client.get("/api/v1/knowledge/articles", params={"q": "a\x00"}, headers=h).status_code == 200
+    assert client.get(f"/help/{shop.slug}/search", params={"q": "退货\x00"}).status_code == 200
+    r = client.post(
+        "/api/v1/knowledge/import",
+        params={"format": "csv"},
+        files={"file": ("f.csv", b"question,answer,language\nq\x00,a,en\n")},
+        headers=h,
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "question"

@@ -93,3 +93,13 @@ def test_conversation_updates_are_all_or_nothing(client: TestClient, world: Worl
     assert response.status_code in (200, 404, 409, 422), response.text
     if response.status_code != 200:
         assert client.get(url, headers=world.headers()).json() == before
+
+
+def test_nul_characters_are_refused_everywhere(client: TestClient, world: World) -> None:
+    before = _count_customers(client, world)
+    for body in ({"name": "a\x00b"}, {"name": "ok", "tags": ["x\x00"]}, {"name": "ok", "attributes": {"k\x00": 1}}):
+        response = client.post("/api/v1/customers", json=body, headers=world.headers())
+        assert response.status_code == 422 and "NUL" in response.text
+    staff = {"email": "n@x.example", "display_name": "n\x00", "role": "agent"}
+    assert client.post("/api/v1/staff", json=staff, headers=world.headers()).status_code == 422
+    assert _count_customers(client, world) == before

@@ -379,7 +379,7 @@ def record_event(
             kind=kind,
             article_id=article_id,
             session_key=session_key[:64],
-            query=query[:200],
+            query=query.replace("\x00", "")[:200],
             result_count=result_count,
             language=language[:8],
             helpful=helpful,

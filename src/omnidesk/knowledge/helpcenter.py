@@ -19,7 +19,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from omnidesk.accounts.models import Tenant
 from omnidesk.core.db import Database, utcnow
@@ -129,7 +128,7 @@ def _record(db: Database, site: Site, kind: str, **kw: Any) -> None:
         actions.record_event(s, site.tenant_id, kind, session_key=site.session_key, language=site.lang, **kw)
 
 
-def _live_public(s: Session) -> Any:
+def _live_public() -> Any:
     return select(KbArticle).where(queries.live_clause(utcnow()), KbArticle.visibility == "public")
 
 
@@ -154,7 +153,7 @@ def home(request: Request, tenant_slug: str, lang: LangQ = None) -> HTMLResponse
                 .group_by(KbArticle.category_id)
             ).all()
         )
-        live = {a.id: a for a in s.scalars(_live_public(s).where(KbArticle.language == site.lang))}
+        live = {a.id: a for a in s.scalars(_live_public().where(KbArticle.language == site.lang))}
         ranked = [live[i] for i in analytics.popular_article_ids(s, utcnow() - timedelta(days=30)) if i in live]
         recent = sorted(live.values(), key=lambda a: a.published_at or a.created_at, reverse=True)
         popular = list(dict.fromkeys([*ranked, *recent]))[:8]
@@ -171,7 +170,7 @@ def category(request: Request, tenant_slug: str, category_slug: str, lang: LangQ
             raise NotFound("no such category")
         articles = list(
             s.scalars(
-                _live_public(s)
+                _live_public()
                 .where(KbArticle.category_id == cat.id, KbArticle.language == site.lang)
                 .order_by(KbArticle.kind, KbArticle.title)
             )
@@ -186,7 +185,7 @@ def article(
     site = _site(request, tenant_slug, lang)
     db = get_db(request)
     with db.tenant_transaction(site.tenant_id) as s:
-        item = s.scalar(_live_public(s).where(KbArticle.id == article_id))
+        item = s.scalar(_live_public().where(KbArticle.id == article_id))
         if item is None:
             raise NotFound("no such article")
         if lang is None and item.language != site.lang:
@@ -241,6 +240,7 @@ def search(
     category: Annotated[str | None, Query(max_length=63)] = None,
     lang: LangQ = None,
 ) -> HTMLResponse:
+    request.app.state.rate_limiter.hit(f"hc-search:{client_ip(request)}", SUGGEST_PER_MINUTE, 60)
     site = _site(request, tenant_slug, lang)
     db = get_db(request)
     hits: list[Any] = []
@@ -280,11 +280,11 @@ def switch_language(request: Request, tenant_slug: str, code: str) -> RedirectRe
 @router.get("/sitemap.xml")
 def sitemap(request: Request, tenant_slug: str) -> Response:
     site = _site(request, tenant_slug, None)
-    base = str(request.base_url).rstrip("/") + f"/help/{site.slug}"
+    # The configured public URL, not the request's Host header (which a client chooses).
+    origin = request.app.state.settings.public_url or str(request.base_url)
+    base = origin.rstrip("/") + f"/help/{site.slug}"
     with get_db(request).tenant_transaction(site.tenant_id) as s:
-        rows = list(
-            s.execute(_live_public(s).with_only_columns(KbArticle.id, KbArticle.updated_at, KbArticle.language))
-        )
+        rows = list(s.execute(_live_public().with_only_columns(KbArticle.id, KbArticle.updated_at, KbArticle.language)))
         cats = [c.slug for c in queries.categories(s)]
     urls = [f"<url><loc>{xml_escape(base)}</loc></url>"]
     urls += [f"<url><loc>{xml_escape(f'{base}/categories/{c}')}</loc></url>" for c in cats]
@@ -312,7 +312,8 @@ def suggest(
     if q.strip():
         with get_db(request).tenant_transaction(site.tenant_id) as s:
             index, _ = CACHE.get(s, site.tenant_id)
-            hits = index.search(q, limit=limit, language=lang, allow=PUBLIC, prefix=True)
+            language = lang if lang in LANGUAGES else None
+            hits = index.search(q, limit=limit, language=language, allow=PUBLIC, prefix=True)
         items = [
             {
                 "id": str(h.doc.id),

@@ -16,6 +16,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
 
 from omnidesk.knowledge.tokenize import is_cjk, normalise, query_terms, tokens
 
@@ -25,6 +29,7 @@ WEIGHTS = {"title": 3, "variants": 2, "tags": 2, "body": 1}
 FUZZY_DISCOUNT = 0.6
 PREFIX_DISCOUNT = 0.8
 SNIPPET_CHARS = 140
+SHORTLIST = 256  # ranked first; the full candidate set is sorted only if filters leave too few
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,11 @@ class IndexDoc:
     visibility: str
     team_ids: frozenset[str] = frozenset()
     kind: str = "article"
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+    def live_at(self, now: datetime) -> bool:
+        return (self.starts is None or self.starts <= now) and (self.ends is None or self.ends > now)
 
 
 @dataclass(frozen=True)
@@ -51,35 +61,41 @@ class Hit:
 
 @dataclass
 class SearchIndex:
+    """Posting lists as numpy arrays (document numbers, weighted term frequencies), scored vectorised per term."""
+
     docs: list[IndexDoc] = field(default_factory=list)
-    postings: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    lengths: list[int] = field(default_factory=list)
-    avg_length: float = 1.0
+    postings: dict[str, tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]] = field(default_factory=dict)
+    norms: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     _deletes: dict[str, set[str]] | None = None
     _sorted_vocab: list[str] | None = None
 
     @classmethod
-    def build(cls, docs: Iterable[IndexDoc]) -> SearchIndex:
+    def build(cls, docs: Iterable[IndexDoc], counted: dict[IndexDoc, dict[str, int]] | None = None) -> SearchIndex:
+        """Index ``docs``. ``counted`` maps documents to their weighted term counts from an earlier build; it is
+        reused for documents that did not change (tokenising is most of the cost) and updated in place."""
         index = cls()
-        acc: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        acc: dict[str, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        lengths: list[int] = []
         for doc in docs:
             n = len(index.docs)
             index.docs.append(doc)
-            counts: dict[str, int] = defaultdict(int)
-            for name, text in (
-                ("title", doc.title),
-                ("variants", " \n ".join(doc.variants)),
-                ("tags", " ".join(doc.tags)),
-                ("body", doc.text),
-            ):
-                weight = WEIGHTS[name]
-                for term in tokens(text):
-                    counts[term] += weight
+            counts = counted.get(doc) if counted is not None else None
+            if counts is None:
+                counts = term_counts(doc)
+                if counted is not None:
+                    counted[doc] = counts
             for term, tf in counts.items():
-                acc[term].append((n, tf))
-            index.lengths.append(sum(counts.values()))
-        index.postings = dict(acc)
-        index.avg_length = (sum(index.lengths) / len(index.lengths)) if index.lengths else 1.0
+                numbers, freqs = acc[term]
+                numbers.append(n)
+                freqs.append(tf)
+            lengths.append(sum(counts.values()))
+        index.postings = {
+            term: (np.array(numbers, dtype=np.int32), np.array(freqs, dtype=np.float32))
+            for term, (numbers, freqs) in acc.items()
+        }
+        length = np.array(lengths, dtype=np.float32)
+        avg = float(length.mean()) if len(lengths) else 1.0
+        index.norms = (K1 * (1 - B + B * length / max(avg, 1.0))).astype(np.float32)
         return index
 
     def __len__(self) -> int:
@@ -95,27 +111,56 @@ class SearchIndex:
         allow: Visibility | None = None,
         prefix: bool = False,
         exclude: uuid.UUID | None = None,
+        now: datetime | None = None,
     ) -> list[Hit]:
-        """Best matches first. ``allow`` filters what the reader may see; ``prefix`` is for as-you-type input."""
+        """Best matches first. ``allow`` filters what the reader may see; ``prefix`` is for as-you-type input.
+
+        Entries outside their effective period at ``now`` are skipped, so even an index built a moment before an
+        expiry never offers the expired entry.
+        """
+        now = now or datetime.now(UTC)
         terms = query_terms(query)
         if not terms or not self.docs:
             return []
         expanded = self._expand(terms, prefix=prefix)
-        scores: dict[int, float] = defaultdict(float)
         n = len(self.docs)
+        scores = np.zeros(n, dtype=np.float32)
         for term, factor in expanded.items():
-            plist = self.postings.get(term)
-            if not plist:
+            posting = self.postings.get(term)
+            if posting is None:
                 continue
-            idf = math.log(1 + (n - len(plist) + 0.5) / (len(plist) + 0.5))
-            for i, tf in plist:
-                norm = K1 * (1 - B + B * self.lengths[i] / self.avg_length)
-                scores[i] += factor * idf * tf * (K1 + 1) / (tf + norm)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], self.docs[kv[0]].title))
-        hits: list[Hit] = []
+            numbers, freqs = posting
+            idf = math.log(1 + (n - len(numbers) + 0.5) / (len(numbers) + 0.5))
+            scores[numbers] += factor * idf * freqs * (K1 + 1) / (freqs + self.norms[numbers])
         marks = [t for t in expanded if t in self.postings]
-        for i, score in ranked:
+        candidates = np.flatnonzero(scores)
+        shortlist = _best(candidates, scores, SHORTLIST) if len(candidates) > SHORTLIST else None
+        for pool in (shortlist, candidates):
+            if pool is None:
+                continue
+            ordered = pool[np.argsort(-scores[pool], kind="stable")]
+            hits = self._filter(ordered, scores, marks, limit, language, category_id, allow, exclude, now)
+            if len(hits) >= limit or pool is candidates:
+                return hits
+        return []
+
+    def _filter(
+        self,
+        ordered: npt.NDArray[np.intp],
+        scores: npt.NDArray[np.float32],
+        marks: list[str],
+        limit: int,
+        language: str | None,
+        category_id: uuid.UUID | None,
+        allow: Visibility | None,
+        exclude: uuid.UUID | None,
+        now: datetime,
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        for i in ordered.tolist():
             doc = self.docs[i]
+            if not doc.live_at(now):
+                continue
             if language and doc.language != language:
                 continue
             if category_id and doc.category_id != category_id:
@@ -124,7 +169,7 @@ class SearchIndex:
                 continue
             if exclude is not None and doc.id == exclude:
                 continue
-            hits.append(Hit(doc, score, highlight(doc.title, marks), snippet(doc.text or doc.title, marks)))
+            hits.append(Hit(doc, float(scores[i]), highlight(doc.title, marks), snippet(doc.text or doc.title, marks)))
             if len(hits) >= limit:
                 break
         return hits
@@ -173,6 +218,21 @@ class SearchIndex:
         return {w for w in found if w != term and _within_one(term, w)}
 
 
+def term_counts(doc: IndexDoc) -> dict[str, int]:
+    """Weighted term frequencies of one document (a term in the title counts three times)."""
+    counts: dict[str, int] = defaultdict(int)
+    for name, text in (
+        ("title", doc.title),
+        ("variants", " \n ".join(doc.variants)),
+        ("tags", " ".join(doc.tags)),
+        ("body", doc.text),
+    ):
+        weight = WEIGHTS[name]
+        for term in tokens(text):
+            counts[term] += weight
+    return dict(counts)
+
+
 class Visibility:
     """A reader's right to see a document: the public, or staff with their teams."""
 
@@ -189,6 +249,12 @@ class Visibility:
         if doc.visibility == "internal" or self.all_teams:
             return True
         return bool(self.team_ids & doc.team_ids)
+
+
+def _best(candidates: npt.NDArray[np.intp], scores: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
+    """The ``k`` best-scoring candidates, unordered (linear time)."""
+    part = np.argpartition(-scores[candidates], k)[:k]
+    return candidates[part]
 
 
 def _deletions(word: str) -> set[str]:

@@ -94,9 +94,12 @@ def published_faq(session: Session, language: str | None = None, now: datetime |
     return published_entries(session, language, now, kinds=(Kind.FAQ.value,))
 
 
-def knowledge_stamp(session: Session) -> KnowledgeStamp:
-    """Version counter plus the moment time alone will change the published set; see ``knowledge.state``."""
-    return read_stamp(session)
+def knowledge_stamp(session: Session, now: datetime | None = None) -> KnowledgeStamp:
+    """Version counter plus the next moment time alone changes the published set; see ``knowledge.state``.
+
+    Read it *before* loading entries, keep it with the cache, and rebuild when ``not stamp.fresh(version, now)``.
+    """
+    return read_stamp(session, now)
 
 
 def knowledge_version(session: Session) -> int:
@@ -136,7 +139,9 @@ def list_articles(
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(KbArticle, name) == filters[name])
     if filters.get("q"):
-        pattern = "%" + filters["q"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%" + filters["q"].replace("\x00", "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
         stmt = stmt.where(or_(KbArticle.title.ilike(pattern, escape="\\"), KbArticle.body.ilike(pattern, escape="\\")))
     if cursor:
         created, row_id = decode_cursor(cursor)

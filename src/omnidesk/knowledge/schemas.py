@@ -6,16 +6,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from omnidesk.core.schemas import Input, Language, Output, Slug, Tag, Timestamp
+from omnidesk.core.schemas import Input, Language, Output, Slug, Timestamp
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-Variant = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-MarkdownBody = Annotated[str, StringConstraints(max_length=100_000)]
+
+def _no_nul(value: str) -> str:
+    """PostgreSQL text cannot hold NUL; refuse it at the edge instead of failing in the database."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Title = Annotated[Text, StringConstraints(min_length=1, max_length=300)]
+Variant = Annotated[Text, StringConstraints(min_length=1, max_length=300)]
+MarkdownBody = Annotated[Text, StringConstraints(max_length=100_000)]
+Note = Annotated[Text, StringConstraints(max_length=500)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s,\x00-\x1f\x7f]+$")]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-.:/]+$")]
-LocalisedText = dict[Language, Annotated[str, StringConstraints(max_length=300)]]
+LocalisedText = dict[Language, Annotated[Text, StringConstraints(max_length=300)]]
 
 
 class CategoryCreate(Input):
@@ -55,7 +66,7 @@ class ArticleCreate(_Dates):
     title: Title = Field(description="the article title, or the FAQ question")
     variants: list[Variant] = Field(default=[], max_length=50, description="other phrasings of an FAQ question")
     body: MarkdownBody = Field(default="", description="Markdown; raw HTML is not rendered")
-    summary: Annotated[str, StringConstraints(max_length=500)] = ""
+    summary: Note = ""
     category_id: uuid.UUID | None = None
     tags: list[Tag] = Field(default=[], max_length=50)
     visibility: Visibility = Visibility.PUBLIC
@@ -70,22 +81,20 @@ class ArticleUpdate(_Dates):
     title: Title | None = None
     variants: list[Variant] | None = Field(default=None, max_length=50)
     body: MarkdownBody | None = None
-    summary: Annotated[str, StringConstraints(max_length=500)] | None = None
+    summary: Note | None = None
     category_id: uuid.UUID | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
     visibility: Visibility | None = None
     team_ids: list[uuid.UUID] | None = Field(default=None, max_length=50)
     effective_from: Timestamp | None = None
     expires_at: Timestamp | None = None
-    note: Annotated[str, StringConstraints(max_length=500)] = Field(
-        default="", description="why; kept with the version"
-    )
+    note: Note = Field(default="", description="why; kept with the version")
     version: int | None = Field(default=None, ge=1, description="if given, the update fails with 409 unless it matches")
 
 
 class StatusChange(Input):
     status: ArticleStatus
-    note: Annotated[str, StringConstraints(max_length=500)] = ""
+    note: Note = ""
 
 
 class Rollback(Input):
@@ -96,7 +105,7 @@ class SuggestionCreate(Input):
     title: Title | None = None
     variants: list[Variant] | None = Field(default=None, max_length=50)
     body: MarkdownBody | None = None
-    note: Annotated[str, StringConstraints(max_length=1000)] = ""
+    note: Annotated[Text, StringConstraints(max_length=1000)] = ""
 
 
 class SuggestionDecision(Input):

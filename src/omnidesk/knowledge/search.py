@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -33,6 +33,9 @@ class _Entry:
     stamp: KnowledgeStamp
     index: SearchIndex
     bodies: dict[uuid.UUID, str]
+    # Reused by the next build: documents by (id, version, updated_at), and their term counts.
+    docs: dict[tuple[uuid.UUID, int, datetime], IndexDoc] = field(default_factory=dict)
+    counted: dict[IndexDoc, dict[str, int]] = field(default_factory=dict)
 
 
 class IndexCache:
@@ -54,16 +57,24 @@ class IndexCache:
             return entry.index, entry.bodies
         with self._lock:
             build_lock = self._build_locks.setdefault(tenant_id, threading.Lock())
-        with build_lock:  # one build per tenant at a time; others wait and reuse it
+            previous = self._entries.get(tenant_id)
+        # One build per tenant at a time. While it runs, other requests keep answering from the previous index
+        # (seconds stale at most) instead of queueing behind it; only a tenant's very first build makes them wait.
+        if not build_lock.acquire(blocking=previous is None):
+            assert previous is not None
+            return previous.index, previous.bodies
+        try:
             entry = self._lookup(tenant_id, version, now)
             if entry is None:
-                entry = _build(session, version, now)
+                entry = _build(session, version, now, previous)
                 self.builds += 1
                 with self._lock:
                     self._entries[tenant_id] = entry
                     self._entries.move_to_end(tenant_id)
                     while len(self._entries) > self._max:
                         self._entries.popitem(last=False)
+        finally:
+            build_lock.release()
         return entry.index, entry.bodies
 
     def _lookup(self, tenant_id: uuid.UUID, version: int, now: datetime) -> _Entry | None:
@@ -79,13 +90,22 @@ class IndexCache:
             self._entries.clear()
 
 
-def _build(session: Session, version: int, now: datetime) -> _Entry:
+def _build(session: Session, version: int, now: datetime, previous: _Entry | None) -> _Entry:
+    """Index the live entries, re-rendering and re-tokenising only those changed since ``previous``."""
     articles = list(session.scalars(select(KbArticle).where(live_clause(now))))
-    docs = [doc_of(a) for a in articles]
+    old_docs = previous.docs if previous else {}
+    old_counts = previous.counted if previous else {}
+    docs: dict[tuple[uuid.UUID, int, datetime], IndexDoc] = {}
+    for a in articles:
+        key = (a.id, a.current_version, a.updated_at)
+        docs[key] = old_docs.get(key) or doc_of(a)
+    counted = {d: old_counts[d] for d in docs.values() if d in old_counts}
     return _Entry(
         stamp=KnowledgeStamp(version, next_boundary(session, now)),
-        index=SearchIndex.build(docs),
+        index=SearchIndex.build(docs.values(), counted),
         bodies={a.id: a.body for a in articles},
+        docs=docs,
+        counted=counted,
     )
 
 
@@ -101,6 +121,8 @@ def doc_of(article: KbArticle) -> IndexDoc:
         visibility=article.visibility,
         team_ids=frozenset(article.team_ids or ()),
         kind=article.kind,
+        starts=article.effective_from,
+        ends=article.expires_at,
     )
 
 

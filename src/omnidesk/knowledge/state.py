@@ -33,12 +33,20 @@ class KnowledgeStamp:
         return version == self.version and (self.valid_until is None or now < self.valid_until)
 
 
-def read_stamp(session: Session) -> KnowledgeStamp:
-    """The tenant's stamp (version 0 before anything was ever published)."""
+def read_stamp(session: Session, now: datetime | None = None) -> KnowledgeStamp:
+    """The tenant's stamp (version 0 before anything was ever published).
+
+    If the stored boundary has already passed (the maintenance tick has not bumped the version yet), the next
+    boundary is computed on the spot, so a cache that stores this stamp rebuilds once, not on every read.
+    """
     row = session.execute(select(KbState.version, KbState.valid_until)).first()
     if row is None:
         return KnowledgeStamp(0, None)
-    return KnowledgeStamp(int(row[0]), row[1])
+    version, valid_until = int(row[0]), row[1]
+    now = now or utcnow()
+    if valid_until is not None and valid_until <= now:
+        valid_until = next_boundary(session, now)
+    return KnowledgeStamp(version, valid_until)
 
 
 def next_boundary(session: Session, now: datetime) -> datetime | None:

@@ -18,18 +18,18 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
 from omnidesk.core.errors import DomainError, InvalidInput, PayloadTooLarge
-from omnidesk.core.schemas import Input, Language, Tag, Timestamp
+from omnidesk.core.schemas import Input, Language, Timestamp
 from omnidesk.knowledge import actions, queries
 from omnidesk.knowledge.models import KbArticle, KbCategory
-from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Title, Variant
+from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Tag, Text, Title, Variant
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 from omnidesk.security.permissions import Perm
 
@@ -45,6 +45,8 @@ COLUMNS = (
     "status",
     "effective_from",
     "expires_at",
+    "kind",
+    "summary",
 )
 REQUIRED = ("question", "answer", "language")
 MAX_ROWS = 20_000
@@ -61,8 +63,8 @@ class ImportEntry(Input):
     question: Title
     variants: list[Variant] = Field(default=[], max_length=50)
     answer: MarkdownBody
-    summary: str = ""
-    category: str | None = None
+    summary: Annotated[Text, StringConstraints(max_length=500)] = ""
+    category: Annotated[Text, StringConstraints(max_length=300)] | None = None
     language: Language
     tags: list[Tag] = Field(default=[], max_length=50)
     visibility: Visibility = Visibility.PUBLIC

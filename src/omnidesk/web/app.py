@@ -26,6 +26,7 @@ from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
 from omnidesk.knowledge import helpcenter
+from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
 from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.tickets.api import router as tickets_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(bot_ui_router)
     app.include_router(helpcenter.router)
     app.include_router(tickets_ui_router)
+    app.include_router(knowledge_ui.router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),
