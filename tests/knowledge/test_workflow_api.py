@@ -211,8 +211,9 @@ def test_nul_characters_are_refused_not_a_database_error(client: TestClient, sho
         {"language": "zh-CN", "title": "ok", "tags": ["a\x00"]},
     ):
         assert client.post("/api/v1/knowledge/articles", json=body, headers=h).status_code == 422
-    assert client.get("/api/v1/knowledge/articles", params={"q": "a\x00"}, headers=h).status_code == 200
-    assert client.get(f"/help/{shop.slug}/search", params={"q": "退货\x00"}).status_code == 200
+    # A NUL in the URL is refused before any handler runs (PostgreSQL could not even compare with it).
+    assert client.get("/api/v1/knowledge/articles", params={"q": "a\x00"}, headers=h).status_code == 400
+    assert client.get(f"/help/{shop.slug}/search", params={"q": "退货\x00"}).status_code == 400
     r = client.post(
         "/api/v1/knowledge/import",
         params={"format": "csv"},

@@ -22,6 +22,7 @@ from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
+from omnidesk.core.schemas import contains_nul
 from omnidesk.knowledge import actions as knowledge_actions
 from omnidesk.knowledge.queries import published_faq
 from omnidesk.knowledge.schemas import ArticleCreate
@@ -36,6 +37,8 @@ log = logging.getLogger("omnidesk.bot")
 def save_config(session: Session, actor: Actor, document: dict[str, Any]) -> BotConfig:
     """Validate and store a new version of the tenant's assistant settings; it is live from the next message."""
     actor.require(Perm.BOT_MANAGE)
+    if contains_nul(document):
+        raise InvalidInput("text must not contain NUL (\\u0000) characters")
     try:
         settings = BotSettings.model_validate(document)
     except ValidationError as exc:

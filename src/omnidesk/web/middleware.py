@@ -95,7 +95,7 @@ class RequestContext:
 
 
 class BodyLimit:
-    """Refuses bodies over the configured size with 413 before any handler reads them."""
+    """Refuses bodies over the configured size with 413 before any handler reads them, and NUL in URLs."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -104,6 +104,11 @@ class BodyLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", ""):
+            await _send_problem(
+                send, 400, "bad-request", "Bad request", "the URL must not contain NUL (%00) characters"
+            )
             return
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
