@@ -1,9 +1,19 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from omnidesk.accounts import models as accounts_models
+from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
 from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
+from omnidesk.routing import models as routing_models
 
-__all__ = ["Base", "accounts_models", "compliance_models", "conversations_models", "customers_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "compliance_models",
+    "conversations_models",
+    "customers_models",
+    "routing_models",
+    "widget_models",
+]

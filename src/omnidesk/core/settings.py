@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
+    widget_conversations_per_ip: int = Field(
+        default=6, ge=1, le=10_000_000, description="new widget conversations per IP per 12 hours"
+    )
+    widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
+    widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
+    visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @field_validator("log_level")
     @classmethod

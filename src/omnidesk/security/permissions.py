@@ -35,6 +35,8 @@ class Perm(StrEnum):
     NOTES_WRITE = "notes.write"
     AUDIT_READ = "audit.read"
     TENANT_SETTINGS = "tenant.settings"
+    CANNED_RESPONSES_MANAGE = "canned_responses.manage"
+    ROUTING_SUPERVISE = "routing.supervise"
 
 
 _ALL = frozenset(Perm)
@@ -54,6 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CONVERSATIONS_WRITE,
             Perm.CONVERSATIONS_ASSIGN,
             Perm.NOTES_WRITE,
+            Perm.CANNED_RESPONSES_MANAGE,
+            Perm.ROUTING_SUPERVISE,
         }
     ),
     # Agents see conversations assigned to them, unassigned ones and those of their teams (see conversations.queries).

@@ -15,14 +15,24 @@ from fastapi.templating import Jinja2Templates
 
 from omnidesk import __version__
 from omnidesk.accounts.api import router as accounts_router
+from omnidesk.channels.widget import ui as widget_ui
+from omnidesk.channels.widget.api import router as widget_router
+from omnidesk.channels.widget.attachments import EncryptedFileStore
 from omnidesk.compliance.api import router as audit_router
 from omnidesk.conversations.api import router as conversations_router
+from omnidesk.conversations.live_api import router as live_router
 from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
+from omnidesk.realtime import gateway
+from omnidesk.realtime.api import router as realtime_router
+from omnidesk.realtime.hub import Hub
+from omnidesk.realtime.presence import make_presence
+from omnidesk.routing import service as routing_service
+from omnidesk.routing.api import router as routing_router
 from omnidesk.security.ratelimit import make_rate_limiter
-from omnidesk.web import ops, problems, ui
+from omnidesk.web import ops, problems, ui, workspace
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 
@@ -31,7 +41,17 @@ API_PREFIX = "/api/v1"
 
 def build_api_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
-    for router in (accounts_router, customers_router, conversations_router, audit_router):
+    for router in (
+        accounts_router,
+        customers_router,
+        conversations_router,
+        audit_router,
+        live_router,
+        routing_router,
+        widget_router,
+        realtime_router,
+        gateway.router,
+    ):
         api.include_router(router)
     return api
 
@@ -42,10 +62,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     db = db or Database(settings.effective_database_url, bus=bus)
     if db.bus is None:
         db.bus = bus
+    presence = make_presence(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = routing_service.start_reconciler(db, presence) if settings.run_jobs_in_process else None
         yield
+        if stop is not None:
+            stop.set()
         bus.close()
 
     app = FastAPI(
@@ -61,6 +85,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = db
     app.state.bus = bus
     app.state.rate_limiter = make_rate_limiter(settings.redis_url)
+    app.state.hub = Hub(bus)
+    app.state.presence = presence
+    app.state.blobs = EncryptedFileStore(settings.data_dir / "blobs", settings.effective_secret_key)
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
 
@@ -68,6 +95,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(build_api_router())
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(workspace.router)
+    app.include_router(widget_ui.router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),
