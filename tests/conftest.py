@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,8 +24,13 @@ from omnidesk.core import migrate
 from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, load_settings
 from omnidesk.events.bus import MemoryBus
+from omnidesk.security import passwords
 from omnidesk.web.app import create_app
 from tests.factories import World, make_world
+
+# Cheap argon2 parameters for the test run only: the product keeps the library's defaults. Hundreds of personas
+# are hashed per run, and the cost parameters are not what the tests are about.
+passwords._hasher = passwords.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def require_service(variable: str, what: str) -> str:
@@ -36,6 +42,24 @@ def require_service(variable: str, what: str) -> str:
     if os.environ.get("OMNIDESK_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (required in CI)")
     pytest.skip(message)
+
+
+@contextmanager
+def scratch_database(base_url: str, folder: Path) -> Iterator[str]:
+    """An empty database of the same kind as ``base_url``: a SQLite file, or a new PostgreSQL database."""
+    if base_url.startswith("sqlite"):
+        yield f"sqlite:///{folder / f'scratch-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    name = f"omnidesk_scratch_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
+
+from fastapi.testclient import TestClient
 
 from omnidesk.accounts import actions as accounts
 from omnidesk.accounts.models import StaffUser
@@ -46,13 +49,13 @@ def make_tenant(db: Database, slug: str | None = None) -> tuple[uuid.UUID, str, 
     slug = slug or f"t-{uuid.uuid4().hex[:12]}"
     with db.platform_transaction() as s:
         tenant, admin, _ = accounts.create_tenant(
-            s, TenantCreate(slug=slug, name=f"Tenant {slug}", admin_email=f"admin@{slug}.example")
+            s, TenantCreate(slug=slug, name=f"Tenant {slug}", admin_email=f"owner@{slug}.example")
         )
     return tenant.id, slug, admin
 
 
 def make_world(db: Database) -> World:
-    tenant_id, slug, admin = make_tenant(db)
+    tenant_id, slug, _ = make_tenant(db)
     system = system_actor(tenant_id)
     staff: dict[Role, StaffUser] = {}
     keys: dict[Role, str] = {}
@@ -81,7 +84,9 @@ def make_world(db: Database) -> World:
         conversation = conversations.open_conversation(
             s,
             system,
-            ConversationCreate(customer_id=customer.id, channel="web", subject="快递到哪了", message="我的快递到哪了？"),
+            ConversationCreate(
+                customer_id=customer.id, channel="web", subject="快递到哪了", message="我的快递到哪了？"
+            ),
         )
     return World(
         tenant_id=tenant_id,
@@ -93,3 +98,24 @@ def make_world(db: Database) -> World:
         conversation=conversation,
         emails=emails,
     )
+
+
+def sign_in(client: TestClient, world: World, role: Role = Role.AGENT, password: str = PASSWORD) -> str:
+    """Sign in through the log-in form like a person; return where the browser is sent next."""
+    page = client.get("/login")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    response = client.post(
+        "/login",
+        data={"workspace": world.slug, "email": world.emails[role], "password": password, "csrf": csrf.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    return str(response.headers["location"])
+
+
+def session_csrf(client: TestClient) -> str:
+    """The CSRF token of the signed-in session, as the home page embeds it."""
+    match = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text)
+    assert match
+    return match.group(1)

@@ -115,42 +115,42 @@ def login(
         actor = Actor(tenant_id=tenant.id, kind=ActorKind.STAFF, id=user.id, role=Role(user.role), ip=ip)
         locked = user.locked_until is not None and user.locked_until > now
         if locked or not ok or not user.is_active:
+            # Record the failure and commit it (leaving the block normally), then refuse.
             if not locked and not ok:
                 user.failed_logins += 1
                 if user.failed_logins >= settings.login_max_failures:
                     user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
                     user.failed_logins = 0
                     audit.record(
-                        s,
-                        actor,
-                        "staff.locked",
-                        "staff",
-                        user.id,
-                        {"minutes": settings.login_lockout_minutes},
+                        s, actor, "staff.locked", "staff", user.id, {"minutes": settings.login_lockout_minutes}
                     )
             audit.record(s, actor, "auth.login_failed", "staff", user.id, {"locked": locked})
             log.info("login failed", extra={"user_id": str(user.id), "ip": ip, "locked": locked})
-            raise Unauthenticated(_BAD_LOGIN)
-        user.failed_logins = 0
-        user.locked_until = None
-        if passwords.needs_rehash(user.password_hash or ""):
-            user.password_hash = passwords.hash_password(password)
-        token = tokens.new_session_token()
-        csrf = tokens.new_csrf_token()
-        s.add(
-            StaffSession(
-                tenant_id=tenant.id,
-                token_digest=tokens.digest(token),
-                csrf_token=csrf,
-                user_id=user.id,
-                expires_at=now + timedelta(hours=settings.session_absolute_hours),
-                ip=ip[:64],
-                user_agent=user_agent[:300],
+            result = None
+        else:
+            user.failed_logins = 0
+            user.locked_until = None
+            if passwords.needs_rehash(user.password_hash or ""):
+                user.password_hash = passwords.hash_password(password)
+            token = tokens.new_session_token()
+            csrf = tokens.new_csrf_token()
+            s.add(
+                StaffSession(
+                    tenant_id=tenant.id,
+                    token_digest=tokens.digest(token),
+                    csrf_token=csrf,
+                    user_id=user.id,
+                    expires_at=now + timedelta(hours=settings.session_absolute_hours),
+                    ip=ip[:64],
+                    user_agent=user_agent[:300],
+                )
             )
-        )
-        audit.record(s, actor, "auth.login", "staff", user.id)
-        log.info("login", extra={"user_id": str(user.id), "ip": ip})
-        return LoginResult(token=token, csrf_token=csrf, user_id=user.id, tenant_id=tenant.id)
+            audit.record(s, actor, "auth.login", "staff", user.id)
+            log.info("login", extra={"user_id": str(user.id), "ip": ip})
+            result = LoginResult(token=token, csrf_token=csrf, user_id=user.id, tenant_id=tenant.id)
+    if result is None:
+        raise Unauthenticated(_BAD_LOGIN)
+    return result
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.compliance.models import AuditRecord
@@ -28,7 +28,7 @@ def list_audit(
     limit: int,
 ) -> tuple[list[AuditRecord], bool]:
     actor.require(Perm.AUDIT_READ)
-    stmt: Select[tuple[AuditRecord]] = select(AuditRecord)
+    stmt = select(AuditRecord)
     if action:
         # A trailing '.' lists a whole family, e.g. 'conversation.'.
         stmt = stmt.where(

@@ -215,38 +215,40 @@ def update_conversation(
             " reload and try again"
         )
     before = {k: getattr(conversation, k) for k in _UPDATABLE}
-    if "assignee_id" in changes or "team_id" in changes:
-        actor.require(Perm.CONVERSATIONS_ASSIGN)
-    if "assignee_id" in changes and data.assignee_id is not None:
-        assignee: StaffUser = accounts_queries.get_staff(session, data.assignee_id)
-        if not assignee.is_active:
-            raise InvalidInput("that staff user is deactivated and cannot be assigned")
-        conversation.assignee_id = assignee.id
-    elif "assignee_id" in changes:
-        conversation.assignee_id = None
-    if "team_id" in changes:
-        conversation.team_id = accounts_queries.get_team(session, data.team_id).id if data.team_id else None
-    if data.status is not None:
-        check_transition(Status(conversation.status), data.status)
-        if data.status == Status.SNOOZED and data.snoozed_until is None:
-            raise InvalidInput("snoozing needs snoozed_until, the time to wake the conversation up")
-        conversation.status = data.status.value
-        if data.status != Status.SNOOZED:
-            conversation.snoozed_until = None
-    if data.snoozed_until is not None:
-        if data.snoozed_until.tzinfo is None:
-            raise InvalidInput("snoozed_until needs a time zone, e.g. 2027-01-01T09:00:00+08:00")
-        if data.snoozed_until <= utcnow():
-            raise InvalidInput("snoozed_until must be in the future")
-        if conversation.status != Status.SNOOZED.value:
-            raise InvalidInput("snoozed_until applies only with status 'snoozed'")
-        conversation.snoozed_until = data.snoozed_until
-    if data.priority is not None:
-        conversation.priority = data.priority.value
-    if data.tags is not None:
-        conversation.tags = list(dict.fromkeys(data.tags))
-    if data.subject is not None:
-        conversation.subject = data.subject
+    # No autoflush while fields change: the version column must move once per update, not once per lookup.
+    with session.no_autoflush:
+        if "assignee_id" in changes or "team_id" in changes:
+            actor.require(Perm.CONVERSATIONS_ASSIGN)
+        if "assignee_id" in changes and data.assignee_id is not None:
+            assignee: StaffUser = accounts_queries.get_staff(session, data.assignee_id)
+            if not assignee.is_active:
+                raise InvalidInput("that staff user is deactivated and cannot be assigned")
+            conversation.assignee_id = assignee.id
+        elif "assignee_id" in changes:
+            conversation.assignee_id = None
+        if "team_id" in changes:
+            conversation.team_id = accounts_queries.get_team(session, data.team_id).id if data.team_id else None
+        if data.status is not None:
+            check_transition(Status(conversation.status), data.status)
+            if data.status == Status.SNOOZED and data.snoozed_until is None:
+                raise InvalidInput("snoozing needs snoozed_until, the time to wake the conversation up")
+            conversation.status = data.status.value
+            if data.status != Status.SNOOZED:
+                conversation.snoozed_until = None
+        if data.snoozed_until is not None:
+            if data.snoozed_until.tzinfo is None:
+                raise InvalidInput("snoozed_until needs a time zone, e.g. 2027-01-01T09:00:00+08:00")
+            if data.snoozed_until <= utcnow():
+                raise InvalidInput("snoozed_until must be in the future")
+            if conversation.status != Status.SNOOZED.value:
+                raise InvalidInput("snoozed_until applies only with status 'snoozed'")
+            conversation.snoozed_until = data.snoozed_until
+        if data.priority is not None:
+            conversation.priority = data.priority.value
+        if data.tags is not None:
+            conversation.tags = list(dict.fromkeys(data.tags))
+        if data.subject is not None:
+            conversation.subject = data.subject
     after = {k: getattr(conversation, k) for k in _UPDATABLE}
     changed = audit.diff(before, after)
     if not changed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.conversations.models import Conversation, Message
@@ -16,13 +16,13 @@ from omnidesk.security.permissions import Perm
 
 
 def visible_to(actor: Actor) -> ColumnElement[bool] | None:
-    """Agents see conversations assigned to them, unassigned ones and those of their teams; others see all."""
-    if actor.can(Perm.CONVERSATIONS_READ_ALL) or actor.staff_id is None:
+    """Agents see conversations assigned to them, unassigned ones and those of their teams; supervisors all."""
+    if actor.can(Perm.CONVERSATIONS_READ_ALL):
         return None
-    clauses: list[ColumnElement[bool]] = [
-        Conversation.assignee_id == actor.staff_id,
-        Conversation.assignee_id.is_(None),
-    ]
+    # An API key with the agent role is nobody's inbox: it sees only the unassigned queue.
+    clauses: list[ColumnElement[bool]] = [Conversation.assignee_id.is_(None)]
+    if actor.staff_id is not None:
+        clauses.append(Conversation.assignee_id == actor.staff_id)
     if actor.team_ids:
         clauses.append(Conversation.team_id.in_(actor.team_ids))
     return or_(*clauses)
@@ -49,7 +49,7 @@ def list_conversations(
     limit: int,
 ) -> tuple[list[Conversation], bool]:
     actor.require(Perm.CONVERSATIONS_READ)
-    stmt: Select[tuple[Conversation]] = select(Conversation)
+    stmt = select(Conversation)
     scope = visible_to(actor)
     if scope is not None:
         stmt = stmt.where(scope)

@@ -13,7 +13,7 @@ from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, NotFound
 from omnidesk.customers import queries
 from omnidesk.customers.models import Customer, CustomerIdentity
-from omnidesk.customers.schemas import CustomerCreate, CustomerUpdate, IdentityIn
+from omnidesk.customers.schemas import CustomerCreate, CustomerUpdate, IdentityIn, IdentityKind
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.security.permissions import Perm
 
@@ -39,9 +39,9 @@ def do_create_customer(session: Session, actor: Actor, data: CustomerCreate) -> 
     session.flush()
     identities = list(data.identities)
     if data.email and not any(i.kind == "email" and i.value == data.email for i in identities):
-        identities.append(IdentityIn(kind="email", value=data.email))  # type: ignore[arg-type]
+        identities.append(IdentityIn(kind=IdentityKind.EMAIL, value=data.email))
     if data.phone and not any(i.kind == "phone" for i in identities):
-        identities.append(IdentityIn(kind="phone", value=data.phone))  # type: ignore[arg-type]
+        identities.append(IdentityIn(kind=IdentityKind.PHONE, value=data.phone))
     for identity in identities:
         _add_identity(session, actor, customer, identity)
     audit.record(session, actor, "customer.create", "customer", customer.id, {"name": customer.name})

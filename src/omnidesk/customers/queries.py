@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.core.errors import NotFound
@@ -42,7 +42,7 @@ def find_by_identity(session: Session, kind: str, value: str) -> Customer | None
 def list_customers(
     session: Session, *, q: str | None, tag: str | None, cursor: str | None, limit: int
 ) -> tuple[list[Customer], bool]:
-    stmt: Select[tuple[Customer]] = select(Customer)
+    stmt = select(Customer)
     if q:
         # Escape LIKE wildcards in the user's text so '%' and '_' match literally.
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -69,9 +69,9 @@ def seed_demo(db: Database) -> DemoResult:
         tenant_id = tenant.id
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:
-        staff = {
-            data["staff"][0]["key"]: s.scalar(select(StaffUser).where(StaffUser.email == data["staff"][0]["email"]))
-        }
+        first_admin = s.scalar(select(StaffUser).where(StaffUser.email == data["staff"][0]["email"]))
+        assert first_admin is not None, "create_tenant made the first admin in the transaction above"
+        staff = {data["staff"][0]["key"]: first_admin}
         for item in data["staff"][1:]:
             user, _ = accounts.do_create_staff(
                 s,

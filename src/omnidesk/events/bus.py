@@ -101,7 +101,7 @@ class RedisBus:
             yield _redis_messages(pubsub)
         finally:
             await pubsub.unsubscribe()
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
             await client.aclose()
 
     def close(self) -> None:

@@ -20,10 +20,10 @@ IDEMPOTENCY_RETENTION = timedelta(hours=24)
 def purge_expired(db: Database) -> dict[str, int]:
     now = utcnow()
     with db.platform_transaction() as s:
-        keys = s.execute(
+        keys = s.execute(  # type: ignore[attr-defined]
             delete(IdempotentResponse).where(IdempotentResponse.created_at < now - IDEMPOTENCY_RETENTION)
         ).rowcount
-        sessions = s.execute(
+        sessions = s.execute(  # type: ignore[attr-defined]
             delete(StaffSession).where(
                 or_(StaffSession.expires_at < now, StaffSession.revoked_at < now - timedelta(days=1))
             )

@@ -40,7 +40,7 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=problems.PROBLEM_RESPONSES)
     for router in (
         accounts_router,
         customers_router,

@@ -31,7 +31,8 @@ def client_ip(request: Request) -> str:
 
 
 def request_id(request: Request) -> str | None:
-    return getattr(request.state, "request_id", None) or request.scope.get("state", {}).get("request_id")
+    value = request.scope.get("state", {}).get("request_id")
+    return str(value) if value else None
 
 
 def session_cookie_name(settings: Settings) -> str:

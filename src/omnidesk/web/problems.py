@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,39 @@ from omnidesk.core.errors import DomainError, RateLimited
 log = logging.getLogger("omnidesk.web")
 
 PROBLEM = "application/problem+json"
+
+
+class FieldError(BaseModel):
+    field: str | list[str]
+    message: str
+    type: str | None = None
+    in_: str | None = Field(default=None, alias="in")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: ``detail`` says what went wrong in words a person can act on."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def _doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _doc("malformed request (JSON, encoding, Idempotency-Key)"),
+    401: _doc("missing, invalid, expired or revoked credentials"),
+    403: _doc("the caller's role lacks the permission, or the CSRF token is missing"),
+    404: _doc("no such object in the caller's tenant"),
+    409: _doc("conflict: duplicate, concurrent edit, or request with this key still running"),
+    413: _doc("body larger than the configured limit"),
+    422: _doc("invalid input: wrong types, unknown fields, rule violations"),
+    429: _doc("rate limited; see Retry-After"),
+}
 
 
 def problem(

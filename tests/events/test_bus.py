@@ -1,0 +1,46 @@
+"""One test body for every event bus backend: what is published reaches every subscriber of the channel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+
+from omnidesk.events.bus import EventBus, MemoryBus, RedisBus
+from tests.conftest import require_service
+
+
+@pytest.fixture(params=["memory", "redis"])
+def bus(request: pytest.FixtureRequest) -> Iterator[EventBus]:
+    if request.param == "memory":
+        instance: EventBus = MemoryBus()
+    else:
+        instance = RedisBus(require_service("OMNIDESK_TEST_REDIS_URL", "Redis"))
+    yield instance
+    instance.close()
+
+
+def test_fan_out_to_every_subscriber_of_the_channel(bus: EventBus) -> None:
+    async def scenario() -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+        async with (
+            bus.subscribe("tenant:a") as first,
+            bus.subscribe("tenant:a") as second,
+            bus.subscribe("tenant:b") as other,
+        ):
+            await asyncio.sleep(0.1)  # Redis subscriptions are asynchronous
+            for i in range(3):
+                await asyncio.to_thread(bus.publish, "tenant:a", {"type": "message", "n": i, "text": "你好"})
+            got1 = [await asyncio.wait_for(anext(first), 2) for _ in range(3)]
+            got2 = [await asyncio.wait_for(anext(second), 2) for _ in range(3)]
+            leaked: list[dict[str, object]] = []
+            with contextlib.suppress(TimeoutError):
+                leaked.append(await asyncio.wait_for(anext(other), 0.3))
+            return got1, got2, leaked
+
+    got1, got2, leaked = asyncio.run(scenario())
+    assert [e["n"] for e in got1] == [0, 1, 2]
+    assert got1 == got2
+    assert got1[0]["text"] == "你好"
+    assert leaked == []
