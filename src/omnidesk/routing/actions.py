@@ -172,7 +172,7 @@ def accept_offer(session: Session, actor: Actor, conversation_id: uuid.UUID) -> 
     actor.require(Perm.CONVERSATIONS_WRITE)
     entry = queries.entry_for(session, conversation_id)
     if entry is None or entry.state != QueueState.OFFERED.value or entry.offered_to != actor.staff_id:
-        raise NotFound("there is no offer of this conversation for you (it may have lapsed or gone to someone else)")
+        raise NotFound("no offer of this conversation is open for you (it may have lapsed or gone to someone else)")
     if entry.offer_expires_at is not None and entry.offer_expires_at <= utcnow():
         _return_to_queue(session, entry, "routing.offer_expired")
         raise Conflict("this offer has lapsed; the conversation went back to the queue")
@@ -188,7 +188,7 @@ def decline_offer(session: Session, actor: Actor, conversation_id: uuid.UUID) ->
     actor.require(Perm.CONVERSATIONS_WRITE)
     entry = queries.entry_for(session, conversation_id)
     if entry is None or entry.state != QueueState.OFFERED.value or entry.offered_to != actor.staff_id:
-        raise NotFound("there is no offer of this conversation for you")
+        raise NotFound("no offer of this conversation is open for you")
     _return_to_queue(session, entry, "routing.decline")
 
 
@@ -206,9 +206,9 @@ def assign(
     A transfer to a team without an agent puts the conversation back in the queue for that team.
     """
     actor.require(Perm.CONVERSATIONS_ASSIGN)
+    current = conversation_queries.get_conversation(session, actor, conversation_id)
     if assignee_id is None and team_id is None:
         raise InvalidInput("name an agent (assignee_id), a team (team_id), or both")
-    current = conversation_queries.get_conversation(session, actor, conversation_id)
     update = ConversationUpdate(assignee_id=assignee_id, team_id=team_id or current.team_id)
     conversation = conversation_actions.update_conversation(session, actor, conversation_id, update)
     if note:
