@@ -60,6 +60,7 @@ def staff_may_see(grant: SocketGrant, event: Event) -> bool:
     team = event.get("team_id")
     if team is not None and any(team == str(t) for t in grant.team_ids):
         return True
-    # A transfer away from this agent still tells them, so their inbox drops the conversation live.
+    # A conversation leaving what this agent could see (taken from the unassigned queue, or transferred away
+    # from them) still tells them, so their inbox drops it live.
     previous = (event.get("changes") or {}).get("assignee_id") or []
-    return str(grant.staff_id) in previous
+    return bool(previous) and (previous[0] is None or previous[0] == str(grant.staff_id))
