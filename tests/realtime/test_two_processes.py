@@ -56,7 +56,9 @@ def cluster(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess, str]
     servers = [ServerProcess(env, tmp_path) for _ in range(2)]
     try:
         for server in servers:
-            server.start()
+            server.launch()
+        for server in servers:
+            server.wait_ready()
         yield servers[0], servers[1], db_url
     finally:
         for server in servers:
