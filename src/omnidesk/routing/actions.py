@@ -68,13 +68,17 @@ def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -
 
     ``connected`` is the set of agents with a live workspace socket (``None``: do not check liveness).
     """
+    if connected is not None and not connected:
+        return []  # nobody has the workspace open: no offer can be made, skip the queries
     waiting = queries.waiting_entries(session)
     if not waiting:
+        return []
+    pool = queries.candidates(session, connected)
+    if not any(c.presence == Presence.ONLINE and c.connected and c.load < c.capacity for c in pool):
         return []
     tenant_id = waiting[0].tenant_id
     system = system_actor(tenant_id)
     policy = queries.policy(session)
-    pool = queries.candidates(session, connected)
     presences = {p.staff_id: p for p in session.scalars(select(AgentPresence))}
     offered: list[QueueEntry] = []
     now = utcnow()

@@ -1,4 +1,6 @@
-"""End to end in a real browser: a customer in the widget and an agent in the workspace, and a server restart."""
+"""End to end in a real browser: a customer in the widget and an agent in the workspace, and a server restart.
+
+Lives in tests/web so that it runs after the suites using asyncio.run (Playwright's sync API keeps a loop)."""
 
 from __future__ import annotations
 
