@@ -191,6 +191,7 @@ class Results:
     delivery: list[float] = field(default_factory=list)
     errors: int = 0
     delivered: int = 0
+    codes: list[str] = field(default_factory=list)
 
 
 def prepare_tenant(url: str) -> tuple[str, str]:
@@ -282,8 +283,10 @@ async def run_product(
                     results.ack.append(time.perf_counter() - started)
                 else:
                     results.errors += 1
-            except httpx.HTTPError:
+                    results.codes.append(str(response.status_code))
+            except httpx.HTTPError as exc:
                 results.errors += 1
+                results.codes.append(type(exc).__name__)
             finally:
                 inflight.release()
 
@@ -304,6 +307,8 @@ async def run_product(
         for task in tasks:
             task.cancel()
         await close_all([*sockets, agent])
+    if results.codes:
+        print("    errors by status:", {c: results.codes.count(c) for c in set(results.codes)})
     return {
         "clients": float(len(visitors)),
         "setup_s": setup,

@@ -32,7 +32,8 @@ def _is_visitor(token: str) -> bool:
     import base64
 
     body = token.split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["k"] == "visitor"
+    kind: str = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["k"]
+    return kind == "visitor"
 
 
 def _staff_token(client: TestClient, world: World, role: Role = Role.AGENT) -> str:
@@ -167,7 +168,7 @@ def test_foreign_origin_is_refused(client: TestClient, world: World) -> None:
     ):
         pass
     assert refused.value.code == 4003
-    ctx, ws = _open(client, visitor["socket_token"], origin="http://testserver")
+    ctx, _ = _open(client, visitor["socket_token"], origin="http://testserver")
     ctx.__exit__(None, None, None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from cryptography.exceptions import InvalidTag
 
 from omnidesk.channels.widget.attachments import EncryptedFileStore, check_upload
 from omnidesk.core.errors import InvalidInput, Unauthenticated
@@ -107,7 +108,7 @@ def test_encrypted_store_round_trip_and_tamper(tmp_path: object) -> None:
     raw_path = next(p for p in Path(str(tmp_path)).rglob("*") if p.is_file())
     assert b"secret receipt" not in raw_path.read_bytes()
     other = EncryptedFileStore(Path(str(tmp_path)), "another" * 8)
-    with pytest.raises(Exception):  # noqa: B017 - cryptography's InvalidTag
+    with pytest.raises(InvalidTag):
         other.get(key)
     with pytest.raises(KeyError):
         store.get("../../etc/passwd")

@@ -75,9 +75,9 @@ async def _socket(url: str, token: str) -> ClientConnection:
     return ws
 
 
-async def _next(ws: ClientConnection, kind: str, timeout: float = 10, sender: str | None = None) -> dict[str, Any]:
+async def _next(ws: ClientConnection, kind: str, sender: str | None = None) -> dict[str, Any]:
     while True:
-        event: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        event: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if event.get("type") == kind and (sender is None or event["message"]["sender_type"] == sender):
             return event
 

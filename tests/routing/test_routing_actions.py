@@ -124,7 +124,7 @@ def test_assignment_survives_a_restart_and_the_reconciler_resumes(
     fresh = Database(database_url)
     try:
         assert service.reconcile_once(fresh, presence) >= 1
-        state, offered_to = _entry_state(fresh, world, conv["id"])  # type: ignore[arg-type]
+        state, offered_to = _entry_state(fresh, world, conv["id"])
         assert state == QueueState.OFFERED and offered_to == world.staff[Role.AGENT].id
         with fresh.tenant_transaction(world.tenant_id) as s:
             actions.accept_offer(s, world.actor(Role.AGENT), uuid.UUID(conv["id"]))

@@ -109,11 +109,11 @@ class RedisBus:
         self._client.close()
 
 
-async def _confirmed(pubsub: Any, timeout: float = 5.0) -> None:
+async def _confirmed(pubsub: Any, wait_seconds: float = 5.0) -> None:
     """Wait until Redis has registered the subscription: only then is no later publish missed (callers rely on
     "subscribed, then fetch what is already stored" having no gap)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + wait_seconds
     while loop.time() < deadline:
         message = await pubsub.get_message(timeout=0.5)
         if message is not None and message.get("type") == "subscribe":

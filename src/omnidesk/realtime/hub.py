@@ -72,6 +72,7 @@ class Hub:
         self.bus = bus
         self._rooms: dict[tuple[int, uuid.UUID], _Room] = {}
         self.delivered = 0
+        self._closing: set[asyncio.Future[None]] = set()
 
     def connections(self) -> int:
         return sum(len(r.staff) + sum(len(v) for v in r.visitors.values()) for r in self._rooms.values())
@@ -151,4 +152,6 @@ class Hub:
             self.delivered += 1
             return
         log.warning("socket outbox full; closing it so the client resumes from its last seq")
-        asyncio.ensure_future(client.close(CLOSE_OVERFLOW))
+        task = asyncio.ensure_future(client.close(CLOSE_OVERFLOW))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

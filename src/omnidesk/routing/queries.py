@@ -30,7 +30,8 @@ def loads(session: Session) -> dict[uuid.UUID, int]:
         .group_by(Conversation.assignee_id)
     )
     for staff_id, n in rows:
-        counts[staff_id] = n
+        if staff_id is not None:
+            counts[staff_id] = n
     offers = session.execute(
         select(QueueEntry.offered_to, func.count())
         .where(QueueEntry.state == QueueState.OFFERED.value)
