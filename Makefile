@@ -30,6 +30,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_api.py
+	$(BIN)/python bench/bench_realtime.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -232,16 +232,19 @@ async def make_visitors(http: httpx.AsyncClient, base: str, slug: str, n: int) -
 
 
 async def run_product(
-    visitor_base: str, agent_base: str, pids: list[int], slug: str, key: str, args: argparse.Namespace
+    visitor_bases: list[str], agent_base: str, pids: list[int], slug: str, key: str, args: argparse.Namespace
 ) -> dict[str, float]:
+    """Visitors are spread over ``visitor_bases`` (as a load balancer would); the agent listens on ``agent_base``."""
     limits = httpx.Limits(max_connections=args.http_connections, max_keepalive_connections=args.http_connections)
     async with httpx.AsyncClient(limits=limits, timeout=60) as http:
         setup_started = time.perf_counter()
+        visitor_base = visitor_bases[0]
         visitors = await make_visitors(http, visitor_base, slug, args.clients)
+        homes = [visitor_bases[i % len(visitor_bases)] for i in range(len(visitors))]
         setup = time.perf_counter() - setup_started
         rss_before = sum(rss_kib(p) for p in pids)
-        ws_url = visitor_base.replace("http", "ws") + "/api/v1/realtime/ws"
-        sockets = await open_many([ws_url] * len(visitors), [v.socket_token for v in visitors])
+        ws_urls = [home.replace("http", "ws") + "/api/v1/realtime/ws" for home in homes]
+        sockets = await open_many(ws_urls, [v.socket_token for v in visitors])
         await asyncio.sleep(1)
         rss_after = sum(rss_kib(p) for p in pids)
         token = (
@@ -269,13 +272,13 @@ async def run_product(
         tasks = [asyncio.create_task(agent_reader())] + [asyncio.create_task(drain(ws)) for ws in sockets]
         inflight = asyncio.Semaphore(args.http_connections)
 
-        async def send(visitor: Visitor, n: int) -> None:
+        async def send(visitor: Visitor, home: str, n: int) -> None:
             client_id = f"b-{n}-{uuid.uuid4().hex[:8]}"
             try:
                 started = time.perf_counter()
                 results.sent_at[client_id] = started
                 response = await http.post(
-                    f"{visitor_base}/api/v1/widget/{slug}/conversations/{visitor.conversation_id}/messages",
+                    f"{home}/api/v1/widget/{slug}/conversations/{visitor.conversation_id}/messages",
                     json={"body": f"消息 {n}：我的订单什么时候到？", "client_id": client_id},
                     headers=visitor.headers,
                 )
@@ -296,7 +299,7 @@ async def run_product(
         pending: set[asyncio.Task[None]] = set()
         while time.perf_counter() < stop:
             await inflight.acquire()
-            task = asyncio.create_task(send(visitors[n % len(visitors)], n))
+            task = asyncio.create_task(send(visitors[n % len(visitors)], homes[n % len(visitors)], n))
             pending.add(task)
             task.add_done_callback(pending.discard)
             n += 1
@@ -382,7 +385,7 @@ def main() -> None:
             embedded.wait()
             print_row(
                 "embedded: SQLite, one process",
-                asyncio.run(run_product(embedded.url, embedded.url, [embedded.proc.pid], slug, key, args)),
+                asyncio.run(run_product([embedded.url], embedded.url, [embedded.proc.pid], slug, key, args)),
             )
         finally:
             embedded.stop()
@@ -419,10 +422,9 @@ def run_cluster(data: Path, args: argparse.Namespace) -> None:
         ]
         for server in servers:
             server.wait()
-        figures = asyncio.run(
-            run_product(servers[0].url, servers[1].url, [s.proc.pid for s in servers], slug, key, args)
-        )
-        print_row("cluster: PostgreSQL + Redis, visitors on process A, agent on process B", figures)
+        urls = [s.url for s in servers]
+        figures = asyncio.run(run_product(urls, servers[1].url, [s.proc.pid for s in servers], slug, key, args))
+        print_row("cluster: PostgreSQL + Redis, two processes, visitors spread over both, agent on the second", figures)
     finally:
         for server in servers:
             server.stop()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from omnidesk.accounts import actions as accounts
 from omnidesk.accounts.models import StaffUser, Tenant
 from omnidesk.accounts.schemas import StaffCreate, TeamCreate, TenantCreate
+from omnidesk.channels.widget.demo import seed_live
 from omnidesk.conversations import actions as conversations
 from omnidesk.conversations.schemas import ConversationCreate, ConversationUpdate, SenderType
 from omnidesk.conversations.states import Priority, Status
@@ -149,4 +150,5 @@ def seed_demo(db: Database) -> DemoResult:
             if agent or item["status"] != "open":
                 s.flush()
                 conversations.update_conversation(s, system, conversation.id, update)
+    seed_live(db, tenant_id)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

@@ -52,7 +52,9 @@
     li.dataset.seq = m.seq;
     var whoEl = document.createElement("span");
     whoEl.className = "who";
-    whoEl.textContent = (m.internal ? "📝 " : "") + (m.sender_type === "customer" ? "👤" : (m.sender_id === me ? "✔" : m.sender_type));
+    var d = thread.dataset;
+    var name = m.sender_type === "customer" ? d.customerName : m.sender_id === me ? d.you : m.sender_type === "bot" ? d.bot : d.agent;
+    whoEl.textContent = (m.internal ? d.note + " · " : "") + name;
     li.appendChild(whoEl);
     if (m.kind === "attachment" && m.payload && m.payload.attachment) {
       var a = m.payload.attachment;
