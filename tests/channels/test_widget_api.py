@@ -217,3 +217,22 @@ def test_new_conversations_are_rate_limited_per_ip(settings: object, db: Databas
             headers=visitor["headers"],
         )
         assert third.status_code == 429 and "retry-after" in {k.lower() for k in third.headers}
+
+
+def test_concurrent_copies_of_one_send_store_one_message(client: TestClient, world: World) -> None:
+    """A retry racing its original (same client id) yields one stored message and the same answer for both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    url = f"{visitor['base']}/conversations/{conv['id']}/messages"
+
+    def send(_: int) -> tuple[int, str]:
+        r = client.post(url, json={"body": "同一条消息", "client_id": "c-race"}, headers=visitor["headers"])
+        return r.status_code, r.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(send, range(6)))
+    assert {code for code, _ in answers} <= {200, 201} and len({mid for _, mid in answers}) == 1
+    items = client.get(url, headers=visitor["headers"]).json()["items"]
+    assert [m["body"] for m in items].count("同一条消息") == 1

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from omnidesk.accounts.models import Tenant
 from omnidesk.channels.widget import actions
@@ -189,13 +190,21 @@ def send_message(
     returns the stored message with 200 instead of storing it twice."""
     settings = request.app.state.settings
     request.app.state.rate_limiter.hit(f"widget-msg:{visitor.customer_id}", settings.widget_messages_per_minute, 60)
-    with db.tenant_transaction(visitor.tenant_id) as s:
-        message, created = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
-        if not created:
+    try:
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            message, created = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+            if not created:
+                response.status_code = status.HTTP_200_OK
+            else:
+                routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
+            return MessageOut.model_validate(message)
+    except IntegrityError:
+        # Two copies of one send raced (a retry while the first was in flight): the unique (conversation,
+        # client_id) let exactly one in. Answer with that one, as for any repeat.
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            message, _ = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
             response.status_code = status.HTTP_200_OK
-        else:
-            routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
-        return MessageOut.model_validate(message)
+            return MessageOut.model_validate(message)
 
 
 @router.post("/widget/{tenant}/conversations/{conversation_id}/receipts", status_code=status.HTTP_204_NO_CONTENT)
