@@ -218,15 +218,21 @@ async def make_visitors(http: httpx.AsyncClient, base: str, slug: str, n: int) -
 
     async def one(i: int) -> Visitor:
         async with sem:
-            session = (await http.post(f"{base}/api/v1/widget/{slug}/session", json={})).json()
-            visitor = Visitor({"Authorization": f"Bearer {session['token']}"}, session["socket_token"])
-            conv = await http.post(
-                f"{base}/api/v1/widget/{slug}/conversations",
-                json={"message": f"压测会话 {i}", "client_id": f"open-{i}"},
-                headers=visitor.headers,
-            )
-            visitor.conversation_id = conv.json()["id"]
-            return visitor
+            # Setup only: retry a dropped keep-alive connection (both calls are safe to repeat).
+            for attempt in range(5):
+                try:
+                    session = (await http.post(f"{base}/api/v1/widget/{slug}/session", json={})).json()
+                    visitor = Visitor({"Authorization": f"Bearer {session['token']}"}, session["socket_token"])
+                    conv = await http.post(
+                        f"{base}/api/v1/widget/{slug}/conversations",
+                        json={"message": f"压测会话 {i}", "client_id": f"open-{i}"},
+                        headers=visitor.headers,
+                    )
+                    visitor.conversation_id = conv.json()["id"]
+                    return visitor
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError("could not set up a visitor")
 
     return await asyncio.gather(*(one(i) for i in range(n)))
 
