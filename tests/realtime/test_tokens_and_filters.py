@@ -112,3 +112,56 @@ def test_encrypted_store_round_trip_and_tamper(tmp_path: object) -> None:
         other.get(key)
     with pytest.raises(KeyError):
         store.get("../../etc/passwd")
+
+
+def test_hub_tells_sockets_to_resync_after_a_lost_subscription() -> None:
+    """A bus whose first subscription breaks: after resubscribing, the hub sends every socket a resync frame."""
+    import asyncio
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    from omnidesk.realtime.hub import Client, Hub
+
+    class FlakyBus:
+        def __init__(self) -> None:
+            self.subscriptions = 0
+
+        def publish(self, channel: str, event: dict[str, object]) -> None: ...
+
+        @contextlib.asynccontextmanager
+        async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, object]]]:
+            self.subscriptions += 1
+            first = self.subscriptions == 1
+
+            async def events() -> AsyncIterator[dict[str, object]]:
+                if first:
+                    await asyncio.sleep(0.05)
+                    raise ConnectionError("redis went away")
+                await asyncio.sleep(3600)
+                yield {}
+
+            yield events()
+
+        def close(self) -> None: ...
+
+    async def scenario() -> list[str]:
+        frames: list[str] = []
+
+        async def send(frame: str) -> None:
+            frames.append(frame)
+
+        async def close(code: int) -> None: ...
+
+        hub = Hub(FlakyBus())
+        client = Client(grant=SocketGrant(tenant_id=TENANT, kind="visitor", customer_id=ME), send=send, close=close)
+        writer = asyncio.create_task(client.pump())
+        await hub.join(client)
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if frames:
+                break
+        await hub.leave(client)
+        writer.cancel()
+        return frames
+
+    assert asyncio.run(scenario()) == ['{"type":"resync"}']

@@ -82,7 +82,10 @@ async def socket_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         await hub.leave(client)
-        client.outbox.put_nowait(None) if not client.outbox.full() else writer.cancel()
+        if client.outbox.full():
+            writer.cancel()
+        else:
+            client.outbox.put_nowait(None)
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await writer
         if grant.staff_id is not None:

@@ -116,6 +116,10 @@ class Hub:
         while True:
             try:
                 async with self.bus.subscribe(channel) as events:
+                    if room.ready.is_set():
+                        # Back after a lost subscription: events may have been missed, so every socket of the
+                        # room is told to fetch what it missed by last seq (the same path as a reconnect).
+                        self._broadcast(room, '{"type":"resync"}')
                     room.ready.set()
                     async for event in events:
                         self.dispatch(room, event)
@@ -146,6 +150,10 @@ class Hub:
                 continue
             visitor_frame = visitor_frame or json.dumps(projected, ensure_ascii=False, default=str)
             self._deliver(client, visitor_frame)
+
+    def _broadcast(self, room: _Room, frame: str) -> None:
+        for client in [*room.staff, *(c for group in room.visitors.values() for c in group)]:
+            self._deliver(client, frame)
 
     def _deliver(self, client: Client, frame: str) -> None:
         if client.offer(frame):

@@ -31,7 +31,7 @@
     ws.onmessage = function (event) {
       var e = JSON.parse(event.data);
       if (e.type === "ready") { live.textContent = "●"; backoff = 500; refresh(); return; }
-      if (["queue", "offer", "presence", "conversation"].indexOf(e.type) >= 0) refresh();
+      if (["queue", "offer", "presence", "conversation", "resync"].indexOf(e.type) >= 0) refresh();
     };
     ws.onclose = function () { live.textContent = "…"; setTimeout(reconnect, backoff); backoff = Math.min(backoff * 2, 10000); };
   }

@@ -103,6 +103,7 @@
   function onEvent(e) {
     if (e.type === "ready") { backoff = 500; live.textContent = live.dataset.ok || "●"; root.dataset.live = "1"; fetchMissed(); refreshList(); return; }
     if (e.type === "pong") return;
+    if (e.type === "resync") { fetchMissed(); refreshList(); return; }
     if (e.type === "presence") return;
     if (e.type === "offer") { refreshOffers(); refreshList(); return; }
     if (e.conversation_id === conversationId) {

@@ -407,6 +407,7 @@
       await flushOutbox();
       return;
     }
+    if (event.type === "resync") { await fetchMissed(); return; }
     if (event.conversation_id && event.conversation_id !== state.conversationId) {
       if (event.type === "conversation" && event.op === "add" && !state.conversationId) switchConversation(event.conversation_id, event.status);
       else return;
