@@ -155,3 +155,47 @@ def test_widget_resumes_after_the_server_restarts(browser: Any, tmp_path: Path, 
     finally:
         server.stop()
     assert uuid.UUID(conversation_id)
+
+
+def test_assistant_message_types_render_safely(
+    browser: Any, live_server: str, world: World, db: Database, artifacts_dir: Path
+) -> None:
+    """The seam the assistant will use: quick replies, a card and a link, sent through the same action."""
+    from omnidesk.conversations import actions as conversation_actions
+    from omnidesk.conversations.models import Conversation
+    from omnidesk.conversations.schemas import SenderType
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.goto(f"{live_server}/chat/{world.slug}")
+    page.wait_for_selector("body[data-connected='1']")
+    page.get_by_label("输入消息").fill("查物流")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg.customer[data-seq='1']")
+    newest = httpx.get(f"{live_server}/api/v1/conversations", params={"channel": "web"}, headers=world.headers())
+    conversation_id = uuid.UUID(newest.json()["items"][0]["id"])
+    bot = system_actor(world.tenant_id)
+    with db.tenant_transaction(world.tenant_id) as s:
+        conversation = s.get(Conversation, conversation_id)
+        assert conversation is not None
+        for kind, body, payload in [
+            (
+                "quick_replies",
+                "请选择：",
+                {"buttons": [{"label": "查询物流", "value": "我要查物流"}, {"label": "退货", "value": "退货"}]},
+            ),
+            ("card", "订单卡片", {"title": "订单 SK1001", "text": "<b>已发货</b>", "url": "javascript:alert(1)"}),
+            ("link", "帮助中心", {"url": "https://help.example/returns", "title": "退货政策"}),
+        ]:
+            conversation_actions.do_append_message(
+                s, bot, conversation, body=body, sender_type=SenderType.BOT, sender_id=None, kind=kind, payload=payload
+            )
+    page.wait_for_selector(".quick-replies button >> text=查询物流")
+    page.wait_for_selector(".card >> text=订单 SK1001")
+    assert page.locator(".card b").count() == 0  # markup in a payload is shown as text, never parsed
+    assert page.locator("a[href^='javascript']").count() == 0  # only http(s) links are rendered
+    assert page.locator("a[href='https://help.example/returns']").get_attribute("rel") == "noopener noreferrer"
+    page.locator(".quick-replies button >> text=查询物流").click()
+    page.wait_for_selector(".msg.customer >> text=我要查物流")
+    page.screenshot(path=str(artifacts_dir / "widget-quick-replies.png"), full_page=True)
+    context.close()
