@@ -192,3 +192,19 @@ def test_missed_messages_are_fetched_by_last_seq(client: TestClient, world: Worl
         assert merged == {2: "二", 3: "三", 4: "四"}
     finally:
         ctx.__exit__(None, None, None)
+
+
+def test_sockets_are_renewed_after_their_lifetime(
+    client: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omnidesk.realtime import gateway
+
+    monkeypatch.setattr(gateway, "MAX_SOCKET_SECONDS", 0.3)
+    visitor = start_visitor(client, world.slug)
+    ctx, socket = _open(client, visitor["socket_token"])
+    try:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+        assert closed.value.code == 4000
+    finally:
+        ctx.__exit__(None, None, None)

@@ -39,6 +39,8 @@ AUTH_TIMEOUT_SECONDS = 10
 MAX_FRAME = 4096
 CLOSE_POLICY = 4003
 CLOSE_AUTH = 4001
+CLOSE_RENEW = 4000
+MAX_SOCKET_SECONDS = 3600
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
@@ -109,8 +111,16 @@ async def _authenticate(ws: WebSocket, key: str) -> SocketGrant:
 
 async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore) -> None:
     grant = client.grant
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + MAX_SOCKET_SECONDS
     while True:
-        raw = await ws.receive_text()
+        try:
+            raw = await asyncio.wait_for(ws.receive_text(), max(deadline - loop.time(), 0.01))
+        except TimeoutError:
+            # What a socket may see was fixed when its token was minted; closing it after a while makes the
+            # client mint a new token, so a changed role or a deactivated account takes effect.
+            await _close(ws, CLOSE_RENEW)
+            return
         if len(raw) > MAX_FRAME:
             continue
         try:
