@@ -236,3 +236,14 @@ def test_concurrent_copies_of_one_send_store_one_message(client: TestClient, wor
     assert {code for code, _ in answers} <= {200, 201} and len({mid for _, mid in answers}) == 1
     items = client.get(url, headers=visitor["headers"]).json()["items"]
     assert [m["body"] for m in items].count("同一条消息") == 1
+
+
+def test_contact_details_are_stored_but_never_merge_profiles(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug)
+    url = f"{visitor['base']}/contact"
+    assert client.patch(url, json={"email": "not-an-email"}, headers=visitor["headers"]).status_code == 422
+    # The factory customer already owns this address; typing it in does not reach that customer's history.
+    ok = client.patch(url, json={"name": "李雷", "email": world.customer.email}, headers=visitor["headers"])
+    assert ok.status_code == 200 and ok.json() == {"name": "李雷"}
+    again = start_visitor(client, world.slug, visitor_id=visitor["visitor_id"])
+    assert str(world.conversation.id) not in [c["id"] for c in again["conversations"]]

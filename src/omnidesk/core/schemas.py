@@ -31,7 +31,11 @@ Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[
 Slug = Annotated[str, StringConstraints(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$")]
 Email = Annotated[
     str,
-    StringConstraints(max_length=254, pattern=r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$", to_lower=True),
+    StringConstraints(
+        max_length=254,
+        pattern=r"^[^@\s<>\"',;\x00-\x1f\x7f]+@[^@\s<>\"',;\x00-\x1f\x7f]+\.[^@\s<>\"',;\x00-\x1f\x7f]+$",
+        to_lower=True,
+    ),
 ]
 Language = Annotated[str, StringConstraints(pattern=r"^(zh-CN|en)$")]
 

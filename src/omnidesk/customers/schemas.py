@@ -11,7 +11,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from omnidesk.core.schemas import Email, Input, Language, Output, Tag
 
-Phone = Annotated[str, StringConstraints(min_length=5, max_length=32, pattern=r"^\+?[0-9][0-9 \-]{3,30}$")]
+Phone = Annotated[str, StringConstraints(min_length=5, max_length=40, pattern=r"^\+?[0-9](?:[ \-]?[0-9]){4,19}$")]
 Attributes = dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any]
 
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from omnidesk.conversations.schemas import Body, ClientId
-from omnidesk.core.schemas import Input, Output
+from omnidesk.core.schemas import Email, Input, Output
+from omnidesk.customers.schemas import Phone
 
 VisitorId = Annotated[str, StringConstraints(pattern=r"^v_[A-Za-z0-9_-]{22,64}$")]
 Origin = Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", max_length=200)]
@@ -29,8 +30,8 @@ class SessionStart(Input):
 
 class ContactDetails(Input):
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
-    email: Annotated[str, StringConstraints(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
-    phone: Annotated[str, StringConstraints(max_length=32, pattern=r"^\+?[0-9 -]{5,30}$")] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
 
 
 class VisitorConversationOut(Output):
