@@ -89,6 +89,7 @@ def test_upload_checks(tmp_path: object) -> None:
     pdf = b"%PDF-1.7\n..."
     assert check_upload("订单.pdf", "application/pdf", pdf).filename == "订单.pdf"
     assert check_upload("../../x.pdf", "application/pdf", pdf).filename == "x.pdf"
+    assert check_upload("a\x00b\n.pdf", "application/pdf", pdf).filename == "ab.pdf"
     for name, kind, data in [
         ("a.pdf", "application/pdf", b""),
         ("a.exe", "application/x-msdownload", b"MZ"),

@@ -51,7 +51,8 @@ def check_upload(filename: str, content_type: str, data: bytes, *, max_bytes: in
     if rule is None:
         raise InvalidInput("only images (PNG, JPEG, GIF, WebP) and PDF files can be sent")
     magics, extensions = rule
-    safe_name = Path(filename.replace("\\", "/")).name.strip()[:200] or "file"
+    printable = "".join(c for c in filename if c.isprintable())  # no NUL or control characters in stored names
+    safe_name = Path(printable.replace("\\", "/")).name.strip()[:200] or "file"
     if not safe_name.lower().endswith(extensions):
         raise InvalidInput(f"a {declared} file must be named *{extensions[0]}")
     if not data.startswith(magics) or (declared == "image/webp" and data[8:12] != b"WEBP"):
