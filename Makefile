@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_api.py
 	$(BIN)/python bench/bench_knowledge.py
 	$(BIN)/python bench/bench_tickets.py
+	$(BIN)/python bench/bench_realtime.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

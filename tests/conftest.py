@@ -115,6 +115,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
         api_rate_per_minute=1_000_000,
         login_rate_per_ip=1000,
         log_json=False,
+        widget_conversations_per_ip=1_000_000,
+        widget_sessions_per_ip=1_000_000,
+        widget_messages_per_minute=1_000_000,
     )
 
 

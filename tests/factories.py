@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -119,3 +120,24 @@ def session_csrf(client: TestClient) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text)
     assert match
     return match.group(1)
+
+
+def start_visitor(client: Any, slug: str, **body: object) -> dict[str, Any]:
+    """A widget visitor's session (``visitor_id``, ``token``, ``socket_token``) through the public API."""
+    response = client.post(f"/api/v1/widget/{slug}/session", json=body)
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    data["headers"] = {"Authorization": f"Bearer {data['token']}"}
+    data["base"] = f"/api/v1/widget/{slug}"
+    return data
+
+
+def visitor_conversation(client: Any, visitor: dict[str, Any], text: str = "你好，我的订单还没到") -> dict[str, Any]:
+    response = client.post(
+        f"{visitor['base']}/conversations",
+        json={"message": text, "client_id": f"c-{uuid.uuid4().hex[:12]}"},
+        headers=visitor["headers"],
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data

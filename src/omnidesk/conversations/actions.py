@@ -33,15 +33,38 @@ from omnidesk.events.outbox import publish_on_commit
 from omnidesk.security.permissions import Perm
 
 
+def event_scope(conversation: Conversation) -> dict[str, str | None]:
+    """Who may receive an event about ``conversation``: the real-time gateway filters on these fields alone,
+    without a database query (the customer's sockets; staff by assignee, team and role)."""
+    return {
+        "conversation_id": str(conversation.id),
+        "customer_id": str(conversation.customer_id),
+        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None,
+        "team_id": str(conversation.team_id) if conversation.team_id else None,
+    }
+
+
 def open_conversation(session: Session, actor: Actor, data: ConversationCreate) -> Conversation:
     actor.require(Perm.CONVERSATIONS_WRITE)
     customer = customer_queries.get_customer(session, data.customer_id)
     if data.team_id is not None:
         accounts_queries.get_team(session, data.team_id)
+    return do_open_conversation(session, actor, data, customer.id)
+
+
+def do_open_conversation(
+    session: Session,
+    actor: Actor,
+    data: ConversationCreate,
+    customer_id: uuid.UUID,
+    *,
+    first_client_id: str | None = None,
+) -> Conversation:
+    """Open a conversation for a customer the caller has already checked (and its first message, if any)."""
     now = utcnow()
     conversation = Conversation(
         tenant_id=actor.tenant_id,
-        customer_id=customer.id,
+        customer_id=customer_id,
         channel=data.channel.value,
         subject=data.subject,
         priority=data.priority.value,
@@ -58,11 +81,9 @@ def open_conversation(session: Session, actor: Actor, data: ConversationCreate) 
         "conversation.create",
         "conversation",
         conversation.id,
-        {"channel": conversation.channel, "customer_id": str(customer.id)},
+        {"channel": conversation.channel, "customer_id": str(customer_id)},
     )
-    publish_on_commit(
-        session, actor.tenant_id, "conversation", "add", conversation_id=str(conversation.id), status="open"
-    )
+    publish_on_commit(session, actor.tenant_id, "conversation", "add", status="open", **event_scope(conversation))
     if data.message:
         do_append_message(
             session,
@@ -70,7 +91,8 @@ def open_conversation(session: Session, actor: Actor, data: ConversationCreate) 
             conversation,
             body=data.message,
             sender_type=SenderType.CUSTOMER,
-            sender_id=customer.id,
+            sender_id=customer_id,
+            client_id=first_client_id,
         )
     return conversation
 
@@ -172,8 +194,8 @@ def do_append_message(
         actor.tenant_id,
         "message",
         "add",
-        conversation_id=str(conversation.id),
         message=MessageOut.model_validate(message).model_dump(mode="json"),
+        **event_scope(conversation),
     )
     return message
 
@@ -239,7 +261,8 @@ def update_conversation(
         actor.tenant_id,
         "conversation",
         "update",
-        conversation_id=str(conversation.id),
         changes=changed,
+        status=conversation.status,
+        **event_scope(conversation),
     )
     return conversation

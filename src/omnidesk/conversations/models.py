@@ -63,3 +63,47 @@ class Message(TenantOwned, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     client_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConversationRating(TenantOwned, Base):
+    """The customer's rating of a conversation (1–5 and a comment); one per conversation, the latest wins."""
+
+    __tablename__ = "conversation_ratings"
+    __table_args__ = (UniqueConstraint("conversation_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    score: Mapped[int] = mapped_column()
+    comment: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReadMarker(TenantOwned, Base):
+    """How far one side (``customer`` or ``agent``) has received and read a conversation, by message ``seq``.
+
+    Markers only move forward, so a late or repeated receipt never makes a message look unread again.
+    """
+
+    __tablename__ = "conversation_read_markers"
+    __table_args__ = (UniqueConstraint("conversation_id", "party"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    party: Mapped[str] = mapped_column(String(16))
+    delivered_seq: Mapped[int] = mapped_column(default=0)
+    read_seq: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CannedResponse(TenantOwned, Base):
+    """A reply an agent inserts with a shortcut; ``{customer_name}`` and ``{agent_name}`` are filled in."""
+
+    __tablename__ = "canned_responses"
+    __table_args__ = (UniqueConstraint("tenant_id", "shortcut"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    shortcut: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

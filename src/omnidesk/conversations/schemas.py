@@ -96,3 +96,13 @@ class ConversationOut(Output):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class ReceiptIn(Input):
+    delivered_seq: int = Field(default=0, ge=0, description="received up to this seq")
+    read_seq: int = Field(default=0, ge=0, description="read up to this seq")
+
+
+class RatingIn(Input):
+    score: int = Field(ge=1, le=5)
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""

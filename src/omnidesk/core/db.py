@@ -9,6 +9,7 @@ explicitly (``platform_session``); querying tenant-owned rows from a session tha
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -113,11 +114,28 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             # read-then-write transactions do not fail with "database is locked" under concurrency.
             dbapi_conn.isolation_level = None
 
+        # SQLite's own busy handler waits by sleeping in growing steps (up to 100 ms), so under many concurrent
+        # writers the lock sits idle while everyone sleeps and throughput collapses. Writers of this process queue
+        # on a lock instead and take turns at once; the busy timeout still arbitrates between processes.
+        writers = threading.Lock()
+
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # Readers take no lock at BEGIN, so reads run in parallel with one writer (WAL).
+            # Readers take no lock at BEGIN, so reads run in parallel with one writer (WAL); writers take turns on
+            # an in-process lock first, which is much cheaper than SQLite's busy-wait.
             read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            if read_only:
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.info["omnidesk_writer"] = writers.acquire(timeout=30)
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        def _release(conn: Any) -> None:
+            if conn.info.pop("omnidesk_writer", False):
+                writers.release()
+
+        event.listen(engine, "commit", _release)
+        event.listen(engine, "rollback", _release)
 
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)

@@ -2,11 +2,13 @@
 
 from omnidesk.accounts import models as accounts_models
 from omnidesk.bot import models as bot_models
+from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
 from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
 from omnidesk.knowledge import models as knowledge_models
+from omnidesk.routing import models as routing_models
 from omnidesk.tickets import models as tickets_models
 
 __all__ = [
@@ -17,5 +19,7 @@ __all__ = [
     "conversations_models",
     "customers_models",
     "knowledge_models",
+    "routing_models",
     "tickets_models",
+    "widget_models",
 ]

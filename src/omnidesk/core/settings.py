@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_from: str = "OmniDesk <no-reply@localhost>"
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    widget_conversations_per_ip: int = Field(
+        default=6, ge=1, le=10_000_000, description="new widget conversations per IP per 12 hours"
+    )
+    widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
+    widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
+    visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
 
     @field_validator("log_level")
     @classmethod

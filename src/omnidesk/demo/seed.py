@@ -18,6 +18,7 @@ from omnidesk.accounts.models import StaffUser, Tenant
 from omnidesk.accounts.schemas import StaffCreate, TeamCreate, TenantCreate
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.demo import seed_bot
+from omnidesk.channels.widget.demo import seed_live
 from omnidesk.conversations import actions as conversations
 from omnidesk.conversations.schemas import ConversationCreate, ConversationUpdate, SenderType
 from omnidesk.conversations.states import Priority, Status
@@ -157,4 +158,5 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
     from omnidesk.tickets.demo import seed_tickets
 
     seed_tickets(db, tenant_id)
+    seed_live(db, tenant_id)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

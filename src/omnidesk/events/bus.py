@@ -97,6 +97,7 @@ class RedisBus:
         client = aioredis.Redis.from_url(self._url)
         pubsub = client.pubsub()
         await pubsub.subscribe(f"omnidesk:{channel}")
+        await _confirmed(pubsub)
         try:
             yield _redis_messages(pubsub)
         finally:
@@ -106,6 +107,18 @@ class RedisBus:
 
     def close(self) -> None:
         self._client.close()
+
+
+async def _confirmed(pubsub: Any, wait_seconds: float = 5.0) -> None:
+    """Wait until Redis has registered the subscription: only then is no later publish missed (callers rely on
+    "subscribed, then fetch what is already stored" having no gap)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_seconds
+    while loop.time() < deadline:
+        message = await pubsub.get_message(timeout=0.5)
+        if message is not None and message.get("type") == "subscribe":
+            return
+    raise TimeoutError("Redis did not confirm the subscription")
 
 
 async def _redis_messages(pubsub: Any) -> AsyncIterator[Event]:

@@ -49,6 +49,8 @@ class Perm(StrEnum):
     TICKETS_APPROVE = "tickets.approve"
     TICKETS_REPORTS = "tickets.reports"
     TICKETS_ADMIN = "tickets.admin"
+    CANNED_RESPONSES_MANAGE = "canned_responses.manage"
+    ROUTING_SUPERVISE = "routing.supervise"
 
 
 _ALL = frozenset(Perm)
@@ -77,6 +79,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.TICKETS_ASSIGN,
             Perm.TICKETS_APPROVE,
             Perm.TICKETS_REPORTS,
+            Perm.CANNED_RESPONSES_MANAGE,
+            Perm.ROUTING_SUPERVISE,
         }
     ),
     # Agents see conversations assigned to them, unassigned ones and those of their teams (see conversations.queries).

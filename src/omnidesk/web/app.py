@@ -19,8 +19,12 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
+from omnidesk.channels.widget import ui as widget_ui
+from omnidesk.channels.widget.api import router as widget_router
 from omnidesk.compliance.api import router as audit_router
 from omnidesk.conversations.api import router as conversations_router
+from omnidesk.conversations.live_api import router as live_router
+from omnidesk.core.blobs import LocalEncryptedBlobStore
 from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
@@ -28,10 +32,16 @@ from omnidesk.events.bus import EventBus, make_bus
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
+from omnidesk.realtime import gateway
+from omnidesk.realtime.api import router as realtime_router
+from omnidesk.realtime.hub import Hub
+from omnidesk.realtime.presence import make_presence
+from omnidesk.routing import service as routing_service
+from omnidesk.routing.api import router as routing_router
 from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import ops, problems, ui
+from omnidesk.web import ops, problems, ui, workspace
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 
@@ -48,6 +58,11 @@ def build_api_router() -> APIRouter:
         knowledge_router,
         bot_router,
         tickets_router,
+        live_router,
+        routing_router,
+        widget_router,
+        realtime_router,
+        gateway.router,
     )
     for router in routers:
         api.include_router(router)
@@ -60,10 +75,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     db = db or Database(settings.effective_database_url, bus=bus)
     if db.bus is None:
         db.bus = bus
+    presence = make_presence(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = routing_service.start_reconciler(db, presence) if settings.run_jobs_in_process else None
         yield
+        if stop is not None:
+            stop.set()
         bus.close()
 
     app = FastAPI(
@@ -81,6 +100,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.rate_limiter = make_rate_limiter(settings.redis_url)
     app.state.brains = Brains(use_default_encoder=settings.bot_encoder == "auto")
     app.state.assistant = Assistant()
+    app.state.hub = Hub(bus)
+    app.state.presence = presence
+    app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", settings.effective_secret_key)
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
 
@@ -92,6 +114,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(helpcenter.router)
     app.include_router(tickets_ui_router)
     app.include_router(knowledge_ui.router)
+    app.include_router(workspace.router)
+    app.include_router(widget_ui.router)
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("omnidesk.web").joinpath("static"))),

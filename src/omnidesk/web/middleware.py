@@ -182,8 +182,11 @@ class SecurityHeaders:
                     (b"content-security-policy", csp.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"same-origin"),
-                    (b"x-frame-options", b"DENY"),
                 ]
+                # A route that sets its own CSP (the embeddable chat page, with its scoped frame-ancestors) owns
+                # framing; everything else is never framed.
+                if b"content-security-policy" not in names:
+                    extra.append((b"x-frame-options", b"DENY"))
                 if path.startswith("/api/") and b"cache-control" not in names:
                     extra.append((b"cache-control", b"no-store"))
                 if self.hsts:

@@ -1,0 +1,443 @@
+"""Real-time throughput and latency: many widget clients writing, one agent socket receiving.
+
+Each widget client has a visitor session, an open WebSocket and a conversation. For ``--seconds`` the load
+generator sends messages at up to ``--rate`` per second in total (round robin over the clients) through the
+visitor API (persisted, then acknowledged); an agent socket, on the other server process in cluster mode,
+receives every ``message`` event. Reported: messages/s persisted (acknowledged) and delivered to the agent,
+p50/p99 from send to the agent's receipt and of the acknowledgement, and server memory per open socket.
+Baseline, same run: a bare WebSocket echo app on the same server software (bench/echo_app.py).
+
+    .venv/bin/python bench/bench_realtime.py [--clients 1000] [--seconds 10] [--rate 1000] [--no-cluster]
+
+Cluster mode (two processes on PostgreSQL + Redis) runs when OMNIDESK_BENCH_POSTGRES_URL (or
+OMNIDESK_TEST_DATABASE_URL) and OMNIDESK_BENCH_REDIS_URL (or OMNIDESK_TEST_REDIS_URL) are set or the local
+defaults answer. Loopback only; every phase is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+PG = (
+    os.environ.get("OMNIDESK_BENCH_POSTGRES_URL")
+    or os.environ.get("OMNIDESK_TEST_DATABASE_URL")
+    or ("postgresql://postgres@127.0.0.1:5432/postgres")
+)
+REDIS = (
+    os.environ.get("OMNIDESK_BENCH_REDIS_URL")
+    or os.environ.get("OMNIDESK_TEST_REDIS_URL")
+    or ("redis://127.0.0.1:6379/0")
+)
+SECRET = "bench-realtime-secret-" + "b" * 30
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
+
+
+class Server:
+    def __init__(self, app: str, env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--ws-max-queue",
+            "64",
+        ]
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT, cwd=str(ROOT / "bench")
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait(self, path: str = "/healthz", timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited early; see its log")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + path, timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+# ---- baseline ---------------------------------------------------------------------------------------------------
+
+
+async def echo_baseline(url: str, clients: int, seconds: float, rate: float) -> dict[str, float]:
+    sockets = await open_many([url] * clients, None)
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def reader(ws: ClientConnection) -> None:
+        with contextlib.suppress(Exception):
+            async for frame in ws:
+                latencies.append(time.perf_counter() - float(json.loads(frame)["t"]))
+
+    readers = [asyncio.create_task(reader(ws)) for ws in sockets]
+    sent = 0
+    started = time.perf_counter()
+    while time.perf_counter() < stop:
+        ws = sockets[sent % len(sockets)]
+        await ws.send(json.dumps({"t": time.perf_counter(), "body": "你好"}))
+        sent += 1
+        await pace(started, sent, rate)
+    await asyncio.sleep(1)
+    elapsed = time.perf_counter() - started
+    for task in readers:
+        task.cancel()
+    await close_all(sockets)
+    return {
+        "sent_per_s": sent / elapsed,
+        "echoed_per_s": len(latencies) / elapsed,
+        "p50_ms": pct(latencies, 0.5),
+        "p99_ms": pct(latencies, 0.99),
+    }
+
+
+async def pace(started: float, sent: int, rate: float) -> None:
+    ahead = sent / rate - (time.perf_counter() - started)
+    if ahead > 0:
+        await asyncio.sleep(ahead)
+    elif sent % 50 == 0:
+        await asyncio.sleep(0)
+
+
+async def open_many(urls: list[str], tokens: list[str] | None, batch: int = 100) -> list[ClientConnection]:
+    out: list[ClientConnection] = []
+    for start in range(0, len(urls), batch):
+        chunk = urls[start : start + batch]
+        opened = await asyncio.gather(*(connect(u, max_queue=64, open_timeout=30) for u in chunk))
+        if tokens is not None:
+            for ws, token in zip(opened, tokens[start : start + batch], strict=True):
+                await ws.send(json.dumps({"type": "auth", "token": token}))
+            await asyncio.gather(*(ws.recv() for ws in opened))  # ready
+        out.extend(opened)
+    return out
+
+
+async def close_all(sockets: list[ClientConnection]) -> None:
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+
+
+# ---- the product ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Visitor:
+    headers: dict[str, str]
+    socket_token: str
+    conversation_id: str = ""
+
+
+@dataclass
+class Results:
+    sent_at: dict[str, float] = field(default_factory=dict)
+    ack: list[float] = field(default_factory=list)
+    delivery: list[float] = field(default_factory=list)
+    errors: int = 0
+    delivered: int = 0
+    codes: list[str] = field(default_factory=list)
+
+
+def prepare_tenant(url: str) -> tuple[str, str]:
+    from omnidesk.accounts import actions as accounts
+    from omnidesk.accounts.schemas import ApiKeyCreate, TenantCreate
+    from omnidesk.core import migrate
+    from omnidesk.core.actor import system_actor
+    from omnidesk.core.db import Database
+    from omnidesk.security.permissions import Role
+
+    migrate.upgrade(url)
+    db = Database(url)
+    slug = f"bench-{uuid.uuid4().hex[:8]}"
+    with db.platform_transaction() as s:
+        tenant, _, _ = accounts.create_tenant(s, TenantCreate(slug=slug, name="压测", admin_email=f"a@{slug}.example"))
+    with db.tenant_transaction(tenant.id) as s:
+        _, key = accounts.do_create_api_key(s, system_actor(tenant.id), ApiKeyCreate(name="bench", role=Role.ADMIN))
+    db.dispose()
+    return slug, key
+
+
+async def make_visitors(http: httpx.AsyncClient, base: str, slug: str, n: int) -> list[Visitor]:
+    sem = asyncio.Semaphore(32)
+
+    async def one(i: int) -> Visitor:
+        async with sem:
+            # Setup only: retry a dropped keep-alive connection (both calls are safe to repeat).
+            for attempt in range(5):
+                try:
+                    session = (await http.post(f"{base}/api/v1/widget/{slug}/session", json={})).json()
+                    visitor = Visitor({"Authorization": f"Bearer {session['token']}"}, session["socket_token"])
+                    conv = await http.post(
+                        f"{base}/api/v1/widget/{slug}/conversations",
+                        json={"message": f"压测会话 {i}", "client_id": f"open-{i}"},
+                        headers=visitor.headers,
+                    )
+                    visitor.conversation_id = conv.json()["id"]
+                    return visitor
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError("could not set up a visitor")
+
+    return await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def run_product(
+    visitor_bases: list[str], agent_base: str, pids: list[int], slug: str, key: str, args: argparse.Namespace
+) -> dict[str, float]:
+    """Visitors are spread over ``visitor_bases`` (as a load balancer would); the agent listens on ``agent_base``."""
+    limits = httpx.Limits(max_connections=args.http_connections, max_keepalive_connections=args.http_connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        setup_started = time.perf_counter()
+        visitor_base = visitor_bases[0]
+        visitors = await make_visitors(http, visitor_base, slug, args.clients)
+        homes = [visitor_bases[i % len(visitor_bases)] for i in range(len(visitors))]
+        setup = time.perf_counter() - setup_started
+        rss_before = sum(rss_kib(p) for p in pids)
+        ws_urls = [home.replace("http", "ws") + "/api/v1/realtime/ws" for home in homes]
+        sockets = await open_many(ws_urls, [v.socket_token for v in visitors])
+        await asyncio.sleep(1)
+        rss_after = sum(rss_kib(p) for p in pids)
+        token = (
+            await http.post(f"{agent_base}/api/v1/realtime/token", headers={"Authorization": f"Bearer {key}"})
+        ).json()["token"]
+        agent = (await open_many([agent_base.replace("http", "ws") + "/api/v1/realtime/ws"], [token]))[0]
+        results = Results()
+
+        async def agent_reader() -> None:
+            with contextlib.suppress(Exception):
+                async for frame in agent:
+                    event = json.loads(frame)
+                    if event.get("type") != "message":
+                        continue
+                    sent = results.sent_at.get(event["message"].get("client_id") or "")
+                    if sent is not None:
+                        results.delivery.append(time.perf_counter() - sent)
+                        results.delivered += 1
+
+        async def drain(ws: ClientConnection) -> None:  # visitors read their echoes, like a real widget
+            with contextlib.suppress(Exception):
+                async for _ in ws:
+                    pass
+
+        tasks = [asyncio.create_task(agent_reader())] + [asyncio.create_task(drain(ws)) for ws in sockets]
+        inflight = asyncio.Semaphore(args.http_connections)
+
+        async def send(visitor: Visitor, home: str, n: int) -> None:
+            client_id = f"b-{n}-{uuid.uuid4().hex[:8]}"
+            try:
+                started = time.perf_counter()
+                results.sent_at[client_id] = started
+                response = await http.post(
+                    f"{home}/api/v1/widget/{slug}/conversations/{visitor.conversation_id}/messages",
+                    json={"body": f"消息 {n}：我的订单什么时候到？", "client_id": client_id},
+                    headers=visitor.headers,
+                )
+                if response.status_code == 201:
+                    results.ack.append(time.perf_counter() - started)
+                else:
+                    results.errors += 1
+                    results.codes.append(str(response.status_code))
+            except httpx.HTTPError as exc:
+                results.errors += 1
+                results.codes.append(type(exc).__name__)
+            finally:
+                inflight.release()
+
+        started = time.perf_counter()
+        stop = started + args.seconds
+        n = 0
+        pending: set[asyncio.Task[None]] = set()
+        while time.perf_counter() < stop:
+            await inflight.acquire()
+            task = asyncio.create_task(send(visitors[n % len(visitors)], homes[n % len(visitors)], n))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            n += 1
+            await pace(started, n, args.rate)
+        await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 60)
+        elapsed = time.perf_counter() - started
+        await asyncio.sleep(2)  # let the last deliveries arrive
+        for task in tasks:
+            task.cancel()
+        await close_all([*sockets, agent])
+    if results.codes:
+        print("    errors by status:", {c: results.codes.count(c) for c in set(results.codes)})
+    return {
+        "clients": float(len(visitors)),
+        "setup_s": setup,
+        "attempted_per_s": n / elapsed,
+        "persisted_per_s": len(results.ack) / elapsed,
+        "delivered_per_s": results.delivered / elapsed,
+        "lost": float(len(results.ack) - results.delivered),
+        "errors": float(results.errors),
+        "ack_p50_ms": pct(results.ack, 0.5),
+        "ack_p99_ms": pct(results.ack, 0.99),
+        "delivery_p50_ms": pct(results.delivery, 0.5),
+        "delivery_p99_ms": pct(results.delivery, 0.99),
+        "kib_per_socket": (rss_after - rss_before) / max(len(sockets), 1),
+    }
+
+
+def server_env(data_dir: Path, database_url: str, redis_url: str | None) -> dict[str, str]:
+    env = {
+        "OMNIDESK_DATABASE_URL": database_url,
+        "OMNIDESK_DATA_DIR": str(data_dir),
+        "OMNIDESK_SECRET_KEY": SECRET,
+        "OMNIDESK_ENVIRONMENT": "development",
+        "OMNIDESK_API_RATE_PER_MINUTE": "10000000",
+        "OMNIDESK_WIDGET_CONVERSATIONS_PER_IP": "10000000",
+        "OMNIDESK_WIDGET_SESSIONS_PER_IP": "10000000",
+        "OMNIDESK_WIDGET_MESSAGES_PER_MINUTE": "10000000",
+        "OMNIDESK_LOG_LEVEL": "WARNING",
+        "OMNIDESK_RUN_JOBS_IN_PROCESS": "false",
+    }
+    if redis_url:
+        env["OMNIDESK_REDIS_URL"] = redis_url
+    return env
+
+
+def print_row(name: str, figures: dict[str, float]) -> None:
+    print(f"  {name}")
+    for k, v in figures.items():
+        print(f"    {k:>18}: {v:10.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rate", type=float, default=1000, help="target messages per second in total")
+    parser.add_argument("--http-connections", type=int, default=64, help="bounded in-flight sends")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the PostgreSQL + Redis two-process run")
+    args = parser.parse_args()
+    args.clients = max(1, min(args.clients, 5000))
+    args.seconds = max(1.0, min(args.seconds, 60.0))
+    print(
+        f"bench_realtime: {args.clients} widget clients, {args.seconds:.0f} s, target {args.rate:.0f} msg/s, "
+        f"{os.cpu_count()} CPUs (load generator on the same machine)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        echo = Server("echo_app:app", {}, data / "echo.log")
+        try:
+            echo.wait("/")
+            print_row(
+                "baseline: bare echo WebSocket, same uvicorn",
+                asyncio.run(echo_baseline(echo.url.replace("http", "ws"), args.clients, args.seconds, args.rate)),
+            )
+        finally:
+            echo.stop()
+
+        sqlite_url = f"sqlite:///{data / 'bench.db'}"
+        slug, key = prepare_tenant(sqlite_url)
+        embedded = Server("omnidesk.web.asgi:app", server_env(data / "embedded", sqlite_url, None), data / "emb.log")
+        try:
+            embedded.wait()
+            print_row(
+                "embedded: SQLite, one process",
+                asyncio.run(run_product([embedded.url], embedded.url, [embedded.proc.pid], slug, key, args)),
+            )
+        finally:
+            embedded.stop()
+
+        if not args.no_cluster:
+            run_cluster(data, args)
+
+
+def run_cluster(data: Path, args: argparse.Namespace) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from omnidesk.core.settings import load_settings
+
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
+        base = load_settings(database_url=PG).effective_database_url
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        name = f"omnidesk_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # no PostgreSQL or Redis here: say so and stop
+        print(f"  cluster: skipped ({type(exc).__name__}: PostgreSQL or Redis not reachable)")
+        return
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    servers: list[Server] = []
+    try:
+        slug, key = prepare_tenant(url)
+        servers = [
+            Server("omnidesk.web.asgi:app", server_env(data / f"c{i}", url, REDIS), data / f"c{i}.log")
+            for i in range(2)
+        ]
+        for server in servers:
+            server.wait()
+        urls = [s.url for s in servers]
+        figures = asyncio.run(run_product(urls, servers[1].url, [s.proc.pid for s in servers], slug, key, args))
+        print_row("cluster: PostgreSQL + Redis, two processes, visitors spread over both, agent on the second", figures)
+    finally:
+        for server in servers:
+            server.stop()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

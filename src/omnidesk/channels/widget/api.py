@@ -1,0 +1,373 @@
+"""HTTP handlers of the widget: the public visitor API, staff attachments, and the widget settings.
+
+Visitor routes live under ``/api/v1/widget/<tenant>/``. They need no staff credential: ``POST .../session`` hands
+out a short-lived visitor token (``Authorization: Bearer``), which reaches only that visitor's own conversations.
+Rate limits apply per IP (new conversations: ``OMNIDESK_WIDGET_CONVERSATIONS_PER_IP`` per 12 h).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from omnidesk.accounts.models import Tenant
+from omnidesk.channels.widget import actions
+from omnidesk.channels.widget.attachments import check_upload
+from omnidesk.channels.widget.schemas import (
+    ContactDetails,
+    SessionOut,
+    SessionStart,
+    VisitorConversationCreate,
+    VisitorConversationOut,
+    VisitorMessageCreate,
+    WidgetConfigOut,
+    WidgetConfigUpdate,
+    WidgetSecretOut,
+)
+from omnidesk.conversations import queries as conversation_queries
+from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
+from omnidesk.core.actor import Actor, visitor_actor
+from omnidesk.core.blobs import BlobStore
+from omnidesk.core.errors import NotFound, PermissionDenied, Unauthenticated
+from omnidesk.core.pagination import MAX_LIMIT
+from omnidesk.core.schemas import Page
+from omnidesk.realtime.gateway import origin_allowed
+from omnidesk.realtime.tokens import SocketGrant, mint
+from omnidesk.routing import service as routing_service
+from omnidesk.routing.schemas import QueueStatusOut
+from omnidesk.security import signing
+from omnidesk.security.permissions import Perm
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip
+
+router = APIRouter(tags=["widget"])
+
+VISITOR_PURPOSE = "omnidesk-visitor"
+
+
+@dataclass(frozen=True)
+class Visitor:
+    tenant_id: uuid.UUID
+    customer_id: uuid.UUID
+    actor: Actor
+
+
+def _blobs(request: Request) -> BlobStore:
+    store: BlobStore = request.app.state.blobs
+    return store
+
+
+def current_visitor(request: Request, tenant: str) -> Visitor:
+    settings = request.app.state.settings
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated("start a widget session first and send its token as 'Authorization: Bearer <token>'")
+    payload = signing.verify(settings.effective_secret_key, VISITOR_PURPOSE, token.strip())
+    if payload.get("ts") != tenant:
+        raise Unauthenticated("this token belongs to another workspace")
+    tenant_id, customer_id = uuid.UUID(payload["t"]), uuid.UUID(payload["c"])
+    return Visitor(tenant_id, customer_id, visitor_actor(tenant_id, customer_id, ip=client_ip(request)))
+
+
+VisitorDep = Annotated[Visitor, Depends(current_visitor)]
+
+
+def _tenant_id(db: DbDep, slug: str) -> uuid.UUID:
+    with db.platform_transaction() as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == slug, Tenant.is_active.is_(True)))
+    if tenant_id is None:
+        raise NotFound("no such workspace")
+    return tenant_id
+
+
+@router.post("/widget/{tenant}/session")
+def start_session(tenant: str, data: SessionStart, request: Request, db: DbDep, settings: SettingsDep) -> SessionOut:
+    """Start or resume a visitor: returns the visitor id to keep, a visitor token and a socket token."""
+    ip = client_ip(request)
+    request.app.state.rate_limiter.hit(f"widget-session:{ip}", settings.widget_sessions_per_ip, 3600)
+    tenant_id = _tenant_id(db, tenant)
+    with db.tenant_transaction(tenant_id) as s:
+        config = actions.config_of(s)
+        allowed = [*settings.allowed_origins, *(config.allowed_origins if config else [])]
+        if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), allowed):
+            raise PermissionDenied("this site is not allowed to embed the widget")
+        if config is not None and not config.enabled:
+            raise NotFound("the chat widget is switched off for this workspace")
+        actor = visitor_actor(tenant_id, uuid.uuid4(), ip=ip)
+        customer, visitor_id, identified = actions.start_session(s, actor, data)
+        conversations = actions.list_own_conversations(s, customer.id)
+        ttl = settings.visitor_token_minutes * 60
+        key = settings.effective_secret_key
+        token = signing.sign(key, VISITOR_PURPOSE, {"t": str(tenant_id), "ts": tenant, "c": str(customer.id)}, ttl)
+        socket_token = mint(key, SocketGrant(tenant_id=tenant_id, kind="visitor", customer_id=customer.id))
+        return SessionOut(
+            visitor_id=visitor_id,
+            token=token,
+            socket_token=socket_token,
+            expires_in=ttl,
+            customer_name=customer.name,
+            identified=identified,
+            conversations=[VisitorConversationOut.model_validate(c) for c in conversations],
+        )
+
+
+@router.post("/widget/{tenant}/socket-token")
+def socket_token(tenant: str, visitor: VisitorDep, settings: SettingsDep) -> dict[str, str]:
+    """A fresh dedicated socket token (for reconnecting) without starting a new session."""
+    grant = SocketGrant(tenant_id=visitor.tenant_id, kind="visitor", customer_id=visitor.customer_id)
+    return {"socket_token": mint(settings.effective_secret_key, grant)}
+
+
+@router.patch("/widget/{tenant}/contact")
+def update_contact(tenant: str, data: ContactDetails, visitor: VisitorDep, db: DbDep) -> dict[str, str]:
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        customer = actions.update_contact(s, visitor.actor, visitor.customer_id, data)
+        return {"name": customer.name}
+
+
+@router.get("/widget/{tenant}/conversations")
+def list_conversations(tenant: str, visitor: VisitorDep, db: DbDep) -> list[VisitorConversationOut]:
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        return [
+            VisitorConversationOut.model_validate(c) for c in actions.list_own_conversations(s, visitor.customer_id)
+        ]
+
+
+@router.post("/widget/{tenant}/conversations", status_code=status.HTTP_201_CREATED)
+def open_conversation(
+    tenant: str, data: VisitorConversationCreate, visitor: VisitorDep, db: DbDep, request: Request, response: Response
+) -> VisitorConversationOut:
+    settings = request.app.state.settings
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        existing = actions.open_conversation_if_exists(s, visitor.customer_id, data.client_id)
+        if existing is not None:
+            response.status_code = status.HTTP_200_OK
+            return VisitorConversationOut.model_validate(existing)
+    request.app.state.rate_limiter.hit(
+        f"widget-conv:{client_ip(request)}", settings.widget_conversations_per_ip, 12 * 3600
+    )
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        conversation, _ = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
+        routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
+        s.flush()
+        s.refresh(conversation)
+        return VisitorConversationOut.model_validate(conversation)
+
+
+@router.get("/widget/{tenant}/conversations/{conversation_id}/messages")
+def list_messages(
+    tenant: str,
+    conversation_id: uuid.UUID,
+    visitor: VisitorDep,
+    db: DbDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+) -> Page[MessageOut]:
+    """Messages (never internal notes) after ``after_seq``: how the widget resumes after a drop."""
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        rows, more = actions.visible_messages(s, visitor.customer_id, conversation_id, after_seq=after_seq, limit=limit)
+        return Page[MessageOut](
+            items=[MessageOut.model_validate(m) for m in rows], next_cursor=str(rows[-1].seq) if more else None
+        )
+
+
+@router.post("/widget/{tenant}/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+def send_message(
+    tenant: str,
+    conversation_id: uuid.UUID,
+    data: VisitorMessageCreate,
+    visitor: VisitorDep,
+    db: DbDep,
+    request: Request,
+    response: Response,
+) -> MessageOut:
+    """Persist, then acknowledge with the stored message (its ``seq``). A resend with the same ``client_id``
+    returns the stored message with 200 instead of storing it twice."""
+    settings = request.app.state.settings
+    request.app.state.rate_limiter.hit(f"widget-msg:{visitor.customer_id}", settings.widget_messages_per_minute, 60)
+    try:
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            message, created = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+            if not created:
+                response.status_code = status.HTTP_200_OK
+            else:
+                routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
+            return MessageOut.model_validate(message)
+    except IntegrityError:
+        # Two copies of one send raced (a retry while the first was in flight): the unique (conversation,
+        # client_id) let exactly one in. Answer with that one, as for any repeat.
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            message, _ = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+            response.status_code = status.HTTP_200_OK
+            return MessageOut.model_validate(message)
+
+
+@router.post("/widget/{tenant}/conversations/{conversation_id}/receipts", status_code=status.HTTP_204_NO_CONTENT)
+def receipts(tenant: str, conversation_id: uuid.UUID, data: ReceiptIn, visitor: VisitorDep, db: DbDep) -> None:
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        actions.mark_read(s, visitor.actor, visitor.customer_id, conversation_id, data.delivered_seq, data.read_seq)
+
+
+@router.post("/widget/{tenant}/conversations/{conversation_id}/rating", status_code=status.HTTP_201_CREATED)
+def rate(tenant: str, conversation_id: uuid.UUID, data: RatingIn, visitor: VisitorDep, db: DbDep) -> dict[str, int]:
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        rating = actions.rate(s, visitor.actor, visitor.customer_id, conversation_id, data.score, data.comment)
+        return {"score": rating.score}
+
+
+@router.get("/widget/{tenant}/conversations/{conversation_id}/queue")
+def queue_status(tenant: str, conversation_id: uuid.UUID, visitor: VisitorDep, db: DbDep) -> QueueStatusOut:
+    """Where the visitor stands while waiting for a person, and a rough expected wait."""
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        actions.own_conversation(s, visitor.customer_id, conversation_id)
+        return routing_service.queue_status(s, conversation_id)
+
+
+@router.post("/widget/{tenant}/conversations/{conversation_id}/attachments", status_code=status.HTTP_201_CREATED)
+async def upload(
+    tenant: str,
+    conversation_id: uuid.UUID,
+    visitor: VisitorDep,
+    db: DbDep,
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    client_id: Annotated[ClientId | None, Form()] = None,
+) -> MessageOut:
+    """An image or PDF from the visitor, posted as an ``attachment`` message."""
+    settings = request.app.state.settings
+    request.app.state.rate_limiter.hit(f"widget-upload:{visitor.customer_id}", 60, 3600)
+    data = await file.read(settings.max_body_bytes + 1)
+    checked = check_upload(file.filename or "", file.content_type or "", data, max_bytes=settings.max_body_bytes)
+    import anyio
+
+    def work() -> MessageOut:
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            conversation = actions.own_conversation(s, visitor.customer_id, conversation_id)
+            message = actions.attach(
+                s,
+                visitor.actor,
+                conversation,
+                checked,
+                _blobs(request),
+                sender_type=SenderType.CUSTOMER,
+                sender_id=visitor.customer_id,
+                client_id=client_id,
+            )
+            return MessageOut.model_validate(message)
+
+    return await anyio.to_thread.run_sync(work)
+
+
+@router.get("/widget/{tenant}/conversations/{conversation_id}/attachments/{attachment_id}")
+def download(
+    tenant: str, conversation_id: uuid.UUID, attachment_id: uuid.UUID, visitor: VisitorDep, db: DbDep, request: Request
+) -> Response:
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        conversation = actions.own_conversation(s, visitor.customer_id, conversation_id)
+        row = actions.attachment_of(s, conversation, attachment_id)
+        return _file_response(_blobs(request).get(row.storage_key), row.content_type, row.filename)
+
+
+def _file_response(data: bytes, content_type: str, filename: str) -> Response:
+    """Served as data, never as a page: sandboxed, no sniffing; PDFs as downloads."""
+    disposition = "inline" if content_type.startswith("image/") else "attachment"
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
+    return Response(
+        data,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f'{disposition}; filename="{ascii_name}"',
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+# --- staff side -------------------------------------------------------------------------------------------------
+
+
+@router.post("/conversations/{conversation_id}/attachments", status_code=status.HTTP_201_CREATED)
+async def staff_upload(
+    conversation_id: uuid.UUID,
+    db: DbDep,
+    actor: ActorDep,
+    request: Request,
+    file: Annotated[UploadFile, File()],
+    client_id: Annotated[ClientId | None, Form()] = None,
+) -> MessageOut:
+    """An agent sends an image or PDF to the customer."""
+    actor.require(Perm.CONVERSATIONS_WRITE)
+    settings = request.app.state.settings
+    data = await file.read(settings.max_body_bytes + 1)
+    checked = check_upload(file.filename or "", file.content_type or "", data, max_bytes=settings.max_body_bytes)
+    import anyio
+
+    def work() -> MessageOut:
+        with db.tenant_transaction(actor.tenant_id) as s:
+            conversation = conversation_queries.get_conversation(s, actor, conversation_id)
+            message = actions.attach(
+                s,
+                actor,
+                conversation,
+                checked,
+                _blobs(request),
+                sender_type=SenderType.AGENT,
+                sender_id=actor.staff_id,
+                client_id=client_id,
+            )
+            return MessageOut.model_validate(message)
+
+    return await anyio.to_thread.run_sync(work)
+
+
+@router.get("/conversations/{conversation_id}/attachments/{attachment_id}")
+def staff_download(
+    conversation_id: uuid.UUID, attachment_id: uuid.UUID, db: DbDep, actor: ActorDep, request: Request
+) -> Response:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        conversation = conversation_queries.get_conversation(s, actor, conversation_id)
+        row = actions.attachment_of(s, conversation, attachment_id)
+        return _file_response(_blobs(request).get(row.storage_key), row.content_type, row.filename)
+
+
+@router.get("/widget/config")
+def get_config(db: DbDep, actor: ActorDep, request: Request) -> WidgetConfigOut:
+    """The widget settings and the one-line embed snippet to paste into a site."""
+    actor.require(Perm.TENANT_SETTINGS)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        config = actions.ensure_config(s, actor)
+        slug = s.scalar(select(Tenant.slug).where(Tenant.id == actor.tenant_id)) or ""
+        return _config_out(config, snippet_for(request, slug))
+
+
+@router.patch("/widget/config")
+def patch_config(data: WidgetConfigUpdate, db: DbDep, actor: ActorDep, request: Request) -> WidgetConfigOut:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        config = actions.update_config(s, actor, data)
+        slug = s.scalar(select(Tenant.slug).where(Tenant.id == actor.tenant_id)) or ""
+        return _config_out(config, snippet_for(request, slug))
+
+
+@router.get("/widget/config/identity-secret")
+def get_identity_secret(db: DbDep, actor: ActorDep) -> WidgetSecretOut:
+    """The secret a host site signs visitor identifiers with (admins only; keep it on the server)."""
+    actor.require(Perm.TENANT_SETTINGS)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return WidgetSecretOut(identity_secret=actions.ensure_config(s, actor).identity_secret)
+
+
+def snippet_for(request: Request, slug: str) -> str:
+    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+    return f'<script src="{base}/static/widget/loader.js" data-omnidesk-tenant="{slug}" async></script>'
+
+
+def _config_out(config: object, snippet: str) -> WidgetConfigOut:
+    return WidgetConfigOut.model_validate(
+        {**{k: getattr(config, k) for k in WidgetConfigOut.model_fields if k != "snippet"}, "snippet": snippet}
+    )

@@ -1,0 +1,97 @@
+"""Request and response shapes of the visitor API and the widget settings."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from omnidesk.conversations.schemas import Body, ClientId
+from omnidesk.core.schemas import Email, Input, Output
+from omnidesk.customers.schemas import Phone
+
+VisitorId = Annotated[str, StringConstraints(pattern=r"^v_[A-Za-z0-9_-]{22,64}$")]
+Origin = Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", max_length=200)]
+
+
+class SessionStart(Input):
+    visitor_id: VisitorId | None = Field(default=None, description="the id this browser was given before, if any")
+    identifier: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        default=None, description="the host site's own user id, with identifier_hash"
+    )
+    identifier_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
+        default=None, description="hex HMAC-SHA256 of identifier with the tenant's widget identity secret"
+    )
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    language: Annotated[str, StringConstraints(max_length=10)] | None = None
+
+
+class ContactDetails(Input):
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+class VisitorConversationOut(Output):
+    id: uuid.UUID
+    status: str
+    subject: str
+    last_seq: int
+    last_message_at: datetime | None
+    created_at: datetime
+
+
+class SessionOut(Output):
+    visitor_id: str
+    token: str = Field(description="visitor token for this API (Authorization: Bearer); short-lived")
+    socket_token: str = Field(description="dedicated token for the WebSocket's first frame; short-lived")
+    expires_in: int
+    customer_name: str
+    identified: bool
+    conversations: list[VisitorConversationOut]
+
+
+class VisitorMessageCreate(Input):
+    body: Body
+    client_id: ClientId = Field(description="the widget's own id for this message; a resend is not stored twice")
+
+
+class VisitorConversationCreate(Input):
+    message: Body
+    client_id: ClientId
+    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+
+
+class WidgetConfigOut(Output):
+    enabled: bool
+    allowed_origins: list[str]
+    title: str
+    greeting: str
+    accent_color: str
+    snippet: str
+
+
+class WidgetConfigUpdate(Input):
+    enabled: bool | None = None
+    allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
+    title: Annotated[str, StringConstraints(max_length=100)] | None = None
+    greeting: Annotated[str, StringConstraints(max_length=500)] | None = None
+    accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
+    rotate_identity_secret: bool = False
+
+
+class WidgetSecretOut(Output):
+    identity_secret: str
+
+
+class AttachmentOut(Output):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+
+
+def message_payload(attachment: AttachmentOut) -> dict[str, Any]:
+    return {"attachment": attachment.model_dump(mode="json")}

@@ -1,0 +1,162 @@
+"""The WebSocket endpoint for widget visitors and agents.
+
+Protocol (JSON text frames):
+  client → ``{"type": "auth", "token": "<socket token>"}`` first, within 10 s (tokens never go in the URL);
+  server → ``{"type": "ready", "kind": "visitor"|"staff"}`` once subscribed: every event committed after this
+  arrives on the socket, so a client that then fetches ``after_seq=<last seen>`` has no gap;
+  client → ``{"type": "ping"}`` (every ~20 s; keeps presence alive) and
+  ``{"type": "typing", "conversation_id": "...", "customer_id": "...", "active": true}``;
+  server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
+Messages are not sent over the socket: they are POSTed (persisted, then acknowledged with their ``seq``) and
+come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published on the bus
+(through Redis in a cluster) and never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from omnidesk.core.errors import Unauthenticated
+from omnidesk.events.outbox import tenant_channel
+from omnidesk.realtime.hub import Client, Hub
+from omnidesk.realtime.presence import PresenceStore
+from omnidesk.realtime.tokens import SocketGrant, redeem
+
+log = logging.getLogger("omnidesk.realtime")
+
+router = APIRouter()
+
+AUTH_TIMEOUT_SECONDS = 10
+MAX_FRAME = 4096
+CLOSE_POLICY = 4003
+CLOSE_AUTH = 4001
+CLOSE_RENEW = 4000
+MAX_SOCKET_SECONDS = 3600
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Browsers always send Origin on a WebSocket handshake: it must be this server or an allow-listed origin.
+
+    A missing Origin is a non-browser client (which could forge any header anyway); the token still applies.
+    """
+    if not origin:
+        return True
+    if origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    return bool(host) and parts.netloc == host
+
+
+@router.websocket("/realtime/ws")
+async def socket_endpoint(ws: WebSocket) -> None:
+    settings = ws.app.state.settings
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
+        log.info("socket refused: origin not allowed", extra={"origin": ws.headers.get("origin", "")[:200]})
+        await ws.close(code=CLOSE_POLICY)
+        return
+    await ws.accept()
+    try:
+        grant = await _authenticate(ws, settings.effective_secret_key)
+    except (Unauthenticated, TimeoutError, ValueError, WebSocketDisconnect):
+        with contextlib.suppress(Exception):
+            await ws.close(code=CLOSE_AUTH)
+        return
+    hub: Hub = ws.app.state.hub
+    presence: PresenceStore = ws.app.state.presence
+    client = Client(grant=grant, send=ws.send_text, close=lambda code: _close(ws, code))
+    writer = asyncio.create_task(client.pump())
+    await hub.join(client)
+    try:
+        if grant.staff_id is not None:
+            await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
+        client.offer(json.dumps({"type": "ready", "kind": grant.kind}))
+        await _read_loop(ws, client, hub, presence)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await hub.leave(client)
+        if client.outbox.full():
+            writer.cancel()
+        else:
+            client.outbox.put_nowait(None)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        if grant.staff_id is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(presence.leave, grant.tenant_id, grant.staff_id, client.id)
+
+
+async def _close(ws: WebSocket, code: int) -> None:
+    if ws.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(Exception):
+            await ws.close(code=code)
+
+
+async def _authenticate(ws: WebSocket, key: str) -> SocketGrant:
+    raw = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_SECONDS)
+    frame = json.loads(raw[:MAX_FRAME])
+    if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
+        raise Unauthenticated("the first frame must be {type: auth, token}")
+    return redeem(key, frame["token"])
+
+
+async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore) -> None:
+    grant = client.grant
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + MAX_SOCKET_SECONDS
+    while True:
+        try:
+            raw = await asyncio.wait_for(ws.receive_text(), max(deadline - loop.time(), 0.01))
+        except TimeoutError:
+            # What a socket may see was fixed when its token was minted; closing it after a while makes the
+            # client mint a new token, so a changed role or a deactivated account takes effect.
+            await _close(ws, CLOSE_RENEW)
+            return
+        if len(raw) > MAX_FRAME:
+            continue
+        try:
+            frame: Any = json.loads(raw)
+        except ValueError:
+            continue
+        if not isinstance(frame, dict):
+            continue
+        kind = frame.get("type")
+        if kind == "ping":
+            if grant.staff_id is not None:
+                await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
+            client.offer('{"type":"pong"}')
+        elif kind == "typing":
+            event = _typing_event(grant, frame)
+            if event is not None:
+                await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
+
+
+def _typing_event(grant: SocketGrant, frame: dict[str, Any]) -> dict[str, Any] | None:
+    """A visitor's typing names their own customer id (from the token, not the frame); an agent's names the
+    conversation's customer so the visitor's socket can match it."""
+    try:
+        conversation_id = str(uuid.UUID(str(frame.get("conversation_id"))))
+        customer_id = (
+            str(grant.customer_id) if grant.kind == "visitor" else str(uuid.UUID(str(frame.get("customer_id"))))
+        )
+    except ValueError:
+        return None
+    return {
+        "type": "typing",
+        "op": "update",
+        "tenant_id": str(grant.tenant_id),
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "from": "customer" if grant.kind == "visitor" else "agent",
+        "staff_id": str(grant.staff_id) if grant.staff_id else None,
+        "active": bool(frame.get("active", True)),
+    }

@@ -1,0 +1,165 @@
+"""Fan-out to the sockets of this process: one bus subscription per tenant with sockets here, not per socket.
+
+Each socket has a bounded outbox drained by its own writer task, so one slow client never holds up the others; a
+client whose outbox overflows is disconnected (code 4008) and resumes by fetching what it missed, which is
+cheaper and safer than buffering without bound. Visitors are indexed by customer, so a message is matched to its
+customer's sockets in O(1) however many visitors are connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnidesk.events.bus import EventBus
+from omnidesk.realtime import filters
+from omnidesk.realtime.tokens import SocketGrant
+
+log = logging.getLogger("omnidesk.realtime")
+
+OUTBOX_SIZE = 1000
+CLOSE_OVERFLOW = 4008
+
+
+@dataclass(eq=False)
+class Client:
+    """One open socket: its grant and its outbox of serialised frames."""
+
+    grant: SocketGrant
+    send: Callable[[str], Awaitable[None]]
+    close: Callable[[int], Awaitable[None]]
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
+
+    def offer(self, frame: str) -> bool:
+        try:
+            self.outbox.put_nowait(frame)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    async def pump(self) -> None:
+        """Write queued frames until told to stop (``None``); the caller runs this as the socket's writer task."""
+        while True:
+            frame = await self.outbox.get()
+            if frame is None:
+                return
+            await self.send(frame)
+
+
+@dataclass
+class _Room:
+    """The sockets of one tenant in this process, and the task that feeds them from the bus."""
+
+    loop: asyncio.AbstractEventLoop
+    visitors: dict[str, set[Client]] = field(default_factory=dict)
+    staff: set[Client] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def empty(self) -> bool:
+        return not self.staff and not self.visitors
+
+
+class Hub:
+    def __init__(self, bus: EventBus) -> None:
+        self.bus = bus
+        self._rooms: dict[tuple[int, uuid.UUID], _Room] = {}
+        self.delivered = 0
+        self._closing: set[asyncio.Future[None]] = set()
+
+    def connections(self) -> int:
+        return sum(len(r.staff) + sum(len(v) for v in r.visitors.values()) for r in self._rooms.values())
+
+    async def join(self, client: Client) -> None:
+        """Register ``client``; returns once the tenant's bus subscription is live, so no event after this is missed."""
+        loop = asyncio.get_running_loop()
+        key = (id(loop), client.grant.tenant_id)
+        room = self._rooms.get(key)
+        if room is None or room.task is None or room.task.done():
+            room = _Room(loop=loop)
+            self._rooms[key] = room
+            room.task = asyncio.create_task(self._feed(client.grant.tenant_id, room))
+        if client.grant.kind == "visitor":
+            room.visitors.setdefault(str(client.grant.customer_id), set()).add(client)
+        else:
+            room.staff.add(client)
+        await room.ready.wait()
+
+    async def leave(self, client: Client) -> None:
+        key = (id(asyncio.get_running_loop()), client.grant.tenant_id)
+        room = self._rooms.get(key)
+        if room is None:
+            return
+        if client.grant.kind == "visitor":
+            group = room.visitors.get(str(client.grant.customer_id))
+            if group is not None:
+                group.discard(client)
+                if not group:
+                    room.visitors.pop(str(client.grant.customer_id), None)
+        else:
+            room.staff.discard(client)
+        if room.empty() and room.task is not None:
+            self._rooms.pop(key, None)
+            room.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await room.task
+
+    async def _feed(self, tenant_id: uuid.UUID, room: _Room) -> None:
+        channel = f"tenant:{tenant_id}"
+        while True:
+            try:
+                async with self.bus.subscribe(channel) as events:
+                    if room.ready.is_set():
+                        # Back after a lost subscription: events may have been missed, so every socket of the
+                        # room is told to fetch what it missed by last seq (the same path as a reconnect).
+                        self._broadcast(room, '{"type":"resync"}')
+                    room.ready.set()
+                    async for event in events:
+                        self.dispatch(room, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The bus dropped (Redis restart): resubscribe; clients notice nothing but a gap they can refetch.
+                log.exception("event subscription lost; resubscribing")
+                room.ready.set()
+                await asyncio.sleep(1)
+
+    def dispatch(self, room: _Room, event: dict[str, Any]) -> None:
+        staff_frame: str | None = None
+        for client in list(room.staff):
+            if filters.staff_may_see(client.grant, event):
+                staff_frame = staff_frame or json.dumps(event, ensure_ascii=False, default=str)
+                self._deliver(client, staff_frame)
+        customer = event.get("customer_id")
+        if customer is None:
+            return
+        targets = room.visitors.get(str(customer))
+        if not targets:
+            return
+        visitor_frame: str | None = None
+        for client in list(targets):
+            projected = filters.for_visitor(client.grant, event)
+            if projected is None:
+                continue
+            visitor_frame = visitor_frame or json.dumps(projected, ensure_ascii=False, default=str)
+            self._deliver(client, visitor_frame)
+
+    def _broadcast(self, room: _Room, frame: str) -> None:
+        for client in [*room.staff, *(c for group in room.visitors.values() for c in group)]:
+            self._deliver(client, frame)
+
+    def _deliver(self, client: Client, frame: str) -> None:
+        if client.offer(frame):
+            self.delivered += 1
+            return
+        log.warning("socket outbox full; closing it so the client resumes from its last seq")
+        task = asyncio.ensure_future(client.close(CLOSE_OVERFLOW))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)

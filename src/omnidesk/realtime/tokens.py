@@ -1,0 +1,67 @@
+"""Dedicated short-lived socket tokens: minted over an authenticated HTTP call, spent on the socket's first frame.
+
+They are signed, not stored: the gateway checks them without the database. A token says who connects and what
+they may receive (tenant, visitor's customer, or staff id, role scope and teams); it is good for opening a socket
+within ``TTL_SECONDS``, not for any HTTP call (different purpose string).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from omnidesk.core.errors import Unauthenticated
+from omnidesk.security import signing
+
+PURPOSE = "omnidesk-ws"
+TTL_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class SocketGrant:
+    """What one socket may see. ``read_all``: every conversation of the tenant (supervisors, admins)."""
+
+    tenant_id: uuid.UUID
+    kind: str  # "visitor" or "staff"
+    customer_id: uuid.UUID | None = None
+    staff_id: uuid.UUID | None = None
+    read_all: bool = False
+    team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    supervise: bool = False
+
+
+def mint(key: str, grant: SocketGrant) -> str:
+    payload: dict[str, Any] = {"t": str(grant.tenant_id), "k": grant.kind}
+    if grant.customer_id:
+        payload["c"] = str(grant.customer_id)
+    if grant.staff_id:
+        payload["s"] = str(grant.staff_id)
+    if grant.read_all:
+        payload["ra"] = 1
+    if grant.supervise:
+        payload["sv"] = 1
+    if grant.team_ids:
+        payload["tm"] = sorted(str(t) for t in grant.team_ids)
+    return signing.sign(key, PURPOSE, payload, TTL_SECONDS)
+
+
+def redeem(key: str, token: str) -> SocketGrant:
+    payload = signing.verify(key, PURPOSE, token)
+    try:
+        grant = SocketGrant(
+            tenant_id=uuid.UUID(payload["t"]),
+            kind=str(payload["k"]),
+            customer_id=uuid.UUID(payload["c"]) if "c" in payload else None,
+            staff_id=uuid.UUID(payload["s"]) if "s" in payload else None,
+            read_all=bool(payload.get("ra")),
+            supervise=bool(payload.get("sv")),
+            team_ids=frozenset(uuid.UUID(t) for t in payload.get("tm", [])),
+        )
+    except (KeyError, ValueError, TypeError):
+        raise Unauthenticated("the token is invalid") from None
+    if grant.kind == "visitor" and grant.customer_id is None:
+        raise Unauthenticated("the token is invalid")
+    if grant.kind not in ("visitor", "staff"):
+        raise Unauthenticated("the token is invalid")
+    return grant

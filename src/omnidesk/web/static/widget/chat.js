@@ -1,0 +1,583 @@
+/* OmniDesk chat widget: the visitor's side of a conversation.
+ *
+ * Guarantees: a message typed is kept in a local outbox (localStorage) until the server has stored it and
+ * answered with its seq; every send carries a client_id, so a resend after a drop is never stored twice.
+ * Messages are shown once each, ordered by seq; after any reconnect the widget fetches everything after the
+ * last seq it saw (the socket is subscribed first, so nothing falls in between). All text goes through
+ * textContent: nothing a person types is ever parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("omnidesk-config").textContent);
+  var tenant = config.tenant;
+  var api = "/api/v1/widget/" + encodeURIComponent(tenant);
+  var storeKey = "omnidesk:" + tenant + ":";
+  var lang = localStorage.getItem(storeKey + "lang") || config.lang;
+
+  var state = {
+    visitorId: localStorage.getItem(storeKey + "visitor") || null,
+    token: null,
+    socketToken: null,
+    conversationId: localStorage.getItem(storeKey + "conversation") || null,
+    status: null,
+    lastSeq: 0,
+    shown: {},          // seq -> <li>
+    pending: {},        // client_id -> <li>
+    ws: null,
+    backoff: 500,
+    flushing: false,
+    identity: null,
+    agentRead: 0,
+    agentDelivered: 0,
+    rated: false,
+  };
+  var outbox = loadOutbox();
+
+  var el = {
+    messages: document.getElementById("messages"),
+    input: document.getElementById("message-input"),
+    composer: document.getElementById("composer"),
+    status: document.getElementById("status"),
+    queue: document.getElementById("queue"),
+    typing: document.getElementById("typing"),
+    rating: document.getElementById("rating"),
+    rated: document.getElementById("rated"),
+    file: document.getElementById("file-input"),
+    contact: document.getElementById("contact"),
+    langSwitch: document.getElementById("lang-switch"),
+    close: document.getElementById("close-chat"),
+  };
+
+  function t(key, values) {
+    var text = (config.strings[lang] || {})[key] || (config.strings.en || {})[key] || key;
+    if (values) {
+      Object.keys(values).forEach(function (k) { text = text.split("{" + k + "}").join(String(values[k])); });
+    }
+    return text;
+  }
+
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    document.querySelectorAll("[data-i18n]").forEach(function (node) { node.textContent = t(node.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-label]").forEach(function (node) {
+      node.setAttribute("aria-label", t(node.dataset.i18nLabel));
+    });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (node) {
+      node.setAttribute("placeholder", t(node.dataset.i18nPlaceholder));
+    });
+    el.langSwitch.textContent = lang === "zh-CN" ? "English" : "中文";
+  }
+
+  function loadOutbox() {
+    try { return JSON.parse(localStorage.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
+  }
+  function saveOutbox() { localStorage.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
+
+  function newClientId() {
+    var bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return "c_" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  function setStatus(text) { el.status.textContent = text || ""; }
+
+  async function call(method, path, body, isForm) {
+    var headers = { "Accept": "application/json" };
+    if (state.token) headers["Authorization"] = "Bearer " + state.token;
+    var init = { method: method, headers: headers };
+    if (body !== undefined) {
+      if (isForm) { init.body = body; } else { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+    }
+    var response = await fetch(api + path, init);
+    if (response.status === 401 && path !== "/session") {
+      await startSession();
+      headers["Authorization"] = "Bearer " + state.token;
+      response = await fetch(api + path, init);
+    }
+    return response;
+  }
+
+  async function startSession() {
+    var body = { language: lang };
+    if (state.visitorId) body.visitor_id = state.visitorId;
+    if (state.identity) {
+      body.identifier = state.identity.identifier;
+      body.identifier_hash = state.identity.identifier_hash;
+      if (state.identity.name) body.name = state.identity.name;
+    }
+    var saved = state.token;
+    state.token = null;
+    var response = await call("POST", "/session", body);
+    if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
+    var data = await response.json();
+    state.visitorId = data.visitor_id;
+    state.token = data.token;
+    state.socketToken = data.socket_token;
+    localStorage.setItem(storeKey + "visitor", data.visitor_id);
+    var known = data.conversations.map(function (c) { return c.id; });
+    if (!state.conversationId || known.indexOf(state.conversationId) < 0) {
+      state.conversationId = data.conversations.length ? data.conversations[0].id : null;
+      if (state.conversationId) localStorage.setItem(storeKey + "conversation", state.conversationId);
+      else localStorage.removeItem(storeKey + "conversation");
+    }
+    var current = data.conversations.filter(function (c) { return c.id === state.conversationId; })[0];
+    if (current) state.status = current.status;
+    return data;
+  }
+
+  /* ---- rendering ---- */
+
+  function safeUrl(value) {
+    try {
+      var url = new URL(value, location.href);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (e) { return null; }
+  }
+
+  function renderBody(li, message) {
+    var body = document.createElement("div");
+    body.className = "body";
+    var payload = message.payload || {};
+    if (message.kind === "attachment" && payload.attachment) {
+      renderAttachment(body, payload.attachment);
+    } else {
+      var text = document.createElement("p");
+      text.textContent = message.body;
+      body.appendChild(text);
+    }
+    if (message.kind === "quick_replies" && Array.isArray(payload.buttons)) {
+      var group = document.createElement("div");
+      group.className = "quick-replies";
+      group.setAttribute("role", "group");
+      payload.buttons.slice(0, 10).forEach(function (button) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = String(button.label || button.value || "");
+        b.addEventListener("click", function () { queueMessage(String(button.value || button.label || "")); });
+        group.appendChild(b);
+      });
+      body.appendChild(group);
+    }
+    if (message.kind === "card") {
+      var card = document.createElement("div");
+      card.className = "card";
+      var title = document.createElement("strong");
+      title.textContent = String(payload.title || "");
+      card.appendChild(title);
+      if (payload.text) { var p = document.createElement("p"); p.textContent = String(payload.text); card.appendChild(p); }
+      var cardUrl = payload.url && safeUrl(payload.url);
+      if (cardUrl) { card.appendChild(link(cardUrl, payload.link_text || cardUrl)); }
+      body.appendChild(card);
+    }
+    if (message.kind === "link") {
+      var href = safeUrl(payload.url || "");
+      if (href) body.appendChild(link(href, payload.title || href));
+    }
+    li.appendChild(body);
+  }
+
+  function link(href, label) {
+    var a = document.createElement("a");
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = String(label);
+    return a;
+  }
+
+  async function renderAttachment(container, attachment) {
+    var path = "/conversations/" + state.conversationId + "/attachments/" + attachment.id;
+    var response = await call("GET", path);
+    if (!response.ok) { container.textContent = attachment.filename; return; }
+    var url = URL.createObjectURL(await response.blob());
+    if (attachment.content_type.indexOf("image/") === 0) {
+      var img = document.createElement("img");
+      img.src = url;
+      img.alt = attachment.filename;
+      container.appendChild(img);
+    } else {
+      var a = document.createElement("a");
+      a.href = url;
+      a.download = attachment.filename;
+      a.textContent = "📄 " + attachment.filename;
+      container.appendChild(a);
+    }
+  }
+
+  function meta(li, message) {
+    var m = li.querySelector(".meta") || document.createElement("span");
+    m.className = "meta";
+    var time = message.created_at ? new Date(message.created_at).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" }) : "";
+    var tick = "";
+    if (message.sender_type === "customer") {
+      if (!message.seq) tick = t("widget.sending");
+      else if (message.seq <= state.agentRead) tick = t("widget.read");
+      else if (message.seq <= state.agentDelivered) tick = t("widget.delivered");
+      else tick = t("widget.sent");
+    }
+    m.textContent = [time, tick].filter(Boolean).join(" · ");
+    if (!m.parentNode) li.appendChild(m);
+  }
+
+  function who(message) {
+    if (message.sender_type === "customer") return t("widget.you");
+    if (message.sender_type === "bot") return t("widget.assistant");
+    if (message.sender_type === "system") return t("widget.system");
+    return t("widget.agent");
+  }
+
+  function showMessage(message) {
+    if (message.internal) return;
+    if (state.shown[message.seq]) return;
+    var li = message.client_id && state.pending[message.client_id];
+    if (li) {
+      delete state.pending[message.client_id];
+    } else {
+      li = document.createElement("li");
+      var label = document.createElement("span");
+      label.className = "sr-only";
+      label.textContent = who(message) + ": ";
+      li.appendChild(label);
+      renderBody(li, message);
+    }
+    li.className = "msg " + message.sender_type;
+    li.dataset.seq = message.seq;
+    state.shown[message.seq] = li;
+    meta(li, message);
+    li._message = message;
+    insertOrdered(li, message.seq);
+    if (message.seq > state.lastSeq) state.lastSeq = message.seq;
+    if (message.sender_type !== "customer") { hideQueue(); scheduleReceipt(); }
+    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function insertOrdered(li, seq) {
+    var items = el.messages.children;
+    for (var i = items.length - 1; i >= 0; i--) {
+      var s = Number(items[i].dataset.seq || Infinity);
+      if (s < seq) { items[i].after(li); return; }
+    }
+    el.messages.prepend(li);
+  }
+
+  function showPending(item) {
+    var li = document.createElement("li");
+    li.className = "msg customer pending";
+    li.dataset.seq = "";
+    var label = document.createElement("span");
+    label.className = "sr-only";
+    label.textContent = t("widget.you") + ": ";
+    li.appendChild(label);
+    renderBody(li, { kind: "text", body: item.body, payload: {} });
+    meta(li, { sender_type: "customer" });
+    el.messages.appendChild(li);
+    state.pending[item.client_id] = li;
+    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function refreshTicks() {
+    Object.keys(state.shown).forEach(function (seq) {
+      var li = state.shown[seq];
+      if (li._message) meta(li, li._message);
+    });
+  }
+
+  /* ---- sending: the outbox ---- */
+
+  function queueMessage(body) {
+    body = body.trim();
+    if (!body) return;
+    var item = { client_id: newClientId(), body: body, conversation_id: state.conversationId };
+    outbox.push(item);
+    saveOutbox();
+    showPending(item);
+    flushOutbox();
+  }
+
+  async function flushOutbox() {
+    if (state.flushing || !state.token) return;
+    state.flushing = true;
+    try {
+      while (outbox.length) {
+        var item = outbox[0];
+        var response;
+        var conversationId = item.conversation_id || state.conversationId;
+        if (state.status === "resolved" && !item.conversation_id) conversationId = null;
+        if (!conversationId) {
+          response = await call("POST", "/conversations", { message: item.body, client_id: item.client_id });
+          if (response.ok) {
+            var conversation = await response.json();
+            switchConversation(conversation.id, conversation.status);
+            outbox.shift();
+            outbox.forEach(function (o) { if (!o.conversation_id) o.conversation_id = conversation.id; });
+            saveOutbox();
+            await fetchMissed();
+            continue;
+          }
+        } else {
+          response = await call("POST", "/conversations/" + conversationId + "/messages",
+            { body: item.body, client_id: item.client_id });
+          if (response.ok) {
+            outbox.shift();
+            saveOutbox();
+            showMessage(await response.json());
+            continue;
+          }
+        }
+        if (response.status === 429 || response.status >= 500) { setStatus(t("widget.retrying")); break; }
+        // Refused for good (too long, conversation gone): drop it and say so.
+        outbox.shift();
+        saveOutbox();
+        var li = state.pending[item.client_id];
+        if (li) { li.classList.add("failed"); li.querySelector(".meta").textContent = t("widget.failed"); }
+      }
+    } catch (e) {
+      setStatus(t("widget.offline"));
+    } finally {
+      state.flushing = false;
+    }
+  }
+
+  function switchConversation(id, status) {
+    if (state.conversationId !== id) {
+      state.conversationId = id;
+      state.lastSeq = 0;
+      state.shown = {};
+      state.agentRead = 0;
+      state.agentDelivered = 0;
+      state.rated = false;
+      Array.prototype.slice.call(el.messages.querySelectorAll("li:not(.pending)")).forEach(function (n) { n.remove(); });
+    }
+    state.status = status;
+    localStorage.setItem(storeKey + "conversation", id);
+    el.rating.hidden = true;
+    el.rated.hidden = true;
+    pollQueue();
+  }
+
+  /* ---- resume: fetch what was missed ---- */
+
+  async function fetchMissed() {
+    if (!state.conversationId) return;
+    for (var guard = 0; guard < 50; guard++) {
+      var response = await call("GET", "/conversations/" + state.conversationId + "/messages?after_seq=" + state.lastSeq);
+      if (response.status === 404) { state.conversationId = null; localStorage.removeItem(storeKey + "conversation"); return; }
+      if (!response.ok) return;
+      var page = await response.json();
+      page.items.forEach(showMessage);
+      if (!page.next_cursor) break;
+    }
+  }
+
+  /* ---- the socket ---- */
+
+  async function connect() {
+    if (!state.socketToken) {
+      var r = await call("POST", "/socket-token");
+      if (!r.ok) throw new Error("socket token " + r.status);
+      state.socketToken = (await r.json()).socket_token;
+    }
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    var ws = new WebSocket(scheme + location.host + "/api/v1/realtime/ws");
+    state.ws = ws;
+    var token = state.socketToken;
+    state.socketToken = null; // single use: a reconnect asks for a fresh one
+    ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", token: token })); };
+    ws.onmessage = function (event) { onEvent(JSON.parse(event.data)); };
+    ws.onclose = function () {
+      if (state.ws !== ws) return;
+      state.ws = null;
+      setStatus(t("widget.reconnecting"));
+      setTimeout(reconnect, state.backoff);
+      state.backoff = Math.min(state.backoff * 2, 10000);
+    };
+  }
+
+  async function reconnect() {
+    try { await connect(); } catch (e) { setTimeout(reconnect, state.backoff); state.backoff = Math.min(state.backoff * 2, 10000); }
+  }
+
+  async function onEvent(event) {
+    if (event.type === "ready") {
+      state.backoff = 500;
+      setStatus("");
+      document.body.dataset.connected = "1";
+      await fetchMissed();
+      await flushOutbox();
+      return;
+    }
+    if (event.type === "resync") { await fetchMissed(); return; }
+    if (event.conversation_id && event.conversation_id !== state.conversationId) {
+      if (event.type === "conversation" && event.op === "add" && !state.conversationId) switchConversation(event.conversation_id, event.status);
+      else return;
+    }
+    if (event.type === "message") {
+      var message = event.message;
+      if (message.seq > state.lastSeq + 1) { await fetchMissed(); }
+      showMessage(message);
+      if (message.sender_type !== "customer") el.typing.hidden = true;
+    } else if (event.type === "typing") {
+      el.typing.textContent = t("widget.agent_typing");
+      el.typing.hidden = !event.active;
+      clearTimeout(state.typingTimer);
+      state.typingTimer = setTimeout(function () { el.typing.hidden = true; }, 6000);
+    } else if (event.type === "receipt") {
+      state.agentRead = Math.max(state.agentRead, event.read_seq || 0);
+      state.agentDelivered = Math.max(state.agentDelivered, event.delivered_seq || 0);
+      refreshTicks();
+    } else if (event.type === "conversation") {
+      state.status = event.status;
+      if (event.status === "resolved" && !state.rated) { el.rating.hidden = false; hideQueue(); }
+      if (event.status !== "resolved") el.rating.hidden = true;
+    } else if (event.type === "queue") {
+      pollQueue();
+    }
+  }
+
+  /* ---- typing, receipts, queue ---- */
+
+  var lastTyping = 0;
+  el.input.addEventListener("input", function () {
+    var now = Date.now();
+    if (state.ws && state.ws.readyState === 1 && state.conversationId && now - lastTyping > 2000) {
+      lastTyping = now;
+      state.ws.send(JSON.stringify({ type: "typing", conversation_id: state.conversationId, active: true }));
+    }
+  });
+
+  var receiptTimer = null;
+  function scheduleReceipt() {
+    clearTimeout(receiptTimer);
+    receiptTimer = setTimeout(function () {
+      if (!state.conversationId || !state.lastSeq) return;
+      var read = document.visibilityState === "visible" ? state.lastSeq : 0;
+      call("POST", "/conversations/" + state.conversationId + "/receipts", { delivered_seq: state.lastSeq, read_seq: read });
+    }, 400);
+  }
+  document.addEventListener("visibilitychange", scheduleReceipt);
+
+  var queueTimer = null;
+  function hideQueue() { el.queue.hidden = true; clearTimeout(queueTimer); }
+  async function pollQueue() {
+    clearTimeout(queueTimer);
+    if (!state.conversationId) return;
+    var response = await call("GET", "/conversations/" + state.conversationId + "/queue");
+    if (!response.ok) return;
+    var q = await response.json();
+    if (!q.waiting) { hideQueue(); return; }
+    el.queue.hidden = false;
+    el.queue.textContent = t("widget.queue_position", { position: q.position, minutes: Math.max(1, Math.round(q.expected_wait_seconds / 60)) });
+    queueTimer = setTimeout(pollQueue, 15000);
+  }
+
+  /* ---- forms ---- */
+
+  el.composer.addEventListener("submit", function (event) {
+    event.preventDefault();
+    queueMessage(el.input.value);
+    el.input.value = "";
+    el.input.focus();
+  });
+  el.input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      el.composer.requestSubmit();
+    }
+  });
+
+  el.file.addEventListener("change", async function () {
+    var file = el.file.files[0];
+    el.file.value = "";
+    if (!file) return;
+    if (!state.conversationId) { queueMessage(file.name); await waitFor(function () { return state.conversationId; }); }
+    var form = new FormData();
+    form.append("file", file);
+    form.append("client_id", newClientId());
+    setStatus(t("widget.uploading"));
+    var response = await call("POST", "/conversations/" + state.conversationId + "/attachments", form, true);
+    if (response.ok) { setStatus(""); showMessage(await response.json()); }
+    else setStatus(t("widget.upload_failed"));
+  });
+
+  function waitFor(predicate) {
+    return new Promise(function (resolve) {
+      var tries = 0;
+      (function check() { if (predicate() || tries++ > 50) resolve(); else setTimeout(check, 100); })();
+    });
+  }
+
+  el.rating.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var data = new FormData(el.rating);
+    var response = await call("POST", "/conversations/" + state.conversationId + "/rating",
+      { score: Number(data.get("score")), comment: String(data.get("comment") || "") });
+    if (response.ok) { state.rated = true; el.rating.hidden = true; el.rated.hidden = false; }
+  });
+
+  el.contact.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var data = new FormData(el.contact);
+    var body = {};
+    ["name", "email", "phone"].forEach(function (k) { var v = String(data.get(k) || "").trim(); if (v) body[k] = v; });
+    var response = await call("PATCH", "/contact", body);
+    setStatus(response.ok ? t("widget.contact_saved") : t("widget.contact_invalid"));
+  });
+
+  el.langSwitch.addEventListener("click", function () {
+    lang = lang === "zh-CN" ? "en" : "zh-CN";
+    localStorage.setItem(storeKey + "lang", lang);
+    applyLanguage();
+    refreshTicks();
+  });
+
+  if (el.close) el.close.addEventListener("click", function () { tellParent({ type: "omnidesk:close" }); });
+
+  /* ---- the host page (embedded mode): identity and close, origins checked both ways ---- */
+
+  function tellParent(message) {
+    if (!config.embed || window.parent === window) return;
+    (config.parentOrigins.length ? config.parentOrigins : ["*"]).forEach(function (origin) {
+      try { window.parent.postMessage(message, origin); } catch (e) { /* origin mismatch: ignore */ }
+    });
+  }
+
+  window.addEventListener("message", function (event) {
+    if (event.source !== window.parent || config.parentOrigins.indexOf(event.origin) < 0) return;
+    var data = event.data || {};
+    if (data.type === "omnidesk:identify" && typeof data.identifier === "string" && typeof data.identifier_hash === "string") {
+      state.identity = { identifier: data.identifier, identifier_hash: data.identifier_hash, name: data.name };
+      startSession().then(function () { if (state.ws) state.ws.close(); });
+    }
+  });
+
+  window.addEventListener("online", function () { flushOutbox(); });
+
+  /* ---- start ---- */
+
+  async function main() {
+    applyLanguage();
+    if (config.greeting) {
+      var hello = document.createElement("li");
+      hello.className = "msg greeting";
+      hello.dataset.seq = "0";
+      hello.textContent = config.greeting;
+      el.messages.appendChild(hello);
+    }
+    setStatus(t("widget.connecting"));
+    outbox.forEach(showPending);
+    try {
+      await startSession();
+    } catch (e) {
+      setStatus(t("widget.offline"));
+      setTimeout(main, 3000);
+      return;
+    }
+    tellParent({ type: "omnidesk:ready" });
+    if (state.status === "resolved") el.rating.hidden = false;
+    pollQueue();
+    try { await connect(); } catch (e) { setTimeout(reconnect, 1000); }
+  }
+
+  main();
+})();

@@ -1,0 +1,289 @@
+/* The agent workspace's live parts. The page is server-rendered; this script subscribes to the tenant's events,
+ * refetches the inbox list when something changes, appends new messages to the open conversation (once each,
+ * by seq, fetching any gap from the API), and sends replies, notes, files and actions through the JSON API with
+ * the session's CSRF token. Chat text is inserted with textContent only.
+ */
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var root = document.getElementById("workspace");
+  var conversationId = root.dataset.conversation || null;
+  var customerId = root.dataset.customer || null;
+  var me = root.dataset.user;
+  var thread = document.getElementById("thread");
+  var lastSeq = thread ? Number(thread.dataset.lastSeq || 0) : 0;
+  var live = document.getElementById("live");
+  var backoff = 500;
+  var ws = null;
+
+  function api(method, path, body, isForm) {
+    var headers = { "X-CSRF-Token": csrf, "Accept": "application/json" };
+    var init = { method: method, headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      if (isForm) init.body = body;
+      else { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+    }
+    return fetch("/api/v1" + path, init);
+  }
+
+  /* ---- the list ---- */
+  var listTimer = null;
+  function refreshList() {
+    clearTimeout(listTimer);
+    listTimer = setTimeout(async function () {
+      var params = new URLSearchParams(location.search);
+      if (conversationId) params.set("c", conversationId);
+      var response = await fetch("/inbox/list?" + params.toString(), { credentials: "same-origin" });
+      if (!response.ok) return;
+      var holder = document.getElementById("list-holder");
+      var doc = new DOMParser().parseFromString(await response.text(), "text/html");
+      var list = doc.getElementById("conv-list");
+      if (list) holder.replaceChildren(document.importNode(list, true));
+    }, 250);
+  }
+
+  /* ---- the thread ---- */
+  function hasSeq(seq) { return thread && thread.querySelector('li[data-seq="' + seq + '"]'); }
+
+  function appendMessage(m) {
+    if (!thread || hasSeq(m.seq)) return;
+    var li = document.createElement("li");
+    li.className = "msg " + m.sender_type + (m.internal ? " note" : "");
+    li.dataset.seq = m.seq;
+    var whoEl = document.createElement("span");
+    whoEl.className = "who";
+    var d = thread.dataset;
+    var name = m.sender_type === "customer" ? d.customerName : m.sender_id === me ? d.you : m.sender_type === "bot" ? d.bot : d.agent;
+    whoEl.textContent = (m.internal ? d.note + " · " : "") + name;
+    li.appendChild(whoEl);
+    if (m.kind === "attachment" && m.payload && m.payload.attachment) {
+      var a = m.payload.attachment;
+      var url = "/api/v1/conversations/" + conversationId + "/attachments/" + a.id;
+      if (a.content_type.indexOf("image/") === 0) {
+        var img = document.createElement("img"); img.src = url; img.alt = a.filename; li.appendChild(img);
+      } else {
+        var link = document.createElement("a"); link.href = url; link.textContent = "📄 " + a.filename; li.appendChild(link);
+      }
+    } else {
+      var p = document.createElement("p"); p.textContent = m.body; li.appendChild(p);
+    }
+    var time = document.createElement("span");
+    time.className = "muted small";
+    time.textContent = new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    li.appendChild(time);
+    var items = thread.children, placed = false;
+    for (var i = items.length - 1; i >= 0; i--) {
+      if (Number(items[i].dataset.seq) < m.seq) { items[i].after(li); placed = true; break; }
+    }
+    if (!placed) thread.prepend(li);
+    if (m.seq > lastSeq) lastSeq = m.seq;
+    thread.scrollTop = thread.scrollHeight;
+  }
+
+  async function fetchMissed() {
+    if (!conversationId) return;
+    var response = await api("GET", "/conversations/" + conversationId + "/messages?after_seq=" + lastSeq);
+    if (!response.ok) return;
+    (await response.json()).items.forEach(appendMessage);
+    markRead();
+  }
+
+  var readTimer = null;
+  function markRead() {
+    if (!conversationId || !lastSeq) return;
+    clearTimeout(readTimer);
+    readTimer = setTimeout(function () {
+      if (document.visibilityState !== "visible") return;
+      api("POST", "/conversations/" + conversationId + "/receipts", { delivered_seq: lastSeq, read_seq: lastSeq });
+    }, 500);
+  }
+  document.addEventListener("visibilitychange", markRead);
+
+  /* ---- events ---- */
+  function onEvent(e) {
+    if (e.type === "ready") { backoff = 500; live.textContent = live.dataset.ok || "●"; root.dataset.live = "1"; fetchMissed(); refreshList(); return; }
+    if (e.type === "pong") return;
+    if (e.type === "resync") { fetchMissed(); refreshList(); return; }
+    if (e.type === "presence") return;
+    if (e.type === "offer") { refreshOffers(); refreshList(); return; }
+    if (e.conversation_id === conversationId) {
+      if (e.type === "message") {
+        if (e.message.seq > lastSeq + 1) fetchMissed(); else { appendMessage(e.message); markRead(); }
+        if (e.message.sender_type === "customer") document.getElementById("typing").hidden = true;
+      } else if (e.type === "typing" && e.from === "customer" && e.customer_id === customerId) {
+        var typing = document.getElementById("typing");
+        typing.hidden = !e.active;
+        clearTimeout(window.__typingTimer);
+        window.__typingTimer = setTimeout(function () { typing.hidden = true; }, 6000);
+      } else if (e.type === "conversation" && e.status) {
+        var badge = document.getElementById("conv-status");
+        if (badge) { badge.className = "badge " + e.status; badge.textContent = e.status; }
+      }
+    }
+    if (e.type === "message" || e.type === "conversation" || e.type === "queue") refreshList();
+  }
+
+  async function connect() {
+    var response = await api("POST", "/realtime/token");
+    if (!response.ok) throw new Error("token " + response.status);
+    var token = (await response.json()).token;
+    var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/realtime/ws");
+    ws = socket;
+    socket.onopen = function () { socket.send(JSON.stringify({ type: "auth", token: token })); };
+    socket.onmessage = function (event) { onEvent(JSON.parse(event.data)); };
+    socket.onclose = function () {
+      if (ws !== socket) return;
+      ws = null;
+      live.textContent = "…";
+      root.dataset.live = "";
+      setTimeout(reconnect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    };
+  }
+  function reconnect() { connect().catch(function () { setTimeout(reconnect, backoff); backoff = Math.min(backoff * 2, 10000); }); }
+  setInterval(function () { if (ws && ws.readyState === 1) ws.send('{"type":"ping"}'); }, 20000);
+
+  /* ---- offers ---- */
+  async function refreshOffers() {
+    var response = await api("GET", "/routing/offers");
+    if (!response.ok) return;
+    var offers = await response.json();
+    var holder = document.getElementById("offers");
+    var template = holder.dataset;
+    holder.replaceChildren();
+    offers.forEach(function (o) {
+      var div = document.createElement("div");
+      div.className = "offer"; div.setAttribute("role", "alert"); div.dataset.id = o.conversation_id;
+      div.appendChild(document.createTextNode((template.offerText || "Offer") + " "));
+      var accept = document.createElement("button");
+      accept.type = "button"; accept.className = "accept-offer"; accept.dataset.id = o.conversation_id;
+      accept.textContent = template.acceptText || "Accept";
+      var decline = document.createElement("button");
+      decline.type = "button"; decline.className = "decline-offer secondary"; decline.dataset.id = o.conversation_id;
+      decline.textContent = template.declineText || "Decline";
+      div.appendChild(accept); div.appendChild(decline);
+      holder.appendChild(div);
+    });
+  }
+  (function rememberOfferTexts() {
+    var holder = document.getElementById("offers");
+    var first = holder.querySelector(".offer");
+    var i18n = document.getElementById("offer-i18n");
+    if (i18n) { holder.dataset.offerText = i18n.dataset.offer; holder.dataset.acceptText = i18n.dataset.accept; holder.dataset.declineText = i18n.dataset.decline; }
+    return first;
+  })();
+
+  document.addEventListener("click", async function (event) {
+    var target = event.target;
+    if (target.classList.contains("accept-offer")) {
+      var r = await api("POST", "/routing/offers/" + target.dataset.id + "/accept");
+      if (r.ok) location.href = "/inbox?view=mine&c=" + target.dataset.id; else refreshOffers();
+    } else if (target.classList.contains("decline-offer")) {
+      await api("POST", "/routing/offers/" + target.dataset.id + "/decline");
+      refreshOffers();
+    }
+  });
+
+  /* ---- presence ---- */
+  var presence = document.getElementById("presence");
+  if (presence) presence.addEventListener("change", function () { api("PUT", "/routing/presence", { status: presence.value }); });
+
+  /* ---- filters update live: changing a select applies it at once ---- */
+  var filters = document.getElementById("filters");
+  if (filters) filters.addEventListener("change", function () { filters.requestSubmit(); });
+
+  /* ---- reply, note, canned, file ---- */
+  var reply = document.getElementById("reply");
+  var body = document.getElementById("reply-body");
+  function newClientId() {
+    var bytes = new Uint8Array(12); crypto.getRandomValues(bytes);
+    return "a_" + Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  if (reply) {
+    reply.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      var text = body.value.trim();
+      if (!text) return;
+      var note = document.getElementById("as-note").checked;
+      var button = document.getElementById("send-reply");
+      button.disabled = true;
+      var response = note
+        ? await api("POST", "/conversations/" + conversationId + "/notes", { body: text })
+        : await api("POST", "/conversations/" + conversationId + "/messages", { body: text, client_id: newClientId() });
+      button.disabled = false;
+      if (response.ok) { body.value = ""; appendMessage(await response.json()); }
+      body.focus();
+    });
+    body.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) { event.preventDefault(); reply.requestSubmit(); }
+    });
+    var typingAt = 0;
+    body.addEventListener("input", function () {
+      if (ws && ws.readyState === 1 && Date.now() - typingAt > 2000) {
+        typingAt = Date.now();
+        ws.send(JSON.stringify({ type: "typing", conversation_id: conversationId, customer_id: customerId, active: true }));
+      }
+    });
+    document.getElementById("canned").addEventListener("change", async function (event) {
+      var id = event.target.value;
+      if (!id) return;
+      var response = await api("GET", "/conversations/" + conversationId + "/canned-responses/" + id);
+      if (response.ok) {
+        var text = (await response.json()).text;
+        body.value = body.value ? body.value + "\n" + text : text;
+        body.focus();
+      }
+      event.target.value = "";
+    });
+    document.getElementById("reply-file").addEventListener("change", async function (event) {
+      var file = event.target.files[0];
+      event.target.value = "";
+      if (!file) return;
+      var form = new FormData(); form.append("file", file); form.append("client_id", newClientId());
+      var response = await api("POST", "/conversations/" + conversationId + "/attachments", form, true);
+      if (response.ok) appendMessage(await response.json());
+    });
+  }
+
+  /* ---- resolve / reopen / snooze / assign ---- */
+  ["resolve", "reopen"].forEach(function (id) {
+    var button = document.getElementById(id);
+    if (button) button.addEventListener("click", async function () {
+      var response = await api("PATCH", "/conversations/" + conversationId, { status: button.dataset.status });
+      if (response.ok) location.reload();
+    });
+  });
+  var snooze = document.getElementById("snooze");
+  if (snooze) snooze.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var until = new Date(snooze.elements.until.value);
+    var response = await api("PATCH", "/conversations/" + conversationId, { status: "snoozed", snoozed_until: until.toISOString() });
+    if (response.ok) location.reload();
+  });
+  var assign = document.getElementById("assign");
+  if (assign) assign.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var data = new FormData(assign);
+    var payload = { note: String(data.get("note") || "") };
+    if (data.get("assignee_id")) payload.assignee_id = data.get("assignee_id");
+    if (data.get("team_id")) payload.team_id = data.get("team_id");
+    var response = await api("POST", "/conversations/" + conversationId + "/assign", payload);
+    if (response.ok) location.reload();
+  });
+
+  /* ---- keyboard shortcuts (not while typing) ---- */
+  document.addEventListener("keydown", function (event) {
+    var tag = (event.target.tagName || "").toLowerCase();
+    if (tag === "textarea" || tag === "input" || tag === "select" || event.ctrlKey || event.metaKey || event.altKey) return;
+    var links = Array.prototype.slice.call(document.querySelectorAll("#conv-list a"));
+    var index = links.findIndex(function (a) { return a.getAttribute("aria-current") === "true"; });
+    if (event.key === "j" && links.length) { location.href = links[Math.min(index + 1, links.length - 1)].href; }
+    else if (event.key === "k" && links.length) { location.href = links[Math.max(index - 1, 0)].href; }
+    else if (event.key === "r" && body) { event.preventDefault(); body.focus(); }
+    else if (event.key === "e") { var r = document.getElementById("resolve"); if (r) r.click(); }
+    else if (event.key === "a") { var a = document.querySelector(".accept-offer"); if (a) a.click(); }
+  });
+
+  if (thread) { thread.scrollTop = thread.scrollHeight; markRead(); }
+  reconnect();
+})();

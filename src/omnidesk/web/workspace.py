@@ -1,0 +1,270 @@
+"""The agent workspace (server-rendered): inbox views with live filters, the conversation pane, the customer
+sidebar, the supervisor page and the widget settings page. JavaScript (static/workspace.js) only adds the live
+parts: it refetches the list partial when events arrive, appends messages, and posts replies to the JSON API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from omnidesk.accounts import auth
+from omnidesk.accounts.models import StaffUser, Team
+from omnidesk.channels.widget import actions as widget_actions
+from omnidesk.channels.widget.api import snippet_for
+from omnidesk.conversations import canned, feedback, queries
+from omnidesk.conversations.models import Conversation
+from omnidesk.conversations.schemas import Channel
+from omnidesk.conversations.states import Priority, Status
+from omnidesk.core.errors import DomainError, Unauthenticated
+from omnidesk.customers import queries as customer_queries
+from omnidesk.customers.models import Customer
+from omnidesk.i18n import pick_language
+from omnidesk.routing import queries as routing_queries
+from omnidesk.routing.api import supervisor_view
+from omnidesk.routing.strategy import Presence
+from omnidesk.security.masking import mask_email, mask_identity, mask_phone
+from omnidesk.security.permissions import Perm
+from omnidesk.web.deps import get_db, get_settings_dep, session_cookie_name
+from omnidesk.web.ui import LANG_COOKIE, render
+
+router = APIRouter(include_in_schema=False)
+
+VIEWS = ("mine", "unassigned", "teams", "all")
+LIST_LIMIT = 100
+
+
+def _session(request: Request) -> auth.SessionInfo | None:
+    token = request.cookies.get(session_cookie_name(get_settings_dep(request)))
+    if not token:
+        return None
+    try:
+        return auth.resolve_session(get_db(request), get_settings_dep(request), token)
+    except Unauthenticated:
+        return None
+
+
+def _filters(request: Request) -> dict[str, str]:
+    q = request.query_params
+    out = {
+        "view": q.get("view", "mine") if q.get("view") in VIEWS else "mine",
+        "status": q.get("status", "") if q.get("status") in {s.value for s in Status} else "",
+        "channel": q.get("channel", "") if q.get("channel") in {c.value for c in Channel} else "",
+        "priority": q.get("priority", "") if q.get("priority") in {p.value for p in Priority} else "",
+        "tag": (q.get("tag") or "")[:50],
+    }
+    return out
+
+
+def _inbox_rows(s: Any, info: auth.SessionInfo, f: dict[str, str]) -> list[Conversation]:
+    actor = info.actor
+    stmt = select(Conversation)
+    scope = queries.visible_to(actor)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    view = f["view"]
+    if view == "mine":
+        stmt = stmt.where(Conversation.assignee_id == actor.staff_id)
+    elif view == "unassigned":
+        stmt = stmt.where(Conversation.assignee_id.is_(None))
+    elif view == "teams":
+        stmt = stmt.where(Conversation.team_id.in_(actor.team_ids or [uuid.uuid4()]))
+    if f["status"]:
+        stmt = stmt.where(Conversation.status == f["status"])
+    elif view != "all":
+        stmt = stmt.where(Conversation.status != Status.RESOLVED.value)
+    if f["channel"]:
+        stmt = stmt.where(Conversation.channel == f["channel"])
+    if f["priority"]:
+        stmt = stmt.where(Conversation.priority == f["priority"])
+    stmt = stmt.order_by(Conversation.last_message_at.desc().nulls_last(), Conversation.created_at.desc())
+    rows = list(s.scalars(stmt.limit(LIST_LIMIT * (5 if f["tag"] else 1))))
+    if f["tag"]:
+        rows = [c for c in rows if f["tag"] in (c.tags or [])][:LIST_LIMIT]
+    return rows
+
+
+def _list_context(s: Any, info: auth.SessionInfo, f: dict[str, str], current: uuid.UUID | None) -> dict[str, Any]:
+    rows = _inbox_rows(s, info, f)
+    names = (
+        dict(s.execute(select(Customer.id, Customer.name).where(Customer.id.in_([c.customer_id for c in rows]))).all())
+        if rows
+        else {}
+    )
+    return {"rows": rows, "names": names, "f": f, "current": current}
+
+
+def _lang(request: Request, info: auth.SessionInfo) -> str:
+    return pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
+
+
+@router.get("/inbox")
+def inbox(request: Request, c: str = "") -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    actor = info.actor
+    f = _filters(request)
+    try:
+        current_id = uuid.UUID(c) if c else None
+    except ValueError:
+        current_id = None
+    db = get_db(request)
+    context: dict[str, Any] = {
+        "user": info.user,
+        "tenant": info.tenant,
+        "csrf": info.csrf_token,
+        "lang": _lang(request, info),
+        "statuses": list(Status),
+        "channels": list(Channel),
+        "priorities": list(Priority),
+        "presences": list(Presence),
+    }
+    if not actor.can(Perm.CONVERSATIONS_READ):
+        return render(request, "workspace/forbidden.html", context, status_code=403)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        context.update(_list_context(s, info, f, current_id))
+        presence = next((p for p in routing_queries.candidates(s, None) if p.staff_id == actor.staff_id), None)
+        context["my_presence"] = presence.presence.value if presence else "offline"
+        context["offers"] = routing_queries.offers_for(s, actor.staff_id) if actor.staff_id else []
+        context["conversation"] = None
+        if current_id is not None:
+            try:
+                context.update(_pane(s, info, current_id))
+            except DomainError:
+                context["conversation"] = None
+    return render(request, "workspace/inbox.html", context)
+
+
+@router.get("/inbox/list")
+def inbox_list(request: Request, c: str = "") -> Response:
+    """The list alone, for live refresh after an event."""
+    info = _session(request)
+    if info is None:
+        return Response(status_code=401)
+    try:
+        current_id = uuid.UUID(c) if c else None
+    except ValueError:
+        current_id = None
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        context = _list_context(s, info, _filters(request), current_id)
+    return render(request, "workspace/_list.html", {**context, "lang": _lang(request, info)})
+
+
+def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[str, Any]:
+    actor = info.actor
+    conversation = queries.get_conversation(s, actor, conversation_id)
+    messages, _ = queries.list_messages(s, conversation, after_seq=0, limit=1000, include_internal=True)
+    customer = customer_queries.get_customer(s, conversation.customer_id)
+    identities = customer_queries.identities_of(s, [customer.id])[customer.id]
+    pii = actor.can(Perm.CUSTOMERS_PII)
+    previous = list(
+        s.scalars(
+            select(Conversation)
+            .where(Conversation.customer_id == customer.id, Conversation.id != conversation.id)
+            .order_by(Conversation.created_at.desc())
+            .limit(10)
+        )
+    )
+    staff = list(s.scalars(select(StaffUser).where(StaffUser.is_active.is_(True)).order_by(StaffUser.display_name)))
+    teams = list(s.scalars(select(Team).order_by(Team.name)))
+    marks = feedback.markers(s, conversation)
+    rating = feedback.rating_of(s, conversation)
+    staff_names = {u.id: u.display_name for u in staff}
+    return {
+        "conversation": conversation,
+        "messages": messages,
+        "customer": customer,
+        "customer_email": customer.email if pii else mask_email(customer.email),
+        "customer_phone": customer.phone if pii else mask_phone(customer.phone),
+        "identities": [(i.kind, i.value if pii else mask_identity(i.kind, i.value)) for i in identities],
+        "previous": previous,
+        "staff": staff,
+        "staff_names": staff_names,
+        "teams": teams,
+        "canned": canned.list_canned(s, actor),
+        "customer_read": marks["customer"].read_seq if "customer" in marks else 0,
+        "rating": rating,
+        "can_assign": actor.can(Perm.CONVERSATIONS_ASSIGN),
+        "can_write": actor.can(Perm.CONVERSATIONS_WRITE),
+    }
+
+
+@router.get("/supervisor")
+def supervisor_page(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    context = _supervisor_context(request, info)
+    if context is None:
+        return render(request, "workspace/forbidden.html", {"lang": _lang(request, info)}, status_code=403)
+    return render(request, "workspace/supervisor.html", context)
+
+
+@router.get("/supervisor/panel")
+def supervisor_panel(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return Response(status_code=401)
+    context = _supervisor_context(request, info)
+    if context is None:
+        return Response(status_code=403)
+    return render(request, "workspace/_supervisor_panel.html", context)
+
+
+def _supervisor_context(request: Request, info: auth.SessionInfo) -> dict[str, Any] | None:
+    actor = info.actor
+    if not actor.can(Perm.ROUTING_SUPERVISE):
+        return None
+    with get_db(request).tenant_transaction(actor.tenant_id) as s:
+        view = supervisor_view(s, request.app.state.presence.connected(actor.tenant_id))
+        names = {a.staff_id: a.display_name for a in view.agents}
+        customers = (
+            dict(
+                s.execute(
+                    select(Conversation.id, Customer.name)
+                    .join(Customer, Customer.id == Conversation.customer_id)
+                    .where(Conversation.id.in_([e.conversation_id for e in view.queue]))
+                ).all()
+            )
+            if view.queue
+            else {}
+        )
+    return {
+        "user": info.user,
+        "tenant": info.tenant,
+        "csrf": info.csrf_token,
+        "lang": _lang(request, info),
+        "view": view,
+        "names": names,
+        "customers": customers,
+    }
+
+
+@router.get("/settings/widget")
+def widget_settings(request: Request) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    actor = info.actor
+    if not actor.can(Perm.TENANT_SETTINGS):
+        return render(request, "workspace/forbidden.html", {"lang": _lang(request, info)}, status_code=403)
+    with get_db(request).tenant_transaction(actor.tenant_id) as s:
+        config = widget_actions.ensure_config(s, actor)
+        origins = list(config.allowed_origins)
+    return render(
+        request,
+        "workspace/widget_settings.html",
+        {
+            "user": info.user,
+            "tenant": info.tenant,
+            "csrf": info.csrf_token,
+            "lang": _lang(request, info),
+            "snippet": snippet_for(request, info.tenant.slug),
+            "origins": origins,
+        },
+    )

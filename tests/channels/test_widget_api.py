@@ -1,0 +1,249 @@
+"""The visitor API: sessions, identity, conversations, idempotent sends, resume, receipts, rating, files, limits."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+
+from omnidesk.channels.widget.identity import identity_hash
+from omnidesk.core.db import Database
+from omnidesk.events.bus import MemoryBus
+from omnidesk.security.permissions import Role
+from omnidesk.web.app import create_app
+from tests.factories import World, start_visitor, visitor_conversation
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_anonymous_visitor_returns_and_sees_history(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug, language="zh-CN")
+    assert visitor["visitor_id"].startswith("v_") and visitor["conversations"] == []
+    conv = visitor_conversation(client, visitor, "我的快递三天没动了")
+    again = start_visitor(client, world.slug, visitor_id=visitor["visitor_id"])
+    assert again["visitor_id"] == visitor["visitor_id"]
+    assert [c["id"] for c in again["conversations"]] == [conv["id"]]
+    messages = client.get(f"{again['base']}/conversations/{conv['id']}/messages", headers=again["headers"]).json()
+    assert [m["body"] for m in messages["items"]] == ["我的快递三天没动了"]
+    # An unknown (or made-up) visitor id starts a fresh, empty visitor instead of reaching anyone's history.
+    stranger = start_visitor(client, world.slug, visitor_id="v_" + "A" * 32)
+    assert stranger["visitor_id"] != "v_" + "A" * 32 and stranger["conversations"] == []
+
+
+def test_signed_identity_reaches_history_and_a_forged_one_does_not(client: TestClient, world: World) -> None:
+    secret = client.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
+    good = start_visitor(
+        client, world.slug, identifier="shop-user-42", identifier_hash=identity_hash(secret, "shop-user-42")
+    )
+    assert good["identified"] is True
+    conv = visitor_conversation(client, good)
+    # Same user on another device: no visitor id, but a valid signature → the same history.
+    other_device = start_visitor(
+        client, world.slug, identifier="shop-user-42", identifier_hash=identity_hash(secret, "shop-user-42")
+    )
+    assert [c["id"] for c in other_device["conversations"]] == [conv["id"]]
+    forged = start_visitor(client, world.slug, identifier="shop-user-42", identifier_hash="0" * 64)
+    assert forged["identified"] is False and forged["conversations"] == []
+
+
+def test_send_is_idempotent_and_ordered_and_notes_stay_internal(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    url = f"{visitor['base']}/conversations/{conv['id']}/messages"
+    first = client.post(url, json={"body": "在吗？", "client_id": "c-retry-1"}, headers=visitor["headers"])
+    again = client.post(url, json={"body": "在吗？", "client_id": "c-retry-1"}, headers=visitor["headers"])
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["id"] == again.json()["id"] and first.json()["seq"] == 2
+    client.post(f"/api/v1/conversations/{conv['id']}/notes", json={"body": "VIP 客户"}, headers=world.headers())
+    client.post(
+        f"/api/v1/conversations/{conv['id']}/messages", json={"body": "您好，我来帮您查"}, headers=world.headers()
+    )
+    items = client.get(url, headers=visitor["headers"]).json()["items"]
+    assert [m["seq"] for m in items] == [1, 2, 4]
+    assert "VIP 客户" not in str(items)
+    resumed = client.get(url, params={"after_seq": 2}, headers=visitor["headers"]).json()["items"]
+    assert [m["body"] for m in resumed] == ["您好，我来帮您查"]
+
+
+def test_retried_first_message_opens_one_conversation(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug)
+    body = {"message": "第一次联系", "client_id": "c-open-1"}
+    a = client.post(f"{visitor['base']}/conversations", json=body, headers=visitor["headers"])
+    b = client.post(f"{visitor['base']}/conversations", json=body, headers=visitor["headers"])
+    assert a.status_code == 201 and b.status_code == 200 and a.json()["id"] == b.json()["id"]
+
+
+def test_visitors_reach_only_their_own_conversations(client: TestClient, world: World, other_world: World) -> None:
+    alice = start_visitor(client, world.slug)
+    bob = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, alice)
+    base = f"{bob['base']}/conversations/{conv['id']}"
+    for method, path, body in [
+        ("GET", "/messages", None),
+        ("POST", "/messages", {"body": "hi", "client_id": "c-x"}),
+        ("POST", "/receipts", {"read_seq": 1}),
+        ("POST", "/rating", {"score": 1}),
+        ("GET", "/queue", None),
+        ("GET", f"/attachments/{uuid.uuid4()}", None),
+    ]:
+        response = client.request(method, base + path, json=body, headers=bob["headers"])
+        assert response.status_code == 404, (method, path, response.text)
+    # The staff conversation of the factory world is not reachable either.
+    staff_conv = f"{bob['base']}/conversations/{world.conversation.id}/messages"
+    assert client.get(staff_conv, headers=bob["headers"]).status_code == 404
+    # A token of one workspace is refused on another workspace's routes.
+    foreign = client.get(f"/api/v1/widget/{other_world.slug}/conversations", headers=alice["headers"])
+    assert foreign.status_code == 401
+    # Staff API keys are no visitor tokens, and visitor tokens are no staff credentials.
+    assert client.get(f"{alice['base']}/conversations", headers=world.headers()).status_code == 401
+    assert client.get("/api/v1/conversations", headers=alice["headers"]).status_code == 401
+
+
+def test_rating_after_resolution(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    rating_url = f"{visitor['base']}/conversations/{conv['id']}/rating"
+    assert client.post(rating_url, json={"score": 5}, headers=visitor["headers"]).status_code == 409
+    client.patch(f"/api/v1/conversations/{conv['id']}", json={"status": "resolved"}, headers=world.headers())
+    assert client.post(rating_url, json={"score": 6}, headers=visitor["headers"]).status_code == 422
+    ok = client.post(rating_url, json={"score": 4, "comment": "很快，谢谢"}, headers=visitor["headers"])
+    assert ok.status_code == 201
+    seen = client.get(f"/api/v1/conversations/{conv['id']}/rating", headers=world.headers(Role.AGENT)).json()
+    assert seen == {"score": 4, "comment": "很快，谢谢"}
+
+
+def test_receipts_move_forward_only(client: TestClient, world: World, db: Database) -> None:
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    client.post(f"/api/v1/conversations/{conv['id']}/messages", json={"body": "好的"}, headers=world.headers())
+    url = f"{visitor['base']}/conversations/{conv['id']}/receipts"
+    assert client.post(url, json={"delivered_seq": 2, "read_seq": 2}, headers=visitor["headers"]).status_code == 204
+    assert client.post(url, json={"delivered_seq": 1, "read_seq": 1}, headers=visitor["headers"]).status_code == 204
+    assert client.post(url, json={"read_seq": 99}, headers=visitor["headers"]).status_code == 204
+    from omnidesk.conversations import feedback
+    from omnidesk.conversations.models import Conversation
+
+    with db.tenant_transaction(world.tenant_id) as s:
+        marker = feedback.markers(s, s.get(Conversation, uuid.UUID(conv["id"])))["customer"]  # type: ignore[arg-type]
+        assert (marker.delivered_seq, marker.read_seq) == (2, 2)
+
+
+def test_attachments_are_checked_encrypted_and_served_to_both_sides(
+    client: TestClient, world: World, settings: object
+) -> None:
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    url = f"{visitor['base']}/conversations/{conv['id']}/attachments"
+    bad = [
+        ("evil.html", b"<script>alert(1)</script>", "text/html"),
+        ("fake.png", b"%PDF-1.4 not a png", "image/png"),
+        ("photo.pdf", PNG, "image/png"),
+    ]
+    for name, data, kind in bad:
+        response = client.post(url, files={"file": (name, data, kind)}, headers=visitor["headers"])
+        assert response.status_code == 422, (name, response.text)
+    ok = client.post(
+        url, files={"file": ("收据.png", PNG, "image/png")}, data={"client_id": "c-file-1"}, headers=visitor["headers"]
+    )
+    assert ok.status_code == 201, ok.text
+    message = ok.json()
+    attachment = message["payload"]["attachment"]
+    assert message["kind"] == "attachment" and attachment["size"] == len(PNG)
+    got = client.get(f"{url}/{attachment['id']}", headers=visitor["headers"])
+    assert got.content == PNG and got.headers["content-type"] == "image/png"
+    assert "sandbox" in got.headers["content-security-policy"]
+    staff = client.get(f"/api/v1/conversations/{conv['id']}/attachments/{attachment['id']}", headers=world.headers())
+    assert staff.content == PNG
+    # On disk the bytes are encrypted: the PNG signature appears nowhere under the blob directory.
+    from pathlib import Path
+
+    blob_root = Path(settings.data_dir) / "blobs"  # type: ignore[attr-defined]
+    assert all(PNG[:8] not in f.read_bytes() for f in blob_root.rglob("*") if f.is_file())
+
+
+def test_staff_attachment_isolation(client: TestClient, world: World, other_world: World) -> None:
+    url = f"/api/v1/conversations/{world.conversation.id}/attachments"
+    response = client.post(url, files={"file": ("a.png", PNG, "image/png")}, headers=other_world.headers())
+    assert response.status_code == 404
+    ok = client.post(url, files={"file": ("a.png", PNG, "image/png")}, headers=world.headers(Role.AGENT))
+    assert ok.status_code == 201
+    attachment_id = ok.json()["payload"]["attachment"]["id"]
+    assert client.get(f"{url}/{attachment_id}", headers=other_world.headers()).status_code == 404
+
+
+def test_bad_input_is_refused_cleanly(client: TestClient, world: World) -> None:
+    base = f"/api/v1/widget/{world.slug}"
+    assert client.post(f"{base}/session", json={"visitor_id": "../../etc"}).status_code == 422
+    assert client.post(f"{base}/session", json={"surprise": 1}).status_code == 422
+    assert client.post("/api/v1/widget/no-such-tenant/session", json={}).status_code == 404
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    url = f"{base}/conversations/{conv['id']}/messages"
+    assert client.post(url, json={"body": "", "client_id": "c1"}, headers=visitor["headers"]).status_code == 422
+    assert client.post(url, json={"body": "x"}, headers=visitor["headers"]).status_code == 422
+    assert (
+        client.post(url, json={"body": "x" * 10_001, "client_id": "c2"}, headers=visitor["headers"]).status_code == 422
+    )
+    assert client.get(f"{base}/conversations", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_origin_allow_list_and_framing(client: TestClient, world: World) -> None:
+    base = f"/api/v1/widget/{world.slug}/session"
+    assert client.post(base, json={}, headers={"Origin": "https://evil.example"}).status_code == 403
+    client.patch("/api/v1/widget/config", json={"allowed_origins": ["https://shop.example"]}, headers=world.headers())
+    assert client.post(base, json={}, headers={"Origin": "https://shop.example"}).status_code == 200
+    page = client.get(f"/chat/{world.slug}")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'self' https://shop.example" in csp and "script-src 'self';" in csp
+    assert "x-frame-options" not in page.headers
+    # Every other page stays unframeable.
+    assert client.get("/login").headers["x-frame-options"] == "DENY"
+    config = client.get("/api/v1/widget/config", headers=world.headers()).json()
+    assert f'data-omnidesk-tenant="{world.slug}"' in config["snippet"]
+    assert client.get("/api/v1/widget/config", headers=world.headers(Role.AGENT)).status_code == 403
+
+
+def test_new_conversations_are_rate_limited_per_ip(settings: object, db: Database, world: World) -> None:
+    strict = settings.model_copy(update={"widget_conversations_per_ip": 2})  # type: ignore[attr-defined]
+    app = create_app(strict, db=db, bus=MemoryBus())
+    with TestClient(app) as c:
+        visitor = start_visitor(c, world.slug)
+        for n in range(2):
+            visitor_conversation(c, visitor, f"第 {n} 个")
+        third = c.post(
+            f"{visitor['base']}/conversations",
+            json={"message": "再来一个", "client_id": "c-3"},
+            headers=visitor["headers"],
+        )
+        assert third.status_code == 429 and "retry-after" in {k.lower() for k in third.headers}
+
+
+def test_concurrent_copies_of_one_send_store_one_message(client: TestClient, world: World) -> None:
+    """A retry racing its original (same client id) yields one stored message and the same answer for both."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor)
+    url = f"{visitor['base']}/conversations/{conv['id']}/messages"
+
+    def send(_: int) -> tuple[int, str]:
+        r = client.post(url, json={"body": "同一条消息", "client_id": "c-race"}, headers=visitor["headers"])
+        return r.status_code, r.json()["id"]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(send, range(6)))
+    assert {code for code, _ in answers} <= {200, 201} and len({mid for _, mid in answers}) == 1
+    items = client.get(url, headers=visitor["headers"]).json()["items"]
+    assert [m["body"] for m in items].count("同一条消息") == 1
+
+
+def test_contact_details_are_stored_but_never_merge_profiles(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug)
+    url = f"{visitor['base']}/contact"
+    assert client.patch(url, json={"email": "not-an-email"}, headers=visitor["headers"]).status_code == 422
+    # The factory customer already owns this address; typing it in does not reach that customer's history.
+    ok = client.patch(url, json={"name": "李雷", "email": world.customer.email}, headers=visitor["headers"])
+    assert ok.status_code == 200 and ok.json() == {"name": "李雷"}
+    again = start_visitor(client, world.slug, visitor_id=visitor["visitor_id"])
+    assert str(world.conversation.id) not in [c["id"] for c in again["conversations"]]

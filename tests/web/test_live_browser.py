@@ -1,0 +1,201 @@
+"""End to end in a real browser: a customer in the widget and an agent in the workspace, and a server restart.
+
+Lives in tests/web so that it runs after the suites using asyncio.run (Playwright's sync API keeps a loop)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from omnidesk.accounts import actions as accounts
+from omnidesk.accounts.schemas import ApiKeyCreate
+from omnidesk.core import migrate
+from omnidesk.core.actor import system_actor
+from omnidesk.core.db import Database
+from omnidesk.security.permissions import Role
+from tests.factories import PASSWORD, World, make_tenant
+from tests.servers import ServerProcess
+
+pytestmark = pytest.mark.browser
+
+
+def _sign_in(page: Any, live_server: str, world: World, role: Role) -> None:
+    page.goto(f"{live_server}/login")
+    page.locator("input[name=workspace]").fill(world.slug)
+    page.locator("input[name=email]").fill(world.emails[role])
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{live_server}/")
+
+
+def test_customer_and_agent_meet(browser: Any, live_server: str, world: World, artifacts_dir: Path) -> None:
+    admin = world.headers()
+    canned = {"shortcut": "shipped", "title": "已发货", "body": "您好{customer_name}，您的包裹已发出，预计明天送达。"}
+    assert httpx.post(f"{live_server}/api/v1/canned-responses", json=canned, headers=admin).status_code == 201
+
+    agent_ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    agent = agent_ctx.new_page()
+    _sign_in(agent, live_server, world, Role.AGENT)
+    agent.goto(f"{live_server}/inbox?view=unassigned")
+    agent.wait_for_selector("#workspace[data-live='1']")
+
+    customer_ctx = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    customer = customer_ctx.new_page()
+    customer.goto(f"{live_server}/chat/{world.slug}")
+    customer.wait_for_selector("body[data-connected='1']")
+    assert customer.get_by_role("button", name="发送", exact=True).is_visible()
+    box = customer.get_by_label("输入消息")
+    box.fill("你好，我的订单什么时候能到？")
+    box.press("Enter")
+    customer.wait_for_selector(".msg.customer[data-seq='1']")
+
+    newest = httpx.get(f"{live_server}/api/v1/conversations", params={"channel": "web"}, headers=admin).json()
+    conversation_id = newest["items"][0]["id"]
+    # The agent's inbox updates live: the new conversation appears without a reload.
+    agent.wait_for_selector(f"#conv-list li[data-id='{conversation_id}']")
+    agent.locator(f"#conv-list li[data-id='{conversation_id}'] a").click()
+    agent.wait_for_selector("#thread >> text=你好，我的订单什么时候能到？")
+    agent.wait_for_selector("#workspace[data-live='1']")
+    agent.locator("#canned").select_option(label="/shipped — 已发货")
+    expect(agent.locator("#reply-body")).to_have_value(re.compile("您好.*包裹已发出"))
+    agent.locator("#send-reply").click()
+
+    customer.wait_for_selector(".msg.agent >> text=包裹已发出")
+    customer.screenshot(path=str(artifacts_dir / "widget-customer-chat.png"), full_page=True)
+    agent.screenshot(path=str(artifacts_dir / "workspace-agent-reply.png"), full_page=True)
+
+    agent.locator("#resolve").click()
+    customer.wait_for_selector("#rating:not([hidden])")
+    customer.locator("#rating input[value='5']").check()
+    customer.locator("#rating-comment").fill("回复很快，谢谢！")
+    customer.locator("#rating button[type=submit]").click()
+    customer.wait_for_selector("#rated:not([hidden])")
+    customer.screenshot(path=str(artifacts_dir / "widget-customer-rated.png"), full_page=True)
+    rating = httpx.get(f"{live_server}/api/v1/conversations/{conversation_id}/rating", headers=admin).json()
+    assert rating == {"score": 5, "comment": "回复很快，谢谢！"}
+    # At 360 px nothing overflows sideways.
+    assert customer.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    customer_ctx.close()
+    agent_ctx.close()
+
+
+def test_widget_switches_language_and_supervisor_sees_the_queue(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path
+) -> None:
+    customer_ctx = browser.new_context(locale="en-US", viewport={"width": 360, "height": 740})
+    customer = customer_ctx.new_page()
+    customer.goto(f"{live_server}/chat/{world.slug}")
+    customer.wait_for_selector("body[data-connected='1']")
+    assert customer.get_by_role("button", name="Send", exact=True).is_visible()
+    customer.locator("#lang-switch").click()
+    assert customer.get_by_role("button", name="发送", exact=True).is_visible()
+    customer.get_by_label("输入消息").fill("Need a human please")
+    customer.keyboard.press("Enter")
+    customer.wait_for_selector("#queue:not([hidden])")
+    boss_ctx = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    boss = boss_ctx.new_page()
+    _sign_in(boss, live_server, world, Role.SUPERVISOR)
+    boss.goto(f"{live_server}/supervisor")
+    boss.wait_for_selector("#panel td.wait")
+    boss.screenshot(path=str(artifacts_dir / "supervisor-board.png"), full_page=True)
+    customer_ctx.close()
+    boss_ctx.close()
+
+
+def test_widget_resumes_after_the_server_restarts(browser: Any, tmp_path: Path, artifacts_dir: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'restart.db'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    tenant_id, slug, _ = make_tenant(db)
+    with db.tenant_transaction(tenant_id) as s:
+        _, key = accounts.do_create_api_key(s, system_actor(tenant_id), ApiKeyCreate(name="k", role=Role.ADMIN))
+    db.dispose()
+    server = ServerProcess(
+        {
+            "OMNIDESK_DATABASE_URL": url,
+            "OMNIDESK_SECRET_KEY": "restart-test-" + "s" * 40,
+            "OMNIDESK_ENVIRONMENT": "test",
+        },
+        tmp_path,
+    ).start()
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+        page = context.new_page()
+        page.goto(f"{server.url}/chat/{slug}")
+        page.wait_for_selector("body[data-connected='1']")
+        page.get_by_label("输入消息").fill("重启前的消息")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".msg.customer[data-seq='1']")
+        server.kill()
+        expect(page.locator("#status")).to_have_text(re.compile(".+"), timeout=15_000)
+        page.get_by_label("输入消息").fill("断线时写的消息")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".msg.customer.pending")
+        server.start()
+        page.wait_for_selector(".msg.customer[data-seq='2']", timeout=60_000)
+        conversation_id = httpx.get(f"{server.url}/api/v1/conversations", headers=headers).json()["items"][0]["id"]
+        httpx.post(
+            f"{server.url}/api/v1/conversations/{conversation_id}/messages",
+            json={"body": "收到，马上处理"},
+            headers=headers,
+        )
+        page.wait_for_selector(".msg.agent >> text=收到，马上处理", timeout=30_000)
+        page.screenshot(path=str(artifacts_dir / "widget-after-restart.png"), full_page=True)
+        stored = httpx.get(f"{server.url}/api/v1/conversations/{conversation_id}/messages", headers=headers).json()
+        assert [m["body"] for m in stored["items"]] == ["重启前的消息", "断线时写的消息", "收到，马上处理"]
+        assert page.locator(".msg.customer").count() == 2 and page.locator(".msg.agent").count() == 1
+        context.close()
+    finally:
+        server.stop()
+    assert uuid.UUID(conversation_id)
+
+
+def test_assistant_message_types_render_safely(
+    browser: Any, live_server: str, world: World, db: Database, artifacts_dir: Path
+) -> None:
+    """The seam the assistant will use: quick replies, a card and a link, sent through the same action."""
+    from omnidesk.conversations import actions as conversation_actions
+    from omnidesk.conversations.models import Conversation
+    from omnidesk.conversations.schemas import SenderType
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.goto(f"{live_server}/chat/{world.slug}")
+    page.wait_for_selector("body[data-connected='1']")
+    page.get_by_label("输入消息").fill("查物流")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".msg.customer[data-seq='1']")
+    newest = httpx.get(f"{live_server}/api/v1/conversations", params={"channel": "web"}, headers=world.headers())
+    conversation_id = uuid.UUID(newest.json()["items"][0]["id"])
+    bot = system_actor(world.tenant_id)
+    with db.tenant_transaction(world.tenant_id) as s:
+        conversation = s.get(Conversation, conversation_id)
+        assert conversation is not None
+        for kind, body, payload in [
+            (
+                "quick_replies",
+                "请选择：",
+                {"buttons": [{"label": "查询物流", "value": "我要查物流"}, {"label": "退货", "value": "退货"}]},
+            ),
+            ("card", "订单卡片", {"title": "订单 SK1001", "text": "<b>已发货</b>", "url": "javascript:alert(1)"}),
+            ("link", "帮助中心", {"url": "https://help.example/returns", "title": "退货政策"}),
+        ]:
+            conversation_actions.do_append_message(
+                s, bot, conversation, body=body, sender_type=SenderType.BOT, sender_id=None, kind=kind, payload=payload
+            )
+    page.wait_for_selector(".quick-replies button >> text=查询物流")
+    page.wait_for_selector(".card >> text=订单 SK1001")
+    assert page.locator(".card b").count() == 0  # markup in a payload is shown as text, never parsed
+    assert page.locator("a[href^='javascript']").count() == 0  # only http(s) links are rendered
+    assert page.locator("a[href='https://help.example/returns']").get_attribute("rel") == "noopener noreferrer"
+    page.locator(".quick-replies button >> text=查询物流").click()
+    page.wait_for_selector(".msg.customer >> text=我要查物流")
+    page.screenshot(path=str(artifacts_dir / "widget-quick-replies.png"), full_page=True)
+    context.close()
