@@ -172,9 +172,7 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
             f"the demo order service cannot listen on port {settings.demo_services_port} ({exc.strerror}); "
             "set OMNIDESK_DEMO_SERVICES_PORT to a free port"
         ) from None
-    result = seed_demo(
-        _db(settings), orders_base=orders.url, brains=Brains(use_default_encoder=settings.bot_encoder == "auto")
-    )
+    result = seed_demo(_db(settings), orders_base=orders.url, brains=Brains(settings.bot_encoder))
     port = port or int(os.environ.get("PORT", settings.port))
     base = f"http://{host or settings.host}:{port}"
     click.echo("")
@@ -326,13 +324,18 @@ def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: bool
 @bot.command("eval-pairs")
 @click.option("--valid", "valid_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--encoder/--no-encoder", default=True, help="use the packaged sentence encoder when installed")
-def bot_eval_pairs(valid_csv: str, test_csv: str, encoder: bool) -> None:
+@click.option("--encoder", type=click.Choice(["use", "e5", "use+e5", "none"]), default="use+e5", show_default=True,
+              help="packaged sentence encoder(s)")  # fmt: skip
+def bot_eval_pairs(valid_csv: str, test_csv: str, encoder: str) -> None:
     """Judge question matching (columns text_a,text_b,label) with a threshold chosen on VALID; print JSON."""
     from omnidesk.bot.nlu import evaluate_pairs, load_default_encoder
 
-    result = evaluate_pairs(valid_csv, test_csv, encoder=load_default_encoder() if encoder else None)
+    result = evaluate_pairs(valid_csv, test_csv, encoder=_encoder(encoder, load_default_encoder))
     click.echo(json.dumps(result, ensure_ascii=False))
+
+
+def _encoder(kind: str, loader: Any) -> Any:
+    return None if kind == "none" else loader(kind)
 
 
 @bot.command("train")
@@ -349,7 +352,7 @@ def bot_train(slug: str) -> None:
     with db.tenant_transaction(tenant_id) as s:
         model = bot_actions.request_training(s, system_actor(tenant_id))
         model_id = model.id
-    row = bot_actions.train(db, tenant_id, model_id, Brains(use_default_encoder=settings.bot_encoder == "auto"))
+    row = bot_actions.train(db, tenant_id, model_id, Brains(settings.bot_encoder))
     click.echo(
         f"intent model version {row.version}: {row.status} in {row.train_seconds:.1f} s ({row.examples} examples)"
     )

@@ -37,6 +37,8 @@ def test_bot_answers_then_hands_over_with_a_summary(
     conv = str(bot_world.world.conversation.id)
     tenant = bot_world.world.tenant_id
     state = app.state
+    with db.tenant_transaction(tenant) as s:
+        pipeline.hold(s, tenant, uuid.UUID(conv))
 
     def turn(text: str) -> Any:
         message_id = _say(client, bot_world, conv, text)

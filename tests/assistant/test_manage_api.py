@@ -77,6 +77,8 @@ def test_unanswered_questions_become_knowledge_gaps(client: TestClient, bot_worl
 
     app = client.app
     conv = bot_world.world.conversation.id
+    with app.state.db.tenant_transaction(bot_world.world.tenant_id) as s:  # type: ignore[attr-defined]
+        pipeline.hold(s, bot_world.world.tenant_id, conv)
     for text in ["你们支持花呗分期吗", "支持花呗分期吗？", "可以用花呗分期付款吗"]:
         message = client.post(f"/api/v1/conversations/{conv}/messages", json={"body": text, "sender_type": "customer"},
                               headers=bot_world.world.headers()).json()  # fmt: skip

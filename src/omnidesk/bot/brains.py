@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from functools import lru_cache
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,12 +22,6 @@ from omnidesk.bot.settings import BotSettings
 from omnidesk.knowledge.queries import knowledge_stamp, published_faq
 
 log = logging.getLogger("omnidesk.bot")
-
-
-@lru_cache(maxsize=1)
-def shared_encoder() -> Encoder | None:
-    """The packaged sentence encoder, loaded once per process (None when absent: lexical matching only)."""
-    return load_default_encoder()
 
 
 def current_settings(session: Session) -> tuple[int, BotSettings]:
@@ -47,17 +40,21 @@ def _versions(session: Session) -> tuple[int, int, int]:
 
 
 class Brains:
-    def __init__(self, encoder: Encoder | None = None, *, use_default_encoder: bool = True) -> None:
-        self._encoder = encoder
-        self._use_default = use_default_encoder and encoder is None
+    """``encoder_kind`` names the packaged sentence encoder(s) (``use``, ``e5``, ``use+e5``) or ``none`` for
+    lexical matching only; it is loaded on first use, once per process, and shared by every tenant."""
+
+    def __init__(self, encoder_kind: str = "use") -> None:
+        self._kind = encoder_kind
+        self._encoder: Encoder | None = None
+        self._loaded = encoder_kind == "none"
         self._cache: dict[uuid.UUID, Brain] = {}
         self._lock = threading.Lock()
 
     @property
     def encoder(self) -> Encoder | None:
-        if self._encoder is None and self._use_default:
-            self._encoder = shared_encoder()
-            self._use_default = False
+        if not self._loaded:
+            self._encoder = load_default_encoder(self._kind)
+            self._loaded = True
         return self._encoder
 
     def get(self, session: Session, tenant_id: uuid.UUID) -> Brain:

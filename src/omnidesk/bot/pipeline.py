@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from omnidesk.bot import actions
-from omnidesk.bot.brains import Brains
+from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant, Reply
 from omnidesk.bot.llm import LlmClient
 from omnidesk.bot.models import BotConversation
@@ -31,6 +32,27 @@ _PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 HandoverHook = Callable[[Any, Actor, Conversation, Reply], str | None]
 """Called inside the hand-over transaction; may route the conversation or open a ticket and return a sentence
 telling the customer what happens next (None keeps the default)."""
+
+
+def bot_takes_new_conversations(session: Session) -> bool:
+    """The assistant greets new conversations when the tenant configured it (a saved settings version) and
+    left it enabled; otherwise conversations go straight to the people's queue."""
+    version, settings = current_settings(session)
+    return version > 0 and settings.enabled
+
+
+def hold(session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
+    """Mark a new conversation as the assistant's (idempotent)."""
+    exists = session.scalar(select(BotConversation.id).where(BotConversation.conversation_id == conversation_id))
+    if exists is None:
+        session.add(BotConversation(tenant_id=tenant_id, conversation_id=conversation_id, handled_by="bot"))
+
+
+def held_by_bot(session: Session, conversation_id: uuid.UUID) -> bool:
+    holder = session.scalar(
+        select(BotConversation.handled_by).where(BotConversation.conversation_id == conversation_id)
+    )
+    return holder == "bot"
 
 
 def respond(
@@ -50,28 +72,25 @@ def respond(
         if message is None or conversation is None or message.sender_type != SenderType.CUSTOMER.value:
             return None
         holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
-        if holder is not None and holder.handled_by != "bot":
-            return None
-        if holder is not None and holder.state.get("last_message") == str(message_id):
+        if holder is None or holder.handled_by != "bot":
+            return None  # people hold this conversation (or the assistant never took it)
+        if holder.state.get("last_message") == str(message_id):
             return None  # already answered: a retried call does nothing
         brain = brains.get(s, tenant_id)
         if not brain.settings.enabled:
             return None
         customer = s.scalar(select(Customer).where(Customer.id == conversation.customer_id))
         tags = list(customer.tags) if customer else []
-        state = dict(holder.state.get("turn", {})) if holder else {}
-        attempts = list(holder.attempts) if holder else []
+        state = dict(holder.state.get("turn", {}))
+        attempts = list(holder.attempts)
     reply = assistant.reply(brain, message.body, tenant_key=str(tenant_id), state=state, customer_tags=tags)
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:
         conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
         assert conversation is not None
         holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
-        if holder is None:
-            holder = BotConversation(tenant_id=tenant_id, conversation_id=conversation_id, handled_by="bot")
-            s.add(holder)
-        elif holder.handled_by != "bot" or holder.state.get("last_message") == str(message_id):
-            return None
+        if holder is None or holder.handled_by != "bot" or holder.state.get("last_message") == str(message_id):
+            return None  # taken over, or answered, while the assistant was thinking
         attempts.append({"customer": message.body, "kind": reply.kind, "bot": reply.text, "entities": reply.entities,
                          "intent": (reply.intent or {}).get("label")})  # fmt: skip
         holder.attempts = attempts[-20:]

@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
-    bot_encoder: Literal["auto", "none"] = Field(
-        default="auto", description="'auto' loads the packaged sentence encoder when installed; 'none' is lexical only"
+    bot_encoder: Literal["use", "e5", "use+e5", "none"] = Field(
+        default="use",
+        description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
     )
     demo_services_port: int = Field(
         default=8765, ge=0, le=65535, description="port of the demo tenant's order service (0: any free port)"

@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = db
     app.state.bus = bus
     app.state.rate_limiter = make_rate_limiter(settings.redis_url)
-    app.state.brains = Brains(use_default_encoder=settings.bot_encoder == "auto")
+    app.state.brains = Brains(settings.bot_encoder)
     app.state.assistant = Assistant()
     app.state.hub = Hub(bus)
     app.state.presence = presence

@@ -13,6 +13,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from omnidesk.bot import pipeline as bot_pipeline
 from omnidesk.channels.widget import identity
 from omnidesk.channels.widget.attachments import CheckedFile
 from omnidesk.channels.widget.models import Attachment, WidgetConfig
@@ -186,7 +187,10 @@ def open_conversation(
         customer_id,
         first_client_id=data.client_id,
     )
-    routing.enqueue(session, actor, conversation)
+    if bot_pipeline.bot_takes_new_conversations(session):
+        bot_pipeline.hold(session, actor.tenant_id, conversation.id)  # the assistant answers first
+    else:
+        routing.enqueue(session, actor, conversation)
     return conversation, True
 
 
@@ -219,7 +223,7 @@ def send(
         sender_id=customer_id,
         client_id=data.client_id,
     )
-    if conversation.assignee_id is None:
+    if conversation.assignee_id is None and not bot_pipeline.held_by_bot(session, conversation.id):
         routing.enqueue(session, actor, conversation)
     return message, True
 
