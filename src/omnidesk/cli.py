@@ -179,7 +179,8 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     click.echo(
         "OmniDesk demo " + ("seeded" if result.created else "already seeded") + f" (workspace: {result.tenant_slug})"
     )
-    click.echo(f"  sign in:   {base}/login")
+    click.echo(f"  sign in:   {base}/login   (agents: {base}/inbox, assistant console: {base}/admin/assistant)")
+    click.echo(f"  customers: {base}/chat/{result.tenant_slug}   help center: {base}/help/{result.tenant_slug}")
     click.echo(f"  API docs:  {base}/api/v1/docs")
     click.echo(f"  health:    {base}/healthz   metrics: {base}/metrics")
     click.echo(f"  Skylark's order service (the demo tenant's own system): {orders.url}/orders/SO20261118001")
