@@ -311,14 +311,13 @@ def bot() -> None:
 @click.option("--train", "train_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--oos-label", default=None, help="label of out-of-scope rows, e.g. oos")
-@click.option("--encoder/--no-encoder", default=True, help="use the packaged sentence encoder when installed")
-def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: bool) -> None:
+@click.option("--encoder", type=click.Choice(["use", "e5", "use+e5", "none"]), default="use+e5", show_default=True,
+              help="packaged sentence encoder(s); 'use' is faster, 'use+e5' more accurate")  # fmt: skip
+def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: str) -> None:
     """Train an intent model on TRAIN and evaluate it on TEST (columns text,label); print one JSON object."""
     from omnidesk.bot.nlu import evaluate_intents, load_default_encoder
 
-    result = evaluate_intents(
-        train_csv, test_csv, oos_label=oos_label, encoder=load_default_encoder() if encoder else None
-    )
+    result = evaluate_intents(train_csv, test_csv, oos_label=oos_label, encoder=_encoder(encoder, load_default_encoder))
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
