@@ -88,13 +88,29 @@ def test_bot_eval_commands_print_one_json_object(runner: CliRunner, tmp_path: Pa
     import json
 
     intents = {
-        "track": ["我的快递到哪了", "查一下物流", "包裹什么时候到", "where is my parcel", "track my package", "快递还没到"],
-        "refund": ["退款多久到账", "钱什么时候退", "我要退款", "refund status", "when do I get my money back", "退款进度"],
+        "track": [
+            "我的快递到哪了",
+            "查一下物流",
+            "包裹什么时候到",
+            "where is my parcel",
+            "track my package",
+            "快递还没到",
+        ],
+        "refund": [
+            "退款多久到账",
+            "钱什么时候退",
+            "我要退款",
+            "refund status",
+            "when do I get my money back",
+            "退款进度",
+        ],
         "oos": ["今天天气怎么样", "讲个笑话", "what's the weather", "tell me a joke"],
     }
     rows = ["text,label"] + [f"{t},{label}" for label, texts in intents.items() for t in texts]
     (tmp_path / "train.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    (tmp_path / "test.csv").write_text("text,label\n快递到哪里了,track\n退款什么时候到,refund\n天气好吗,oos\n", encoding="utf-8")
+    (tmp_path / "test.csv").write_text(
+        "text,label\n快递到哪里了,track\n退款什么时候到,refund\n天气好吗,oos\n", encoding="utf-8"
+    )
     result = runner.invoke(
         main,
         ["bot", "eval", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
