@@ -8,15 +8,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from omnidesk.accounts import auth
 from omnidesk.bot.brains import current_settings
 from omnidesk.bot.gaps import knowledge_gaps
 from omnidesk.bot.models import FaqSuggestion, IntentModel
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import Unauthenticated
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
+from omnidesk.web.deps import get_db, page_session
 from omnidesk.web.ui import LANG_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
@@ -24,15 +22,10 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/admin/assistant")
 def assistant_page(request: Request) -> Response:
-    settings = get_settings_dep(request)
-    token = request.cookies.get(session_cookie_name(settings))
-    if not token:
+    info = page_session(request)
+    if info is None:
         return RedirectResponse("/login", status_code=303)
     db = get_db(request)
-    try:
-        info = auth.resolve_session(db, settings, token, ip=client_ip(request))
-    except Unauthenticated:
-        return RedirectResponse("/login?error=expired", status_code=303)
     lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
     if not info.actor.can(Perm.BOT_TEST):
         return render(request, "bot/forbidden.html", {"lang": lang}, status_code=403)

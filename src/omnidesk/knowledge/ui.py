@@ -19,28 +19,18 @@ from pydantic import ValidationError
 
 from omnidesk.accounts import auth
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import DomainError, PermissionDenied, Unauthenticated
+from omnidesk.core.errors import DomainError, PermissionDenied
 from omnidesk.knowledge import actions, analytics, queries, render, transfer
 from omnidesk.knowledge.api import MAX_IMPORT_BYTES
 from omnidesk.knowledge.schemas import ArticleCreate, ArticleUpdate, SuggestionCreate
 from omnidesk.knowledge.states import ArticleStatus
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
+from omnidesk.web.deps import get_db
+from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE
 from omnidesk.web.ui import render as render_page
 
 router = APIRouter(prefix="/knowledge", include_in_schema=False)
-
-
-def _session(request: Request) -> auth.SessionInfo | None:
-    settings = get_settings_dep(request)
-    token = request.cookies.get(session_cookie_name(settings))
-    if not token:
-        return None
-    try:
-        return auth.resolve_session(get_db(request), settings, token, ip=client_ip(request))
-    except Unauthenticated:
-        return None
 
 
 def _check_csrf(info: auth.SessionInfo, csrf: str) -> None:

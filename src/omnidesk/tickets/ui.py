@@ -13,10 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from omnidesk.accounts import auth
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import DomainError, PermissionDenied, Unauthenticated
+from omnidesk.core.errors import DomainError, PermissionDenied
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
@@ -24,20 +23,11 @@ from omnidesk.tickets import approvals as approval_actions
 from omnidesk.tickets.models import Notification, Ticket
 from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TransferIn, Transition
 from omnidesk.tickets.states import Priority, Status, allowed_from
-from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
+from omnidesk.web.deps import get_db
+from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
-
-
-def _session(request: Request) -> auth.SessionInfo | None:
-    token = request.cookies.get(session_cookie_name(get_settings_dep(request)))
-    if not token:
-        return None
-    try:
-        return auth.resolve_session(get_db(request), get_settings_dep(request), token, ip=client_ip(request))
-    except Unauthenticated:
-        return None
 
 
 def _page(request: Request, info: Any, name: str, **context: Any) -> HTMLResponse:

@@ -62,6 +62,20 @@ def current_actor(request: Request) -> Actor:
     raise Unauthenticated("authentication required: send 'Authorization: Bearer <API key>' or sign in")
 
 
+def page_session(request: Request) -> auth.SessionInfo | None:
+    """The signed-in staff session behind a browser page, or None (the page then sends the browser to /login)."""
+    settings = get_settings_dep(request)
+    token = request.cookies.get(session_cookie_name(settings))
+    if not token:
+        return None
+    try:
+        return auth.resolve_session(
+            get_db(request), settings, token, ip=client_ip(request), request_id=request_id(request)
+        )
+    except Unauthenticated:
+        return None
+
+
 def platform_actor(request: Request) -> auth.PlatformActor:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")

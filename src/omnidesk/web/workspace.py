@@ -20,7 +20,7 @@ from omnidesk.conversations import canned, feedback, queries
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import Channel
 from omnidesk.conversations.states import Priority, Status
-from omnidesk.core.errors import DomainError, Unauthenticated
+from omnidesk.core.errors import DomainError
 from omnidesk.customers import queries as customer_queries
 from omnidesk.customers.models import Customer
 from omnidesk.i18n import pick_language
@@ -29,23 +29,14 @@ from omnidesk.routing.api import supervisor_view
 from omnidesk.routing.strategy import Presence
 from omnidesk.security.masking import mask_email, mask_identity, mask_phone
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import get_db, get_settings_dep, session_cookie_name
+from omnidesk.web.deps import get_db
+from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
 
 VIEWS = ("mine", "unassigned", "teams", "all")
 LIST_LIMIT = 100
-
-
-def _session(request: Request) -> auth.SessionInfo | None:
-    token = request.cookies.get(session_cookie_name(get_settings_dep(request)))
-    if not token:
-        return None
-    try:
-        return auth.resolve_session(get_db(request), get_settings_dep(request), token)
-    except Unauthenticated:
-        return None
 
 
 def _filters(request: Request) -> dict[str, str]:
