@@ -112,11 +112,13 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
     configure_logging(settings.log_level, as_json=settings.log_json)
     port = port or int(os.environ.get("PORT", settings.port))
     if settings.run_jobs_in_process and workers == 1:
+        from omnidesk.bot import jobs as bot_jobs
         from omnidesk.jobs import tickets as ticket_jobs
         from omnidesk.jobs.maintenance import start_in_background
 
         start_in_background(_db(settings))
         ticket_jobs.start_in_background(_db(settings), settings)
+        bot_jobs.start_in_background(_db(settings), settings.bot_encoder)
     uvicorn.run(
         "omnidesk.web.asgi:app",
         host=host or settings.host,
@@ -131,7 +133,8 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
 @main.command()
 @click.option("--interval", default=300.0, show_default=True, help="seconds between maintenance ticks")
 def worker(interval: float) -> None:
-    """Run background jobs (maintenance now; SLA timers and automations as they arrive)."""
+    """Run background jobs: maintenance, ticket SLA ticks, automations and mail, the assistant's training and
+    FAQ suggestions (the routing reconciler runs in the web processes)."""
     from omnidesk.jobs.maintenance import run_forever
 
     settings = _settings()
@@ -147,8 +150,15 @@ def worker(interval: float) -> None:
         target=ticket_jobs.run_forever, args=(_db(settings), settings, stop), name="ticket-jobs", daemon=True
     )
     ticket_thread.start()
+    from omnidesk.bot import jobs as bot_jobs
+
+    bot_thread = threading.Thread(
+        target=bot_jobs.run_forever, args=(_db(settings), stop, settings.bot_encoder), name="bot-jobs", daemon=True
+    )
+    bot_thread.start()
     run_forever(_db(settings), stop, interval)
     ticket_thread.join(timeout=30)
+    bot_thread.join(timeout=30)
 
 
 @main.command()

@@ -112,3 +112,42 @@ def test_faq_import_cli_keeps_external_ids(
     bad.write_text("id,question,variants,answer,language\nQ-78,,x,y,zh-CN\n", encoding="utf-8")
     failed = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(bad)])
     assert failed.exit_code == 1 and "row 2" in failed.output
+
+
+def test_resolved_hand_overs_become_faq_suggestions(client: TestClient, bot_world: BotWorld) -> None:
+    import uuid
+
+    from omnidesk.bot import jobs, pipeline
+
+    app = client.app
+    state = app.state  # type: ignore[attr-defined]
+    world = bot_world.world
+    conv = world.conversation.id
+    with state.db.tenant_transaction(world.tenant_id) as s:
+        pipeline.hold(s, world.tenant_id, conv)
+    h = world.headers()
+    asked = client.post(
+        f"/api/v1/conversations/{conv}/messages",
+        json={"body": "可以开增值税专用发票吗？转人工", "sender_type": "customer"},
+        headers=h,
+    ).json()
+    pipeline.respond(
+        state.db, world.tenant_id, conv, uuid.UUID(asked["id"]), brains=state.brains, assistant=state.assistant
+    )
+    client.post(
+        f"/api/v1/conversations/{conv}/messages",
+        json={"body": "可以，在订单页选择“增值税专用发票”并上传资质。"},
+        headers=h,
+    )
+    resolved = client.patch(f"/api/v1/conversations/{conv}", json={"status": "resolved"}, headers=h)
+    assert resolved.status_code == 200, resolved.text
+    assert jobs.harvest_suggestions(state.db) >= 1
+    assert jobs.harvest_suggestions(state.db) == 0  # once per conversation
+    km = world.headers(Role.KNOWLEDGE_MANAGER)
+    suggestions = client.get("/api/v1/bot/faq-suggestions", headers=km).json()
+    mine = next(x for x in suggestions if x["conversation_id"] == str(conv))
+    assert "专用发票" in mine["question"] and "上传资质" in mine["answer"]
+    accepted = client.post(f"/api/v1/bot/faq-suggestions/{mine['id']}/decision", json={"accept": True}, headers=km)
+    assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
+    drafts = client.get("/api/v1/knowledge/articles", params={"status": "draft"}, headers=km).json()
+    assert any("专用发票" in a["title"] for a in drafts["items"])

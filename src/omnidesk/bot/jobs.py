@@ -115,3 +115,23 @@ def _question_and_answer(s: Session, conversation_id: uuid.UUID) -> tuple[str, s
         return None
     language = "zh-CN" if detect_language(question, default="zh") == "zh" else "en"
     return question[:2000], answer[:4000], language
+
+
+def run_forever(db: Database, stop: threading.Event, encoder_kind: str, interval_seconds: float = 15.0) -> None:
+    """The assistant's loop in ``omnidesk worker`` (and the embedded server): queued training, FAQ suggestions."""
+    brains = Brains(encoder_kind)
+    while not stop.is_set():
+        try:
+            train_pending(db, brains)
+            made = harvest_suggestions(db)
+            if made:
+                log.info("FAQ suggestions harvested", extra={"count": made})
+        except Exception:  # keep the loop alive; the next tick retries
+            log.exception("assistant jobs tick failed")
+        stop.wait(interval_seconds)
+
+
+def start_in_background(db: Database, encoder_kind: str) -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(db, stop, encoder_kind), name="bot-jobs", daemon=True).start()
+    return stop

@@ -86,7 +86,8 @@ class Report:
 
 
 def _split_lines(value: str) -> list[str]:
-    return [v.strip() for v in value.replace("\r\n", "\n").split("\n") if v.strip()]
+    """Variants are one per line (our export) or separated by ``|`` (the assistant's FAQ format)."""
+    return [v.strip() for v in re.split(r"\r?\n|\|", value) if v.strip()]
 
 
 def _split_tags(value: str) -> list[str]:
