@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -24,7 +25,6 @@ from omnidesk.bot.schemas import (
     IntentModelOut,
 )
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import NotFound
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep
 
@@ -152,14 +152,8 @@ def faq_suggestions(db: DbDep, actor: ActorDep) -> list[FaqSuggestionOut]:
 
 @router.post("/faq-suggestions/{faq_suggestion_id}/decision")
 def decide_suggestion(
-    faq_suggestion_id: str, accept: Annotated[bool, Body(embed=True)], db: DbDep, actor: ActorDep
+    faq_suggestion_id: uuid.UUID, accept: Annotated[bool, Body(embed=True)], db: DbDep, actor: ActorDep
 ) -> FaqSuggestionOut:
     """Accept (creates a draft FAQ entry in the knowledge base for review) or reject a suggestion."""
-    import uuid as _uuid
-
-    try:
-        key = _uuid.UUID(faq_suggestion_id)
-    except ValueError:
-        raise NotFound("no FAQ suggestion with this id") from None
     with db.tenant_transaction(actor.tenant_id) as s:
-        return FaqSuggestionOut.model_validate(actions.decide_suggestion(s, actor, key, accept))
+        return FaqSuggestionOut.model_validate(actions.decide_suggestion(s, actor, faq_suggestion_id, accept))
