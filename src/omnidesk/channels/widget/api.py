@@ -170,8 +170,9 @@ def open_conversation(
         s.flush()
         s.refresh(conversation)
         first = conversation_queries.find_message_by_client_id(s, conversation.id, data.client_id)
+        held = bot_pipeline.held_by_bot(s, conversation.id)
         out = VisitorConversationOut.model_validate(conversation)
-    if first is not None:
+    if first is not None and held:
         background.add_task(_assistant_turn, request, visitor.tenant_id, conversation.id, first.id)
     return out
 
@@ -232,7 +233,8 @@ def send_message(
                 response.status_code = status.HTTP_200_OK
             else:
                 routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
-                background.add_task(_assistant_turn, request, visitor.tenant_id, conversation_id, message.id)
+                if bot_pipeline.held_by_bot(s, conversation_id):
+                    background.add_task(_assistant_turn, request, visitor.tenant_id, conversation_id, message.id)
             return MessageOut.model_validate(message)
     except IntegrityError:
         # Two copies of one send raced (a retry while the first was in flight): the unique (conversation,
