@@ -19,6 +19,7 @@ from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant, Reply
 from omnidesk.bot.llm import LlmClient
 from omnidesk.bot.models import BotConversation
+from omnidesk.bot.settings import LlmSettings
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import SenderType
@@ -84,6 +85,10 @@ def respond(
         state = dict(holder.state.get("turn", {}))
         attempts = list(holder.attempts)
     reply = assistant.reply(brain, message.body, tenant_key=str(tenant_id), state=state, customer_tags=tags)
+    attempts.append({"customer": message.body, "kind": reply.kind, "bot": reply.text, "entities": reply.entities,
+                     "intent": (reply.intent or {}).get("label")})  # fmt: skip
+    # Anything slow (the optional LLM) happens before the write transaction, never while holding its locks.
+    summary = _handover_summary(brain.settings.llm, reply, attempts) if reply.kind == "hand_over" else ""
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:
         conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
@@ -91,8 +96,6 @@ def respond(
         holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
         if holder is None or holder.handled_by != "bot" or holder.state.get("last_message") == str(message_id):
             return None  # taken over, or answered, while the assistant was thinking
-        attempts.append({"customer": message.body, "kind": reply.kind, "bot": reply.text, "entities": reply.entities,
-                         "intent": (reply.intent or {}).get("label")})  # fmt: skip
         holder.attempts = attempts[-20:]
         holder.state = {"turn": reply.state, "last_message": str(message_id)}
         holder.updated_at = utcnow()
@@ -102,14 +105,6 @@ def respond(
             _raise_priority(conversation, reply.priority)
             conversation.tags = list(dict.fromkeys([*(conversation.tags or []), "bot_handover"]))
             conversation.updated_at = utcnow()
-            summary = actions.handover_summary(reply, attempts)
-            if brain.settings.llm.enabled:
-                client = LlmClient(brain.settings.llm)
-                drafted = client.summarise("\n".join(f"customer: {a['customer']}\nbot: {a['bot']}" for a in attempts),
-                                           reply.language)  # fmt: skip
-                client.close()
-                if drafted:
-                    summary = f"{summary}\n\nLLM summary:\n{drafted}"
             conversation_actions.do_append_message(
                 s, system, conversation, body=summary, sender_type=SenderType.BOT, sender_id=None, internal=True
             )
@@ -130,6 +125,17 @@ def respond(
             client_id=f"bot:{message_id}",
         )  # fmt: skip
     return reply
+
+
+def _handover_summary(llm: LlmSettings, reply: Reply, attempts: list[dict[str, Any]]) -> str:
+    summary = actions.handover_summary(reply, attempts)
+    if not llm.enabled:
+        return summary
+    client = LlmClient(llm)
+    transcript = "\n".join(f"customer: {a['customer']}\nbot: {a['bot']}" for a in attempts)
+    drafted = client.summarise(transcript, reply.language)
+    client.close()
+    return f"{summary}\n\nLLM summary:\n{drafted}" if drafted else summary
 
 
 def _raise_priority(conversation: Conversation, priority: str) -> None:

@@ -7,7 +7,6 @@ forms are read in the tenant's time zone.
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -25,17 +24,12 @@ from omnidesk.knowledge.api import MAX_IMPORT_BYTES
 from omnidesk.knowledge.schemas import ArticleCreate, ArticleUpdate, SuggestionCreate
 from omnidesk.knowledge.states import ArticleStatus
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import get_db
+from omnidesk.web.deps import check_form_csrf, get_db
 from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE
 from omnidesk.web.ui import render as render_page
 
 router = APIRouter(prefix="/knowledge", include_in_schema=False)
-
-
-def _check_csrf(info: auth.SessionInfo, csrf: str) -> None:
-    if not hmac.compare_digest(info.csrf_token, csrf):
-        raise PermissionDenied("the form expired; reload the page and try again")
 
 
 def _page(
@@ -164,7 +158,7 @@ def create(
     info = _session(request)
     if info is None:
         return _login()
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     zone = info.tenant.time_zone
     try:
         values = _form_values(
@@ -217,7 +211,7 @@ async def import_file(
     info = await run_in_threadpool(_session, request)
     if info is None:
         return _login()
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     content = await file.read(MAX_IMPORT_BYTES + 1)
 
     def run() -> dict[str, Any]:
@@ -295,7 +289,7 @@ def save(
     info = _session(request)
     if info is None:
         return _login()
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     zone = info.tenant.time_zone
     try:
         values = _form_values(
@@ -328,7 +322,7 @@ def change_status(request: Request, article_id: uuid.UUID, csrf: Short, status: 
     info = _session(request)
     if info is None:
         return _login()
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         target = ArticleStatus(status)
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
@@ -343,7 +337,7 @@ def decide(request: Request, suggestion_id: uuid.UUID, csrf: Short, decision: Sh
     info = _session(request)
     if info is None:
         return _login()
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
         article_id = queries.get_suggestion(s, suggestion_id).article_id
     try:
@@ -359,7 +353,7 @@ def rollback(request: Request, article_id: uuid.UUID, csrf: Short, to_version: A
     info = _session(request)
     if info is None:
         return _login()
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             actions.rollback(s, info.actor, article_id, to_version)

@@ -4,7 +4,6 @@ through the same actions as the API."""
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import DomainError, PermissionDenied
+from omnidesk.core.errors import DomainError
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
@@ -23,7 +22,7 @@ from omnidesk.tickets import approvals as approval_actions
 from omnidesk.tickets.models import Notification, Ticket
 from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TransferIn, Transition
 from omnidesk.tickets.states import Priority, Status, allowed_from
-from omnidesk.web.deps import get_db
+from omnidesk.web.deps import check_form_csrf, get_db
 from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE, render
 
@@ -33,11 +32,6 @@ router = APIRouter(include_in_schema=False)
 def _page(request: Request, info: Any, name: str, **context: Any) -> HTMLResponse:
     lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
     return render(request, name, {"user": info.user, "csrf": info.csrf_token, "lang": lang, **context})
-
-
-def _check_csrf(info: Any, csrf: str) -> None:
-    if not hmac.compare_digest(info.csrf_token, csrf):
-        raise PermissionDenied("the form expired; reload the page")
 
 
 def _names(s: Any) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:
@@ -105,7 +99,7 @@ def save_view(
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     from omnidesk.tickets.schemas import ViewIn
 
     filters = {k: v for k, v in {"status": status, "priority": priority, "q": q, "assignee": assignee}.items() if v}
@@ -136,7 +130,7 @@ def new_ticket_submit(
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         data = TicketCreate(type=type, subject=subject, description=description, priority=priority or None)
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
@@ -210,7 +204,7 @@ def decide_approval(
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             approval_actions.decide(s, info.actor, approval_id, Decision(approve=approve, note=note))
@@ -260,7 +254,7 @@ def reply(
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             actions.post_message(s, info.actor, ticket_id, MessageIn(body=body, public=public))
@@ -280,7 +274,7 @@ def transfer(
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             actions.transfer(s, info.actor, ticket_id, TransferIn(team_id=team_id, note=note))
@@ -304,7 +298,7 @@ def change_status(
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    _check_csrf(info, csrf)
+    check_form_csrf(info, csrf)
     try:
         data = Transition(
             version=version,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -74,6 +75,12 @@ def page_session(request: Request) -> auth.SessionInfo | None:
         )
     except Unauthenticated:
         return None
+
+
+def check_form_csrf(info: auth.SessionInfo, csrf: str) -> None:
+    """A browser form must carry its session's CSRF token (pages embed it in a hidden field)."""
+    if not hmac.compare_digest(info.csrf_token, csrf):
+        raise PermissionDenied("the form expired; reload the page and try again")
 
 
 def platform_actor(request: Request) -> auth.PlatformActor:
