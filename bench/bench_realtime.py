@@ -1,13 +1,15 @@
 """Real-time throughput and latency: many widget clients writing, one agent socket receiving.
 
 Each widget client has a visitor session, an open WebSocket and a conversation. For ``--seconds`` the load
-generator sends messages at up to ``--rate`` per second in total (round robin over the clients) through the
-visitor API (persisted, then acknowledged); an agent socket, on the other server process in cluster mode,
+generator sends messages at up to ``--rate`` per second in total (round robin over the clients) as the widget
+does, over the visitor's socket (``--via http``: its POST fallback), persisted, then acknowledged; an agent
+socket, on the other server process in cluster mode,
 receives every ``message`` event. Reported: messages/s persisted (acknowledged) and delivered to the agent,
 p50/p99 from send to the agent's receipt and of the acknowledgement, and server memory per open socket.
 Baseline, same run: a bare WebSocket echo app on the same server software (bench/echo_app.py).
 
-    .venv/bin/python bench/bench_realtime.py [--clients 1000] [--seconds 10] [--rate 1000] [--no-cluster]
+    .venv/bin/python bench/bench_realtime.py [--clients 1000] [--seconds 10] [--rate 1000] [--via socket|http]
+                                            [--no-cluster]
 
 Cluster mode (two processes on PostgreSQL + Redis) runs when OMNIDESK_BENCH_POSTGRES_URL (or
 OMNIDESK_TEST_DATABASE_URL) and OMNIDESK_BENCH_REDIS_URL (or OMNIDESK_TEST_REDIS_URL) are set or the local
@@ -46,6 +48,7 @@ REDIS = (
     or ("redis://127.0.0.1:6379/0")
 )
 SECRET = "bench-realtime-secret-" + "b" * 30
+ANSWER_PREFIXES = ('{"type": "ack"', '{"type": "error"')
 
 
 def free_port() -> int:
@@ -136,8 +139,8 @@ async def echo_baseline(url: str, clients: int, seconds: float, rate: float) -> 
         await ws.send(json.dumps({"t": time.perf_counter(), "body": "你好"}))
         sent += 1
         await pace(started, sent, rate)
-    await asyncio.sleep(1)
     elapsed = time.perf_counter() - started
+    await asyncio.sleep(1)  # the last echoes
     for task in readers:
         task.cancel()
     await close_all(sockets)
@@ -270,13 +273,35 @@ async def run_product(
                         results.delivery.append(time.perf_counter() - sent)
                         results.delivered += 1
 
-        async def drain(ws: ClientConnection) -> None:  # visitors read their echoes, like a real widget
+        async def drain(ws: ClientConnection) -> None:  # visitors read their acks and echoes, like a real widget
             with contextlib.suppress(Exception):
-                async for _ in ws:
-                    pass
+                async for frame in ws:
+                    if isinstance(frame, str) and frame.startswith(ANSWER_PREFIXES):
+                        answer = json.loads(frame)
+                        sent = results.sent_at.get(answer.get("client_id") or "")
+                        if answer["type"] == "ack" and sent is not None:
+                            results.ack.append(time.perf_counter() - sent)
+                        else:
+                            results.errors += 1
+                            results.codes.append(f"socket {answer.get('status')}")
 
         tasks = [asyncio.create_task(agent_reader())] + [asyncio.create_task(drain(ws)) for ws in sockets]
         inflight = asyncio.Semaphore(args.http_connections)
+
+        async def send_over_socket(index: int, n: int) -> None:
+            client_id = f"b-{n}-{uuid.uuid4().hex[:8]}"
+            results.sent_at[client_id] = time.perf_counter()
+            frame = {
+                "type": "send",
+                "conversation_id": visitors[index].conversation_id,
+                "client_id": client_id,
+                "body": f"消息 {n}：我的订单什么时候到？",
+            }
+            try:
+                await sockets[index].send(json.dumps(frame, ensure_ascii=False))
+            except Exception as exc:
+                results.errors += 1
+                results.codes.append(type(exc).__name__)
 
         async def send(visitor: Visitor, home: str, n: int) -> None:
             client_id = f"b-{n}-{uuid.uuid4().hex[:8]}"
@@ -304,13 +329,20 @@ async def run_product(
         n = 0
         pending: set[asyncio.Task[None]] = set()
         while time.perf_counter() < stop:
-            await inflight.acquire()
-            task = asyncio.create_task(send(visitors[n % len(visitors)], homes[n % len(visitors)], n))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
+            if args.via == "socket":
+                await send_over_socket(n % len(visitors), n)
+            else:
+                await inflight.acquire()
+                task = asyncio.create_task(send(visitors[n % len(visitors)], homes[n % len(visitors)], n))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
             n += 1
             await pace(started, n, args.rate)
         await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 60)
+        if args.via == "socket":  # acks arrive on the sockets: wait (bounded) until every send is answered
+            deadline = time.perf_counter() + 30
+            while len(results.ack) + results.errors < n and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
         await asyncio.sleep(2)  # let the last deliveries arrive
         for task in tasks:
@@ -363,13 +395,20 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=1000, help="target messages per second in total")
-    parser.add_argument("--http-connections", type=int, default=64, help="bounded in-flight sends")
+    parser.add_argument("--http-connections", type=int, default=64, help="bounded in-flight sends over HTTP")
+    parser.add_argument(
+        "--via",
+        choices=("socket", "http"),
+        default="socket",
+        help="how visitors send: as the widget does (its open socket) or by POST (the widget's fallback)",
+    )
     parser.add_argument("--no-cluster", action="store_true", help="skip the PostgreSQL + Redis two-process run")
     args = parser.parse_args()
     args.clients = max(1, min(args.clients, 5000))
     args.seconds = max(1.0, min(args.seconds, 60.0))
     print(
-        f"bench_realtime: {args.clients} widget clients, {args.seconds:.0f} s, target {args.rate:.0f} msg/s, "
+        f"bench_realtime: {args.clients} widget clients sending over {args.via}, {args.seconds:.0f} s, "
+        f"target {args.rate:.0f} msg/s, "
         f"{os.cpu_count()} CPUs (load generator on the same machine)"
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,10 +6,13 @@ Protocol (JSON text frames):
   arrives on the socket, so a client that then fetches ``after_seq=<last seen>`` has no gap;
   client → ``{"type": "ping"}`` (every ~20 s; keeps presence alive) and
   ``{"type": "typing", "conversation_id": "...", "customer_id": "...", "active": true}``;
+  visitor → ``{"type": "send", "conversation_id": "...", "client_id": "...", "body": "..."}``, answered after the
+  commit with ``{"type": "ack", "client_id": "...", "created": true, "message": {...}}`` or
+  ``{"type": "error", "client_id": "...", "status": 404|422|429|503, "detail": "..."}`` (see
+  :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the same guarantees;
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
-Messages are not sent over the socket: they are POSTed (persisted, then acknowledged with their ``seq``) and
-come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published on the bus
-(through Redis in a cluster) and never stored.
+Stored messages come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published
+on the bus (through Redis in a cluster) and never stored.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from omnidesk.channels.widget.schemas import VisitorSocketSend
+from omnidesk.conversations.intake import CustomerMessage
 from omnidesk.core.errors import Unauthenticated
 from omnidesk.events.outbox import tenant_channel
 from omnidesk.realtime.hub import Client, Hub
+from omnidesk.realtime.intake import MessageIntake, error_frame
 from omnidesk.realtime.presence import PresenceStore
 from omnidesk.realtime.tokens import SocketGrant, redeem
 
@@ -36,7 +43,7 @@ log = logging.getLogger("omnidesk.realtime")
 router = APIRouter()
 
 AUTH_TIMEOUT_SECONDS = 10
-MAX_FRAME = 4096
+MAX_FRAME = 64 * 1024  # characters: a 10,000-character body may arrive JSON-escaped (6 each), plus the envelope
 CLOSE_POLICY = 4003
 CLOSE_AUTH = 4001
 CLOSE_RENEW = 4000
@@ -122,6 +129,7 @@ async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: Presence
             await _close(ws, CLOSE_RENEW)
             return
         if len(raw) > MAX_FRAME:
+            client.offer(error_frame(None, 413, f"frames are limited to {MAX_FRAME} characters"))
             continue
         try:
             frame: Any = json.loads(raw)
@@ -138,6 +146,27 @@ async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: Presence
             event = _typing_event(grant, frame)
             if event is not None:
                 await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
+        elif kind == "send":
+            _send(ws.app.state.intake, client, frame, ws.client.host if ws.client else None)
+
+
+def _send(intake: MessageIntake, client: Client, frame: dict[str, Any], ip: str | None) -> None:
+    """A visitor's message: validated here, stored and acknowledged by the intake (staff send over HTTP)."""
+    grant = client.grant
+    client_id = frame.get("client_id")
+    client_id = client_id[:64] if isinstance(client_id, str) else None
+    if grant.kind != "visitor" or grant.customer_id is None:
+        client.offer(error_frame(client_id, 403, "agents send messages through the HTTP API"))
+        return
+    try:
+        data = VisitorSocketSend.model_validate({k: v for k, v in frame.items() if k != "type"})
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        client.offer(error_frame(client_id, 422, f"{where}: {problem['msg']}"))
+        return
+    message = CustomerMessage(grant.customer_id, data.conversation_id, data.client_id, data.body, ip)
+    intake.submit(client, grant.tenant_id, message)
 
 
 def _typing_event(grant: SocketGrant, frame: dict[str, Any]) -> dict[str, Any] | None:

@@ -36,6 +36,7 @@ class Client:
     close: Callable[[int], Awaitable[None]]
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
+    unacked: int = 0  # messages sent on this socket and not yet acknowledged (see realtime.intake)
 
     def offer(self, frame: str) -> bool:
         try:

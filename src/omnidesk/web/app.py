@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -19,6 +20,7 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
+from omnidesk.channels.widget import api as widget_api
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.api import router as widget_router
 from omnidesk.compliance.api import router as audit_router
@@ -35,6 +37,7 @@ from omnidesk.knowledge.api import router as knowledge_router
 from omnidesk.realtime import gateway
 from omnidesk.realtime.api import router as realtime_router
 from omnidesk.realtime.hub import Hub
+from omnidesk.realtime.intake import MessageIntake
 from omnidesk.realtime.presence import make_presence
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
@@ -101,6 +104,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.brains = Brains(settings.bot_encoder)
     app.state.assistant = Assistant()
     app.state.hub = Hub(bus)
+    app.state.intake = MessageIntake(
+        db,
+        presence,
+        functools.partial(widget_api.assistant_turn, app.state),
+        messages_per_minute=settings.widget_messages_per_minute,
+    )
     app.state.presence = presence
     app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", settings.effective_secret_key)
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))

@@ -16,6 +16,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Requ
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import State
 
 from omnidesk.accounts.models import Tenant
 from omnidesk.bot import pipeline as bot_pipeline
@@ -173,14 +174,13 @@ def open_conversation(
         held = bot_pipeline.held_by_bot(s, conversation.id)
         out = VisitorConversationOut.model_validate(conversation)
     if first is not None and held:
-        background.add_task(_assistant_turn, request, visitor.tenant_id, conversation.id, first.id)
+        background.add_task(assistant_turn, request.app.state, visitor.tenant_id, conversation.id, first.id)
     return out
 
 
-def _assistant_turn(request: Request, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
+def assistant_turn(state: State, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
     """After the customer's message is committed and acknowledged, the assistant answers if it holds the
     conversation (its reply reaches the widget over the socket like any other message)."""
-    state = request.app.state
     try:
         bot_pipeline.respond(
             state.db, tenant_id, conversation_id, message_id, brains=state.brains, assistant=state.assistant,
@@ -234,7 +234,9 @@ def send_message(
             else:
                 routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
                 if bot_pipeline.held_by_bot(s, conversation_id):
-                    background.add_task(_assistant_turn, request, visitor.tenant_id, conversation_id, message.id)
+                    background.add_task(
+                        assistant_turn, request.app.state, visitor.tenant_id, conversation_id, message.id
+                    )
             return MessageOut.model_validate(message)
     except IntegrityError:
         # Two copies of one send raced (a retry while the first was in flight): the unique (conversation,

@@ -58,6 +58,12 @@ class VisitorMessageCreate(Input):
     client_id: ClientId = Field(description="the widget's own id for this message; a resend is not stored twice")
 
 
+class VisitorSocketSend(VisitorMessageCreate):
+    """``{"type": "send", ...}`` on the visitor's socket: the same message as the HTTP send, for a conversation."""
+
+    conversation_id: uuid.UUID
+
+
 class VisitorConversationCreate(Input):
     message: Body
     client_id: ClientId

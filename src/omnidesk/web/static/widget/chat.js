@@ -1,7 +1,8 @@
 /* OmniDesk chat widget: the visitor's side of a conversation.
  *
  * Guarantees: a message typed is kept in a local outbox (localStorage) until the server has stored it and
- * answered with its seq; every send carries a client_id, so a resend after a drop is never stored twice.
+ * answered with its seq (an "ack" on the socket, or the HTTP response when the socket is down or silent);
+ * every send carries a client_id, so a resend after a drop, on either path, is never stored twice.
  * Messages are shown once each, ordered by seq; after any reconnect the widget fetches everything after the
  * last seq it saw (the socket is subscribed first, so nothing falls in between). All text goes through
  * textContent: nothing a person types is ever parsed as HTML.
@@ -24,6 +25,8 @@
     lastSeq: 0,
     shown: {},          // seq -> <li>
     pending: {},        // client_id -> <li>
+    awaiting: {},       // client_id -> settles the socket send waiting for its ack
+    ready: false,       // the socket is authenticated and subscribed
     ws: null,
     backoff: 500,
     flushing: false,
@@ -316,13 +319,26 @@
             continue;
           }
         } else {
-          response = await call("POST", "/conversations/" + conversationId + "/messages",
-            { body: item.body, client_id: item.client_id });
-          if (response.ok) {
+          // Over the open socket when there is one (cheaper for the server, answered after the commit);
+          // over HTTP when there is none or it gave no answer. Same client_id either way: stored once.
+          var answer = state.ready ? await sendOverSocket(conversationId, item) : null;
+          if (answer && answer.type === "ack") {
             outbox.shift();
             saveOutbox();
-            showMessage(await response.json());
+            showMessage(answer.message);
             continue;
+          }
+          if (answer) {
+            response = { status: answer.status };
+          } else {
+            response = await call("POST", "/conversations/" + conversationId + "/messages",
+              { body: item.body, client_id: item.client_id });
+            if (response.ok) {
+              outbox.shift();
+              saveOutbox();
+              showMessage(await response.json());
+              continue;
+            }
           }
         }
         if (response.status === 429 || response.status >= 500) { setStatus(t("widget.retrying")); break; }
@@ -337,6 +353,17 @@
     } finally {
       state.flushing = false;
     }
+  }
+
+  function sendOverSocket(conversationId, item) {
+    return new Promise(function (resolve) {
+      var timer = setTimeout(function () { settle(null); }, 10000);
+      function settle(frame) { clearTimeout(timer); delete state.awaiting[item.client_id]; resolve(frame); }
+      state.awaiting[item.client_id] = settle;
+      try {
+        state.ws.send(JSON.stringify({ type: "send", conversation_id: conversationId, client_id: item.client_id, body: item.body }));
+      } catch (e) { settle(null); }
+    });
   }
 
   function switchConversation(id, status) {
@@ -388,6 +415,8 @@
     ws.onclose = function () {
       if (state.ws !== ws) return;
       state.ws = null;
+      state.ready = false;
+      Object.keys(state.awaiting).forEach(function (id) { state.awaiting[id](null); });
       setStatus(t("widget.reconnecting"));
       setTimeout(reconnect, state.backoff);
       state.backoff = Math.min(state.backoff * 2, 10000);
@@ -399,7 +428,12 @@
   }
 
   async function onEvent(event) {
+    if (event.type === "ack" || event.type === "error") {
+      if (state.awaiting[event.client_id]) state.awaiting[event.client_id](event);
+      return;
+    }
     if (event.type === "ready") {
+      state.ready = true;
       state.backoff = 500;
       setStatus("");
       document.body.dataset.connected = "1";
