@@ -88,6 +88,8 @@ class Server:
             "--no-access-log",
             "--ws-max-queue",
             "64",
+            "--ws-per-message-deflate",
+            "false",  # as `omnidesk serve` runs it
         ]
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
@@ -341,7 +343,7 @@ async def run_product(
         await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 60)
         if args.via == "socket":  # acks arrive on the sockets: wait (bounded) until every send is answered
             deadline = time.perf_counter() + 30
-            while len(results.ack) + results.errors < n and time.perf_counter() < deadline:
+            while len(results.ack) + results.errors < n and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
         await asyncio.sleep(2)  # let the last deliveries arrive

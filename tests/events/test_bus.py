@@ -44,3 +44,17 @@ def test_fan_out_to_every_subscriber_of_the_channel(bus: EventBus) -> None:
     assert got1 == got2
     assert got1[0]["text"] == "你好"
     assert leaked == []
+
+
+def test_a_batch_arrives_whole_and_in_order_between_single_events(bus: EventBus) -> None:
+    async def scenario() -> list[dict[str, object]]:
+        async with bus.subscribe("tenant:c") as events:
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(bus.publish, "tenant:c", {"n": 0})
+            await asyncio.to_thread(bus.publish_many, "tenant:c", [{"n": i, "text": "批量"} for i in range(1, 51)])
+            await asyncio.to_thread(bus.publish, "tenant:c", {"n": 51})
+            return [await asyncio.wait_for(anext(events), 2) for _ in range(52)]
+
+    got = run_async(scenario())
+    assert [e["n"] for e in got] == list(range(52))
+    assert got[1]["text"] == "批量"

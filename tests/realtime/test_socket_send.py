@@ -49,6 +49,8 @@ def test_a_socket_send_is_stored_acknowledged_and_delivered_once(
     visitor = start_visitor(client, world.slug)
     conv = visitor_conversation(client, visitor, "你好")
     v_ctx, v = _open(client, visitor["socket_token"])
+    second_token = client.post(f"{visitor['base']}/socket-token", headers=visitor["headers"]).json()["socket_token"]
+    tab_ctx, other_tab = _open(client, second_token)
     a_ctx, a = _open(client, _staff_token(client, world))
     try:
         _send(v, conv["id"], "sock-1", "我的快递到哪了？")
@@ -57,6 +59,14 @@ def test_a_socket_send_is_stored_acknowledged_and_delivered_once(
         assert ack["message"]["seq"] == 2 and ack["message"]["body"] == "我的快递到哪了？"
         event = _next_of(a, "message")
         assert event["message"]["id"] == ack["message"]["id"] and event["customer_id"]
+        assert "origin" not in event
+        # The visitor's other tab learns of it from the event; the sending socket had it in its ack only.
+        assert _next_of(other_tab, "message")["message"]["id"] == ack["message"]["id"]
+        v.send_text(json.dumps({"type": "ping"}))
+        until_pong: list[dict[str, Any]] = []
+        while not until_pong or until_pong[-1].get("type") != "pong":
+            until_pong.append(v.receive_json())
+        assert not [f for f in until_pong if f.get("type") == "message"]
 
         # The widget lost the ack and sends again: the stored message answers, nothing is stored twice.
         _send(v, conv["id"], "sock-1", "我的快递到哪了？")
@@ -64,6 +74,7 @@ def test_a_socket_send_is_stored_acknowledged_and_delivered_once(
         assert again["type"] == "ack" and again["created"] is False and again["message"] == ack["message"]
     finally:
         v_ctx.__exit__(None, None, None)
+        tab_ctx.__exit__(None, None, None)
         a_ctx.__exit__(None, None, None)
     messages = _stored(db, world, conv["id"])
     assert [m.body for m in messages] == ["你好", "我的快递到哪了？"]

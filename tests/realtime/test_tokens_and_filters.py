@@ -114,6 +114,8 @@ def test_hub_tells_sockets_to_resync_after_a_lost_subscription() -> None:
 
         def publish(self, channel: str, event: dict[str, object]) -> None: ...
 
+        def publish_many(self, channel: str, events: list[dict[str, object]]) -> None: ...
+
         @contextlib.asynccontextmanager
         async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[dict[str, object]]]:
             self.subscriptions += 1

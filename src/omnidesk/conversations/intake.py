@@ -14,14 +14,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from omnidesk.bot.models import BotConversation
 from omnidesk.compliance.models import AuditRecord
-from omnidesk.conversations.actions import event_scope
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import MessageOut, SenderType
 from omnidesk.conversations.states import Status
@@ -44,6 +44,7 @@ class CustomerMessage:
     client_id: str
     body: str
     ip: str | None = None
+    origin: str | None = None  # the socket it came on: answered there with an ack, so its event skips that socket
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class Refused:
 
 Outcome = Stored | Refused
 
+# id, customer_id, assignee_id, team_id, last_seq, status, snoozed_until
+_ConversationRow = Row[uuid.UUID, uuid.UUID, uuid.UUID | None, uuid.UUID | None, int, str, datetime | None]
 _REOPENS = (Status.RESOLVED.value, Status.SNOOZED.value)
 _QUEUED = (QueueState.WAITING.value, QueueState.OFFERED.value)
 
@@ -72,11 +75,20 @@ def append_customer_messages(session: Session, tenant_id: uuid.UUID, items: Sequ
     """Store ``items`` (all of tenant ``tenant_id``, whose session this is) and return one outcome per item,
     in order. A conversation that is not the sender's own is refused as not found, like any unknown id."""
     conversation_ids = {item.conversation_id for item in items}
-    query = select(Conversation).where(Conversation.id.in_(conversation_ids))
+    # Only the columns needed, not ORM objects: building objects was the largest cost of a batch.
+    query = select(
+        Conversation.id,
+        Conversation.customer_id,
+        Conversation.assignee_id,
+        Conversation.team_id,
+        Conversation.last_seq,
+        Conversation.status,
+        Conversation.snoozed_until,
+    ).where(Conversation.tenant_id == tenant_id, Conversation.id.in_(conversation_ids))
     if session.get_bind().dialect.name == "postgresql":
         # Other processes append to the same conversations: lock their rows so each seq is handed out once.
         query = query.with_for_update()
-    conversations = {c.id: c for c in session.scalars(query)}
+    conversations: dict[uuid.UUID, _ConversationRow] = {row.id: row for row in session.execute(query).all()}
     known = _stored_by_client_id(session, conversations, items)
 
     now = utcnow()
@@ -84,6 +96,7 @@ def append_customer_messages(session: Session, tenant_id: uuid.UUID, items: Sequ
     reopened: set[uuid.UUID] = set()
     message_rows: list[dict[str, Any]] = []
     created: list[tuple[uuid.UUID, str]] = []  # (conversation, client id) of each row, in order
+    origins: dict[tuple[uuid.UUID, str], str | None] = {}
     audit_rows: list[dict[str, Any]] = []
     outcomes: list[Outcome | None] = []
     for item in items:
@@ -114,6 +127,7 @@ def append_customer_messages(session: Session, tenant_id: uuid.UUID, items: Sequ
         }
         message_rows.append(row)
         created.append(key)
+        origins[key] = item.origin
         audit_rows.append(_audit_row(tenant_id, item, row, now))
         known[key] = MessageOut.model_validate(row).model_dump(mode="json")
         outcomes.append(None)  # filled in below, once we know whether the assistant holds the conversation
@@ -145,9 +159,8 @@ def append_customer_messages(session: Session, tenant_id: uuid.UUID, items: Sequ
         ],
     )
     for key in created:
-        publish_on_commit(
-            session, tenant_id, "message", "add", message=known[key], **event_scope(conversations[key[0]])
-        )
+        scope = _scope(conversations[key[0]])
+        publish_on_commit(session, tenant_id, "message", "add", message=known[key], origin=origins[key], **scope)
     held = _held_by_bot(session, written)
     _queue_for_a_person(session, tenant_id, [conversations[cid] for cid in written if cid not in held], items)
 
@@ -166,21 +179,31 @@ def _table(model: type[Any]) -> Table:
     return table
 
 
+def _scope(conversation: _ConversationRow) -> dict[str, str | None]:
+    """What :func:`actions.event_scope` gives for an ORM conversation, from the row selected here."""
+    return {
+        "conversation_id": str(conversation.id),
+        "customer_id": str(conversation.customer_id),
+        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None,
+        "team_id": str(conversation.team_id) if conversation.team_id else None,
+    }
+
+
 def _stored_by_client_id(
-    session: Session, conversations: dict[uuid.UUID, Conversation], items: Sequence[CustomerMessage]
+    session: Session, conversations: dict[uuid.UUID, _ConversationRow], items: Sequence[CustomerMessage]
 ) -> dict[tuple[uuid.UUID, str], dict[str, Any]]:
     """The messages already stored under the batch's client ids: a resend is answered with the stored one."""
     if not conversations:
         return {}
-    rows = session.scalars(
-        select(Message).where(
-            Message.conversation_id.in_(conversations), Message.client_id.in_({i.client_id for i in items})
-        )
-    )
+    pairs = {(i.conversation_id, i.client_id) for i in items if i.conversation_id in conversations}
+    if not pairs:
+        return {}
+    # Exact (conversation, client id) pairs: one probe each of the unique index.
+    rows = session.scalars(select(Message).where(tuple_(Message.conversation_id, Message.client_id).in_(pairs)))
     return {(m.conversation_id, m.client_id or ""): MessageOut.model_validate(m).model_dump(mode="json") for m in rows}
 
 
-def _audit_row(tenant_id: uuid.UUID, item: CustomerMessage, row: dict[str, Any], now: Any) -> dict[str, Any]:
+def _audit_row(tenant_id: uuid.UUID, item: CustomerMessage, row: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "tenant_id": tenant_id,
@@ -207,7 +230,7 @@ def _held_by_bot(session: Session, conversation_ids: set[uuid.UUID]) -> set[uuid
 
 
 def _queue_for_a_person(
-    session: Session, tenant_id: uuid.UUID, conversations: list[Conversation], items: Sequence[CustomerMessage]
+    session: Session, tenant_id: uuid.UUID, conversations: list[_ConversationRow], items: Sequence[CustomerMessage]
 ) -> None:
     """Unassigned conversations not yet waiting go (back) into the queue; the common case, already waiting,
     costs one query for the whole batch."""
@@ -222,6 +245,7 @@ def _queue_for_a_person(
         )
     )
     ips = {item.conversation_id: item.ip for item in items}
-    for cid, conversation in unassigned.items():
-        if cid not in waiting:
-            routing.enqueue(session, visitor_actor(tenant_id, conversation.customer_id, ips.get(cid)), conversation)
+    for cid, row in unassigned.items():
+        conversation = session.get(Conversation, cid) if cid not in waiting else None
+        if conversation is not None:
+            routing.enqueue(session, visitor_actor(tenant_id, row.customer_id, ips.get(cid)), conversation)

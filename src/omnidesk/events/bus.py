@@ -22,6 +22,9 @@ Event = dict[str, Any]
 class EventBus(Protocol):
     def publish(self, channel: str, event: Event) -> None: ...
 
+    def publish_many(self, channel: str, events: list[Event]) -> None:
+        """Publish ``events`` in order, as one delivery where the bus allows (one transaction's events)."""
+
     def subscribe(self, channel: str) -> Any:
         """An async context manager yielding an async iterator of events."""
 
@@ -43,6 +46,15 @@ class MemoryBus:
             try:
                 loop.call_soon_threadsafe(_put_nowait, queue, event)
             except RuntimeError:  # loop closed: the subscriber is gone
+                continue
+
+    def publish_many(self, channel: str, events: list[Event]) -> None:
+        with self._lock:
+            targets = list(self._subs.get(channel, ()))
+        for loop, queue in targets:  # one wake-up of each subscriber's loop for the whole batch
+            try:
+                loop.call_soon_threadsafe(_put_many, queue, events)
+            except RuntimeError:
                 continue
 
     @asynccontextmanager
@@ -70,6 +82,11 @@ def _put_nowait(queue: asyncio.Queue[Event], event: Event) -> None:
         log.warning("event subscriber queue full; dropping event for a slow subscriber")
 
 
+def _put_many(queue: asyncio.Queue[Event], events: list[Event]) -> None:
+    for event in events:
+        _put_nowait(queue, event)
+
+
 async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
     while True:
         yield await queue.get()
@@ -89,6 +106,13 @@ class RedisBus:
             self._client.publish(f"omnidesk:{channel}", json.dumps(event, default=str))
         except Exception:  # the write is committed; subscribers resync by last seen id
             log.exception("could not publish event to Redis")
+
+    def publish_many(self, channel: str, events: list[Event]) -> None:
+        """One Redis message carrying the list: every subscribing process decodes one message, not one per event."""
+        try:
+            self._client.publish(f"omnidesk:{channel}", json.dumps(events, default=str))
+        except Exception:
+            log.exception("could not publish events to Redis")
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[AsyncIterator[Event]]:
@@ -126,9 +150,15 @@ async def _redis_messages(pubsub: Any) -> AsyncIterator[Event]:
         if message.get("type") != "message":
             continue
         try:
-            yield json.loads(message["data"])
+            decoded = json.loads(message["data"])
         except (ValueError, TypeError):
             log.warning("ignoring a malformed event from Redis")
+            continue
+        if isinstance(decoded, list):  # publish_many
+            for event in decoded:
+                yield event
+        else:
+            yield decoded
 
 
 def make_bus(redis_url: str | None) -> EventBus:

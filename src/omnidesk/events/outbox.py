@@ -37,8 +37,14 @@ def _flush_outbox(session: Session) -> None:
     bus = session.info.get(_BUS)
     if bus is None:
         return
+    by_channel: dict[str, list[Event]] = {}
     for channel, ev in queued:
-        bus.publish(channel, ev)
+        by_channel.setdefault(channel, []).append(ev)
+    for channel, events in by_channel.items():
+        if len(events) == 1:
+            bus.publish(channel, events[0])
+        else:
+            bus.publish_many(channel, events)
 
 
 @event.listens_for(Session, "after_rollback")

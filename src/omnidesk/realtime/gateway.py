@@ -165,7 +165,7 @@ def _send(intake: MessageIntake, client: Client, frame: dict[str, Any], ip: str 
         where = ".".join(str(part) for part in problem["loc"])
         client.offer(error_frame(client_id, 422, f"{where}: {problem['msg']}"))
         return
-    message = CustomerMessage(grant.customer_id, data.conversation_id, data.client_id, data.body, ip)
+    message = CustomerMessage(grant.customer_id, data.conversation_id, data.client_id, data.body, ip, client.id)
     intake.submit(client, grant.tenant_id, message)
 
 

@@ -133,6 +133,8 @@ class Hub:
                 await asyncio.sleep(1)
 
     def dispatch(self, room: _Room, event: dict[str, Any]) -> None:
+        # The socket a visitor's message came on already has it (in its ack): it is the one socket not sent it.
+        origin = event.pop("origin", None)
         staff_frame: str | None = None
         for client in list(room.staff):
             if filters.staff_may_see(client.grant, event):
@@ -146,6 +148,8 @@ class Hub:
             return
         visitor_frame: str | None = None
         for client in list(targets):
+            if client.id == origin:
+                continue
             projected = filters.for_visitor(client.grant, event)
             if projected is None:
                 continue
