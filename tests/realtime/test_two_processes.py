@@ -122,6 +122,12 @@ def test_customer_and_agent_on_different_processes(cluster: tuple[ServerProcess,
             await customer_ws.send(json.dumps({"type": "typing", "conversation_id": conv["id"], "active": True}))
             typing = await _next(agent_ws, "typing")
             assert typing["from"] == "customer"
+            # Sent over the customer's socket on A: stored, acknowledged there, delivered live to the agent on B.
+            sent = {"type": "send", "conversation_id": conv["id"], "client_id": "c-sock-1", "body": "能加急吗？"}
+            await customer_ws.send(json.dumps(sent))
+            ack = await _next(customer_ws, "ack")
+            assert ack["created"] is True and ack["message"]["body"] == "能加急吗？"
+            assert (await _next(agent_ws, "message"))["message"]["id"] == ack["message"]["id"]
             reply = await http.post(
                 f"{b.url}/api/v1/conversations/{conv['id']}/messages",
                 json={"body": "已发货，预计明天送达"},
@@ -163,6 +169,10 @@ def test_customer_and_agent_on_different_processes(cluster: tuple[ServerProcess,
                 headers=staff_headers,
             )
             live = await _next(customer_ws2, "message", sender="agent")
+            # The ack of the socket send may have been lost with process A: resent on B, it is answered, not copied.
+            await customer_ws2.send(json.dumps(sent))
+            again = await _next(customer_ws2, "ack")
+            assert again["created"] is False and again["message"]["id"] == ack["message"]["id"]
             bodies = {m["seq"]: m["body"] for m in [*missed, live["message"]]}
             assert list(bodies.values()) == [
                 "第一条（断线期间）",
