@@ -4,6 +4,7 @@ Lives in tests/web so that it runs after the suites using asyncio.run (Playwrigh
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -47,6 +48,8 @@ def test_customer_and_agent_meet(browser: Any, live_server: str, world: World, a
 
     customer_ctx = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
     customer = customer_ctx.new_page()
+    sent_frames: list[str] = []
+    customer.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent_frames.append(str(payload))))
     customer.goto(f"{live_server}/chat/{world.slug}")
     customer.wait_for_selector("body[data-connected='1']")
     assert customer.get_by_role("button", name="发送", exact=True).is_visible()
@@ -69,6 +72,14 @@ def test_customer_and_agent_meet(browser: Any, live_server: str, world: World, a
     customer.wait_for_selector(".msg.agent >> text=包裹已发出")
     customer.screenshot(path=str(artifacts_dir / "widget-customer-chat.png"), full_page=True)
     agent.screenshot(path=str(artifacts_dir / "workspace-agent-reply.png"), full_page=True)
+
+    # A message in an open conversation goes over the widget's socket and is acknowledged there.
+    box.fill("好的，谢谢")
+    box.press("Enter")
+    customer.wait_for_selector(".msg.customer[data-seq='3']")
+    agent.wait_for_selector("#thread >> text=好的，谢谢")
+    socket_sends = [json.loads(f) for f in sent_frames if '"send"' in f]
+    assert [f["body"] for f in socket_sends] == ["好的，谢谢"]
 
     agent.locator("#resolve").click()
     customer.wait_for_selector("#rating:not([hidden])")
