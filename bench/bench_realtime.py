@@ -64,6 +64,11 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -326,6 +331,8 @@ async def run_product(
             finally:
                 inflight.release()
 
+        cpu_before = [cpu_seconds(p) for p in pids]
+        own_before = time.process_time()
         started = time.perf_counter()
         stop = started + args.seconds
         n = 0
@@ -346,6 +353,8 @@ async def run_product(
             while len(results.ack) + results.errors < n and time.perf_counter() < deadline:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
+        server_cpu = sum(cpu_seconds(p) for p in pids) - sum(cpu_before)
+        own_cpu = time.process_time() - own_before
         await asyncio.sleep(2)  # let the last deliveries arrive
         for task in tasks:
             task.cancel()
@@ -365,6 +374,10 @@ async def run_product(
         "delivery_p50_ms": pct(results.delivery, 0.5),
         "delivery_p99_ms": pct(results.delivery, 0.99),
         "kib_per_socket": (rss_after - rss_before) / max(len(sockets), 1),
+        # CPU per stored message, all server processes together (database and Redis servers not included), and
+        # of this load generator: where the two cores went.
+        "server_cpu_ms_per_msg": 1000 * server_cpu / max(len(results.ack), 1),
+        "loadgen_cpu_ms_per_msg": 1000 * own_cpu / max(len(results.ack), 1),
     }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from omnidesk.bot.models import BotConversation
@@ -198,9 +198,18 @@ def _stored_by_client_id(
     pairs = {(i.conversation_id, i.client_id) for i in items if i.conversation_id in conversations}
     if not pairs:
         return {}
-    # Exact (conversation, client id) pairs: one probe each of the unique index.
-    rows = session.scalars(select(Message).where(tuple_(Message.conversation_id, Message.client_id).in_(pairs)))
-    return {(m.conversation_id, m.client_id or ""): MessageOut.model_validate(m).model_dump(mode="json") for m in rows}
+    # Two IN lists, not a row-value IN of the pairs: SQLite scans the whole table for the latter, while this probes
+    # the unique (conversation_id, client_id) index; the few extra combinations are dropped below.
+    rows = session.scalars(
+        select(Message).where(
+            Message.conversation_id.in_({c for c, _ in pairs}), Message.client_id.in_({k for _, k in pairs})
+        )
+    )
+    return {
+        (m.conversation_id, m.client_id or ""): MessageOut.model_validate(m).model_dump(mode="json")
+        for m in rows
+        if (m.conversation_id, m.client_id) in pairs
+    }
 
 
 def _audit_row(tenant_id: uuid.UUID, item: CustomerMessage, row: dict[str, Any], now: datetime) -> dict[str, Any]:
