@@ -210,3 +210,42 @@ def test_assistant_message_types_render_safely(
     page.wait_for_selector(".msg.customer >> text=我要查物流")
     page.screenshot(path=str(artifacts_dir / "widget-quick-replies.png"), full_page=True)
     context.close()
+
+
+def test_admin_manages_canned_responses_and_the_offer_timeout(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path
+) -> None:
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    _sign_in(page, live_server, world, Role.ADMIN)
+    page.goto(f"{live_server}/settings/widget")
+    page.get_by_role("heading", name="在线客服设置").wait_for()
+    page.get_by_label("快捷码").fill("thanks")
+    page.get_by_label("标题").fill("致谢")
+    page.get_by_label("内容").fill("感谢您的耐心，{customer_name}！")
+    page.get_by_role("button", name="保存").nth(1).click()
+    page.wait_for_selector("#canned-list tr[data-shortcut='thanks']")
+    # Edit it in place: the form is filled from the row and saved with PATCH.
+    page.locator("#canned-list tr[data-shortcut='thanks'] .canned-edit").click()
+    expect(page.get_by_label("内容")).to_have_value("感谢您的耐心，{customer_name}！")
+    page.get_by_label("内容").fill("感谢您的耐心等待，{customer_name}。")
+    page.get_by_role("button", name="保存").nth(1).click()
+    page.wait_for_selector("#canned-list td >> text=感谢您的耐心等待")
+    # A bad shortcut is refused by the API with its reason; nothing is stored.
+    page.get_by_label("快捷码").fill("含 空格")
+    page.get_by_label("标题").fill("坏的")
+    page.get_by_label("内容").fill("x")
+    page.locator("#canned-form").evaluate("f => f.noValidate = true")
+    page.get_by_role("button", name="保存").nth(1).click()
+    expect(page.locator("#canned-status")).to_contain_text("✗")
+    page.get_by_label("坐席接受分配会话的时限（秒），超时后会话回到排队队列").fill("45")
+    page.get_by_role("button", name="保存").nth(2).click()
+    expect(page.locator("#routing-status")).to_have_text("✓")
+    page.screenshot(path=str(artifacts_dir / "live-chat-settings.png"), full_page=True)
+    ctx.close()
+
+    admin = world.headers()
+    stored = httpx.get(f"{live_server}/api/v1/canned-responses", headers=admin).json()
+    assert [(c["shortcut"], c["body"]) for c in stored] == [("thanks", "感谢您的耐心等待，{customer_name}。")]
+    policy = httpx.get(f"{live_server}/api/v1/routing/policy", headers=admin).json()
+    assert policy["accept_timeout_seconds"] == 45

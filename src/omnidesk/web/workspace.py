@@ -247,6 +247,8 @@ def widget_settings(request: Request) -> Response:
     with get_db(request).tenant_transaction(actor.tenant_id) as s:
         config = widget_actions.ensure_config(s, actor)
         origins = list(config.allowed_origins)
+        responses = [canned.CannedOut.model_validate(c) for c in canned.list_canned(s, actor)]
+        accept_timeout_seconds = routing_queries.policy(s).accept_timeout_seconds
     return render(
         request,
         "workspace/widget_settings.html",
@@ -257,5 +259,8 @@ def widget_settings(request: Request) -> Response:
             "lang": _lang(request, info),
             "snippet": snippet_for(request, info.tenant.slug),
             "origins": origins,
+            "canned": responses,
+            "placeholders": canned.PLACEHOLDERS,
+            "accept_timeout_seconds": accept_timeout_seconds,
         },
     )

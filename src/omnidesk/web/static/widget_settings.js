@@ -1,16 +1,63 @@
-/* Saves the widget's allowed origins through the JSON API. */
+/* Live chat settings: the widget's allowed origins, canned responses and the routing time-out, saved through the
+ * JSON API (the same checks as any API client); the page reloads after a change so it shows what is stored. */
 (function () {
   "use strict";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
-  var form = document.getElementById("widget-origins");
-  form.addEventListener("submit", async function (event) {
-    event.preventDefault();
-    var origins = form.elements.origins.value.split(/\s+/).filter(Boolean);
-    var response = await fetch("/api/v1/widget/config", {
-      method: "PATCH", credentials: "same-origin",
+  var notSaved = document.querySelector('meta[name="msg-not-saved"]').content;
+
+  async function api(method, path, body) {
+    var response = await fetch("/api/v1" + path, {
+      method: method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
-      body: JSON.stringify({ allowed_origins: origins }),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
-    document.getElementById("saved").textContent = response.ok ? "✓" : "✗ " + response.status;
+    if (response.ok) return { ok: true };
+    var detail = String(response.status);
+    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+    return { ok: false, detail: detail };
+  }
+
+  function report(node, result) { node.textContent = result.ok ? "✓" : "✗ " + notSaved + " " + result.detail; }
+
+  var origins = document.getElementById("widget-origins");
+  origins.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var list = origins.elements.origins.value.split(/\s+/).filter(Boolean);
+    report(document.getElementById("saved"), await api("PATCH", "/widget/config", { allowed_origins: list }));
+  });
+
+  var canned = document.getElementById("canned-form");
+  canned.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var id = canned.elements.id.value;
+    var body = { shortcut: canned.elements.shortcut.value.trim(), title: canned.elements.title.value.trim(),
+                 body: canned.elements.body.value.trim() };
+    var result = await api(id ? "PATCH" : "POST", id ? "/canned-responses/" + id : "/canned-responses", body);
+    report(document.getElementById("canned-status"), result);
+    if (result.ok) location.reload();
+  });
+  document.querySelectorAll("#canned-list tr[data-id]").forEach(function (row) {
+    row.querySelector(".canned-edit").addEventListener("click", function () {
+      canned.elements.id.value = row.dataset.id;
+      canned.elements.shortcut.value = row.dataset.shortcut;
+      canned.elements.title.value = row.dataset.title;
+      canned.elements.body.value = row.dataset.body;
+      document.getElementById("canned-form-title").textContent =
+        canned.dataset.editing.split("{shortcut}").join(row.dataset.shortcut);
+      canned.elements.shortcut.focus();
+    });
+    row.querySelector(".canned-delete").addEventListener("click", async function () {
+      var result = await api("DELETE", "/canned-responses/" + row.dataset.id);
+      report(document.getElementById("canned-status"), result);
+      if (result.ok) location.reload();
+    });
+  });
+
+  var routing = document.getElementById("routing-form");
+  routing.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var seconds = parseInt(routing.elements.accept_timeout_seconds.value, 10);
+    report(document.getElementById("routing-status"),
+      await api("PUT", "/routing/policy", { accept_timeout_seconds: seconds }));
   });
 })();
