@@ -97,6 +97,18 @@ def test_knn_weight_needs_a_clear_held_out_gain() -> None:
     assert IntentClassifier._pick_knn_weight(svm, knn, classes, y, (0.0, 1.0, 3.0)) == 0.0
 
 
+def test_threshold_keeps_a_margin_for_few_oos_rows() -> None:
+    import numpy as np
+
+    n_in, n_oos = 200, 50
+    conf = np.concatenate([np.full(n_in, 0.9), np.linspace(0.0, 0.99, n_oos)])
+    in_hold = np.arange(n_in + n_oos) < n_in
+    correct = in_hold.copy()
+    th = IntentClassifier._tune_threshold(conf, np.zeros(n_in + n_oos, bool), correct, in_hold, 0.85)
+    recall = float((conf[~in_hold] < th).mean())
+    assert 0.85 + np.sqrt(0.85 * 0.15 / n_oos) - 0.03 <= recall < 0.95
+
+
 def test_reference_projection_and_knn_config(
     en_data: tuple[list[str], list[str]], fake_encoder: HashingEncoder
 ) -> None:

@@ -21,8 +21,10 @@ Model (measured on BANKING77 / CLINC150 / SMP carves, see ``evaluate.py``):
   held-out rows over (top decision score, margin to the runner-up, cosine to the nearest training example,
   the out-of-scope class's score). A threshold of 0.8 therefore means "right about 80 % of the time";
 * **out of scope** when the out-of-scope class wins (if the tenant gave out-of-scope examples), or when the
-  confidence is below ``oos_threshold`` (tuned on the held-out split when it holds out-of-scope rows,
-  otherwise a default), or when the nearest training example is farther than the closest held-out in-scope
+  confidence is below ``oos_threshold`` (tuned on the held-out split when it holds out-of-scope rows, with
+  a one-standard-error margin on the recall goal because those rows are few — see ``_tune_threshold``;
+  CLINC150 train → valid with ``use+e5``: in-scope 95.47 % / out-of-scope recall 87.0 %, was
+  95.80 / 84.0 without the margin), otherwise a default), or when the nearest training example is farther than the closest held-out in-scope
   rows ever were (``min_similarity``, a guard for inputs unlike anything seen).
 
 After calibration the SVM is refitted on *all* examples; calibration parameters are kept from the held-out
@@ -407,7 +409,10 @@ class IntentClassifier:
         """Confidence threshold from held-out rows.
 
         With ``target_recall``: the lowest threshold that declines at least that share of held-out
-        out-of-scope rows (keeps in-scope accuracy as high as the recall goal allows). If the goal is
+        out-of-scope rows *less one standard error* (keeps in-scope accuracy as high as the recall goal allows).
+        Out-of-scope examples are few (CLINC150: 50 held out), so a threshold that only just reaches the goal on
+        them falls short on new input about half the time; the margin (≈4 points at 50 rows, shrinking with
+        more rows) makes reaching it on unseen input the likely outcome. If the goal is
         unreachable without losing more than 10 points of in-scope accuracy, or when no goal is set: the
         threshold maximising in-scope accuracy + out-of-scope recall (the two CLINC150 figures, equal weight).
         """
@@ -417,9 +422,10 @@ class IntentClassifier:
             declined = oos_wins | (conf < th)
             rows.append(((correct & ~declined)[in_hold].mean(), declined[~in_hold].mean(), float(th)))
         base_acc = (correct & ~oos_wins)[in_hold].mean()
+        n_oos = max(1, int((~in_hold).sum()))
         if target_recall is not None:
             for in_acc, oos_rec, th in rows:
-                if oos_rec >= target_recall and in_acc >= base_acc - 0.10:
+                if oos_rec - np.sqrt(oos_rec * (1.0 - oos_rec) / n_oos) >= target_recall and in_acc >= base_acc - 0.10:
                     return th
         return max(rows, key=lambda r: (r[0] + r[1], -r[2]))[2]
 
