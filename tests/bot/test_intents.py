@@ -79,3 +79,61 @@ def test_training_errors() -> None:
 def test_binary_and_tiny_data() -> None:
     model = IntentClassifier.train(["hello", "hi there", "bye", "see you"], ["greet", "greet", "bye", "bye"])
     assert model.predict("hello friend").top[0][0] == "greet"
+
+
+def test_knn_weight_needs_a_clear_held_out_gain() -> None:
+    import numpy as np
+
+    classes = np.array(["a", "b"])
+    y = np.array(["a"] * 50 + ["b"] * 50)
+    svm = np.zeros((100, 2))
+    svm[:, 0] = 1.0  # the SVM alone says "a" everywhere: 50 % right
+    knn = np.zeros((100, 2))
+    knn[50:, 1] = 1.0  # the neighbour score points at "b" exactly for the "b" rows
+    assert IntentClassifier._pick_knn_weight(svm, knn, classes, y, (0.0, 0.5, 2.0, 3.0)) == 2.0
+    knn[:, :] = 0.0
+    knn[[50, 51], 1] = 2.0  # two rows fixed ...
+    knn[0, 1] = 2.0  # ... one broken: a net gain of 1 < sqrt(3) is noise, the plain SVM stays
+    assert IntentClassifier._pick_knn_weight(svm, knn, classes, y, (0.0, 1.0, 3.0)) == 0.0
+
+
+def test_threshold_keeps_a_margin_for_few_oos_rows() -> None:
+    import numpy as np
+
+    n_in, n_oos = 200, 50
+    conf = np.concatenate([np.full(n_in, 0.9), np.linspace(0.0, 0.99, n_oos)])
+    in_hold = np.arange(n_in + n_oos) < n_in
+    correct = in_hold.copy()
+    th = IntentClassifier._tune_threshold(conf, np.zeros(n_in + n_oos, bool), correct, in_hold, 0.85)
+    recall = float((conf[~in_hold] < th).mean())
+    assert 0.85 + np.sqrt(0.85 * 0.15 / n_oos) - 0.03 <= recall < 0.95
+
+
+def test_reference_projection_and_knn_config(
+    en_data: tuple[list[str], list[str]], fake_encoder: HashingEncoder
+) -> None:
+    model = IntentClassifier.train(*en_data, encoder=fake_encoder, config=IntentConfig(ref_dims=8, knn_weight=1.0))
+    core = model._core
+    assert core is not None and core.ref_proj is not None and core.ref_proj.shape == (128, 8)
+    assert model.knn_weight == 1.0
+    assert model.predict("I lost my credit card").top[0][0] == "card_lost"
+    loaded = IntentClassifier.from_bytes(model.to_bytes(), encoder=fake_encoder)
+    for text in ("lost card", "send money", "balance please"):
+        a, b = model.predict(text), loaded.predict(text)
+        assert a.top == b.top and a.nearest_similarity == pytest.approx(b.nearest_similarity)
+
+
+def test_model_stored_before_the_per_class_references_still_predicts(zh_data: tuple[list[str], list[str]]) -> None:
+    """A pickled core without the new attributes (in-scope references only) predicts as before."""
+    model = IntentClassifier.train(*zh_data)
+    core = model._core
+    assert core is not None
+    state = core.__getstate__()
+    for key in ("ref_starts", "in_cols", "ref_proj", "knn_weight"):
+        state.pop(key)
+    legacy = object.__new__(type(core))
+    legacy.__setstate__(state)
+    model._core = legacy
+    model.knn_weight = 0.0
+    pred = model.predict("退款什么时候到账")
+    assert pred.top[0][0] == "refund" and pred.nearest_similarity > 0

@@ -6,13 +6,25 @@ Model (measured on BANKING77 / CLINC150 / SMP carves, see ``evaluate.py``):
   (:mod:`features`) and the sentence embedding scaled by ``embedding_weight``. A *joint* linear model over
   concatenated features was more accurate than averaging a TF-IDF model's and an embedding model's
   probabilities (BANKING77 carve 92.3 % vs 91.6 %) and trains 3–5× faster than logistic regression;
+* plus ``knn_weight`` × a per-class nearest-neighbour score: the best cosine between the message's embedding
+  and each intent's training examples (TF-IDF cosine without an encoder). The weight is chosen at training
+  time on the held-out split from ``knn_grid`` and kept only when it fixes clearly more held-out rows than it
+  breaks (:meth:`IntentClassifier._pick_knn_weight`), so small tenants keep the plain SVM. Measured with
+  ``use+e5`` (validation carves, real encoders): BANKING77 93.49 → 93.84 %, SMP2020 95.94 → 96.35 %,
+  SMP2019 unchanged (weight 0 chosen). An SVM+LR ensemble, class-balanced weights, centred embeddings and a
+  lexical nearest-neighbour term were tried on the same carves and gave nothing beyond this;
+* the nearest-neighbour search runs on the reference embeddings projected on their top ``ref_dims`` (256)
+  uncentred principal axes: one message reads 256/896 of the memory (CLINC150, 15k references: scoring
+  p50 1.4 ms instead of 4–6 ms on the loaded 2-core host) for ≤ 0.1 point of BANKING77 accuracy;
 * class probabilities are ``softmax(decision / T)`` with the temperature ``T`` fitted on a held-out split;
 * **confidence** is a calibrated probability that the top in-scope label is right: a small logistic model on
   held-out rows over (top decision score, margin to the runner-up, cosine to the nearest training example,
   the out-of-scope class's score). A threshold of 0.8 therefore means "right about 80 % of the time";
 * **out of scope** when the out-of-scope class wins (if the tenant gave out-of-scope examples), or when the
-  confidence is below ``oos_threshold`` (tuned on the held-out split when it holds out-of-scope rows,
-  otherwise a default), or when the nearest training example is farther than the closest held-out in-scope
+  confidence is below ``oos_threshold`` (tuned on the held-out split when it holds out-of-scope rows, with
+  a one-standard-error margin on the recall goal because those rows are few — see ``_tune_threshold``;
+  CLINC150 train → valid with ``use+e5``: in-scope 95.47 % / out-of-scope recall 87.0 %, was
+  95.80 / 84.0 without the margin), otherwise a default), or when the nearest training example is farther than the closest held-out in-scope
   rows ever were (``min_similarity``, a guard for inputs unlike anything seen).
 
 After calibration the SVM is refitted on *all* examples; calibration parameters are kept from the held-out
@@ -70,6 +82,10 @@ class IntentConfig:
     oos_target_recall: float | None = 0.85  # tune: lowest threshold declining this share of held-out oos rows
     oos_holdout_fraction: float = 0.5  # out-of-scope examples are few: hold out more of them for tuning
     min_df: int = 1
+    ref_dims: int | None = 256  # reference embeddings projected on their top principal axes (None: keep all)
+    knn_weight: float | None = None  # None: pick from ``knn_grid`` on the held-out rows (``_pick_knn_weight``)
+    knn_grid: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 3.0)
+    default_knn_weight: float = 0.0  # when there are too few examples to hold any out
     random_state: int = 0
     user_words: tuple[str, ...] = ()
 
@@ -104,7 +120,12 @@ def _stratified_holdout(
 
 
 class _Core:
-    """Featuriser + SVM + nearest-neighbour reference set (everything fitted on one training subset)."""
+    """Featuriser + SVM + nearest-neighbour reference set (everything fitted on one training subset).
+
+    The reference set is every training row, sorted by class, so the best cosine *per class* (a 1-nearest-
+    neighbour score) is one ``maximum.reduceat`` over the similarity row (embedding cosine, or TF-IDF cosine
+    without an encoder). ``scores`` adds ``knn_weight`` times that score to the SVM's decision values.
+    """
 
     def __init__(self, cfg: IntentConfig, has_encoder: bool) -> None:
         self.cfg = cfg
@@ -112,6 +133,10 @@ class _Core:
         self.lex = LexicalFeaturizer(cfg.language, cfg.user_words, cfg.min_df)
         self.svm = LinearSVC(C=cfg.svm_c or 0.5, random_state=cfg.random_state)
         self.ref: np.ndarray | sp.csr_matrix | None = None
+        self.ref_starts: np.ndarray | None = None  # first reference row of each class (rows sorted by class)
+        self.in_cols: np.ndarray | None = None  # columns of in-scope classes
+        self.ref_proj: np.ndarray | None = None  # (dim, ref_dims) projection of embeddings for the 1-NN search
+        self.knn_weight = 0.0
         self._ref32: np.ndarray | None = None
         self._weights: np.ndarray | None = None
 
@@ -119,6 +144,11 @@ class _Core:
         return {k: v for k, v in self.__dict__.items() if k not in ("_ref32", "_weights")}
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        # models stored before the per-class reference set: in-scope rows only, no neighbour score
+        self.ref_starts = None
+        self.in_cols = None
+        self.ref_proj = None
+        self.knn_weight = 0.0
         self.__dict__.update(state)
         self._ref32 = None
         self._weights = None
@@ -133,28 +163,73 @@ class _Core:
         self.svm.fit(self._matrix(lex, emb), y)
         self.svm.coef_ = self.svm.coef_.astype(np.float32)
         self.svm.intercept_ = self.svm.intercept_.astype(np.float32)
-        ref = emb[in_scope] if emb is not None else lex[in_scope]
-        self.ref = ref.astype(np.float16) if isinstance(ref, np.ndarray) else ref
+        classes = self.svm.classes_
+        cls_idx = np.searchsorted(classes, y)
+        order = np.argsort(cls_idx, kind="stable")
+        self.ref_starts = np.searchsorted(cls_idx[order], np.arange(len(classes))).astype(np.int64)
+        self.in_cols = np.flatnonzero(np.isin(classes, y[in_scope]))
+        if emb is not None:
+            ref = np.asarray(emb[order], dtype=np.float32)
+            k = self.cfg.ref_dims
+            if k and k < ref.shape[1] and len(ref) > k:
+                # uncentred principal axes (eigenvectors of the Gram matrix): dot products are kept up to the
+                # discarded tail, and a one-message search reads k/dim of the memory (15k rows: ~1 ms, not 5)
+                _, vecs = np.linalg.eigh(ref.T.astype(np.float64) @ ref)
+                self.ref_proj = np.ascontiguousarray(vecs[:, ::-1][:, :k], dtype=np.float32)
+                ref = ref @ self.ref_proj
+            self.ref = ref.astype(np.float16)
+        else:
+            self.ref = lex[order]
 
-    def scores(self, texts: Sequence[str], emb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Decision scores ``(n, n_classes)`` and cosine to the nearest in-scope training example ``(n,)``."""
+    def neighbours(self, texts: Sequence[str], emb: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """SVM decision scores ``(n, n_classes)``, the per-class 1-NN score ``(n, n_classes)`` and the cosine
+        to the nearest in-scope training example ``(n,)``."""
         lex = self.lex.transform(texts)
         # decision function computed directly: sklearn's input validation costs more than the product
         if self._weights is None:
             self._weights = np.ascontiguousarray(self.svm.coef_.T)  # (n_features, n_classes), C order
-        dec = np.asarray(self._matrix(lex, emb) @ self._weights) + self.svm.intercept_
+        if emb is None:
+            dec = np.asarray(lex @ self._weights) + self.svm.intercept_
+        else:  # lexical and embedding blocks multiplied apart: no sparse hstack per message
+            n_lex = lex.shape[1]
+            w_emb = np.float32(self.cfg.embedding_weight or 2.0)
+            dec = np.asarray(lex @ self._weights[:n_lex]) + (emb * w_emb) @ self._weights[n_lex:] + self.svm.intercept_
         if dec.shape[1] == 1:  # binary problem: one column for the positive class
             dec = np.hstack([-dec, dec])
         assert self.ref is not None
+        if self.ref_starts is None:  # model stored before per-class references: in-scope rows, no 1-NN score
+            return dec.astype(np.float64), np.zeros_like(dec, dtype=np.float64), self._nearest_legacy(lex, emb)
         if emb is not None:
             if self._ref32 is None:
                 self._ref32 = np.asarray(self.ref, dtype=np.float32)  # stored as float16, computed as float32
+            q = emb @ self.ref_proj if self.ref_proj is not None else emb
             # one row: matrix-vector product (gemv) is several times faster than a 1-row gemm
+            sims = (self._ref32 @ q[0])[None, :] if len(q) == 1 else q @ self._ref32.T
+        else:
+            sims = (lex @ self.ref.T).toarray()
+        knn = np.maximum.reduceat(sims, self.ref_starts, axis=1)
+        assert self.in_cols is not None
+        nearest = knn[:, self.in_cols].max(axis=1) if len(self.in_cols) else np.zeros(len(texts))
+        return dec.astype(np.float64), knn.astype(np.float64), np.asarray(nearest, dtype=np.float64)
+
+    def _nearest_legacy(self, lex: sp.csr_matrix, emb: np.ndarray | None) -> np.ndarray:
+        assert self.ref is not None
+        if emb is not None:
+            if self._ref32 is None:
+                self._ref32 = np.asarray(self.ref, dtype=np.float32)
             sims = (self._ref32 @ emb[0])[None, :] if len(emb) == 1 else emb @ self._ref32.T
         else:
             sims = (lex @ self.ref.T).toarray()
-        nearest = sims.max(axis=1) if sims.shape[1] else np.zeros(len(texts))
-        return dec.astype(np.float64), np.asarray(nearest, dtype=np.float64)
+        nearest = sims.max(axis=1) if sims.shape[1] else np.zeros(lex.shape[0])
+        return np.asarray(nearest, dtype=np.float64)
+
+    def scores(self, texts: Sequence[str], emb: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Decision scores ``(n, n_classes)`` (SVM + ``knn_weight`` × 1-NN score) and cosine to the nearest
+        in-scope training example ``(n,)``."""
+        dec, knn, nearest = self.neighbours(texts, emb)
+        if self.knn_weight:
+            dec = dec + self.knn_weight * knn
+        return dec, nearest
 
 
 class IntentClassifier:
@@ -169,6 +244,7 @@ class IntentClassifier:
         self.conf_model: LogisticRegression | None = None
         self.oos_threshold = 0.5
         self.min_similarity = -1.0
+        self.knn_weight = 0.0
         self.train_seconds = 0.0
         self.stats: dict[str, float] = {}
         self._core: _Core | None = None
@@ -217,8 +293,10 @@ class IntentClassifier:
             self._calibrate(texts, y, emb, in_scope, hold)
         else:
             self.oos_threshold = cfg.oos_threshold if cfg.oos_threshold is not None else cfg.default_oos_threshold
+            self.knn_weight = cfg.knn_weight if cfg.knn_weight is not None else cfg.default_knn_weight
         core = _Core(cfg, emb is not None)
         core.fit(texts, y, emb, in_scope)
+        core.knn_weight = self.knn_weight
         self._core = core
         self.classes = core.svm.classes_
         self.train_seconds = time.perf_counter() - start
@@ -255,8 +333,15 @@ class IntentClassifier:
             in_scope[fit_idx],
         )
         classes = core.svm.classes_
-        dec, nearest = core.scores([texts[i] for i in hold_idx], emb[hold_idx] if emb is not None else None)
+        svm_dec, knn, nearest = core.neighbours(
+            [texts[i] for i in hold_idx], emb[hold_idx] if emb is not None else None
+        )
         y_hold = y[hold_idx]
+        if cfg.knn_weight is not None:
+            self.knn_weight = cfg.knn_weight
+        else:
+            self.knn_weight = self._pick_knn_weight(svm_dec, knn, classes, y_hold, cfg.knn_grid)
+        dec = svm_dec + self.knn_weight * knn
         # temperature for the class probabilities: minimise the held-out negative log-likelihood
         known = np.isin(y_hold, classes)
         target = np.searchsorted(classes, y_hold[known])
@@ -283,6 +368,35 @@ class IntentClassifier:
         else:
             self.oos_threshold = cfg.default_oos_threshold
         self.stats["oos_threshold"] = self.oos_threshold
+        self.stats["knn_weight"] = self.knn_weight
+
+    @staticmethod
+    def _pick_knn_weight(
+        svm_dec: np.ndarray, knn: np.ndarray, classes: np.ndarray, y_hold: np.ndarray, grid: Sequence[float]
+    ) -> float:
+        """Weight of the per-class nearest-neighbour score, chosen on held-out rows.
+
+        Each candidate is compared with the first (smallest) one on the *same* rows: it must fix at least one
+        standard deviation more rows than it breaks (``net >= sqrt(fixed + broken)``, a paired sign test at
+        z ≥ 1), else the smallest weight stays. Among the candidates that pass, the most accurate one wins
+        (ties: the smaller weight). On small tenants (a few hundred held-out rows) a difference of one or two
+        rows is noise, and the plain SVM is then kept.
+        """
+        if not grid:
+            return 0.0
+        weights = sorted(grid)
+        hits = [classes[(svm_dec + a * knn).argmax(axis=1)] == y_hold for a in weights]
+        best, best_hits = weights[0], int(hits[0].sum())
+        for a, h in zip(weights[1:], hits[1:], strict=True):
+            fixed = int((h & ~hits[0]).sum())
+            broken = int((~h & hits[0]).sum())
+            if fixed - broken >= max(1.0, np.sqrt(fixed + broken)) and int(h.sum()) > best_hits:
+                best, best_hits = a, int(h.sum())
+        log.debug(
+            "held-out accuracy by knn_weight: %s",
+            [(a, round(float(h.mean()), 4)) for a, h in zip(weights, hits, strict=True)],
+        )
+        return float(best)
 
     @staticmethod
     def _tune_threshold(
@@ -295,7 +409,10 @@ class IntentClassifier:
         """Confidence threshold from held-out rows.
 
         With ``target_recall``: the lowest threshold that declines at least that share of held-out
-        out-of-scope rows (keeps in-scope accuracy as high as the recall goal allows). If the goal is
+        out-of-scope rows *less one standard error* (keeps in-scope accuracy as high as the recall goal allows).
+        Out-of-scope examples are few (CLINC150: 50 held out), so a threshold that only just reaches the goal on
+        them falls short on new input about half the time; the margin (≈4 points at 50 rows, shrinking with
+        more rows) makes reaching it on unseen input the likely outcome. If the goal is
         unreachable without losing more than 10 points of in-scope accuracy, or when no goal is set: the
         threshold maximising in-scope accuracy + out-of-scope recall (the two CLINC150 figures, equal weight).
         """
@@ -305,9 +422,10 @@ class IntentClassifier:
             declined = oos_wins | (conf < th)
             rows.append(((correct & ~declined)[in_hold].mean(), declined[~in_hold].mean(), float(th)))
         base_acc = (correct & ~oos_wins)[in_hold].mean()
+        n_oos = max(1, int((~in_hold).sum()))
         if target_recall is not None:
             for in_acc, oos_rec, th in rows:
-                if oos_rec >= target_recall and in_acc >= base_acc - 0.10:
+                if oos_rec - np.sqrt(oos_rec * (1.0 - oos_rec) / n_oos) >= target_recall and in_acc >= base_acc - 0.10:
                     return th
         return max(rows, key=lambda r: (r[0] + r[1], -r[2]))[2]
 
