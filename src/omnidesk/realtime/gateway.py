@@ -8,7 +8,7 @@ Protocol (JSON text frames):
   ``{"type": "typing", "conversation_id": "...", "customer_id": "...", "active": true}``;
   visitor → ``{"type": "send", "conversation_id": "...", "client_id": "...", "body": "..."}``, answered after the
   commit with ``{"type": "ack", "client_id": "...", "created": true, "message": {...}}`` or
-  ``{"type": "error", "client_id": "...", "status": 404|422|429|503, "detail": "..."}`` (see
+  ``{"type": "error", "client_id": "...", "status": 403|404|413|422|429|503, "detail": "..."}`` (see
   :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the same guarantees;
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
 Stored messages come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from omnidesk.conversations.intake import CustomerMessage, Outcome, Refused, Stored, append_customer_messages
@@ -32,6 +33,13 @@ log = logging.getLogger("omnidesk.realtime")
 
 AssistantTurn = Callable[[uuid.UUID, uuid.UUID, uuid.UUID], None]
 """Called in a worker thread with ``(tenant_id, conversation_id, message_id)`` for a message the assistant holds."""
+
+STORED = Counter("omnidesk_socket_messages_stored_total", "messages sent over sockets and stored")
+BATCH_SIZE = Histogram(
+    "omnidesk_socket_message_batch_size",
+    "messages stored per transaction",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 
 MAX_BATCH = 500
 MAX_WAITING = 10_000
@@ -63,8 +71,6 @@ class MessageIntake:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.stored = 0
-        self.batches = 0
 
     def submit(self, client: Client, tenant_id: uuid.UUID, message: CustomerMessage) -> None:
         """Queue ``message`` for storing; the client hears back with an ``ack`` or an ``error`` frame."""
@@ -102,12 +108,12 @@ class MessageIntake:
             except Exception:  # never leave a sender without an answer; it resends with the same client_id
                 log.exception("could not store a batch of messages")
                 outcomes = [Refused(503, "the message could not be stored; send it again")] * len(batch)
-            self.batches += 1
+            BATCH_SIZE.observe(len(batch))
             for pending, outcome in zip(batch, outcomes, strict=True):
                 pending.client.unacked -= 1
                 pending.client.offer(answer_frame(pending.message.client_id, outcome))
                 if isinstance(outcome, Stored) and outcome.created:
-                    self.stored += 1
+                    STORED.inc()
                     if outcome.held_by_bot and self._assistant_turn is not None:
                         loop.run_in_executor(
                             None,
