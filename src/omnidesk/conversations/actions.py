@@ -7,7 +7,7 @@ A message is persisted (and its sequence number taken) in the caller's transacti
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -33,7 +33,18 @@ from omnidesk.events.outbox import publish_on_commit
 from omnidesk.security.permissions import Perm
 
 
-def event_scope(conversation: Conversation) -> dict[str, str | None]:
+class _Scoped(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def customer_id(self) -> uuid.UUID: ...
+    @property
+    def assignee_id(self) -> uuid.UUID | None: ...
+    @property
+    def team_id(self) -> uuid.UUID | None: ...
+
+
+def event_scope(conversation: _Scoped) -> dict[str, str | None]:
     """Who may receive an event about ``conversation``: the real-time gateway filters on these fields alone,
     without a database query (the customer's sockets; staff by assignee, team and role)."""
     return {

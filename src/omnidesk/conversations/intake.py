@@ -21,11 +21,13 @@ from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from omnidesk.bot.models import BotConversation
+from omnidesk.compliance import audit
 from omnidesk.compliance.models import AuditRecord
+from omnidesk.conversations.actions import event_scope
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import MessageOut, SenderType
 from omnidesk.conversations.states import Status
-from omnidesk.core.actor import ActorKind, visitor_actor
+from omnidesk.core.actor import visitor_actor
 from omnidesk.core.db import utcnow
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.routing import actions as routing
@@ -159,7 +161,7 @@ def append_customer_messages(session: Session, tenant_id: uuid.UUID, items: Sequ
         ],
     )
     for key in created:
-        scope = _scope(conversations[key[0]])
+        scope = event_scope(conversations[key[0]])
         publish_on_commit(session, tenant_id, "message", "add", message=known[key], origin=origins[key], **scope)
     held = _held_by_bot(session, written)
     _queue_for_a_person(session, tenant_id, [conversations[cid] for cid in written if cid not in held], items)
@@ -177,16 +179,6 @@ def append_customer_messages(session: Session, tenant_id: uuid.UUID, items: Sequ
 def _table(model: type[Any]) -> Table:
     table: Table = model.__table__
     return table
-
-
-def _scope(conversation: _ConversationRow) -> dict[str, str | None]:
-    """What :func:`actions.event_scope` gives for an ORM conversation, from the row selected here."""
-    return {
-        "conversation_id": str(conversation.id),
-        "customer_id": str(conversation.customer_id),
-        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None,
-        "team_id": str(conversation.team_id) if conversation.team_id else None,
-    }
 
 
 def _stored_by_client_id(
@@ -213,19 +205,10 @@ def _stored_by_client_id(
 
 
 def _audit_row(tenant_id: uuid.UUID, item: CustomerMessage, row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {
-        "id": uuid.uuid4(),
-        "tenant_id": tenant_id,
-        "actor_type": ActorKind.VISITOR.value,
-        "actor_id": item.customer_id,
-        "action": "conversation.message_add",
-        "target_type": "conversation",
-        "target_id": str(item.conversation_id),
-        "changes": {"message_id": str(row["id"]), "seq": row["seq"], "sender_type": SenderType.CUSTOMER.value},
-        "request_id": None,
-        "ip": item.ip,
-        "created_at": now,
-    }
+    changes = {"message_id": str(row["id"]), "seq": row["seq"], "sender_type": SenderType.CUSTOMER.value}
+    actor = visitor_actor(tenant_id, item.customer_id, item.ip)
+    entry = audit.values(actor, "conversation.message_add", "conversation", item.conversation_id, changes)
+    return {**entry, "id": uuid.uuid4(), "created_at": now}
 
 
 def _held_by_bot(session: Session, conversation_ids: set[uuid.UUID]) -> set[uuid.UUID]:
