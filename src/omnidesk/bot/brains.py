@@ -43,7 +43,7 @@ class Brains:
     """``encoder_kind`` names the packaged sentence encoder(s) (``use``, ``e5``, ``use+e5``) or ``none`` for
     lexical matching only; it is loaded on first use, once per process, and shared by every tenant."""
 
-    def __init__(self, encoder_kind: str = "use") -> None:
+    def __init__(self, encoder_kind: str = "use+e5") -> None:
         self._kind = encoder_kind
         self._encoder: Encoder | None = None
         self._loaded = encoder_kind == "none"

