@@ -95,11 +95,13 @@ class E5Weights:
         pos += 4 * n_pieces
         blob = raw[pos : pos + blob_len]
         pos += blob_len
-        self.pieces: dict[str, tuple[int, float]] = {}
+        # piece → id, scores in a list: 250k (id, score) tuples would cost ~25 MB more per process
+        self.pieces: dict[str, int] = {}
         for i in range(n_pieces):
             piece = blob[offsets[i] : offsets[i + 1]]
             if piece and i != self.unk:
-                self.pieces[piece.decode("utf-8", "surrogatepass")] = (i, float(scores[i]))
+                self.pieces[piece.decode("utf-8", "surrogatepass")] = i
+        self.scores: list[float] = scores.tolist()
         # e5.c: an unknown character costs the lowest piece score minus 10
         self.unk_score = float(scores.min()) - 10.0
         n_norm, norm_bytes = struct.unpack_from("<iI", raw, pos)
@@ -143,6 +145,7 @@ class UnigramTokenizer:
 
     def __init__(self, weights: E5Weights) -> None:
         self._pieces = weights.pieces
+        self._scores = weights.scores
         self._normalization = weights.normalization
         self._unk = weights.unk
         self._unk_score = weights.unk_score
@@ -159,16 +162,16 @@ class UnigramTokenizer:
         best[0] = 0.0
         piece_at = [self._unk] * (n + 1)
         start_at = [0] * (n + 1)
-        pieces, longest = self._pieces, self._longest
+        pieces, scores, longest = self._pieces, self._scores, self._longest
         for i in range(n):
             base = best[i]
             if base <= -1e29:
                 continue
             for end in range(i + 1, min(n, i + longest) + 1):
-                hit = pieces.get(s[i:end])
-                if hit is not None and base + hit[1] > best[end]:
-                    best[end] = base + hit[1]
-                    piece_at[end] = hit[0]
+                piece = pieces.get(s[i:end])
+                if piece is not None and base + scores[piece] > best[end]:
+                    best[end] = base + scores[piece]
+                    piece_at[end] = piece
                     start_at[end] = i
             if base + self._unk_score > best[i + 1]:  # one unknown character
                 best[i + 1] = base + self._unk_score
