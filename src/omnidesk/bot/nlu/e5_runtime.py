@@ -316,7 +316,7 @@ class E5Runtime:
         Every text runs alone, also in a batch: activations are quantised with one scale per call, so a text
         padded into a batch would be embedded slightly differently from the same text in a chat turn (cosine
         0.994), and a model's training rows would depend on how they were grouped. Batches are spread over
-        ``batch_threads`` threads instead (ONNX Runtime releases the GIL): 9.7k texts in ~20 s on 2 cores.
+        ``batch_threads`` threads instead (ONNX Runtime releases the GIL): 9.7k texts in ~22 s on 2 cores.
         Longer than 512 tokens: truncated (the wheel's engine averages windows instead).
         """
         ids = [self.token_ids(prefix + t) for t in texts]
