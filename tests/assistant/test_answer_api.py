@@ -7,6 +7,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from omnidesk.core.actor import system_actor
+from omnidesk.core.db import Database
+from omnidesk.knowledge import transfer
 from omnidesk.security.permissions import Role
 from tests.assistant.conftest import BotWorld
 
@@ -104,3 +107,29 @@ def test_only_allowed_roles_use_the_console(client: TestClient, bot_world: BotWo
     assert denied.status_code == 403
     empty = client.post("/api/v1/bot/answer", json={"text": ""}, headers=bot_world.world.headers())
     assert empty.status_code == 422
+
+
+def test_translations_of_one_entry_answer_in_the_customers_language(
+    client: TestClient, db: Database, bot_world: BotWorld
+) -> None:
+    # One knowledge id, two language versions (as the knowledge base stores translations): the index must keep
+    # both, and a customer is answered in their own language, never offered the entry's translation as a choice.
+    csv = (
+        "id,question,variants,answer,language,status\n"
+        "warranty,保修期多久,电器保修几年|坏了能保修吗,家电整机保修一年，主要部件三年。,zh-CN,published\n"
+        "warranty,How long is the warranty?,what does the warranty cover|is it under warranty,"
+        "Appliances are covered for one year; key parts for three.,en,published\n"
+    )
+    tenant = bot_world.world.tenant_id
+    with db.tenant_transaction(tenant) as s:
+        transfer.import_entries(s, system_actor(tenant), "csv", csv.encode())
+    for text, language, words in (
+        ("is it under warranty", "en", "one year"),
+        ("How long is the warranty on this?", "en", "one year"),
+        ("坏了能保修吗", "zh-CN", "一年"),
+        ("保修期多久", "zh-CN", "一年"),
+    ):
+        reply = ask(client, bot_world, text)
+        assert reply["kind"] == "answer" and reply["knowledge_id"] == "warranty", (text, reply)
+        assert reply["language"] == language and words in reply["text"], (text, reply)
+        assert all(b["label"] not in ("保修期多久", "How long is the warranty?") for b in reply.get("buttons", []))

@@ -91,7 +91,7 @@ class Brains:
         return Brain(
             settings=settings,
             default_language=default_language,
-            faq={item.id: item for item in items},
+            faq={item.key: item for item in items},
             index=build_index(items, self.encoder),
             model=model,
             patterns=patterns,

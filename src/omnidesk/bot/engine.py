@@ -8,7 +8,7 @@ systems). Callers (the conversation pipeline, ``POST /bot/answer``) load the bra
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from omnidesk.bot import flows
@@ -20,6 +20,7 @@ from omnidesk.bot.nlu import (
     Encoder,
     Entity,
     FaqIndex,
+    FaqMatch,
     IntentClassifier,
     TenantPattern,
     analyze_sentiment,
@@ -49,13 +50,21 @@ TEXTS = {
 
 @dataclass
 class FaqItem:
-    """One published FAQ entry as the assistant sees it. ``id`` is the external id when the tenant set one."""
+    """One published FAQ entry in one language, as the assistant sees it.
+
+    ``id`` is the knowledge id reported to callers (the external id when the tenant set one) and is shared by the
+    translations of an entry; ``key`` is unique per language version and is what the search index holds.
+    """
 
     id: str
     question: str
     variants: list[str]
     answer: str
     language: str
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        self.key = self.key or f"{self.id}@{self.language}"
 
 
 @dataclass
@@ -64,11 +73,16 @@ class Brain:
 
     settings: BotSettings
     default_language: str
-    faq: dict[str, FaqItem]
+    faq: dict[str, FaqItem]  # by ``FaqItem.key``
     index: FaqIndex
     model: IntentClassifier | None
     patterns: list[TenantPattern]
     versions: tuple[int, int, int] = (0, 0, 0)
+    # (knowledge id, base language) → that translation, e.g. ("faq-return-policy", "en")
+    translations: dict[tuple[str, str], FaqItem] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.translations = {(item.id, _base_language(item.language)): item for item in self.faq.values()}
 
 
 @dataclass
@@ -90,8 +104,37 @@ class Reply:
 
 def build_index(items: list[FaqItem], encoder: Encoder | None) -> FaqIndex:
     index = FaqIndex(encoder=encoder)
-    index.add_many((item.id, [item.question, *item.variants]) for item in items)
+    index.add_many((item.key, [item.question, *item.variants]) for item in items)
     return index
+
+
+def _base_language(tag: str) -> str:
+    return tag.split("-", 1)[0].lower()
+
+
+def search_faq(brain: Brain, text: str, language: str, k: int) -> list[FaqMatch]:
+    """The best ``k`` knowledge entries for ``text``, one per knowledge id, each in the customer's language.
+
+    Translations of an entry share its knowledge id; the multilingual encoder matches a question in any of them,
+    so without this the Chinese and English versions of one entry would compete (a "did you mean" between an
+    entry and its own translation) and an English customer could be answered in Chinese. A group keeps its best
+    score and is answered with the version in ``language`` when the tenant has one.
+    """
+    if not len(brain.index):
+        return []
+    wanted = _base_language(language)
+    best: dict[str, FaqMatch] = {}
+    for match in brain.index.search(text, k=3 * k):
+        item = brain.faq.get(match.entry_id)
+        if item is None:
+            continue
+        local = brain.translations.get((item.id, wanted), item)
+        if local is not item:
+            match = replace(match, entry_id=local.key, question=local.question)
+        previous = best.get(item.id)
+        if previous is None or match.score > previous.score:
+            best[item.id] = match
+    return sorted(best.values(), key=lambda m: -m.score)[:k]
 
 
 class Assistant:
@@ -167,7 +210,7 @@ class Assistant:
             if keyword_start or intent_start:
                 return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
 
-        matches = brain.index.search(text, k=5) if len(brain.index) else []
+        matches = search_faq(brain, text, lang, k=5)
         decision = decide(
             text,
             faq=matches,
@@ -206,7 +249,7 @@ class Assistant:
         if decision.kind == "clarify":
             buttons = [{"label": question, "value": question} for _, question in decision.options]
             return self._finish(Reply("clarify", decision.message or "", lang, decision.reason, buttons=buttons,
-                                      knowledge_id=decision.options[0][0] if decision.options else None,
+                                      knowledge_id=_knowledge_id(brain, decision.options[0][0]) if decision.options else None,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
         return self._finish(Reply(decision.kind, decision.message or "", lang, decision.reason,
                                   priority=decision.priority, confidence=decision.confidence, **understood),
@@ -234,7 +277,7 @@ class Assistant:
                 return self._start_flow(brain, other, state, text, entities, lang, tenant_key, understood)
         if not filled and len(brain.index):
             # An interruption: answer a confident FAQ question, then come back to the flow.
-            matches = brain.index.search(text, k=2)
+            matches = search_faq(brain, text, lang, k=2)
             if matches and matches[0].score >= brain.settings.thresholds.answer and matches[0].entry_id in brain.faq:
                 item = brain.faq[matches[0].entry_id]
                 slot = flows.next_missing(flow, fstate)
@@ -307,6 +350,11 @@ def _without_entities(norm: str, normalizer: Any, entities: list[Entity], text: 
 
 def _flow(settings: BotSettings, name: str) -> FlowSpec | None:
     return next((f for f in settings.flows if f.name == name), None)
+
+
+def _knowledge_id(brain: Brain, key: str) -> str:
+    item = brain.faq.get(key)
+    return item.id if item is not None else key
 
 
 def _language_of(text: str, default: str) -> str:
