@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 
-.PHONY: demo test check bench install clean
+.PHONY: demo test check bench install lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve the lock file from pyproject.toml (lock-overrides.txt drops requirements we never install).
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock --python $(BIN)/python --override lock-overrides.txt
 
 demo: $(STAMP)
 	$(BIN)/omnidesk demo

@@ -40,7 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--train", required=True, help="intent CSV (text,label)")
     parser.add_argument("--faq", help="pair CSV (text_a,text_b,label); text_b questions become FAQ entries")
-    parser.add_argument("--encoder", default="use+e5")
+    parser.add_argument("--encoder", default="use+e5+minilm")
     parser.add_argument("--n", type=int, default=300, help="messages to time")
     args = parser.parse_args()
 

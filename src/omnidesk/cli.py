@@ -21,7 +21,7 @@ from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
 from omnidesk.core.errors import DomainError
 from omnidesk.core.logging import configure_logging
-from omnidesk.core.settings import Environment, Settings, SettingsError, load_settings
+from omnidesk.core.settings import ENCODER_KINDS, Environment, Settings, SettingsError, load_settings
 from omnidesk.security.permissions import Role
 
 
@@ -324,8 +324,8 @@ def bot() -> None:
 @click.option("--train", "train_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--oos-label", default=None, help="label of out-of-scope rows, e.g. oos")
-@click.option("--encoder", type=click.Choice(["use", "e5", "use+e5", "none"]), default="use+e5", show_default=True,
-              help="packaged sentence encoder(s); 'use' is faster, 'use+e5' more accurate")  # fmt: skip
+@click.option("--encoder", type=click.Choice(ENCODER_KINDS), default=ENCODER_KINDS[0], show_default=True,
+              help="packaged sentence encoder(s); 'use' is fastest, the default most accurate")  # fmt: skip
 def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: str) -> None:
     """Train an intent model on TRAIN and evaluate it on TEST (columns text,label); print one JSON object."""
     from omnidesk.bot.nlu import evaluate_intents, load_default_encoder
@@ -337,7 +337,7 @@ def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: str)
 @bot.command("eval-pairs")
 @click.option("--valid", "valid_csv", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--encoder", type=click.Choice(["use", "e5", "use+e5", "none"]), default="use+e5", show_default=True,
+@click.option("--encoder", type=click.Choice(ENCODER_KINDS), default=ENCODER_KINDS[0], show_default=True,
               help="packaged sentence encoder(s)")  # fmt: skip
 def bot_eval_pairs(valid_csv: str, test_csv: str, encoder: str) -> None:
     """Judge question matching (columns text_a,text_b,label) with a threshold chosen on VALID; print JSON."""

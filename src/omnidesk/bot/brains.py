@@ -40,10 +40,10 @@ def _versions(session: Session) -> tuple[int, int, int]:
 
 
 class Brains:
-    """``encoder_kind`` names the packaged sentence encoder(s) (``use``, ``e5``, ``use+e5``) or ``none`` for
-    lexical matching only; it is loaded on first use, once per process, and shared by every tenant."""
+    """``encoder_kind`` names the packaged sentence encoder(s) (``use``, ``e5``, ``minilm`` joined by ``+``) or
+    ``none`` for lexical matching only; it is loaded on first use, once per process, and shared by every tenant."""
 
-    def __init__(self, encoder_kind: str = "use+e5") -> None:
+    def __init__(self, encoder_kind: str = "use+e5+minilm") -> None:
         self._kind = encoder_kind
         self._encoder: Encoder | None = None
         self._loaded = encoder_kind == "none"

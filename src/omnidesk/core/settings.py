@@ -10,10 +10,14 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Packaged sentence encoders joined by "+" (see omnidesk.bot.nlu.encoders); the first is the default.
+EncoderKind = Literal["use+e5+minilm", "use+e5", "use", "e5", "minilm", "none"]
+ENCODER_KINDS: tuple[str, ...] = get_args(EncoderKind)
 
 
 class Environment(StrEnum):
@@ -52,8 +56,8 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
-    bot_encoder: Literal["use", "e5", "use+e5", "none"] = Field(
-        default="use+e5",
+    bot_encoder: EncoderKind = Field(
+        default="use+e5+minilm",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
     )
     demo_services_port: int = Field(

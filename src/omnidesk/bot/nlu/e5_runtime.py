@@ -14,26 +14,22 @@ with its scores and the per-code-point normalisation map, and the tensors (Q4_0 
 4-bit weights). The tokenizer below is a port of ``e5.c``'s (same normalisation, metaspace and Viterbi
 search), so both runtimes see the same token ids.
 
-The graph is built in memory at load (≈ 0.5 s): embeddings are looked up in numpy (the 250k-row table stays
-4-bit in the mapped file), then LayerNorm and 12 BERT layers in ONNX, each projection a
-``com.microsoft.DynamicQuantizeMatMul`` (int8 weights with a scale per output column, activations quantised per
-call). Because activation scales are per call, every text runs alone, so a text embeds identically in training
-and in a chat turn. Outputs are the mean-pooled, L2-normalised hidden states of the last layer.
+The 12 layers run through :mod:`.bert_onnx` (int8 projections, each text alone); the embeddings are looked up
+in numpy, and the 250k-row table stays 4-bit in the mapped file.
 """
 
 from __future__ import annotations
 
 import mmap
-import os
 import re
 import struct
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from .bert_onnx import BertOnnxRuntime
 
 __all__ = ["E5Runtime", "E5Weights", "UnigramTokenizer", "packaged_weights_path"]
 
@@ -186,124 +182,19 @@ class UnigramTokenizer:
         return ids
 
 
-def _build_graph(w: E5Weights) -> bytes:
-    """The encoder (after the embedding lookup) as a serialised ONNX model with int8 projections."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    hidden, heads = w.hidden, w.heads
-    head_dim = hidden // heads
-    initializers: list[Any] = []
-    nodes: list[Any] = []
-
-    def const(name: str, value: np.ndarray) -> str:
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-        return name
-
-    def node(op: str, inputs: list[str], output: str, domain: str = "", **attrs: Any) -> str:
-        nodes.append(helper.make_node(op, inputs, [output], domain=domain, **attrs))
-        return output
-
-    def linear(x: str, prefix: str, rows: int, cols: int) -> str:
-        # y = x · Wᵀ + b with W re-quantised to int8, one symmetric scale per output column
-        weight = w.matrix(prefix + ".w", rows, cols).T  # [in, out]
-        scale = np.abs(weight).max(axis=0) / 127.0
-        scale[scale == 0] = 1.0
-        q = np.clip(np.rint(weight / scale), -127, 127).astype(np.int8)
-        return node(
-            "DynamicQuantizeMatMul",
-            [
-                x,
-                const(prefix + ".qw", q),
-                const(prefix + ".scale", scale.astype(np.float32)),
-                const(prefix + ".zero", np.zeros(rows, np.int8)),
-                const(prefix + ".bias", w.floats(prefix + ".b")),
-            ],
-            prefix + ".y",
-            domain="com.microsoft",
-        )
-
-    def split_heads(x: str, perm: list[int]) -> str:
-        return node("Transpose", [node("Reshape", [x, "split_heads"], x + ".heads")], x + ".t", perm=perm)
-
-    def layer_norm(x: str, prefix: str, out: str) -> str:
-        return node(
-            "LayerNormalization",
-            [x, const(prefix + ".w", w.floats(prefix + ".w")), const(prefix + ".b", w.floats(prefix + ".b"))],
-            out,
-            axis=-1,
-            epsilon=w.eps,
-        )
-
-    const("split_heads", np.array([0, 0, heads, head_dim], np.int64))
-    const("merge_heads", np.array([0, 0, hidden], np.int64))
-    const("score_scale", np.array(1.0 / np.sqrt(head_dim), np.float32))
-    const("half", np.array(0.5, np.float32))
-    const("one", np.array(1.0, np.float32))
-    const("sqrt2", np.array(np.sqrt(2.0), np.float32))
-    x = layer_norm("embeddings", "emb.ln", "x0")
-    for i in range(w.layers):
-        p = f"l{i}"
-        q = split_heads(linear(x, p + ".q", hidden, hidden), [0, 2, 1, 3])  # [B, heads, T, d]
-        k = split_heads(linear(x, p + ".k", hidden, hidden), [0, 2, 3, 1])  # [B, heads, d, T]
-        v = split_heads(linear(x, p + ".v", hidden, hidden), [0, 2, 1, 3])
-        scores = node("Mul", [node("MatMul", [q, k], p + ".qk"), "score_scale"], p + ".qks")
-        attention = node("Softmax", [scores], p + ".attn", axis=-1)
-        context = node("Transpose", [node("MatMul", [attention, v], p + ".ctx")], p + ".ctxt", perm=[0, 2, 1, 3])
-        context = node("Reshape", [context, "merge_heads"], p + ".ctx3")
-        x = layer_norm(node("Add", [x, linear(context, p + ".ao", hidden, hidden)], p + ".r1"), p + ".aln", p + ".x1")
-        up = linear(x, p + ".fi", w.ffn, hidden)
-        # exact (erf) GELU, as BERT, written in the form ONNX Runtime fuses into one Gelu node
-        erf = node("Erf", [node("Div", [up, "sqrt2"], p + ".gs")], p + ".erf")
-        gelu = node("Mul", [node("Mul", [up, node("Add", [erf, "one"], p + ".g1")], p + ".gx"), "half"], p + ".gelu")
-        x = layer_norm(node("Add", [x, linear(gelu, p + ".fo", hidden, w.ffn)], p + ".r2"), p + ".oln", f"x{i + 1}")
-    graph = helper.make_graph(
-        nodes,
-        "multilingual-e5-small",
-        [
-            helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["B", "T", hidden]),
-        ],
-        [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["B", "T", hidden])],
-        initializers,
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
-    )
-    model.ir_version = 8
-    return bytes(model.SerializeToString())
-
-
-class E5Runtime:
+class E5Runtime(BertOnnxRuntime):
     """Embeds texts with the packaged e5 weights through ONNX Runtime (ImportError when either is missing).
 
     ``batch_threads`` texts of a batch are embedded side by side (default: the CPU count, at most 4).
     """
 
     def __init__(self, path: Path | None = None, batch_threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self._weights = w = E5Weights(path or packaged_weights_path())
-        self.dim = w.hidden
         self._tokenize = UnigramTokenizer(w)
         self._word = w.blocks("emb.word", w.vocab, w.hidden)
         self._positions = w.floats("emb.pos").reshape(w.max_positions, w.hidden)
         self._token_type = w.floats("emb.type").reshape(w.type_vocab, w.hidden)[0]
-        batch_threads = batch_threads if batch_threads is not None else min(4, os.cpu_count() or 1)
-        graph = _build_graph(w)
-
-        options = ort.SessionOptions()
-        # one thread per call: thread pools spin-wait for busy cores, and two threads were not faster for one
-        # sentence (p50 5.0 vs 3.6 ms); parallelism comes from running texts side by side
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # ONNX Runtime's fused SkipLayerNormalization was slower here than Add + LayerNormalization (a 40-token
-        # sentence: 6.2 ms with it, 3.9 ms without; measured on this project's 2-core host)
-        self._session = ort.InferenceSession(
-            graph, options, providers=["CPUExecutionProvider"], disabled_optimizers=["SkipLayerNormFusion"]
-        )
-        self._pool = (
-            ThreadPoolExecutor(max_workers=batch_threads, thread_name_prefix="e5") if batch_threads > 1 else None
-        )
+        super().__init__(w, "multilingual-e5-small", batch_threads)
 
     def token_ids(self, text: str) -> list[int]:
         """``<s>`` + content pieces (truncated to the model's 512 positions) + ``</s>``."""
@@ -311,26 +202,11 @@ class E5Runtime:
         return [w.bos, *self._tokenize(text)[: w.max_positions - 2], w.eos]
 
     def encode(self, texts: Sequence[str], prefix: str = "query: ") -> np.ndarray:
-        """L2-normalised mean-pooled embeddings, shape ``(len(texts), dim)``, in input order.
+        """L2-normalised mean-pooled embeddings, shape ``(len(texts), dim)``, in input order (each text alone,
+        see :meth:`BertOnnxRuntime.encode_ids`). Longer than 512 tokens: truncated (the wheel's engine averages
+        windows instead)."""
+        return self.encode_ids([self.token_ids(prefix + t) for t in texts])
 
-        Every text runs alone, also in a batch: activations are quantised with one scale per call, so a text
-        padded into a batch would be embedded slightly differently from the same text in a chat turn (cosine
-        0.994), and a model's training rows would depend on how they were grouped. Batches are spread over
-        ``batch_threads`` threads instead (ONNX Runtime releases the GIL): 9.7k texts in ~22 s on 2 cores.
-        Longer than 512 tokens: truncated (the wheel's engine averages windows instead).
-        """
-        ids = [self.token_ids(prefix + t) for t in texts]
-        if len(ids) <= 1 or self._pool is None:
-            rows = [self._forward(r) for r in ids]
-        else:
-            rows = list(self._pool.map(self._forward, ids))
-        return np.vstack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
-
-    def _forward(self, token_ids: list[int]) -> np.ndarray:
-        ids = np.asarray(token_ids, dtype=np.int64)[None, :]
-        embeddings = _dequantize(self._word[ids]) + self._positions[: ids.shape[1]] + self._token_type
-        (hidden,) = self._session.run(None, {"embeddings": embeddings.astype(np.float32)})
-        pooled = hidden[0].mean(axis=0)
-        norm = float(np.linalg.norm(pooled))
-        result: np.ndarray = (pooled / (norm or 1.0)).astype(np.float32)[None, :]
-        return result
+    def _embed(self, ids: np.ndarray) -> np.ndarray:
+        rows: np.ndarray = _dequantize(self._word[ids]) + self._positions[: ids.shape[1]] + self._token_type
+        return rows

@@ -188,7 +188,7 @@ def evaluate_pairs(
         train_seconds=round(train_seconds, 2),
         n_valid=len(valid[0]),
         n_test=len(test[0]),
-        encoder=getattr(encoder, "name", None) if encoder is not None else None,
+        encoder=model.encoder_name,
     )
     if baseline:
         res["baseline"] = _baseline_pairs(valid, test)

@@ -29,7 +29,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._threads import _blas_single_thread
-from .encoders import ConcatEncoder, Encoder
+from .encoders import Encoder, encoder_parts, for_language, select_parts
+from .features import dominant_language
 from .normalize import normalize
 from .tokenize import get_tokenizer
 
@@ -148,12 +149,6 @@ class _PairFeaturizer:
         return np.asarray(rows, dtype=np.float64)
 
 
-def _parts(encoder: Encoder | None) -> list[Encoder]:
-    if encoder is None:
-        return []
-    return list(encoder.parts) if isinstance(encoder, ConcatEncoder) else [encoder]
-
-
 def _dense(parts: list[Encoder], a: Sequence[str], b: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per-part cosines ``(n, k)`` and interaction vectors ``[u*v, |u-v|]`` ``(n, 2*dim)``."""
     if not parts:
@@ -203,11 +198,13 @@ class PairClassifier:
         self._parts = []
 
     def bind_encoder(self, encoder: Encoder | None) -> None:
-        """Attach the encoder after unpickling (it must be the one used in training)."""
-        name = encoder.name if encoder is not None else None
-        if name != self.encoder_name:
-            raise ValueError(f"pair model was trained with encoder {self.encoder_name!r}, got {name!r}")
-        self._parts = _parts(encoder)
+        """Attach the encoder after unpickling (it must hold the parts used in training)."""
+        try:
+            chosen = select_parts(encoder, self.encoder_name.split("+")) if self.encoder_name else None
+        except KeyError as exc:
+            name = encoder.name if encoder is not None else None
+            raise ValueError(f"pair model was trained with encoder {self.encoder_name!r}, got {name!r}") from exc
+        self._parts = encoder_parts(chosen)
 
     def _sparse_inter(self, a: Sequence[str], b: Sequence[str]) -> sp.csr_matrix:
         va = self.char_vec.transform([normalize(t, simplified=True) for t in a])
@@ -227,8 +224,9 @@ class PairClassifier:
         """Fit on labelled pairs (1 = same question). Stacked features and the threshold both come from
         ``folds``-fold out-of-fold predictions, so nothing is tuned on rows a model has seen."""
         self = cls()
+        encoder = for_language(encoder, dominant_language(list(a)))  # English-only parts only for English pairs
         self.encoder_name = encoder.name if encoder is not None else None
-        self._parts = _parts(encoder)
+        self._parts = encoder_parts(encoder)
         y = np.asarray(labels, dtype=int)
         if len(set(y.tolist())) < 2:
             raise ValueError("pair training needs both matching and non-matching pairs")

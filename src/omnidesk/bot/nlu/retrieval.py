@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .encoders import Encoder
+from .encoders import Encoder, multilingual
 from .tokenize import Tokenizer, get_tokenizer
 
 __all__ = ["DEFAULT_CALIBRATION", "FaqIndex", "FaqMatch"]
@@ -79,7 +79,9 @@ class FaqIndex:
         k1: float = 1.2,
         b: float = 0.75,
     ) -> None:
-        self.encoder = encoder
+        # the multilingual parts only: one index holds every language of a tenant's FAQ, and the calibration
+        # below was fitted for them
+        self.encoder = encoder = multilingual(encoder)
         self.tokenizer: Tokenizer = get_tokenizer(user_words)
         name = encoder.name if encoder is not None else "none"
         self.calibration = calibration or DEFAULT_CALIBRATION.get(name, DEFAULT_CALIBRATION["none"])
