@@ -322,15 +322,26 @@ def bot() -> None:
 
 @bot.command("eval")
 @click.option("--train", "train_csv", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--test", "test_csv", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--test", "test_csv", default=None, type=click.Path(exists=True, dir_okay=False))
+@click.option("--folds", type=click.IntRange(2, 20), default=None,
+              help="instead of --test: stratified k-fold cross-validation on TRAIN")  # fmt: skip
 @click.option("--oos-label", default=None, help="label of out-of-scope rows, e.g. oos")
 @click.option("--encoder", type=click.Choice(ENCODER_KINDS), default=ENCODER_KINDS[0], show_default=True,
               help="packaged sentence encoder(s); 'use' is fastest, the default most accurate")  # fmt: skip
-def bot_eval(train_csv: str, test_csv: str, oos_label: str | None, encoder: str) -> None:
-    """Train an intent model on TRAIN and evaluate it on TEST (columns text,label); print one JSON object."""
-    from omnidesk.bot.nlu import evaluate_intents, load_default_encoder
+def bot_eval(train_csv: str, test_csv: str | None, folds: int | None, oos_label: str | None, encoder: str) -> None:
+    """Train an intent model on TRAIN and evaluate it on TEST (columns text,label), or cross-validate on TRAIN
+    with --folds; print one JSON object."""
+    from omnidesk.bot.nlu import load_default_encoder
+    from omnidesk.bot.nlu.evaluate import cross_validate_intents, evaluate_intents
 
-    result = evaluate_intents(train_csv, test_csv, oos_label=oos_label, encoder=_encoder(encoder, load_default_encoder))
+    if (test_csv is None) == (folds is None):
+        raise click.UsageError("give either --test or --folds")
+    model_encoder = _encoder(encoder, load_default_encoder)
+    if folds is not None:
+        result = cross_validate_intents(train_csv, folds, oos_label=oos_label, encoder=model_encoder)
+    else:
+        assert test_csv is not None
+        result = evaluate_intents(train_csv, test_csv, oos_label=oos_label, encoder=model_encoder)
     click.echo(json.dumps(result, ensure_ascii=False))
 
 

@@ -19,12 +19,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
-from .encoders import Encoder
-from .features import LexicalFeaturizer
+from .encoders import Encoder, for_language
+from .features import LexicalFeaturizer, dominant_language
 from .intents import IntentClassifier, IntentConfig
 from .pairs import PairClassifier, best_threshold
 
-__all__ = ["evaluate_intents", "evaluate_pairs", "read_intent_csv", "read_pair_csv"]
+__all__ = ["cross_validate_intents", "evaluate_intents", "evaluate_pairs", "read_intent_csv", "read_pair_csv"]
 
 _WARMUP = 20
 _LATENCY_SAMPLE = 300
@@ -134,6 +134,55 @@ def evaluate_intents(
     )
     if baseline:
         res["baseline"] = _baseline_intents(train, test, oos_label)
+    return res
+
+
+class _Precomputed:
+    """Embeddings computed once for every fold of a cross-validation (same name as the encoder it stands for)."""
+
+    def __init__(self, encoder: Encoder, texts: Sequence[str]) -> None:
+        self.name = encoder.name
+        self.dim = encoder.dim
+        unique = list(dict.fromkeys(texts))
+        self._rows = dict(zip(unique, encoder.encode(unique), strict=True))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.vstack([self._rows[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def cross_validate_intents(
+    train_csv: str | Path,
+    folds: int = 5,
+    oos_label: str | None = None,
+    encoder: Encoder | None = None,
+    *,
+    config: IntentConfig | None = None,
+    seed: int = 7,
+) -> dict[str, Any]:
+    """Stratified ``folds``-fold cross-validation on one file: the mean and per-fold figures of
+    :func:`evaluate_intents` (without latency). One 2,000-row split moves by ±0.5 point with the luck of the draw;
+    five folds over all rows make a difference between two settings visible."""
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, labels = read_intent_csv(train_csv)
+    y = np.asarray(labels)
+    if encoder is not None:  # the parts the classifier would pick for this language, embedded once
+        chosen = for_language(encoder, dominant_language(texts))
+        encoder = _Precomputed(chosen, texts) if chosen is not None else None
+    runs = []
+    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(texts, y)
+    for train_idx, test_idx in splits:
+        model = IntentClassifier.train(
+            [texts[i] for i in train_idx], y[train_idx], encoder=encoder, oos_label=oos_label, config=config
+        )
+        preds = model.predict_many([texts[i] for i in test_idx], top_k=1)
+        if oos_label is not None:
+            pred = [p.label if p.label is not None else oos_label for p in preds]
+        else:
+            pred = [p.top[0][0] for p in preds]
+        runs.append(_intent_metrics(y[test_idx], pred, oos_label) | {"train_seconds": round(model.train_seconds, 2)})
+    res: dict[str, Any] = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in runs[0]}
+    res.update(folds=runs, n=len(texts), encoder=encoder.name if encoder is not None else None)
     return res
 
 
