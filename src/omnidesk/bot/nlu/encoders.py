@@ -334,6 +334,8 @@ def encoder_parts(encoder: Encoder | None) -> list[Encoder]:
 def select_parts(encoder: Encoder | None, names: Sequence[str]) -> Encoder | None:
     """The parts of ``encoder`` named by ``names`` (in that order), sharing their models and caches; ``None``
     when ``names`` is empty. ``KeyError`` when the encoder lacks one of them."""
+    if encoder is not None and encoder.name == "+".join(names):
+        return encoder
     by_name = {part.name: part for part in encoder_parts(encoder)}
     missing = [n for n in names if n not in by_name]
     if missing:
@@ -342,11 +344,7 @@ def select_parts(encoder: Encoder | None, names: Sequence[str]) -> Encoder | Non
     chosen = [by_name[n] for n in names]
     if not chosen:
         return None
-    if len(chosen) == 1:
-        return chosen[0]
-    if isinstance(encoder, ConcatEncoder) and [p.name for p in encoder.parts] == list(names):
-        return encoder
-    return ConcatEncoder(chosen)
+    return chosen[0] if len(chosen) == 1 else ConcatEncoder(chosen)
 
 
 def multilingual(encoder: Encoder | None) -> Encoder | None:
