@@ -115,3 +115,21 @@ def test_a_message_embeds_the_same_with_parts_side_by_side_as_in_a_batch() -> No
     for _ in range(3):  # the groups are rebalanced from the parts' timings on every call
         for i in (0, 5, 11):
             np.testing.assert_allclose(full.encode([texts[i]])[0], batch[i], rtol=1e-6)
+
+
+def test_a_failing_part_frees_the_side_by_side_slot() -> None:
+    import omnidesk.bot.nlu.encoders as encoders
+
+    class Broken(HashingEncoder):
+        def _encode_batch(self, texts: list[str]) -> np.ndarray:
+            raise RuntimeError("model crashed")
+
+    broken = Broken(8)
+    broken.name = "minilm"
+    full = ConcatEncoder([_named("use", 32), broken])
+    for _ in range(3):
+        with pytest.raises(RuntimeError, match="model crashed"):
+            full.encode(["hello"])
+    assert encoders._side_busy == 0
+    healthy = ConcatEncoder([_named("use", 32), _named("e5", 16)])
+    assert healthy.encode(["hello again"]).shape == (1, 48)
