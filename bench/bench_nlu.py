@@ -3,7 +3,7 @@
 Usage::
 
     PYTHONPATH=src python bench/bench_nlu.py --train ../shared/datasets/intent/smp2020/train.csv \
-        [--faq ../shared/datasets/pairs/bq/valid.csv] [--encoder use|e5|use+e5|none] [--n 300]
+        [--faq ../shared/datasets/pairs/bq/valid.csv] [--encoder use+e5+minilm|use+e5|use|e5|minilm|none] [--n 300]
 
 Messages are timed one at a time after a warm-up; they are held out of training, so the encoder has not
 cached them (the intent step pays for the encoding, the FAQ step reuses it), which is how a chat turn is

@@ -117,7 +117,7 @@ def test_a_message_embeds_the_same_with_parts_side_by_side_as_in_a_batch() -> No
             np.testing.assert_allclose(full.encode([texts[i]])[0], batch[i], rtol=1e-6)
 
 
-def test_a_failing_part_frees_the_side_by_side_slot() -> None:
+def test_a_failing_part_is_counted_out() -> None:
     import omnidesk.bot.nlu.encoders as encoders
 
     class Broken(HashingEncoder):
@@ -130,6 +130,6 @@ def test_a_failing_part_frees_the_side_by_side_slot() -> None:
     for _ in range(3):
         with pytest.raises(RuntimeError, match="model crashed"):
             full.encode(["hello"])
-    assert encoders._side_busy == 0
+    assert encoders._messages_in_flight == 0
     healthy = ConcatEncoder([_named("use", 32), _named("e5", 16)])
     assert healthy.encode(["hello again"]).shape == (1, 48)

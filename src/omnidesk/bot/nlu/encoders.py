@@ -249,52 +249,54 @@ class ConcatEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         scale = 1.0 / np.sqrt(len(self.parts))
-        if len(texts) <= _SIDE_BY_SIDE_MAX and len(self.parts) > 1 and _claim_side_core():
-            # A chat message: the parts run in two groups side by side (the runtimes release the GIL while they
-            # compute), balanced by each part's recent one-message time. One after another they cost more than
-            # the sum of their own times, each evicting the others' weights from the CPU caches (three parts,
-            # BANKING77 messages: 9.0 / 18.6 ms p50 / p99 in a row, 4.9 / 11.3 ms in two groups). Batches are
-            # already spread over threads inside each part, so they run one part at a time, and so do messages
-            # that arrive while the spare cores are taken: with every core busy, handing over only costs. Measured
-            # (BANKING77 messages, 2 cores): one message at a time 208 turns/s (99/s one part at a time), four at
-            # once 166/s (172/s).
-            order = sorted(range(len(self.parts)), key=lambda i: -self._seconds[i])
-            mine, theirs = [order[0]], order[1:]
-            while len(theirs) > 1 and sum(self._seconds[i] for i in mine) + self._seconds[theirs[-1]] <= sum(
-                self._seconds[i] for i in theirs[:-1]
-            ):
-                mine.append(theirs.pop())
-            try:
-                other = _side_pool().submit(self._timed, theirs, texts)
-                blocks_by_part = {**self._timed(mine, texts), **other.result()}
-            finally:
-                _release_side_core()
-            blocks = [blocks_by_part[i] for i in range(len(self.parts))]
-        else:
+        if len(texts) > _SIDE_BY_SIDE_MAX or len(self.parts) == 1:
+            # batches are already spread over threads inside each part: one part at a time
             blocks = [p.encode(texts) for p in self.parts]
+        else:
+            room = _message_started()
+            try:
+                blocks = self._side_by_side(texts) if room else [p.encode(texts) for p in self.parts]
+            finally:
+                _message_finished()
         return np.hstack([b * scale for b in blocks]).astype(np.float32)
+
+    def _side_by_side(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """A chat message's parts in two groups on two threads (the runtimes release the GIL while they compute),
+        balanced by each part's recent one-message time.
+
+        One after another the parts cost more than the sum of their own times, each evicting the others' weights
+        from the CPU caches. Only while there are cores to spare (``_message_started``): with every core busy,
+        handing a group over only costs. ``bench/bench_encoders.py`` measures both ways.
+        """
+        order = sorted(range(len(self.parts)), key=lambda i: -self._seconds[i])
+        mine, theirs = [order[0]], order[1:]
+        while len(theirs) > 1 and sum(self._seconds[i] for i in mine) + self._seconds[theirs[-1]] <= sum(
+            self._seconds[i] for i in theirs[:-1]
+        ):
+            mine.append(theirs.pop())
+        other = _side_pool().submit(self._timed, theirs, texts)
+        blocks_by_part = {**self._timed(mine, texts), **other.result()}
+        return [blocks_by_part[i] for i in range(len(self.parts))]
 
 
 _SIDE_BY_SIDE_MAX = 8
 _side_lock = threading.Lock()
 _side_executor: ThreadPoolExecutor | None = None
-_side_busy = 0  # messages being embedded side by side right now
+_messages_in_flight = 0  # chat messages being embedded by any ConcatEncoder right now
 
 
-def _claim_side_core() -> bool:
-    """True (and counted) when fewer messages than spare cores are being embedded side by side."""
-    global _side_busy
+def _message_started() -> bool:
+    """Count a chat message in; True when two threads per message in flight still fit the cores."""
+    global _messages_in_flight
     with _side_lock:
-        if _side_busy >= max(1, (os.cpu_count() or 2) - 1):
-            return False
-        _side_busy += 1
-        return True
+        _messages_in_flight += 1
+        return 2 * _messages_in_flight <= max(2, os.cpu_count() or 2)
 
 
-def _release_side_core() -> None:
-    global _side_busy
+def _message_finished() -> None:
+    global _messages_in_flight
     with _side_lock:
-        _side_busy -= 1
+        _messages_in_flight -= 1
 
 
 def _side_pool() -> ThreadPoolExecutor:
