@@ -53,6 +53,7 @@ __all__ = [
     "for_language",
     "load_default_encoder",
     "multilingual",
+    "parts_for_model",
     "select_parts",
 ]
 
@@ -369,6 +370,18 @@ def select_parts(encoder: Encoder | None, names: Sequence[str]) -> Encoder | Non
     if not chosen:
         return None
     return chosen[0] if len(chosen) == 1 else ConcatEncoder(chosen)
+
+
+def parts_for_model(encoder: Encoder | None, trained_with: str | None) -> Encoder | None:
+    """The parts of ``encoder`` that a stored model was trained with (``trained_with``: their joined names, or
+    ``None`` for a lexical-only model). ``ValueError`` when the encoder lacks one of them."""
+    if trained_with is None:
+        return None
+    try:
+        return select_parts(encoder, trained_with.split("+"))
+    except KeyError as exc:
+        name = encoder.name if encoder is not None else None
+        raise ValueError(f"model was trained with encoder {trained_with!r}, got {name!r}") from exc
 
 
 def multilingual(encoder: Encoder | None) -> Encoder | None:

@@ -53,7 +53,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from ._threads import _blas_single_thread
-from .encoders import Encoder, for_language, select_parts
+from .encoders import Encoder, for_language, parts_for_model
 from .features import LexicalFeaturizer, dominant_language
 
 __all__ = ["IntentClassifier", "IntentConfig", "IntentPrediction", "TrainingError"]
@@ -173,8 +173,10 @@ class _Core:
     def fit(self, texts: Sequence[str], y: np.ndarray, emb: np.ndarray | None, in_scope: np.ndarray) -> None:
         lex = self.lex.fit_transform(texts)
         axes = None
-        if emb is not None and len(emb) > min(emb.shape[1], self.cfg.svm_dims or 0, self.cfg.ref_dims or 0):
-            # uncentred principal axes of the embeddings (eigenvectors of the Gram matrix, largest first)
+        projected = [k for k in (self.cfg.svm_dims, self.cfg.ref_dims) if emb is not None and k and k < emb.shape[1]]
+        if emb is not None and projected and len(emb) > min(projected):
+            # uncentred principal axes of the embeddings (eigenvectors of the Gram matrix, largest first), shared
+            # by the SVM's and the neighbour search's projections
             _, vecs = np.linalg.eigh(emb.T.astype(np.float64) @ emb)
             axes = vecs[:, ::-1]
         k = self.cfg.svm_dims
@@ -464,14 +466,7 @@ class IntentClassifier:
     def bind_encoder(self, encoder: Encoder | None) -> None:
         """Attach the encoder after loading: it must hold the parts the classifier was trained with (it may hold
         more, e.g. an English-only model that a Chinese classifier does not use)."""
-        if self.encoder_name is None:
-            self._encoder = None
-            return
-        try:
-            self._encoder = select_parts(encoder, self.encoder_name.split("+"))
-        except KeyError as exc:
-            name = getattr(encoder, "name", None) if encoder is not None else None
-            raise ValueError(f"model was trained with encoder {self.encoder_name!r}, got {name!r}") from exc
+        self._encoder = parts_for_model(encoder, self.encoder_name)
 
     def predict_many(self, texts: Sequence[str], *, top_k: int = 3) -> list[IntentPrediction]:
         """Predict a batch (same result as calling :meth:`predict` for each text)."""

@@ -29,7 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ._threads import _blas_single_thread
-from .encoders import Encoder, encoder_parts, for_language, select_parts
+from .encoders import Encoder, encoder_parts, for_language, parts_for_model
 from .features import dominant_language
 from .normalize import normalize
 from .tokenize import get_tokenizer
@@ -199,12 +199,7 @@ class PairClassifier:
 
     def bind_encoder(self, encoder: Encoder | None) -> None:
         """Attach the encoder after unpickling (it must hold the parts used in training)."""
-        try:
-            chosen = select_parts(encoder, self.encoder_name.split("+")) if self.encoder_name else None
-        except KeyError as exc:
-            name = encoder.name if encoder is not None else None
-            raise ValueError(f"pair model was trained with encoder {self.encoder_name!r}, got {name!r}") from exc
-        self._parts = encoder_parts(chosen)
+        self._parts = encoder_parts(parts_for_model(encoder, self.encoder_name))
 
     def _sparse_inter(self, a: Sequence[str], b: Sequence[str]) -> sp.csr_matrix:
         va = self.char_vec.transform([normalize(t, simplified=True) for t in a])
