@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from omnidesk.accounts import queries
+from omnidesk.accounts import queries, sockets
 from omnidesk.accounts.models import ApiKey, PlatformApiKey, StaffSession, StaffUser, Team, TeamMember, Tenant
 from omnidesk.accounts.schemas import (
     ApiKeyCreate,
@@ -53,6 +53,7 @@ def create_tenant(session: Session, data: TenantCreate) -> tuple[Tenant, StaffUs
         role=Role.ADMIN.value,
         language=data.default_language,
         password_hash=passwords.hash_password(password),
+        must_change_password=True,  # the printed password is one-time: its first sign-in must replace it
     )
     session.add(admin)
     session.flush()
@@ -90,6 +91,7 @@ def do_create_staff(session: Session, actor: Actor, data: StaffCreate) -> tuple[
         language=data.language,
         password_hash=passwords.hash_password(password),
         max_concurrent=data.max_concurrent,
+        must_change_password=one_time is not None,
     )
     session.add(user)
     session.flush()
@@ -122,6 +124,8 @@ def update_staff(session: Session, actor: Actor, user_id: uuid.UUID, data: Staff
             setattr(user, name, changes[name])
     if changes.get("is_active") is False:
         _end_sessions(session, user.id)
+    if (before["is_active"] and not user.is_active) or before["role"] != user.role:
+        sockets.revoke_all(session, user)
     after = {k: getattr(user, k) for k in _STAFF_WRITABLE}
     audit.record(session, actor, "staff.update", "staff", user.id, audit.diff(before, after))
     publish_on_commit(session, actor.tenant_id, "staff", "update", user_id=str(user.id))
@@ -141,6 +145,7 @@ def end_sessions_of(session: Session, actor: Actor, user_id: uuid.UUID) -> None:
     actor.require(Perm.STAFF_MANAGE)
     user = queries.get_staff(session, user_id)
     _end_sessions(session, user.id)
+    sockets.revoke_all(session, user)
     audit.record(session, actor, "staff.sessions_ended", "staff", user.id)
 
 
@@ -193,6 +198,8 @@ def remove_team_member(session: Session, actor: Actor, team_id: uuid.UUID, user_
         queries.get_staff(session, user_id)  # 404 for an unknown user rather than a silent no-op
         raise InvalidInput("that user is not a member of this team")
     session.delete(member)
+    # Leaving a team narrows what the person may see: their open sockets still carry the team, so they close.
+    sockets.revoke_all(session, queries.get_staff(session, user_id))
     audit.record(session, actor, "team.member_remove", "team", team.id, {"user_id": str(user_id)})
     return team
 

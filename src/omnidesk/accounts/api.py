@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnidesk.accounts import actions, queries
+from omnidesk.accounts import actions, credentials, queries
 from omnidesk.accounts.models import Team, Tenant
 from omnidesk.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
+    PasswordChange,
+    PasswordChanged,
+    PasswordResetLink,
     RoleOut,
+    SessionsEnded,
     StaffCreate,
     StaffCreated,
     StaffOut,
@@ -28,7 +32,8 @@ from omnidesk.accounts.schemas import (
     TenantOut,
 )
 from omnidesk.security.permissions import ROLE_PERMISSIONS, Perm
-from omnidesk.web.deps import ActorDep, DbDep, PlatformDep
+from omnidesk.security.ratelimit import RateLimiter
+from omnidesk.web.deps import ActorDep, DbDep, PasswordChangeActorDep, PlatformDep, SettingsDep
 
 router = APIRouter()
 
@@ -87,6 +92,46 @@ def end_sessions(user_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
     """Sign the user out of every browser session."""
     with db.tenant_transaction(actor.tenant_id) as s:
         actions.end_sessions_of(s, actor, user_id)
+
+
+@router.post("/staff/{user_id}/password-reset", status_code=status.HTTP_201_CREATED, tags=["staff"])
+def create_password_reset(
+    user_id: uuid.UUID, request: Request, db: DbDep, actor: ActorDep, settings: SettingsDep
+) -> PasswordResetLink:
+    """A one-time link (valid 30 minutes, once) to a page where the person sets a new password without signing
+    in; the link is in this response only. Using it ends all their sessions. Limited to 5 links per person per
+    hour."""
+    actor.require(Perm.STAFF_MANAGE)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.hit(f"pwreset:{actor.tenant_id}:{user_id}", 5, 3600)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        token, expires_at = credentials.create_reset_link(s, actor, user_id)
+    return PasswordResetLink(url=reset_url(request, settings.public_url, token), expires_at=expires_at)
+
+
+def reset_url(request: Request, public_url: str | None, token: str) -> str:
+    base = (public_url or str(request.base_url)).rstrip("/")
+    return f"{base}/password-reset/{token}"
+
+
+@router.post("/me/password", tags=["me"])
+def change_my_password(
+    data: PasswordChange, request: Request, db: DbDep, actor: PasswordChangeActorDep
+) -> PasswordChanged:
+    """Change the signed-in person's password (also the way out of a one-time password). Their other sessions
+    end; this one stays. Ten tries per person per 15 minutes."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.hit(f"pwchange:{actor.tenant_id}:{actor.id}", 10, 900)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        ended = credentials.change_password(s, actor, data.current_password, data.new_password)
+    return PasswordChanged(other_sessions_ended=ended)
+
+
+@router.post("/me/sessions/end-others", tags=["me"])
+def end_my_other_sessions(db: DbDep, actor: ActorDep) -> SessionsEnded:
+    """Sign the person out everywhere but here (their other browsers, and the sockets those opened)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return SessionsEnded(sessions_ended=credentials.end_other_sessions(s, actor))
 
 
 def _team_out(s: Session, teams: list[Team]) -> list[TeamOut]:

@@ -44,6 +44,10 @@ class StaffUser(TenantOwned, Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set with a generated one-time password: the person must choose their own before doing anything else.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
+    # Socket tokens carry the epoch they were minted at; raising it makes every older token (and open socket) void.
+    socket_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -117,3 +121,17 @@ class StaffSession(TenantOwned, Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PasswordReset(TenantOwned, Base):
+    """A one-time link an admin made for a person to set a new password. Only a SHA-256 digest is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -122,3 +122,24 @@ class ApiKeyOut(Output):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="the secret key; shown once, never again")
+
+
+PasswordText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class PasswordChange(Input):
+    current_password: PasswordText
+    new_password: PasswordText = Field(description="at least 8 characters (15 or more recommended), not a common one")
+
+
+class PasswordChanged(Output):
+    other_sessions_ended: int
+
+
+class SessionsEnded(Output):
+    sessions_ended: int
+
+
+class PasswordResetLink(Output):
+    url: str = Field(description="one-time link to a set-new-password page; shown once, never stored in clear")
+    expires_at: datetime

@@ -27,6 +27,7 @@ class Actor:
     request_id: str | None = None
     ip: str | None = None
     language: str = "en"
+    session_id: uuid.UUID | None = None  # the browser session a staff member acts through, if any
 
     def require(self, perm: Perm) -> None:
         if self.kind == ActorKind.VISITOR:

@@ -48,6 +48,13 @@ class PermissionDenied(DomainError):
     title = "Forbidden"
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """A person signed in with a one-time password: nothing but choosing their own password is allowed yet."""
+
+    code = "password-change-required"
+    title = "Password change required"
+
+
 class RateLimited(DomainError):
     status = 429
     code = "rate-limited"

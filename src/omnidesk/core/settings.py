@@ -49,8 +49,15 @@ class Settings(BaseSettings):
     debug: bool = False
     session_idle_minutes: int = Field(default=60, ge=5, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
-    login_max_failures: int = Field(default=5, ge=3, le=50)
-    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_max_failures: int = Field(
+        default=5, ge=3, le=50, description="wrong passwords for one account before log-in delays start"
+    )
+    login_delay_seconds: int = Field(
+        default=30, ge=1, le=3600, description="first log-in delay; it doubles with every further failure"
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="longest log-in delay (for devices the account never used)"
+    )
     login_rate_per_ip: int = Field(default=20, ge=5, le=10_000, description="log-in attempts per IP per 5 minutes")
     api_rate_per_minute: int = Field(default=3000, ge=10, le=10_000_000, description="API requests per IP per minute")
     cookie_secure: bool | None = None

@@ -70,6 +70,7 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
         )
         admin.display_name = data["staff"][0]["display_name"]
         admin.password_hash = passwords.hash_password(data["staff"][0]["password"])
+        admin.must_change_password = False  # the demo's published password, not a one-time one
         tenant_id = tenant.id
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from omnidesk.accounts.auth import socket_epoch
 from omnidesk.realtime.tokens import TTL_SECONDS, SocketGrant, mint
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, SettingsDep
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(tags=["realtime"])
 
 
 @router.post("/realtime/token")
-def socket_token(actor: ActorDep, settings: SettingsDep) -> dict[str, str | int]:
+def socket_token(actor: ActorDep, settings: SettingsDep, db: DbDep) -> dict[str, str | int]:
     """A short-lived token for the first frame of ``/api/v1/realtime/ws``: it carries what the caller may see
     (their tenant, role scope and teams) so the gateway authorizes every event without the database."""
     actor.require(Perm.CONVERSATIONS_READ)
@@ -23,5 +24,7 @@ def socket_token(actor: ActorDep, settings: SettingsDep) -> dict[str, str | int]
         read_all=actor.can(Perm.CONVERSATIONS_READ_ALL) or actor.staff_id is None,
         team_ids=actor.team_ids,
         supervise=actor.can(Perm.ROUTING_SUPERVISE),
+        epoch=socket_epoch(db, actor),
+        session_id=actor.session_id,
     )
     return {"token": mint(settings.effective_secret_key, grant), "expires_in": TTL_SECONDS}

@@ -11,6 +11,9 @@ Protocol (JSON text frames):
   ``{"type": "error", "client_id": "...", "status": 403|404|413|422|429|503, "detail": "..."}`` (see
   :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the same guarantees;
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
+Close codes: 4001 bad or revoked token, 4003 Origin refused, 4000 renew (an hour passed), 4008 too slow,
+4010 access changed (sign-out, deactivation, role/team/password change): ask for a new token, which fails if the
+person may no longer connect.
 Stored messages come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published
 on the bus (through Redis in a cluster) and never stored.
 """
@@ -22,6 +25,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -83,6 +87,9 @@ async def socket_endpoint(ws: WebSocket) -> None:
     writer = asyncio.create_task(client.pump())
     await hub.join(client)
     try:
+        if not await _still_allowed(ws, grant):
+            await _close(ws, CLOSE_AUTH)
+            return
         if grant.staff_id is not None:
             await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
         client.offer(json.dumps({"type": "ready", "kind": grant.kind}))
@@ -100,6 +107,20 @@ async def socket_endpoint(ws: WebSocket) -> None:
         if grant.staff_id is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(presence.leave, grant.tenant_id, grant.staff_id, client.id)
+
+
+async def _still_allowed(ws: WebSocket, grant: SocketGrant) -> bool:
+    """A staff token is checked against the database once, after the socket joined the hub: a revocation that
+    committed before this read is seen here, and one after it reaches the socket as an event, so none is missed
+    (see ``accounts.sockets``)."""
+    check: Callable[..., bool] | None = getattr(ws.app.state, "socket_check", None)
+    if grant.staff_id is None or check is None:
+        return True
+    try:
+        return await asyncio.to_thread(check, grant.tenant_id, grant.staff_id, grant.epoch, grant.session_id)
+    except Exception:
+        log.exception("could not check a socket's access; refusing it")
+        return False
 
 
 async def _close(ws: WebSocket, code: int) -> None:

@@ -25,6 +25,9 @@ log = logging.getLogger("omnidesk.realtime")
 
 OUTBOX_SIZE = 1000
 CLOSE_OVERFLOW = 4008
+# The person's access changed (signed out, deactivated, role, teams or password changed): ask for a new socket
+# token; the request fails if they may no longer connect, and otherwise carries their new rights.
+CLOSE_REVOKED = 4010
 
 
 @dataclass(eq=False)
@@ -133,6 +136,9 @@ class Hub:
                 await asyncio.sleep(1)
 
     def dispatch(self, room: _Room, event: dict[str, Any]) -> None:
+        if event.get("type") == "access":
+            self._revoke(room, event)  # acted on here, never forwarded to any socket
+            return
         # The socket a visitor's message came on already has it (in its ack): it is the one socket not sent it.
         origin = event.pop("origin", None)
         staff_frame: str | None = None
@@ -156,6 +162,24 @@ class Hub:
             visitor_frame = visitor_frame or json.dumps(projected, ensure_ascii=False, default=str)
             self._deliver(client, visitor_frame)
 
+    def _revoke(self, room: _Room, event: dict[str, Any]) -> None:
+        staff_id = event.get("staff_id")
+        epoch = event.get("epoch")
+        session_ids = set(event.get("session_ids") or ())
+        for client in list(room.staff):
+            grant = client.grant
+            if grant.staff_id is None or str(grant.staff_id) != staff_id:
+                continue
+            voided = isinstance(epoch, int) and grant.epoch < epoch
+            if voided or (grant.session_id is not None and str(grant.session_id) in session_ids):
+                log.info("closing a socket: access revoked", extra={"staff_id": staff_id})
+                self._close(client, CLOSE_REVOKED)
+
+    def _close(self, client: Client, code: int) -> None:
+        task = asyncio.ensure_future(client.close(code))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
     def _broadcast(self, room: _Room, frame: str) -> None:
         for client in [*room.staff, *(c for group in room.visitors.values() for c in group)]:
             self._deliver(client, frame)
@@ -165,6 +189,4 @@ class Hub:
             self.delivered += 1
             return
         log.warning("socket outbox full; closing it so the client resumes from its last seq")
-        task = asyncio.ensure_future(client.close(CLOSE_OVERFLOW))
-        self._closing.add(task)
-        task.add_done_callback(self._closing.discard)
+        self._close(client, CLOSE_OVERFLOW)

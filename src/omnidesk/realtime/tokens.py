@@ -29,6 +29,8 @@ class SocketGrant:
     read_all: bool = False
     team_ids: frozenset[uuid.UUID] = field(default_factory=frozenset)
     supervise: bool = False
+    epoch: int = 0  # the staff member's socket epoch at minting; a higher stored epoch voids the token
+    session_id: uuid.UUID | None = None  # the browser session that minted it; signing that session out closes it
 
 
 def mint(key: str, grant: SocketGrant) -> str:
@@ -43,6 +45,10 @@ def mint(key: str, grant: SocketGrant) -> str:
         payload["sv"] = 1
     if grant.team_ids:
         payload["tm"] = sorted(str(t) for t in grant.team_ids)
+    if grant.epoch:
+        payload["e"] = grant.epoch
+    if grant.session_id:
+        payload["sid"] = str(grant.session_id)
     return signing.sign(key, PURPOSE, payload, TTL_SECONDS)
 
 
@@ -57,6 +63,8 @@ def redeem(key: str, token: str) -> SocketGrant:
             read_all=bool(payload.get("ra")),
             supervise=bool(payload.get("sv")),
             team_ids=frozenset(uuid.UUID(t) for t in payload.get("tm", [])),
+            epoch=int(payload.get("e", 0)),
+            session_id=uuid.UUID(payload["sid"]) if "sid" in payload else None,
         )
     except (KeyError, ValueError, TypeError):
         raise Unauthenticated("the token is invalid") from None

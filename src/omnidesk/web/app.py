@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from omnidesk import __version__
+from omnidesk.accounts import auth
 from omnidesk.accounts.api import router as accounts_router
 from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
@@ -43,9 +44,10 @@ from omnidesk.realtime.presence import make_presence
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
 from omnidesk.security.ratelimit import make_rate_limiter
+from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import ops, problems, ui, workspace
+from omnidesk.web import account, ops, problems, ui, workspace
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 
@@ -122,6 +124,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         messages_per_minute=settings.widget_messages_per_minute,
     )
     app.state.presence = presence
+    app.state.login_throttle = make_login_throttle(settings.redis_url)
+    app.state.socket_check = functools.partial(auth.socket_still_allowed, db)
     app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", settings.effective_secret_key)
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(build_api_router())
     app.include_router(ops.router)
     app.include_router(ui.router)
+    app.include_router(account.router)
     app.include_router(bot_ui_router)
     app.include_router(helpcenter.router)
     app.include_router(tickets_ui_router)

@@ -43,6 +43,16 @@ def session_cookie_name(settings: Settings) -> str:
 
 def current_actor(request: Request) -> Actor:
     """Authenticate a Bearer API key or a session cookie (with its CSRF token on unsafe methods)."""
+    return _authenticate(request, allow_password_change=False)
+
+
+def actor_changing_password(request: Request) -> Actor:
+    """Like :func:`current_actor`, but also lets in a person who must still replace a one-time password (for the
+    few endpoints that let them do so)."""
+    return _authenticate(request, allow_password_change=True)
+
+
+def _authenticate(request: Request, *, allow_password_change: bool) -> Actor:
     db = get_db(request)
     settings = get_settings_dep(request)
     limiter: RateLimiter = request.app.state.rate_limiter
@@ -56,22 +66,33 @@ def current_actor(request: Request) -> Actor:
         return auth.authenticate_api_key(db, credential.strip(), ip=ip, request_id=request_id(request))
     token = request.cookies.get(session_cookie_name(settings))
     if token:
-        info = auth.resolve_session(db, settings, token, ip=ip, request_id=request_id(request))
+        info = auth.resolve_session(
+            db, settings, token, ip=ip, request_id=request_id(request), allow_password_change=allow_password_change
+        )
         if request.method not in SAFE_METHODS and request.headers.get("x-csrf-token") != info.csrf_token:
             raise PermissionDenied("missing or wrong X-CSRF-Token header for a cookie-authenticated request")
         return info.actor
     raise Unauthenticated("authentication required: send 'Authorization: Bearer <API key>' or sign in")
 
 
-def page_session(request: Request) -> auth.SessionInfo | None:
-    """The signed-in staff session behind a browser page, or None (the page then sends the browser to /login)."""
+def page_session(request: Request, *, allow_password_change: bool = False) -> auth.SessionInfo | None:
+    """The signed-in staff session behind a browser page, or None (the page then sends the browser to /login).
+
+    A person who must replace a one-time password raises :class:`PasswordChangeRequired`, which sends the browser
+    to the change-password page (see ``web.problems``) whatever page it asked for.
+    """
     settings = get_settings_dep(request)
     token = request.cookies.get(session_cookie_name(settings))
     if not token:
         return None
     try:
         return auth.resolve_session(
-            get_db(request), settings, token, ip=client_ip(request), request_id=request_id(request)
+            get_db(request),
+            settings,
+            token,
+            ip=client_ip(request),
+            request_id=request_id(request),
+            allow_password_change=allow_password_change,
         )
     except Unauthenticated:
         return None
@@ -93,5 +114,6 @@ def platform_actor(request: Request) -> auth.PlatformActor:
 
 DbDep = Annotated[Database, Depends(get_db)]
 ActorDep = Annotated[Actor, Depends(current_actor)]
+PasswordChangeActorDep = Annotated[Actor, Depends(actor_changing_password)]
 PlatformDep = Annotated[auth.PlatformActor, Depends(platform_actor)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

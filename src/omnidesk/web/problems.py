@@ -7,13 +7,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from omnidesk.core.errors import DomainError, RateLimited
+from omnidesk.core.errors import DomainError, PasswordChangeRequired, RateLimited
 
 log = logging.getLogger("omnidesk.web")
 
@@ -91,6 +91,14 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change(request: Request, exc: PasswordChangeRequired) -> Response:
+        # The API answers 403 with a problem a client can act on; a page sends the browser to the one page the
+        # person may use until they have chosen their own password.
+        if request.url.path.startswith("/api/"):
+            return problem(exc.status, exc.code, exc.title, exc.detail)
+        return RedirectResponse("/account/password", status_code=303, headers={"Cache-Control": "no-store"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

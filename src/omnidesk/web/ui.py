@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -14,10 +15,12 @@ from omnidesk.accounts import auth
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.queries import visible_to
 from omnidesk.core.errors import RateLimited, Unauthenticated
+from omnidesk.core.settings import Settings
 from omnidesk.customers.models import Customer
 from omnidesk.i18n import LANGUAGES, pick_language, translate
-from omnidesk.security import tokens
+from omnidesk.security import devices, tokens
 from omnidesk.security.permissions import Perm
+from omnidesk.security.ratelimit import RateLimiter
 from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
 
 router = APIRouter(include_in_schema=False)
@@ -54,13 +57,14 @@ def login_page(request: Request, workspace: str = "", error: str = "") -> HTMLRe
     csrf = tokens.new_csrf_token()
     lang = pick_language(request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language"))
     message = translate(f"login.{error}", lang) if error in ("failed", "rate_limited", "expired") else ""
+    notice = translate("login.password_set", lang) if error == "password_set" else ""
     settings = get_settings_dep(request)
     default_ws = workspace or ("demo" if settings.environment.value in ("demo", "development") else "")
     response = render(
         request,
         "login.html",
-        {"csrf": csrf, "error": message, "workspace": default_ws[:63], "email": "", "lang": lang},
-        status_code=401 if error else 200,
+        {"csrf": csrf, "error": message, "notice": notice, "workspace": default_ws[:63], "email": "", "lang": lang},
+        status_code=401 if message else 200,
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -71,6 +75,32 @@ def login_page(request: Request, workspace: str = "", error: str = "") -> HTMLRe
         max_age=3600,
     )
     return response
+
+
+def device_cookie_name(settings: Settings) -> str:
+    return "__Host-omnidesk_device" if settings.secure_cookies else "omnidesk_device"
+
+
+def _login_again(request: Request, workspace: str, email: str, status_code: int, message: str) -> HTMLResponse:
+    """The log-in form again, with a message (used where a redirect would hide the status, e.g. 429)."""
+    settings = get_settings_dep(request)
+    csrf = tokens.new_csrf_token()
+    response = render(
+        request,
+        "login.html",
+        {"csrf": csrf, "error": message, "workspace": workspace[:63], "email": email[:254]},
+        status_code=status_code,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=settings.secure_cookies, max_age=3600
+    )
+    return response
+
+
+def _wait_text(lang: str, seconds: int) -> str:
+    if seconds < 120:
+        return translate("login.throttled_seconds", lang, seconds=seconds)
+    return translate("login.throttled_minutes", lang, minutes=(seconds + 59) // 60)
 
 
 @router.post("/login")
@@ -86,23 +116,33 @@ def login_submit(
     if not expected or not hmac.compare_digest(expected, csrf):
         return RedirectResponse("/login?error=expired", status_code=303)
     ip = client_ip(request)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    device_key = settings.effective_secret_key
+    device = devices.read(device_key, request.cookies.get(device_cookie_name(settings)))
     try:
-        request.app.state.rate_limiter.hit(f"login-ip:{ip}", settings.login_rate_per_ip, 300)
-        request.app.state.rate_limiter.hit(f"login-email:{email.strip().lower()}", 10, 900)
+        limiter.hit(f"login-ip:{ip}", settings.login_rate_per_ip, 300)
+        if device is not None and device.accounts:
+            # A known device skips the account's delay, so its own attempts are bounded here instead.
+            limiter.hit(f"login-device:{device.id}", settings.login_max_failures * 2, 900)
         result = auth.login(
             get_db(request),
             settings,
             tenant_slug=workspace,
             email=email,
             password=password,
+            throttle=request.app.state.login_throttle,
+            known_accounts=device.accounts if device else frozenset(),
             ip=ip,
             user_agent=request.headers.get("user-agent", ""),
         )
-    except RateLimited:
-        return RedirectResponse(f"/login?error=rate_limited&workspace={workspace[:63]}", status_code=303)
+    except RateLimited as exc:
+        lang = pick_language(request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language"))
+        throttled = _login_again(request, workspace, email, 429, _wait_text(lang, exc.retry_after))
+        throttled.headers["Retry-After"] = str(exc.retry_after)
+        return throttled
     except Unauthenticated:
-        return RedirectResponse(f"/login?error=failed&workspace={workspace[:63]}", status_code=303)
-    response = RedirectResponse("/", status_code=303)
+        return RedirectResponse(f"/login?error=failed&workspace={quote(workspace[:63])}", status_code=303)
+    response = RedirectResponse("/account/password" if result.must_change_password else "/", status_code=303)
     response.set_cookie(
         session_cookie_name(settings),
         result.token,
@@ -111,6 +151,15 @@ def login_submit(
         samesite="lax",
         path="/",
         max_age=settings.session_absolute_hours * 3600,
+    )
+    response.set_cookie(
+        device_cookie_name(settings),
+        devices.remember(device_key, device, result.user_id),
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="strict",
+        path="/",
+        max_age=devices.TTL_SECONDS,
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
@@ -122,7 +171,7 @@ def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") ->
     token = request.cookies.get(session_cookie_name(settings))
     if token:
         try:
-            info = auth.resolve_session(get_db(request), settings, token)
+            info = auth.resolve_session(get_db(request), settings, token, allow_password_change=True)
             if hmac.compare_digest(info.csrf_token, csrf):
                 auth.logout(get_db(request), token)
         except Unauthenticated:
@@ -174,5 +223,6 @@ def home(request: Request) -> Response:
             "recent": recent,
             "lang": lang,
             "can_bot": actor.can(Perm.BOT_TEST),
+            "can_staff": actor.can(Perm.STAFF_MANAGE),
         },
     )
