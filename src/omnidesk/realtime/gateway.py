@@ -142,6 +142,8 @@ async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: Presence
     loop = asyncio.get_running_loop()
     deadline = loop.time() + MAX_SOCKET_SECONDS
     while True:
+        if ws.application_state != WebSocketState.CONNECTED:
+            return  # closed by the server (revoked, too slow) while the last frame was handled
         try:
             raw = await asyncio.wait_for(ws.receive_text(), max(deadline - loop.time(), 0.01))
         except TimeoutError:
