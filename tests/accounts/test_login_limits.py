@@ -116,8 +116,7 @@ def test_per_ip_limit_answers_429_with_retry_after(settings: Settings, db: Datab
     strict = create_app(settings.model_copy(update={"login_rate_per_ip": 5}), db=db, bus=db.bus)
     with TestClient(strict) as browser:
         answers = [
-            _post_login(browser, world.slug, f"someone{i}@{world.slug}.example", "wrong password")
-            for i in range(7)
+            _post_login(browser, world.slug, f"someone{i}@{world.slug}.example", "wrong password") for i in range(7)
         ]
     assert [a.status_code for a in answers[:5]] == [303] * 5
     assert answers[6].status_code == 429 and int(answers[6].headers["retry-after"]) > 0

@@ -68,7 +68,12 @@ def test_a_one_time_password_must_be_replaced_before_anything_else(client: TestC
     assert weak.status_code == 422 and client.get("/", follow_redirects=False).status_code == 303
     done = client.post(
         "/account/password",
-        data={"csrf": csrf, "current_password": one_time, "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+        data={
+            "csrf": csrf,
+            "current_password": one_time,
+            "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD,
+        },
         follow_redirects=False,
     )
     assert done.status_code == 303

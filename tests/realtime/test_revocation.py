@@ -149,7 +149,9 @@ def test_revocation_events_never_reach_any_socket(client: TestClient, world: Wor
         client, client.post("/api/v1/realtime/token", headers=world.headers(Role.SUPERVISOR)).json()["token"]
     )
     try:
-        client.patch(f"/api/v1/staff/{world.staff[Role.AGENT].id}", json={"role": "supervisor"}, headers=world.headers())
+        client.patch(
+            f"/api/v1/staff/{world.staff[Role.AGENT].id}", json={"role": "supervisor"}, headers=world.headers()
+        )
         supervisor.send_text('{"type":"ping"}')
         frames = []
         while (frame := supervisor.receive_json())["type"] != "pong":
