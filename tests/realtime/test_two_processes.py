@@ -186,3 +186,48 @@ def test_customer_and_agent_on_different_processes(cluster: tuple[ServerProcess,
             await customer_ws.close()
 
     run_async(scenario())
+
+
+def test_deactivation_closes_sockets_on_every_process(cluster: tuple[ServerProcess, ServerProcess, str]) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    a, b, db_url = cluster
+    db = Database(db_url)
+    tenant_id, slug, _ = make_tenant(db)
+    with db.tenant_transaction(tenant_id) as s:
+        system = system_actor(tenant_id)
+        agent, _ = accounts.do_create_staff(
+            s, system, StaffCreate(email=f"leaver@{slug}.example", display_name="离职坐席", role=Role.AGENT)
+        )
+        _, admin_key = accounts.do_create_api_key(s, system, ApiKeyCreate(name="admin", role=Role.ADMIN))
+    db.dispose()
+    token = mint(SECRET, SocketGrant(tenant_id=tenant_id, kind="staff", staff_id=agent.id))
+
+    async def close_code(ws: ClientConnection) -> int:
+        try:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return int(closed.rcvd.code)
+
+    async def scenario() -> None:
+        on_a = await _socket(a.ws_url, token)
+        on_b = await _socket(b.ws_url, token)
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.patch(
+                f"{a.url}/api/v1/staff/{agent.id}",
+                json={"is_active": False},
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+            assert response.status_code == 200
+        # Both processes close the person's sockets at once (the event crosses through Redis)...
+        assert await close_code(on_a) == 4010
+        assert await close_code(on_b) == 4010
+        # ...and the unexpired token opens no new socket on either.
+        for server in (a, b):
+            ws = await connect(server.ws_url)
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+            assert await close_code(ws) == 4001
+
+    run_async(scenario())
