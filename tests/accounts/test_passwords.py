@@ -14,7 +14,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from omnidesk.accounts import actions as accounts
-from omnidesk.accounts.models import PasswordReset
 from omnidesk.accounts.schemas import TenantCreate
 from omnidesk.core.db import Database, utcnow
 from omnidesk.security.permissions import Role
@@ -181,6 +180,8 @@ def test_admin_reset_link_works_once_and_ends_every_session(
     assert {i["action"] for i in items} == {"staff.password_reset", "staff.password_reset_link"}
     assert token not in str(items) and NEW_PASSWORD not in str(items)
     # An expired link: same clear page.
+    from omnidesk.accounts.models import PasswordReset
+
     second = client.post(f"/api/v1/staff/{agent.id}/password-reset", headers=world.headers()).json()["url"]
     with db.tenant_transaction(world.tenant_id) as s:
         s.execute(
