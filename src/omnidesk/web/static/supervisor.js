@@ -24,6 +24,7 @@
   var backoff = 500;
   async function connect() {
     var response = await fetch("/api/v1/realtime/token", { method: "POST", headers: { "X-CSRF-Token": csrf }, credentials: "same-origin" });
+    if (response.status === 401 || response.status === 403) { location.reload(); return; }
     if (!response.ok) throw new Error("token");
     var token = (await response.json()).token;
     var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/realtime/ws");

@@ -125,6 +125,8 @@
 
   async function connect() {
     var response = await api("POST", "/realtime/token");
+    // Signed out, deactivated or a password to choose: the page itself now leads to the right place.
+    if (response.status === 401 || response.status === 403) { location.reload(); return; }
     if (!response.ok) throw new Error("token " + response.status);
     var token = (await response.json()).token;
     var socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/realtime/ws");
