@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from omnidesk.realtime.tokens import TTL_SECONDS, SocketGrant, mint
+from omnidesk.security.keys import keyring
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, SettingsDep
 
@@ -24,4 +25,4 @@ def socket_token(actor: ActorDep, settings: SettingsDep) -> dict[str, str | int]
         team_ids=actor.team_ids,
         supervise=actor.can(Perm.ROUTING_SUPERVISE),
     )
-    return {"token": mint(settings.effective_secret_key, grant), "expires_in": TTL_SECONDS}
+    return {"token": mint(keyring(settings), grant), "expires_in": TTL_SECONDS}

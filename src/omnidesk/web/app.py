@@ -42,6 +42,8 @@ from omnidesk.realtime.intake import MessageIntake
 from omnidesk.realtime.presence import make_presence
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
+from omnidesk.security.keys import Purpose, for_purpose
+from omnidesk.security.outbound import OutboundPolicy
 from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
@@ -112,8 +114,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = db
     app.state.bus = bus
     app.state.rate_limiter = make_rate_limiter(settings.redis_url)
-    app.state.brains = Brains(settings.bot_encoder)
-    app.state.assistant = Assistant()
+    app.state.brains = Brains(settings.bot_encoder, for_purpose(settings, Purpose.TENANT_SECRETS))
+    app.state.outbound = OutboundPolicy.from_settings(settings)
+    app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
     app.state.intake = MessageIntake(
         db,
@@ -122,7 +125,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         messages_per_minute=settings.widget_messages_per_minute,
     )
     app.state.presence = presence
-    app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", settings.effective_secret_key)
+    app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
 
