@@ -155,3 +155,39 @@ def test_llm_endpoint_and_connectors_cannot_reach_the_inside(
         answer = client.post("/api/v1/bot/answer", json={"text": "我的快递 SF1234567890 到哪了"}, headers=h).json()
         assert answer["reason"] == "connector_failed:parcel_status", target
     assert inside.calls == [], "nothing reached the inside service"
+
+
+def test_console_page_sets_replaces_and_clears_the_key_without_showing_it(
+    client: TestClient, bot_world: BotWorld, outside: FakeOutside
+) -> None:
+    import re
+
+    from tests.factories import sign_in
+
+    world = bot_world.world
+    sign_in(client, world, Role.ADMIN)
+    for language, set_text in (("en", "A key is stored (ending in WXYZ)"), ("zh-CN", "已保存密钥（末四位 WXYZ）")):
+        client.cookies.set("omnidesk_lang", language)
+        page = client.get("/admin/assistant")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        saved = client.post(
+            "/admin/assistant/llm",
+            data={"csrf": csrf, "enabled": "on", "base_url": outside.url + "/v1", "model": "m", "timeout_seconds": "5",
+                  "api_key": KEY},
+            follow_redirects=True,
+        )  # fmt: skip
+        assert saved.status_code == 200 and set_text in saved.text
+        assert KEY not in saved.text
+    h = world.headers(Role.ADMIN)
+    assert client.get("/api/v1/bot/config", headers=h).json()["document"]["llm"]["base_url"] == outside.url + "/v1"
+    page = client.get("/admin/assistant")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    kept = client.post("/admin/assistant/llm", data={"csrf": csrf, "enabled": "on", "base_url": outside.url + "/v1",
+                                                      "model": "m", "timeout_seconds": "5"})  # fmt: skip
+    assert kept.status_code == 200 and client.get("/api/v1/bot/llm-key", headers=h).json()["last4"] == "WXYZ"
+    bad = client.post("/admin/assistant/llm", data={"csrf": csrf, "base_url": "ftp://x", "api_key": KEY})
+    assert bad.status_code == 422 and 'role="alert"' in bad.text
+    cleared = client.post("/admin/assistant/llm", data={"csrf": csrf, "enabled": "on", "base_url": outside.url + "/v1",
+                                                         "model": "m", "timeout_seconds": "5", "clear_key": "on"})  # fmt: skip
+    assert cleared.status_code == 200 and "尚未保存密钥" in cleared.text
+    assert client.get("/api/v1/bot/llm-key", headers=h).json()["configured"] is False
