@@ -26,10 +26,12 @@ from sqlalchemy.engine import make_url
 from omnidesk.core import migrate
 from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, load_settings
+from omnidesk.demo.order_service import OrderService
 from omnidesk.events.bus import MemoryBus
 from omnidesk.security import passwords
 from omnidesk.web.app import create_app
 from tests.factories import World, make_world
+from tests.servers import FakeOutside
 
 T = TypeVar("T")
 
@@ -106,10 +108,30 @@ def db(database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
+def orders() -> Iterator[OrderService]:
+    """Skylark's order service (the demo tenant's own system) on a free loopback port."""
+    service = OrderService().start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def outside() -> Iterator[FakeOutside]:
+    """A tenant's outside system (LLM endpoint, ERP) that the operator allowed; it records what it received."""
+    server = FakeOutside().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str, orders: OrderService, outside: FakeOutside
+) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     return load_settings(
         environment="test",
+        # Loopback is closed to tenants by the outbound policy; the operator opens exactly these two test servers.
+        outbound_allow=[orders.address, f"127.0.0.1:{outside.port}"],
         data_dir=data_dir,
         database_url=database_url,
         api_rate_per_minute=1_000_000,

@@ -130,3 +130,94 @@ def test_bot_eval_commands_print_one_json_object(runner: CliRunner, tmp_path: Pa
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert {"accuracy", "f1", "baseline"} <= set(json.loads(result.output))
+
+
+def test_demo_lets_the_assistant_reach_exactly_its_order_service(tmp_path: Path) -> None:
+    """`omnidesk demo` opens the outbound policy for its own order service on loopback, and nothing else: the demo
+    still answers a parcel question with the live status."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.servers import ServerProcess, free_port
+
+    orders_port = free_port()
+    data = tmp_path / "demo-data"
+    data.mkdir()
+    env = {
+        **os.environ,
+        "OMNIDESK_DATA_DIR": str(data),
+        "OMNIDESK_DATABASE_URL": f"sqlite:///{data / 'demo.db'}",
+        "OMNIDESK_BOT_ENCODER": "none",
+        "OMNIDESK_DEMO_SERVICES_PORT": str(orders_port),
+        "OMNIDESK_LOG_JSON": "false",
+    }
+    env.pop("OMNIDESK_OUTBOUND_ALLOW", None)
+    server = ServerProcess(env, data)
+    log = (data / "demo.log").open("wb")
+    server.proc = subprocess.Popen(
+        [sys.executable, "-m", "omnidesk.cli", "demo", "--port", str(server.port)], env=env, stdout=log, stderr=log
+    )
+    try:
+        server.wait_ready(timeout=180)
+        created = subprocess.run(
+            [sys.executable, "-m", "omnidesk.cli", "apikey", "create", "--tenant", "demo", "--role", "admin"],
+            env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        headers = {"Authorization": f"Bearer {created.stdout.strip()}"}
+        answer = httpx.post(
+            f"{server.url}/api/v1/bot/answer",
+            json={"text": "我的快递 SF1234567890 到哪了"},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert answer["reason"] == "flow_done:track_parcel" and "运输中" in answer["text"], answer
+        assert f"tenants may reach 127.0.0.1:{orders_port}" in (data / "demo.log").read_text()
+    finally:
+        server.stop()
+        log.close()
+
+
+def test_secrets_rotate_reencrypts_tenant_secrets(
+    runner: CliRunner, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import select
+
+    from omnidesk.accounts import tenant_secrets
+    from omnidesk.accounts.models import Tenant
+    from omnidesk.core.actor import system_actor
+    from omnidesk.core.db import Database
+    from omnidesk.security.keys import Keyring, Purpose
+    from omnidesk.security.permissions import Perm
+
+    old, new = "old-rotation-secret-" + "o" * 30, "new-rotation-secret-" + "n" * 30
+    with scratch_database(database_url, tmp_path) as url:
+        monkeypatch.setenv("OMNIDESK_DATABASE_URL", url)
+        monkeypatch.setenv("OMNIDESK_SECRET_KEY", old)
+        assert (
+            runner.invoke(
+                main, ["init", "--tenant", "rot", "--name", "Rot", "--admin-email", "a@rot.example"]
+            ).exit_code
+            == 0
+        )
+        db = Database(url)
+        try:
+            with db.platform_read() as s:
+                tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == "rot"))
+            assert tenant_id is not None
+            with db.tenant_transaction(tenant_id) as s:
+                tenant_secrets.set_secret(s, system_actor(tenant_id), Keyring(old)[Purpose.TENANT_SECRETS],
+                                          "llm_api_key", "sk-rotate-me-000000000000", permission=Perm.BOT_MANAGE)  # fmt: skip
+            monkeypatch.setenv("OMNIDESK_SECRET_KEY", new)
+            refused = runner.invoke(main, ["secrets", "rotate"])
+            assert refused.exit_code == 1 and "OMNIDESK_SECRET_KEY_PREVIOUS" in refused.output
+            monkeypatch.setenv("OMNIDESK_SECRET_KEY_PREVIOUS", old)
+            rotated = runner.invoke(main, ["secrets", "rotate"])
+            assert rotated.exit_code == 0 and "1 tenant secret(s) re-encrypted" in rotated.output, rotated.output
+            with db.tenant_read(tenant_id) as s:  # the new key alone opens it now
+                value = tenant_secrets.reveal(s, Keyring(new)[Purpose.TENANT_SECRETS], tenant_id, "llm_api_key")
+            assert value == "sk-rotate-me-000000000000"
+        finally:
+            db.dispose()

@@ -186,6 +186,7 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
             "set OMNIDESK_DEMO_SERVICES_PORT to a free port"
         ) from None
     result = seed_demo(_db(settings), orders_base=orders.url, brains=Brains(settings.bot_encoder))
+    settings = _allow_outbound(orders.address)
     port = port or int(os.environ.get("PORT", settings.port))
     base = f"http://{host or settings.host}:{port}"
     click.echo("")
@@ -197,6 +198,7 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     click.echo(f"  API docs:  {base}/api/v1/docs")
     click.echo(f"  health:    {base}/healthz   metrics: {base}/metrics")
     click.echo(f"  Skylark's order service (the demo tenant's own system): {orders.url}/orders/SO20261118001")
+    click.echo(f"  outbound policy: tenants may reach {orders.address} (added to OMNIDESK_OUTBOUND_ALLOW for this run)")
     click.echo("  demo logins (workspace 'demo'):")
     for login in result.logins:
         click.echo(f"    {login.role:<18} {login.email:<28} {login.password}")
@@ -205,6 +207,17 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
         orders.stop()
     else:
         _serve(settings, host, port)
+
+
+def _allow_outbound(address: str) -> Settings:
+    """Let tenants reach exactly ``address`` (the demo's order service on loopback) in this process, on top of
+    what the operator configured; the server built by ``_serve`` reads its settings from the environment."""
+    from omnidesk.core.settings import get_settings
+
+    configured = os.environ.get("OMNIDESK_OUTBOUND_ALLOW", "")
+    os.environ["OMNIDESK_OUTBOUND_ALLOW"] = ",".join(part for part in (configured, address) if part)
+    get_settings.cache_clear()
+    return _settings(environment=os.environ.get("OMNIDESK_ENVIRONMENT") or Environment.DEMO.value)
 
 
 @main.group()
@@ -380,6 +393,34 @@ def bot_train(slug: str) -> None:
     click.echo(
         f"intent model version {row.version}: {row.status} in {row.train_seconds:.1f} s ({row.examples} examples)"
     )
+
+
+@main.group()
+def secrets() -> None:
+    """Manage the encryption of stored tenant secrets."""
+
+
+@secrets.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every tenant secret under the current OMNIDESK_SECRET_KEY.
+
+    Run it after setting the new key with the old one in OMNIDESK_SECRET_KEY_PREVIOUS; afterwards the previous key
+    is no longer needed for tenant secrets (see docs/operations.md for attachments and tokens)."""
+    from omnidesk.accounts import tenant_secrets
+    from omnidesk.security.keys import Purpose, for_purpose
+
+    settings = _settings()
+    _require_migrated(settings)
+    db = _db(settings)
+    try:
+        with db.platform_transaction() as s:
+            count = tenant_secrets.reseal_all(s, for_purpose(settings, Purpose.TENANT_SECRETS))
+    except tenant_secrets.SecretUnreadable:
+        raise click.ClickException(
+            "a stored secret opens with none of the configured keys: put the key it was written with into "
+            "OMNIDESK_SECRET_KEY_PREVIOUS and run this again (nothing was changed)"
+        ) from None
+    click.echo(f"{count} tenant secret(s) re-encrypted with the current secret key")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,7 +3,6 @@ Skylark's order service running as a real HTTP server on a free port."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -29,13 +28,6 @@ refund-time-en,How long does a refund take?,when will I get my money back|refund
 class BotWorld:
     world: World
     orders: OrderService
-
-
-@pytest.fixture(scope="session")
-def orders() -> Iterator[OrderService]:
-    service = OrderService().start()
-    yield service
-    service.stop()
 
 
 @pytest.fixture

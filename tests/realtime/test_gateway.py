@@ -11,6 +11,7 @@ from starlette.testclient import WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from omnidesk.realtime.tokens import SocketGrant, mint
+from omnidesk.security.keys import keyring
 from omnidesk.security.permissions import Role
 from tests.factories import World, start_visitor, visitor_conversation
 
@@ -108,7 +109,7 @@ def test_agents_see_only_what_their_role_allows(client: TestClient, world: World
         staff_id=world.staff[Role.AGENT].id,
         team_ids=frozenset({world.team_id}),
     )
-    agent_ctx, agent = _open(client, mint(client.app.state.settings.effective_secret_key, grant))  # type: ignore[attr-defined]
+    agent_ctx, agent = _open(client, mint(keyring(client.app.state.settings), grant))  # type: ignore[attr-defined]
     try:
         # Assigned to the admin and moved to no team: an agent outside it no longer sees it.
         client.patch(

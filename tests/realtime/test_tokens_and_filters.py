@@ -11,28 +11,33 @@ from omnidesk.core.errors import InvalidInput, Unauthenticated
 from omnidesk.realtime.filters import for_visitor, staff_may_see
 from omnidesk.realtime.tokens import SocketGrant, mint, redeem
 from omnidesk.security import signing
+from omnidesk.security.keys import Keyring, Purpose
 from tests.conftest import run_async
 
-KEY = "k" * 40
+KEY = b"k" * 32
+KEYS = Keyring("s" * 40)
 TENANT, ME, OTHER, TEAM = (uuid.uuid4() for _ in range(4))
 
 
 def test_tokens_are_bound_to_key_purpose_and_time() -> None:
     token = signing.sign(KEY, "a", {"x": 1}, 60, now=1000)
-    assert signing.verify(KEY, "a", token, now=1030)["x"] == 1
-    for key, purpose, now in [("z" * 40, "a", 1030), (KEY, "b", 1030), (KEY, "a", 1061)]:
+    assert signing.verify([KEY], "a", token, now=1030)["x"] == 1
+    for key, purpose, now in [(b"z" * 32, "a", 1030), (KEY, "b", 1030), (KEY, "a", 1061)]:
         with pytest.raises(Unauthenticated):
-            signing.verify(key, purpose, token, now=now)
+            signing.verify([key], purpose, token, now=now)
     body, mac = token.split(".")
     with pytest.raises(Unauthenticated):
-        signing.verify(KEY, "a", body[:-2] + "AA." + mac, now=1030)
+        signing.verify([KEY], "a", body[:-2] + "AA." + mac, now=1030)
 
 
 def test_socket_grant_round_trip() -> None:
     grant = SocketGrant(tenant_id=TENANT, kind="staff", staff_id=ME, team_ids=frozenset({TEAM}), supervise=True)
-    assert redeem(KEY, mint(KEY, grant)) == grant
-    with pytest.raises(Unauthenticated):
-        redeem(KEY, signing.sign(KEY, "omnidesk-ws", {"t": str(TENANT), "k": "visitor"}, 60))  # no customer
+    assert redeem(KEYS, mint(KEYS, grant)) == grant
+    with pytest.raises(Unauthenticated):  # no customer
+        redeem(
+            KEYS,
+            signing.sign(KEYS[Purpose.VISITOR_SOCKET].current, "omnidesk-ws", {"t": str(TENANT), "k": "visitor"}, 60),
+        )
 
 
 def _message(customer: uuid.UUID, internal: bool = False, **scope: object) -> dict[str, object]:

@@ -23,6 +23,7 @@ from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
 from omnidesk.core.settings import load_settings
 from omnidesk.realtime.tokens import SocketGrant, mint
+from omnidesk.security.keys import Keyring
 from omnidesk.security.permissions import Role
 from tests.conftest import require_service, run_async
 from tests.factories import make_tenant
@@ -95,7 +96,7 @@ def test_customer_and_agent_on_different_processes(cluster: tuple[ServerProcess,
         _, boss_key = accounts.do_create_api_key(s, system, ApiKeyCreate(name="boss", role=Role.SUPERVISOR))
     db.dispose()
     staff_headers = {"Authorization": f"Bearer {key}"}
-    agent_token = mint(SECRET, SocketGrant(tenant_id=tenant_id, kind="staff", staff_id=agent.id))
+    agent_token = mint(Keyring(SECRET), SocketGrant(tenant_id=tenant_id, kind="staff", staff_id=agent.id))
 
     async def scenario() -> None:
         async with httpx.AsyncClient(timeout=10) as http:

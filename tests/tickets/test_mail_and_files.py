@@ -20,6 +20,7 @@ from omnidesk.core.db import Database
 from omnidesk.core.errors import NotFound
 from omnidesk.core.settings import Settings, load_settings
 from omnidesk.jobs import tickets as jobs
+from omnidesk.security.keys import Keyring, Purpose
 from omnidesk.security.permissions import Role
 from tests.factories import World
 from tests.tickets.helpers import move, new_ticket
@@ -95,7 +96,7 @@ def test_mail_is_off_without_smtp_and_refuses_header_injection(settings: Setting
 
 
 def test_encrypted_local_blobs(tmp_path: Path) -> None:
-    store = LocalEncryptedBlobStore(tmp_path, "k" * 40)
+    store = LocalEncryptedBlobStore(tmp_path, Keyring("k" * 40)[Purpose.BLOBS])
     ref = store.put(b"secret evidence", "text/plain")
     on_disk = next(p for p in tmp_path.rglob("*") if p.is_file())
     assert b"secret evidence" not in on_disk.read_bytes(), "encrypted at rest"

@@ -13,11 +13,12 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from omnidesk.bot.brains import Brains
+from omnidesk.accounts import tenant_secrets
+from omnidesk.bot.brains import LLM_KEY, Brains
 from omnidesk.bot.engine import Reply
 from omnidesk.bot.models import BotConfig, FaqSuggestion, IntentExample, IntentModel, UnansweredQuestion
 from omnidesk.bot.nlu import IntentClassifier, TrainingError, normalize
-from omnidesk.bot.settings import BotSettings
+from omnidesk.bot.settings import STORED, BotSettings
 from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import Database, utcnow
@@ -27,6 +28,7 @@ from omnidesk.knowledge import actions as knowledge_actions
 from omnidesk.knowledge.queries import published_faq
 from omnidesk.knowledge.schemas import ArticleCreate
 from omnidesk.knowledge.states import Kind
+from omnidesk.security.keys import PurposeKeys
 from omnidesk.security.permissions import Perm
 
 log = logging.getLogger("omnidesk.bot")
@@ -67,9 +69,23 @@ def rollback_config(session: Session, actor: Actor, version: int) -> BotConfig:
     old = session.scalar(select(BotConfig).where(BotConfig.version == version))
     if old is None:
         raise NotFound("no assistant configuration with this version")
-    row = do_save_config(session, actor, BotSettings.model_validate(old.document))
+    row = do_save_config(session, actor, BotSettings.model_validate(old.document, context=STORED))
     audit.record(session, actor, "bot.config_rollback", "bot_config", row.id, {"to_version": version})
     return row
+
+
+def llm_key_status(session: Session, actor: Actor) -> tenant_secrets.SecretStatus:
+    actor.require(Perm.BOT_MANAGE)
+    return tenant_secrets.status(session, LLM_KEY)
+
+
+def set_llm_key(session: Session, actor: Actor, keys: PurposeKeys, value: str) -> tenant_secrets.SecretStatus:
+    """Store or replace the tenant's LLM API key (encrypted); the next turn of every process uses it."""
+    return tenant_secrets.set_secret(session, actor, keys, LLM_KEY, value, permission=Perm.BOT_MANAGE)
+
+
+def clear_llm_key(session: Session, actor: Actor) -> tenant_secrets.SecretStatus:
+    return tenant_secrets.clear_secret(session, actor, LLM_KEY, permission=Perm.BOT_MANAGE)
 
 
 # --- intents ------------------------------------------------------------------------------------------------

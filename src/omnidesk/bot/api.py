@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Request, status
 from sqlalchemy import func, select
 
+from omnidesk.accounts import tenant_secrets
 from omnidesk.bot import actions, jobs
 from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant
@@ -23,10 +24,13 @@ from omnidesk.bot.schemas import (
     FaqSuggestionOut,
     GapOut,
     IntentModelOut,
+    LlmKeyIn,
+    LlmKeyOut,
 )
 from omnidesk.core.db import utcnow
+from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, DbDep
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/bot", tags=["assistant"])
 
@@ -79,6 +83,31 @@ def rollback_config(
     with db.tenant_transaction(actor.tenant_id) as s:
         row = actions.rollback_config(s, actor, version)
         return ConfigOut(version=row.version, document=row.document)
+
+
+def _key_out(status: tenant_secrets.SecretStatus) -> LlmKeyOut:
+    return LlmKeyOut(configured=status.is_set, last4=status.last4, updated_at=status.updated_at)
+
+
+@router.get("/llm-key")
+def get_llm_key(db: DbDep, actor: ActorDep) -> LlmKeyOut:
+    """Whether an LLM API key is stored, and its last four characters; the key itself is never returned."""
+    with db.tenant_read(actor.tenant_id) as s:
+        return _key_out(actions.llm_key_status(s, actor))
+
+
+@router.put("/llm-key")
+def put_llm_key(data: LlmKeyIn, db: DbDep, actor: ActorDep, settings: SettingsDep) -> LlmKeyOut:
+    """Set or replace the LLM provider's API key: stored encrypted for this workspace, write-only."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return _key_out(actions.set_llm_key(s, actor, for_purpose(settings, Purpose.TENANT_SECRETS), data.api_key))
+
+
+@router.delete("/llm-key")
+def delete_llm_key(db: DbDep, actor: ActorDep) -> LlmKeyOut:
+    """Remove the stored key (calls to the LLM then go without one)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return _key_out(actions.clear_llm_key(s, actor))
 
 
 @router.get("/intents")

@@ -14,12 +14,17 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from omnidesk.accounts import tenant_secrets
 from omnidesk.accounts.models import Tenant
 from omnidesk.bot.engine import Brain, FaqItem, build_index
 from omnidesk.bot.models import BotConfig, IntentModel
 from omnidesk.bot.nlu import Encoder, IntentClassifier, compile_tenant_pattern, load_default_encoder
-from omnidesk.bot.settings import BotSettings
+from omnidesk.bot.settings import STORED, BotSettings
 from omnidesk.knowledge.queries import knowledge_stamp, published_faq
+from omnidesk.security.keys import PurposeKeys
+
+LLM_KEY = "llm_api_key"
+"""The name of the tenant's LLM API key among its secrets."""
 
 log = logging.getLogger("omnidesk.bot")
 
@@ -30,21 +35,23 @@ def current_settings(session: Session) -> tuple[int, BotSettings]:
     ).first()
     if row is None:
         return 0, BotSettings()
-    return int(row[0]), BotSettings.model_validate(row[1])
+    return int(row[0]), BotSettings.model_validate(row[1], context=STORED)
 
 
-def _versions(session: Session) -> tuple[int, int, int]:
+def _versions(session: Session) -> tuple[int, int, int, int]:
     config = session.scalar(select(func.max(BotConfig.version))) or 0
     model = session.scalar(select(IntentModel.version).where(IntentModel.active.is_(True))) or 0
-    return int(config), knowledge_stamp(session).version, int(model)
+    return int(config), knowledge_stamp(session).version, int(model), tenant_secrets.version(session, LLM_KEY)
 
 
 class Brains:
     """``encoder_kind`` names the packaged sentence encoder(s) (``use``, ``e5``, ``minilm`` joined by ``+``) or
-    ``none`` for lexical matching only; it is loaded on first use, once per process, and shared by every tenant."""
+    ``none`` for lexical matching only; it is loaded on first use, once per process, and shared by every tenant.
+    ``secret_keys`` (the tenant-secret purpose keys) open the tenant's LLM API key; without them it stays unset."""
 
-    def __init__(self, encoder_kind: str = "use+e5+minilm") -> None:
+    def __init__(self, encoder_kind: str = "use+e5+minilm", secret_keys: PurposeKeys | None = None) -> None:
         self._kind = encoder_kind
+        self._secret_keys = secret_keys
         self._encoder: Encoder | None = None
         self._loaded = encoder_kind == "none"
         self._cache: dict[uuid.UUID, Brain] = {}
@@ -67,7 +74,7 @@ class Brains:
             self._cache[tenant_id] = brain
         return brain
 
-    def _build(self, session: Session, tenant_id: uuid.UUID, versions: tuple[int, int, int]) -> Brain:
+    def _build(self, session: Session, tenant_id: uuid.UUID, versions: tuple[int, ...]) -> Brain:
         _, settings = current_settings(session)
         default_language = session.scalar(select(Tenant.default_language).where(Tenant.id == tenant_id)) or "zh-CN"
         items = [
@@ -88,6 +95,13 @@ class Brains:
             except Exception:  # a model from an older code version: answer without intents until retrained
                 log.exception("could not load the active intent model", extra={"tenant_id": str(tenant_id)})
         patterns = [compile_tenant_pattern(kind, pattern) for kind, pattern in settings.entity_patterns.items()]
+        llm_key = ""
+        if settings.llm.enabled and self._secret_keys is not None:
+            try:
+                llm_key = tenant_secrets.reveal(session, self._secret_keys, tenant_id, LLM_KEY)
+            except tenant_secrets.SecretUnreadable:
+                log.error("the tenant's LLM key cannot be decrypted with the configured secret keys",
+                          extra={"tenant_id": str(tenant_id)})  # fmt: skip
         return Brain(
             settings=settings,
             default_language=default_language,
@@ -96,4 +110,5 @@ class Brains:
             model=model,
             patterns=patterns,
             versions=versions,
+            llm_api_key=llm_key,
         )

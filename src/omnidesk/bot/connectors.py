@@ -1,7 +1,8 @@
 """Calls to the tenant's own systems (order status, parcel tracking, fee quotes) with the safety a bot needs.
 
-Each connector is an HTTP GET template on a host the tenant allow-listed (no other host can be reached: SSRF
-guard), with a timeout, bounded retries for transport errors and 5xx, and a circuit breaker per tenant and
+Each connector is an HTTP GET template on a host the tenant allow-listed, called through the platform's outbound
+policy (``security/outbound.py``: no loopback, private, link-local or reserved address unless the operator allowed
+it, checked after DNS resolution; a bounded answer; redirects not followed), with a timeout, bounded retries for transport errors and 5xx, and a circuit breaker per tenant and
 connector: after ``failure_threshold`` consecutive failures it opens for ``cooldown_seconds`` and calls fail fast,
 so a down system costs the customer no waiting. The caller turns a :class:`ConnectorFailure` into a safe reply.
 """
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlparse
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from omnidesk.security.outbound import OutboundClient, OutboundFailed, OutboundPolicy, OutboundRefused
 
 
 class ConnectorSpec(BaseModel):
@@ -56,10 +58,10 @@ class _Breaker:
 class ConnectorRunner:
     """Executes connector calls; holds the circuit-breaker state of this process."""
 
-    def __init__(self, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, policy: OutboundPolicy) -> None:
         self._breakers: dict[tuple[str, str], _Breaker] = {}
         self._lock = threading.Lock()
-        self._client = httpx.Client(transport=transport, follow_redirects=False)
+        self._client = OutboundClient(policy)
 
     def call(
         self,
@@ -81,7 +83,7 @@ class ConnectorRunner:
                     raise ConnectorFailure("circuit open")
                 breaker.opened_at = None  # half-open: this call is the trial
         try:
-            result = self._attempt(url, spec)
+            result = self._attempt(url, spec, allowed_hosts)
         except ConnectorFailure as failure:
             if failure.status is None or failure.status >= 500:
                 with self._lock:
@@ -93,14 +95,18 @@ class ConnectorRunner:
             breaker.failures = 0
         return result
 
-    def _attempt(self, url: str, spec: ConnectorSpec) -> dict[str, Any]:
+    def _attempt(self, url: str, spec: ConnectorSpec, allowed: list[str]) -> dict[str, Any]:
         last: ConnectorFailure | None = None
         for attempt in range(spec.retries + 1):
             try:
-                response = self._client.get(url, timeout=spec.timeout_seconds)
-            except httpx.HTTPError as exc:
-                last = ConnectorFailure(f"{type(exc).__name__}")
+                response = self._client.request("GET", url, timeout=spec.timeout_seconds, allowed_hosts=allowed)
+            except OutboundRefused as exc:
+                raise ConnectorFailure(exc.reason) from None  # the policy's answer will not change on a retry
+            except OutboundFailed as exc:
+                last = ConnectorFailure(exc.reason)
             else:
+                if 300 <= response.status_code < 400:
+                    raise ConnectorFailure("the system answered with a redirect, which connectors do not follow")
                 if response.status_code < 400:
                     try:
                         data = response.json()

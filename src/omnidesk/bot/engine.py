@@ -30,6 +30,7 @@ from omnidesk.bot.nlu import (
     normalize,
 )
 from omnidesk.bot.settings import BotSettings, FlowSpec
+from omnidesk.security.outbound import OutboundClient, OutboundPolicy
 
 TEXTS = {
     "zh-CN": {
@@ -77,7 +78,8 @@ class Brain:
     index: FaqIndex
     model: IntentClassifier | None
     patterns: list[TenantPattern]
-    versions: tuple[int, int, int] = (0, 0, 0)
+    versions: tuple[int, ...] = (0, 0, 0, 0)
+    llm_api_key: str = field(default="", repr=False)
     # (knowledge id, base language) → that translation, e.g. ("faq-return-policy", "en")
     translations: dict[tuple[str, str], FaqItem] = field(init=False, repr=False)
 
@@ -138,9 +140,14 @@ def search_faq(brain: Brain, text: str, language: str, k: int) -> list[FaqMatch]
 
 
 class Assistant:
-    def __init__(self, connectors: ConnectorRunner | None = None, llm_transport: Any = None) -> None:
-        self.connectors = connectors or ConnectorRunner()
-        self._llm_transport = llm_transport
+    """Everything it calls outside (connectors, the LLM) goes through ``policy``, the platform's outbound policy."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self.connectors = ConnectorRunner(policy)
+        self.outbound = OutboundClient(policy)
+
+    def llm(self, brain: Brain) -> LlmClient:
+        return LlmClient(brain.settings.llm, brain.llm_api_key, self.outbound)
 
     def reply(
         self,
@@ -241,9 +248,7 @@ class Assistant:
             item = brain.faq[decision.entry_id]
             answer_text = item.answer
             if settings.llm.enabled:
-                client = LlmClient(settings.llm, transport=self._llm_transport)
-                answer_text = client.rephrase(text, item.answer, item.id, lang) or item.answer
-                client.close()
+                answer_text = self.llm(brain).rephrase(text, item.answer, item.id, lang) or item.answer
             return self._finish(Reply("answer", answer_text, lang, decision.reason, knowledge_id=item.id,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
         if decision.kind == "clarify":

@@ -3,16 +3,17 @@
 It only ever *rephrases* an answer the assistant already found in the tenant's knowledge (and says which entry it
 came from), or drafts a hand-over summary for the agent. It never answers on its own: with nothing matched there
 is nothing to rephrase. Every path works without it; a failing or slow endpoint falls back to the plain answer.
+
+The endpoint is called through the platform's outbound policy, and the only credential sent is the tenant's own
+API key (stored encrypted per tenant, see ``bot/secrets.py``), never anything of the server process.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-
-import httpx
 
 from omnidesk.bot.settings import LlmSettings
+from omnidesk.security.outbound import OutboundClient, OutboundError
 
 log = logging.getLogger("omnidesk.bot.llm")
 
@@ -29,20 +30,22 @@ _SUMMARY = {
 
 
 class LlmClient:
-    def __init__(self, settings: LlmSettings, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, settings: LlmSettings, api_key: str, outbound: OutboundClient) -> None:
         self.settings = settings
-        self._client = httpx.Client(transport=transport, timeout=settings.timeout_seconds)
+        self._api_key = api_key
+        self._client = outbound
 
     @property
     def enabled(self) -> bool:
         return self.settings.enabled and bool(self.settings.base_url) and bool(self.settings.model)
 
     def _complete(self, system: str, user: str) -> str | None:
-        key = os.environ.get(self.settings.api_key_env, "") if self.settings.api_key_env else ""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
-            response = self._client.post(
+            response = self._client.request(
+                "POST",
                 self.settings.base_url.rstrip("/") + "/chat/completions",
+                timeout=self.settings.timeout_seconds,
                 headers=headers,
                 json={
                     "model": self.settings.model,
@@ -50,9 +53,13 @@ class LlmClient:
                     "temperature": 0.2,
                 },
             )
-            response.raise_for_status()
+            if response.status_code >= 300:
+                raise OutboundError(f"HTTP {response.status_code}")
             text = response.json()["choices"][0]["message"]["content"]
-        except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:
+        except OutboundError as exc:
+            log.warning("LLM call failed; using the plain answer", extra={"error": exc.reason})
+            return None
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
             log.warning("LLM call failed; using the plain answer", extra={"error": type(exc).__name__})
             return None
         return str(text).strip()[:4000] or None
@@ -73,6 +80,3 @@ class LlmClient:
             return None
         lang = "zh-CN" if language.startswith("zh") else "en"
         return self._complete(_SUMMARY[lang], transcript[-6000:])
-
-    def close(self) -> None:
-        self._client.close()

@@ -16,10 +16,8 @@ from sqlalchemy.orm import Session
 
 from omnidesk.bot import actions
 from omnidesk.bot.brains import Brains, current_settings
-from omnidesk.bot.engine import Assistant, Reply
-from omnidesk.bot.llm import LlmClient
+from omnidesk.bot.engine import Assistant, Brain, Reply
 from omnidesk.bot.models import BotConversation
-from omnidesk.bot.settings import LlmSettings
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import SenderType
@@ -88,7 +86,7 @@ def respond(
     attempts.append({"customer": message.body, "kind": reply.kind, "bot": reply.text, "entities": reply.entities,
                      "intent": (reply.intent or {}).get("label")})  # fmt: skip
     # Anything slow (the optional LLM) happens before the write transaction, never while holding its locks.
-    summary = _handover_summary(brain.settings.llm, reply, attempts) if reply.kind == "hand_over" else ""
+    summary = _handover_summary(assistant, brain, reply, attempts) if reply.kind == "hand_over" else ""
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:
         conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
@@ -127,14 +125,12 @@ def respond(
     return reply
 
 
-def _handover_summary(llm: LlmSettings, reply: Reply, attempts: list[dict[str, Any]]) -> str:
+def _handover_summary(assistant: Assistant, brain: Brain, reply: Reply, attempts: list[dict[str, Any]]) -> str:
     summary = actions.handover_summary(reply, attempts)
-    if not llm.enabled:
+    if not brain.settings.llm.enabled:
         return summary
-    client = LlmClient(llm)
     transcript = "\n".join(f"customer: {a['customer']}\nbot: {a['bot']}" for a in attempts)
-    drafted = client.summarise(transcript, reply.language)
-    client.close()
+    drafted = assistant.llm(brain).summarise(transcript, reply.language)
     return f"{summary}\n\nLLM summary:\n{drafted}" if drafted else summary
 
 

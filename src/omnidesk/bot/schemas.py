@@ -83,3 +83,15 @@ class FaqSuggestionOut(Output):
     language: str
     status: str
     created_at: datetime
+
+
+class LlmKeyIn(Input):
+    api_key: Annotated[str, StringConstraints(min_length=8, max_length=500, pattern=r"^[\x21-\x7e]+$")] = Field(
+        description="the API key of the tenant's LLM provider; stored encrypted, never returned"
+    )
+
+
+class LlmKeyOut(Output):
+    configured: bool = Field(description="whether a key is stored (the key itself is never returned)")
+    last4: str = Field(description="its last four characters, for recognising it (empty for short keys)")
+    updated_at: datetime | None

@@ -6,9 +6,18 @@ default so a tenant with no configuration still gets a careful assistant.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from omnidesk.bot.connectors import ConnectorSpec
 from omnidesk.bot.nlu.entities import InvalidPatternError, compile_tenant_pattern
@@ -101,12 +110,42 @@ class SpecialGoodsRule(_Strict):
     answer: Localized
 
 
+STORED = {"stored": True}
+"""Validation context for documents read back from ``bot_configs`` (written by older versions, too)."""
+
+
 class LlmSettings(_Strict):
+    """An OpenAI-compatible endpoint. Its API key is not part of this document: it is stored encrypted per tenant
+    and set through ``PUT /api/v1/bot/llm-key`` (write-only)."""
+
     enabled: bool = False
-    base_url: str = ""
-    model: str = ""
-    api_key_env: str = Field(default="", description="name of the environment variable holding the key")
+    base_url: Annotated[str, StringConstraints(max_length=500)] = ""
+    model: Annotated[str, StringConstraints(max_length=100)] = ""
     timeout_seconds: float = Field(default=8.0, gt=0, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_key_env(cls, data: Any, info: ValidationInfo) -> Any:
+        # Earlier versions named an environment variable of the server here, which let a tenant read any of
+        # the process's secrets. Stored documents that still carry it load without it (it has no effect);
+        # a write that sends it is refused so the caller learns where the key goes now.
+        if isinstance(data, dict) and "api_key_env" in data:
+            if not (info.context or {}).get("stored"):
+                raise ValueError(
+                    "api_key_env is no longer supported: set the key with PUT /api/v1/bot/llm-key "
+                    "(stored encrypted for your workspace, never shown again)"
+                )
+            data = {k: v for k, v in data.items() if k != "api_key_env"}
+        return data
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value:
+            parsed = urlparse(value)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError("must be an http(s) URL with a host")
+        return value
 
 
 class Thresholds(_Strict):

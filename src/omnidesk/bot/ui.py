@@ -1,27 +1,39 @@
-"""The admin page of the assistant: a "test your assistant" console, knowledge gaps, models and suggestions."""
+"""The admin page of the assistant: a "test your assistant" console, the optional LLM (endpoint and write-only
+API key), knowledge gaps, models and suggestions."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from omnidesk.bot import actions
 from omnidesk.bot.brains import current_settings
 from omnidesk.bot.gaps import knowledge_gaps
 from omnidesk.bot.models import FaqSuggestion, IntentModel
+from omnidesk.bot.schemas import LlmKeyIn
+from omnidesk.bot.settings import LlmSettings
 from omnidesk.core.db import utcnow
+from omnidesk.core.errors import DomainError
 from omnidesk.i18n import pick_language
+from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import get_db, page_session
+from omnidesk.web.deps import check_form_csrf, get_db, page_session
 from omnidesk.web.ui import LANG_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/admin/assistant")
-def assistant_page(request: Request) -> Response:
+def assistant_page(request: Request, saved: str = "") -> Response:
+    return _assistant_page(request, notice="llm_saved" if saved == "llm" else "")
+
+
+def _assistant_page(request: Request, *, notice: str = "", error: str = "", status_code: int = 200) -> Response:
     info = page_session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
@@ -37,6 +49,7 @@ def assistant_page(request: Request) -> Response:
         suggestions = (
             list(s.scalars(select(FaqSuggestion).where(FaqSuggestion.status == "pending").limit(20))) if manage else []
         )
+        llm_key = actions.llm_key_status(s, info.actor) if manage else None
     return render(
         request,
         "bot/assistant.html",
@@ -51,5 +64,56 @@ def assistant_page(request: Request) -> Response:
             "models": models,
             "suggestions": suggestions,
             "manage": manage,
+            "llm": bot_settings.llm,
+            "llm_key": llm_key,
+            "notice": notice,
+            "error": error,
         },
+        status_code=status_code,
     )
+
+
+@router.post("/admin/assistant/llm")
+def save_llm(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    base_url: Annotated[str, Form(max_length=500)] = "",
+    model: Annotated[str, Form(max_length=100)] = "",
+    timeout_seconds: Annotated[str, Form(max_length=10)] = "8",
+    enabled: Annotated[str, Form(max_length=10)] = "",
+    api_key: Annotated[str, Form(max_length=500)] = "",
+    clear_key: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Save the LLM endpoint as a new settings version; a typed key replaces the stored one (an empty field keeps
+    it). The key is never put back into the page."""
+    info = page_session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_form_csrf(info, csrf)
+    settings = request.app.state.settings
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            _, current = current_settings(s)
+            document: dict[str, Any] = current.model_dump(mode="json", by_alias=True)
+            llm = LlmSettings.model_validate(
+                {
+                    "enabled": enabled == "on",
+                    "base_url": base_url.strip(),
+                    "model": model.strip(),
+                    "timeout_seconds": timeout_seconds.strip() or "8",
+                }
+            )
+            if llm != current.llm:
+                document["llm"] = llm.model_dump(mode="json")
+                actions.save_config(s, info.actor, document)
+            if clear_key == "on":
+                actions.clear_llm_key(s, info.actor)
+            elif api_key.strip():
+                key = LlmKeyIn(api_key=api_key.strip()).api_key
+                actions.set_llm_key(s, info.actor, for_purpose(settings, Purpose.TENANT_SECRETS), key)
+    except ValidationError as exc:
+        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _assistant_page(request, error=message, status_code=422)
+    except DomainError as exc:
+        return _assistant_page(request, error=exc.detail, status_code=exc.status)
+    return RedirectResponse("/admin/assistant?saved=llm", status_code=303)

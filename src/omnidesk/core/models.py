@@ -1,6 +1,7 @@
 """Imports every model module so that ``Base.metadata`` knows all tables (for Alembic and tests)."""
 
 from omnidesk.accounts import models as accounts_models
+from omnidesk.accounts import tenant_secrets as tenant_secrets_models
 from omnidesk.bot import models as bot_models
 from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
@@ -20,6 +21,7 @@ __all__ = [
     "customers_models",
     "knowledge_models",
     "routing_models",
+    "tenant_secrets_models",
     "tickets_models",
     "widget_models",
 ]

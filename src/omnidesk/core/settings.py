@@ -10,10 +10,10 @@ import secrets
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Packaged sentence encoders joined by "+" (see omnidesk.bot.nlu.encoders); the first is the default.
 EncoderKind = Literal["use+e5+minilm", "use+e5", "use", "e5", "minilm", "none"]
@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
     redis_url: str | None = None
     secret_key: str | None = Field(default=None, min_length=32, repr=False)
+    secret_key_previous: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        repr=False,
+        description="older secret keys (comma-separated), still accepted to verify tokens and decrypt while rotating",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = None
@@ -83,6 +88,40 @@ class Settings(BaseSettings):
     widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
     widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
     visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="addresses the outbound policy lets tenants reach although they are private or loopback: "
+        "comma-separated IP[:port], CIDR, [IPv6]:port or host name[:port], e.g. 127.0.0.1:8765,10.0.0.0/8,erp.internal",
+    )
+    outbound_timeout_seconds: float = Field(
+        default=15.0, gt=0, le=120, description="upper bound of one outbound call (connector, LLM), all included"
+    )
+    outbound_max_response_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1024 * 1024, description="largest outbound answer read (decoded)"
+    )
+
+    @field_validator("secret_key_previous", "outbound_allow", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("secret_key_previous")
+    @classmethod
+    def _long_enough(cls, value: list[str]) -> list[str]:
+        if any(len(key) < 32 for key in value):
+            raise ValueError("every previous secret key must have at least 32 characters")
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_rules(cls, value: list[str]) -> list[str]:
+        from omnidesk.security.outbound import parse_rule
+
+        for entry in value:
+            parse_rule(entry)  # raises ValueError with the entry in its message
+        return value
 
     @field_validator("log_level")
     @classmethod

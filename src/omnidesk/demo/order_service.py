@@ -145,6 +145,12 @@ class OrderService:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    @property
+    def address(self) -> str:
+        """``host:port``, the form ``OMNIDESK_OUTBOUND_ALLOW`` takes to let tenants reach exactly this service."""
+        host, port = self._server.server_address[:2]
+        return f"{host!s}:{port}"
+
     def set_failing(self, failing: bool) -> None:
         self._server.failing = failing  # type: ignore[attr-defined]
 

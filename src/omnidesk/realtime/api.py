@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from omnidesk.accounts.auth import socket_epoch
 from omnidesk.realtime.tokens import TTL_SECONDS, SocketGrant, mint
+from omnidesk.security.keys import keyring
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep, SettingsDep
 
@@ -27,4 +28,4 @@ def socket_token(actor: ActorDep, settings: SettingsDep, db: DbDep) -> dict[str,
         epoch=socket_epoch(db, actor),
         session_id=actor.session_id,
     )
-    return {"token": mint(settings.effective_secret_key, grant), "expires_in": TTL_SECONDS}
+    return {"token": mint(keyring(settings), grant), "expires_in": TTL_SECONDS}

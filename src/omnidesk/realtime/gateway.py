@@ -41,6 +41,7 @@ from omnidesk.realtime.hub import Client, Hub
 from omnidesk.realtime.intake import MessageIntake, error_frame
 from omnidesk.realtime.presence import PresenceStore
 from omnidesk.realtime.tokens import SocketGrant, redeem
+from omnidesk.security.keys import Keyring, keyring
 
 log = logging.getLogger("omnidesk.realtime")
 
@@ -76,7 +77,7 @@ async def socket_endpoint(ws: WebSocket) -> None:
         return
     await ws.accept()
     try:
-        grant = await _authenticate(ws, settings.effective_secret_key)
+        grant = await _authenticate(ws, keyring(settings))
     except (Unauthenticated, TimeoutError, ValueError, WebSocketDisconnect):
         with contextlib.suppress(Exception):
             await ws.close(code=CLOSE_AUTH)
@@ -129,12 +130,12 @@ async def _close(ws: WebSocket, code: int) -> None:
             await ws.close(code=code)
 
 
-async def _authenticate(ws: WebSocket, key: str) -> SocketGrant:
+async def _authenticate(ws: WebSocket, keys: Keyring) -> SocketGrant:
     raw = await asyncio.wait_for(ws.receive_text(), AUTH_TIMEOUT_SECONDS)
     frame = json.loads(raw[:MAX_FRAME])
     if not isinstance(frame, dict) or frame.get("type") != "auth" or not isinstance(frame.get("token"), str):
         raise Unauthenticated("the first frame must be {type: auth, token}")
-    return redeem(key, frame["token"])
+    return redeem(keys, frame["token"])
 
 
 async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore) -> None:

@@ -2,7 +2,8 @@
 
 They are signed, not stored: the gateway checks them without the database. A token says who connects and what
 they may receive (tenant, visitor's customer, or staff id, role scope and teams); it is good for opening a socket
-within ``TTL_SECONDS``, not for any HTTP call (different purpose string).
+within ``TTL_SECONDS``, not for any HTTP call (different purpose string). Staff and visitor tokens are signed with
+different keys (``security/keys.py``), so whoever could mint visitor tokens still cannot mint a staff one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from omnidesk.core.errors import Unauthenticated
 from omnidesk.security import signing
+from omnidesk.security.keys import Keyring, Purpose
 
 PURPOSE = "omnidesk-ws"
 TTL_SECONDS = 300
@@ -33,7 +35,15 @@ class SocketGrant:
     session_id: uuid.UUID | None = None  # the browser session that minted it; signing that session out closes it
 
 
-def mint(key: str, grant: SocketGrant) -> str:
+def _purpose(kind: object) -> Purpose:
+    if kind == "staff":
+        return Purpose.STAFF_SOCKET
+    if kind == "visitor":
+        return Purpose.VISITOR_SOCKET
+    raise Unauthenticated("the token is invalid")
+
+
+def mint(keys: Keyring, grant: SocketGrant) -> str:
     payload: dict[str, Any] = {"t": str(grant.tenant_id), "k": grant.kind}
     if grant.customer_id:
         payload["c"] = str(grant.customer_id)
@@ -49,11 +59,14 @@ def mint(key: str, grant: SocketGrant) -> str:
         payload["e"] = grant.epoch
     if grant.session_id:
         payload["sid"] = str(grant.session_id)
-    return signing.sign(key, PURPOSE, payload, TTL_SECONDS)
+    return signing.sign(keys[_purpose(grant.kind)].current, PURPOSE, payload, TTL_SECONDS)
 
 
-def redeem(key: str, token: str) -> SocketGrant:
-    payload = signing.verify(key, PURPOSE, token)
+def redeem(keys: Keyring, token: str) -> SocketGrant:
+    # The kind a token claims picks the key that must have signed it; the claim is only trusted once that key
+    # verified it.
+    claimed = signing.unverified_payload(token).get("k")
+    payload = signing.verify(keys[_purpose(claimed)].accepted, PURPOSE, token)
     try:
         grant = SocketGrant(
             tenant_id=uuid.UUID(payload["t"]),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from omnidesk.core.errors import Unauthenticated
 from omnidesk.security import signing
+from omnidesk.security.keys import PurposeKeys
 
 PURPOSE = "omnidesk-device"
 TTL_SECONDS = 180 * 86400
@@ -27,12 +28,12 @@ class Device:
     order: tuple[str, ...] = ()
 
 
-def read(key: str, cookie: str | None) -> Device | None:
+def read(keys: PurposeKeys, cookie: str | None) -> Device | None:
     """The device a cookie describes, or ``None`` for a missing, forged or expired cookie."""
     if not cookie:
         return None
     try:
-        payload = signing.verify(key, PURPOSE, cookie)
+        payload = signing.verify(keys.accepted, PURPOSE, cookie)
         accounts = [str(uuid.UUID(str(a))) for a in payload.get("a", [])][-MAX_ACCOUNTS:]
         device_id = str(payload["d"])[:64]
     except (Unauthenticated, KeyError, ValueError, TypeError):
@@ -40,8 +41,8 @@ def read(key: str, cookie: str | None) -> Device | None:
     return Device(id=device_id, accounts=frozenset(uuid.UUID(a) for a in accounts), order=tuple(accounts))
 
 
-def remember(key: str, device: Device | None, user_id: uuid.UUID) -> str:
+def remember(keys: PurposeKeys, device: Device | None, user_id: uuid.UUID) -> str:
     """A cookie value for ``device`` (a new one if ``None``) that also names ``user_id`` (most recent last)."""
     accounts = [a for a in (device.order if device else ()) if a != str(user_id)] + [str(user_id)]
     device_id = device.id if device else secrets.token_urlsafe(12)
-    return signing.sign(key, PURPOSE, {"d": device_id, "a": accounts[-MAX_ACCOUNTS:]}, TTL_SECONDS)
+    return signing.sign(keys.current, PURPOSE, {"d": device_id, "a": accounts[-MAX_ACCOUNTS:]}, TTL_SECONDS)

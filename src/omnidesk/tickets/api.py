@@ -16,6 +16,7 @@ from omnidesk.core.db import utcnow
 from omnidesk.core.errors import NotFound
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
+from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, approvals, clocks, queries, reports
 from omnidesk.tickets.models import Notification, Survey, TicketAttachment
@@ -219,7 +220,7 @@ def blob_store(request: Request) -> BlobStore:
     store: BlobStore | None = getattr(request.app.state, "blobs", None)
     if store is None:
         settings = request.app.state.settings
-        store = LocalEncryptedBlobStore(settings.data_dir / "blobs", settings.effective_secret_key)
+        store = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
         request.app.state.blobs = store
     return store
 

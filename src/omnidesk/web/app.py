@@ -43,6 +43,8 @@ from omnidesk.realtime.intake import MessageIntake
 from omnidesk.realtime.presence import make_presence
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
+from omnidesk.security.keys import Purpose, for_purpose
+from omnidesk.security.outbound import OutboundPolicy
 from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
@@ -114,8 +116,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.db = db
     app.state.bus = bus
     app.state.rate_limiter = make_rate_limiter(settings.redis_url)
-    app.state.brains = Brains(settings.bot_encoder)
-    app.state.assistant = Assistant()
+    app.state.brains = Brains(settings.bot_encoder, for_purpose(settings, Purpose.TENANT_SECRETS))
+    app.state.outbound = OutboundPolicy.from_settings(settings)
+    app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
     app.state.intake = MessageIntake(
         db,
@@ -126,7 +129,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.presence = presence
     app.state.login_throttle = make_login_throttle(settings.redis_url)
     app.state.socket_check = functools.partial(auth.socket_still_allowed, db)
-    app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", settings.effective_secret_key)
+    app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
 

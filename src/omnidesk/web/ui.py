@@ -19,6 +19,7 @@ from omnidesk.core.settings import Settings
 from omnidesk.customers.models import Customer
 from omnidesk.i18n import LANGUAGES, pick_language, translate
 from omnidesk.security import devices, tokens
+from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
 from omnidesk.security.ratelimit import RateLimiter
 from omnidesk.web.deps import client_ip, get_db, get_settings_dep, session_cookie_name
@@ -117,7 +118,7 @@ def login_submit(
         return RedirectResponse("/login?error=expired", status_code=303)
     ip = client_ip(request)
     limiter: RateLimiter = request.app.state.rate_limiter
-    device_key = settings.effective_secret_key
+    device_key = for_purpose(settings, Purpose.DEVICE)
     device = devices.read(device_key, request.cookies.get(device_cookie_name(settings)))
     try:
         limiter.hit(f"login-ip:{ip}", settings.login_rate_per_ip, 300)

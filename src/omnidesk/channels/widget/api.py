@@ -48,6 +48,7 @@ from omnidesk.routing import actions as routing
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.schemas import QueueStatusOut
 from omnidesk.security import signing
+from omnidesk.security.keys import Purpose, for_purpose, keyring
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip
 
@@ -75,7 +76,7 @@ def current_visitor(request: Request, tenant: str) -> Visitor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("start a widget session first and send its token as 'Authorization: Bearer <token>'")
-    payload = signing.verify(settings.effective_secret_key, VISITOR_PURPOSE, token.strip())
+    payload = signing.verify(for_purpose(settings, Purpose.VISITOR_SESSION).accepted, VISITOR_PURPOSE, token.strip())
     if payload.get("ts") != tenant:
         raise Unauthenticated("this token belongs to another workspace")
     tenant_id, customer_id = uuid.UUID(payload["t"]), uuid.UUID(payload["c"])
@@ -110,9 +111,14 @@ def start_session(tenant: str, data: SessionStart, request: Request, db: DbDep, 
         customer, visitor_id, identified = actions.start_session(s, actor, data)
         conversations = actions.list_own_conversations(s, customer.id)
         ttl = settings.visitor_token_minutes * 60
-        key = settings.effective_secret_key
-        token = signing.sign(key, VISITOR_PURPOSE, {"t": str(tenant_id), "ts": tenant, "c": str(customer.id)}, ttl)
-        socket_token = mint(key, SocketGrant(tenant_id=tenant_id, kind="visitor", customer_id=customer.id))
+        keys = keyring(settings)
+        token = signing.sign(
+            keys[Purpose.VISITOR_SESSION].current,
+            VISITOR_PURPOSE,
+            {"t": str(tenant_id), "ts": tenant, "c": str(customer.id)},
+            ttl,
+        )
+        socket_token = mint(keys, SocketGrant(tenant_id=tenant_id, kind="visitor", customer_id=customer.id))
         return SessionOut(
             visitor_id=visitor_id,
             token=token,
@@ -128,7 +134,7 @@ def start_session(tenant: str, data: SessionStart, request: Request, db: DbDep, 
 def socket_token(tenant: str, visitor: VisitorDep, settings: SettingsDep) -> dict[str, str]:
     """A fresh dedicated socket token (for reconnecting) without starting a new session."""
     grant = SocketGrant(tenant_id=visitor.tenant_id, kind="visitor", customer_id=visitor.customer_id)
-    return {"socket_token": mint(settings.effective_secret_key, grant)}
+    return {"socket_token": mint(keyring(settings), grant)}
 
 
 @router.patch("/widget/{tenant}/contact")

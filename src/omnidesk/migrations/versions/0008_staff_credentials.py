@@ -1,7 +1,7 @@
 """Staff credentials: forced password change, socket revocation epoch, one-time password-reset links
 
 Revision ID: 0008_staff_credentials
-Revises: 0006_live
+Revises: 0007_tenant_secrets
 Create Date: 2026-12-01 09:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_staff_credentials"
-down_revision: str | None = "0006_live"
+down_revision: str | None = "0007_tenant_secrets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
