@@ -221,6 +221,16 @@ def inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, bud
         raise InvalidInput(f"{info.filename} cannot be read: {_reason(exc)} (damaged or forged archive)") from exc
 
 
+def inflate_all(content: bytes, limits: Limits, *, what: str) -> None:
+    """Check a whole archive against the limits by inflating every member (and keeping none of it): fast, as
+    inflating is cheap next to parsing, so a request can afford it before queueing a big import."""
+    budget = Budget(limits.max_uncompressed_bytes)
+    with open_archive(content, limits, what=what) as archive:
+        for info in archive.infolist():
+            for _ in inflate(archive, info, limits, budget):
+                pass
+
+
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, budget: Budget) -> bytes:
     return b"".join(inflate(archive, info, limits, budget))
 

@@ -56,14 +56,15 @@ def refuse_if_busy(session: Session) -> None:
 
 
 def check_cheaply(fmt: str, content: bytes, limits: Limits) -> None:
-    """What a request can afford to check before queueing: size and the archive's declared directory."""
+    """What a request can afford to check before queueing: the size, the archive's directory and what its members
+    really inflate to (a bomb is refused in the request; parsing and DTD checks are left to the job)."""
     if len(content) > limits.max_bytes:
         raise archive.LimitExceeded(
             "max_bytes", limits.max_bytes, f"import files are limited to {limits.max_bytes} bytes"
         )
     if fmt in ("xlsx", "markdown"):
         what = "XLSX workbook" if fmt == "xlsx" else "zip of Markdown files"
-        archive.open_archive(content, limits, what=what).close()
+        archive.inflate_all(content, limits, what=what)
 
 
 def queue(
