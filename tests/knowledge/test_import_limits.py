@@ -20,7 +20,9 @@ from omnidesk.knowledge import imports
 from omnidesk.knowledge.archive import Limits
 from omnidesk.security.permissions import Role
 from omnidesk.web.app import create_app
+from tests.factories import World
 from tests.knowledge.conftest import Shop
+from tests.knowledge.test_ui import _csrf, _login
 
 KM = Role.KNOWLEDGE_MANAGER
 HEADER = "question,answer,language"
@@ -279,3 +281,42 @@ def test_a_job_acts_with_its_starters_current_rights(queue_only_app: FastAPI, sh
         assert imports.run(db, shop.tenant_id, uuid.UUID(r.json()["id"]), Limits())
         status = client.get(r.json()["status_url"], headers=shop.headers(Role.ADMIN)).json()
         assert status["state"] == "failed" and "revoked" in status["error"]
+
+
+def test_another_tenant_cannot_read_an_import(
+    client: TestClient, world: World, other_world: World, db: Database
+) -> None:
+    with db.tenant_transaction(world.tenant_id) as s:
+        job = imports.queue(
+            s, world.actor(Role.ADMIN), "csv", _big_csv(3), filename="f.csv", skip_errors=False, limits=Limits()
+        )
+        job_id = job.id
+    assert client.get(f"/api/v1/knowledge/imports/{job_id}", headers=world.headers(Role.ADMIN)).status_code == 200
+    assert client.get(f"/api/v1/knowledge/imports/{job_id}", headers=other_world.headers(Role.ADMIN)).status_code == 404
+    assert client.get("/api/v1/knowledge/imports", headers=other_world.headers(Role.ADMIN)).json() == []
+    assert imports.run(db, world.tenant_id, job_id, Limits())
+
+
+def test_the_import_page_shows_limits_and_progress_in_the_readers_language(
+    queue_only_app: FastAPI, world: World, db: Database, bomb: bytes
+) -> None:
+    with TestClient(queue_only_app) as client:
+        _login(client, world, Role.KNOWLEDGE_MANAGER)
+        client.cookies.set("omnidesk_lang", "zh-CN")
+        csrf = _csrf(client.get("/knowledge").text)
+        r = client.post("/knowledge/import", data={"csrf": csrf, "format": "xlsx"}, files={"file": ("faq.xlsx", bomb)})
+        assert r.status_code == 422 and "解压后超过" in r.text
+        r = client.post(
+            "/knowledge/import",
+            data={"csrf": csrf, "format": "csv"},
+            files={"file": ("faq.csv", _big_csv(250))},
+            follow_redirects=False,
+        )
+        assert r.status_code == 303 and r.headers["location"].startswith("/knowledge/imports/")
+        page = client.get(r.headers["location"])
+        assert page.status_code == 200 and "已排队" in page.text and 'http-equiv="refresh"' in page.text
+        assert imports.run(db, world.tenant_id, uuid.UUID(r.headers["location"].rsplit("/", 1)[1]), Limits())
+        client.cookies.set("omnidesk_lang", "en")
+        page = client.get(r.headers["location"])
+        assert "The import has finished." in page.text and "250 of 250 rows" in page.text
+        assert 'http-equiv="refresh"' not in page.text
