@@ -48,11 +48,11 @@ def _fuzz(operation: Any, creds: Credentials, failures: list[str]) -> None:
             # Schema-valid data may still break a business rule (a weak password, a duplicate e-mail), so the
             # "positive data accepted" check does not apply; every other default check does, 5xx first.
             case.call_and_validate(headers=creds.headers, excluded_checks=[positive_data_acceptance])
-        except Exception as exc:
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis reports a FailureGroup
             failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:300]}")
             raise
 
-    with contextlib.suppress(Exception):  # the failure is recorded above; go on with the other operations
+    with contextlib.suppress(Exception, BaseExceptionGroup):  # recorded above; go on with the other operations
         run()
 
 
