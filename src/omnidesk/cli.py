@@ -119,6 +119,10 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         start_in_background(_db(settings))
         ticket_jobs.start_in_background(_db(settings), settings)
         bot_jobs.start_in_background(_db(settings), settings.bot_encoder)
+        from omnidesk.knowledge import imports
+        from omnidesk.knowledge.archive import Limits
+
+        imports.start_in_background(_db(settings), Limits.from_settings(settings), settings.knowledge_import_workers)
     uvicorn.run(
         "omnidesk.web.asgi:app",
         host=host or settings.host,
@@ -137,7 +141,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
 @click.option("--interval", default=300.0, show_default=True, help="seconds between maintenance ticks")
 def worker(interval: float) -> None:
     """Run background jobs: maintenance, ticket SLA ticks, automations and mail, the assistant's training and
-    FAQ suggestions (the routing reconciler runs in the web processes)."""
+    FAQ suggestions, big knowledge imports (the routing reconciler runs in the web processes)."""
     from omnidesk.jobs.maintenance import run_forever
 
     settings = _settings()
@@ -159,9 +163,20 @@ def worker(interval: float) -> None:
         target=bot_jobs.run_forever, args=(_db(settings), stop, settings.bot_encoder), name="bot-jobs", daemon=True
     )
     bot_thread.start()
+    from omnidesk.knowledge import imports
+    from omnidesk.knowledge.archive import Limits
+
+    import_thread = threading.Thread(
+        target=imports.run_forever,
+        args=(_db(settings), stop, Limits.from_settings(settings), settings.knowledge_import_workers),
+        name="imports",
+        daemon=True,
+    )
+    import_thread.start()
     run_forever(_db(settings), stop, interval)
     ticket_thread.join(timeout=30)
     bot_thread.join(timeout=30)
+    import_thread.join(timeout=30)
 
 
 @main.command()

@@ -247,3 +247,19 @@ def test_contact_details_are_stored_but_never_merge_profiles(client: TestClient,
     assert ok.status_code == 200 and ok.json() == {"name": "李雷"}
     again = start_visitor(client, world.slug, visitor_id=visitor["visitor_id"])
     assert str(world.conversation.id) not in [c["id"] for c in again["conversations"]]
+
+
+def test_a_huge_resume_point_is_422_not_500(client: TestClient, world: World) -> None:
+    """Found by the schemathesis run once it fuzzed past the visitor token: SQLite cannot bind 2**64."""
+    visitor = start_visitor(client, world.slug)
+    conversation = visitor_conversation(client, visitor)
+    url = f"{visitor['base']}/conversations/{conversation['id']}/messages"
+    r = client.get(url, params={"after_seq": 2**64}, headers=visitor["headers"])
+    assert r.status_code == 422, r.text
+    staff = client.get(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        params={"after_seq": 2**64},
+        headers=world.headers(Role.ADMIN),
+    )
+    assert staff.status_code == 422, staff.text
+    assert client.get(url, params={"after_seq": 0}, headers=visitor["headers"]).status_code == 200

@@ -58,6 +58,7 @@ DELEGATED = {
     "key": "tests/tickets/test_isolation_more.py",
     "notification_id": "tests/tickets/test_isolation_more.py",
     "survey_id": "tests/tickets/test_isolation_more.py",
+    "import_job_id": "tests/knowledge/test_import_limits.py",
 }
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES: dict[tuple[str, str], dict[str, Any]] = {

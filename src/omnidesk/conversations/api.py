@@ -89,7 +89,9 @@ def list_messages(
     conversation_id: uuid.UUID,
     db: DbDep,
     actor: ActorDep,
-    after_seq: Annotated[int, Query(ge=0, description="return messages after this sequence number")] = 0,
+    after_seq: Annotated[
+        int, Query(ge=0, le=2_147_483_647, description="return messages after this sequence number")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     include_notes: bool = True,
 ) -> Page[MessageOut]:

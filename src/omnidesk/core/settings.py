@@ -88,6 +88,20 @@ class Settings(BaseSettings):
     widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
     widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
     visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    # Knowledge import limits: checked on the archive's directory and while inflating, before any parser runs.
+    knowledge_import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    knowledge_import_max_uncompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)
+    knowledge_import_max_member_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, le=4 * 1024**3)
+    knowledge_import_max_members: int = Field(default=25_000, ge=10, le=1_000_000)
+    knowledge_import_max_ratio: int = Field(default=100, ge=2, le=100_000, description="inflated : compressed")
+    knowledge_import_max_rows: int = Field(default=20_000, ge=1, le=1_000_000, description="entries per file")
+    knowledge_import_max_columns: int = Field(default=64, ge=13, le=16_384)
+    knowledge_import_max_cells: int = Field(default=1_000_000, ge=100, le=100_000_000)
+    knowledge_import_max_cell_chars: int = Field(default=100_000, ge=1000, le=10_000_000)
+    knowledge_import_background_bytes: int = Field(
+        default=256 * 1024, ge=0, le=512 * 1024 * 1024, description="larger import files run as background jobs"
+    )
+    knowledge_import_workers: int = Field(default=2, ge=1, le=64, description="background imports run at once")
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="addresses the outbound policy lets tenants reach although they are private or loopback: "

@@ -6,8 +6,8 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, UploadFile, status
-from fastapi.responses import Response
+from fastapi import APIRouter, Path, Query, UploadFile, status
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -17,11 +17,13 @@ from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.models import Message
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import InvalidInput, PayloadTooLarge
+from omnidesk.core.errors import InvalidInput
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
-from omnidesk.knowledge import actions, analytics, queries, render, transfer
+from omnidesk.knowledge import actions, analytics, imports, queries, render, transfer
+from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.index import Hit, Visibility
+from omnidesk.knowledge.models import KbImportJob
 from omnidesk.knowledge.schemas import (
     AnalyticsOut,
     ArticleCreate,
@@ -31,6 +33,7 @@ from omnidesk.knowledge.schemas import (
     CategoryOut,
     CategoryUpdate,
     DiffOut,
+    ImportJobOut,
     ImportReport,
     KnowledgeStateOut,
     Rollback,
@@ -46,12 +49,11 @@ from omnidesk.knowledge.search import CACHE
 from omnidesk.knowledge.states import ArticleStatus, Kind
 from omnidesk.knowledge.states import Visibility as Vis
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, DbDep
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/knowledge", tags=["knowledge"])
 
 LanguageQ = Annotated[Literal["zh-CN", "en"] | None, Query()]
-MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
 def reader_of(actor: Actor) -> Visibility:
@@ -290,25 +292,70 @@ def suggest(
 # --- import, export, analytics, state ------------------------------------------------------------------------
 
 
-@router.post("/import")
+@router.post(
+    "/import",
+    response_model=ImportReport,
+    responses={202: {"model": ImportJobOut, "description": "the file is big: queued as a background import"}},
+)
 async def import_file(
     file: UploadFile,
     db: DbDep,
     actor: ActorDep,
+    settings: SettingsDep,
     format: Annotated[Literal["csv", "xlsx", "json", "markdown"], Query()],
     skip_errors: bool = False,
-) -> ImportReport:
-    """Import FAQ/articles. Any bad row → 422 listing every bad row, nothing imported (unless ``skip_errors``)."""
-    content = await file.read(MAX_IMPORT_BYTES + 1)
-    if len(content) > MAX_IMPORT_BYTES:
-        raise PayloadTooLarge(f"import files are limited to {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
+) -> ImportReport | JSONResponse:
+    """Import FAQ/articles. Any bad row → 422 listing every bad row, nothing imported (unless ``skip_errors``).
 
-    def run() -> ImportReport:
+    A file over ``OMNIDESK_KNOWLEDGE_IMPORT_BACKGROUND_BYTES`` is queued instead: 202 with the job, whose
+    ``status_url`` reports progress. A file over an import limit → 413/422 naming the limit, nothing imported.
+    """
+    limits = Limits.from_settings(settings)
+    content = await file.read(limits.max_bytes + 1)
+    background = len(content) > settings.knowledge_import_background_bytes
+
+    def run() -> ImportReport | JSONResponse:
+        if len(content) > limits.max_bytes:
+            raise LimitExceeded("max_bytes", limits.max_bytes, f"import files are limited to {limits.max_bytes} bytes")
+        if background:
+            with db.tenant_transaction(actor.tenant_id) as s:
+                job = imports.queue(s, actor, format, content, filename=file.filename or "", skip_errors=skip_errors,
+                                    limits=limits)  # fmt: skip
+                out = job_out(job)
+            if settings.run_jobs_in_process:
+                imports.run_in_background(db, actor.tenant_id, out.id, limits, settings.knowledge_import_workers)
+            return JSONResponse(
+                out.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": out.status_url}
+            )
         with db.tenant_transaction(actor.tenant_id) as s:
-            report = transfer.import_entries(s, actor, format, content, skip_errors=skip_errors)
+            imports.refuse_if_busy(s)
+            report = transfer.import_entries(s, actor, format, content, skip_errors=skip_errors, limits=limits)
             return ImportReport.model_validate(report.__dict__)
 
     return await run_in_threadpool(run)
+
+
+def job_out(job: KbImportJob) -> ImportJobOut:
+    data = {k: getattr(job, k) for k in ImportJobOut.model_fields if k not in ("errors", "status_url")}
+    errors = [
+        {"row": int(e.get("row", 0) or 0), "field": str(e.get("field", "")), "message": str(e.get("message", ""))}
+        for e in job.errors or []
+    ]
+    return ImportJobOut(**data, errors=errors, status_url=f"/api/v1/knowledge/imports/{data['id']}")
+
+
+@router.get("/imports")
+def list_imports(db: DbDep, actor: ActorDep) -> list[ImportJobOut]:
+    """The tenant's 20 most recent background imports, newest first."""
+    with db.tenant_read(actor.tenant_id) as s:
+        return [job_out(j) for j in imports.recent(s, actor)]
+
+
+@router.get("/imports/{import_job_id}")
+def get_import(import_job_id: Annotated[uuid.UUID, Path()], db: DbDep, actor: ActorDep) -> ImportJobOut:
+    """A background import's state and progress (rows done of rows total)."""
+    with db.tenant_read(actor.tenant_id) as s:
+        return job_out(imports.get(s, actor, import_job_id))
 
 
 @router.get(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -137,3 +137,42 @@ class KbEvent(TenantOwned, Base):
     helpful: Mapped[bool | None] = mapped_column(default=None)
     language: Mapped[str] = mapped_column(String(8), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class KbImportJob(TenantOwned, Base):
+    """An import file too big to apply within its request, applied in batches by a background job.
+
+    ``state`` goes queued → running → done | failed. ``active`` is 1 while queued or running and NULL after, so the
+    unique (tenant, active) pair allows one unfinished import per tenant on every database (NULLs never collide).
+    The file is kept in ``content`` until the job ends. ``actor_*`` is who queued it; the job acts with that
+    person's or key's permissions as they are when it runs.
+    """
+
+    __tablename__ = "kb_import_jobs"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "active"),
+        Index("ix_kb_import_jobs_state", "state", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    format: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    skip_errors: Mapped[bool] = mapped_column(default=False)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, default=None, deferred=True)
+    size: Mapped[int] = mapped_column(default=0)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    active: Mapped[int | None] = mapped_column(default=1)
+    rows_total: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(String(1000), default="")
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

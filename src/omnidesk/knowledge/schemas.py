@@ -200,6 +200,29 @@ class ImportReport(Output):
     errors: list[ImportError_]
 
 
+class ImportJobOut(Output):
+    """A background import: ``rows_done`` of ``rows_total`` (known once the file is parsed), the counts so far,
+    and, when it ``failed``, why (``error``, ``errors`` per row)."""
+
+    id: uuid.UUID
+    state: str = Field(description="queued, running, done or failed")
+    format: str
+    filename: str
+    size: int
+    rows_total: int
+    rows_done: int
+    created: int
+    updated: int
+    unchanged: int
+    skipped: int
+    errors: list[ImportError_]
+    error: str
+    status_url: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
 class AnalyticsOut(Output):
     since: datetime
     views: int

@@ -25,9 +25,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
-from omnidesk.core.errors import DomainError, InvalidInput, PayloadTooLarge
+from omnidesk.core.errors import DomainError, InvalidInput
 from omnidesk.core.schemas import Input, Language, Timestamp
-from omnidesk.knowledge import actions, queries
+from omnidesk.knowledge import actions, archive, queries
+from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.models import KbArticle, KbCategory
 from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Tag, Text, Title, Variant
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
@@ -49,8 +50,6 @@ COLUMNS = (
     "summary",
 )
 REQUIRED = ("question", "answer", "language")
-MAX_ROWS = 20_000
-MAX_ZIP_BYTES = 50 * 1024 * 1024
 FORMATS = ("csv", "xlsx", "json", "markdown")
 _GROUP_NS = uuid.UUID("5b0f7c7e-0c55-4c50-9d55-4b9f6f0a1e11")
 
@@ -116,16 +115,19 @@ def _from_columns(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse(fmt: str, content: bytes) -> list[tuple[int, dict[str, Any]]]:
-    """Rows as ``(row number, raw values)``; raises InvalidInput when the file itself cannot be read."""
+def parse(fmt: str, content: bytes, limits: Limits = Limits()) -> list[tuple[int, dict[str, Any]]]:
+    """Rows as ``(row number, raw values)``; raises InvalidInput when the file itself cannot be read and
+    LimitExceeded (413/422) when it is over a limit, before the parser has spent more than the limits allow."""
+    if len(content) > limits.max_bytes:
+        raise LimitExceeded("max_bytes", limits.max_bytes, f"import files are limited to {limits.max_bytes} bytes")
     if fmt == "csv":
-        return _parse_csv(content)
+        return _parse_csv(content, limits)
     if fmt == "xlsx":
-        return _parse_xlsx(content)
+        return _parse_xlsx(content, limits)
     if fmt == "json":
-        return _parse_json(content)
+        return _parse_json(content, limits)
     if fmt == "markdown":
-        return _parse_markdown_zip(content)
+        return _parse_markdown_zip(content, limits)
     raise InvalidInput(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
 
 
@@ -146,51 +148,64 @@ def _check_header(header: list[str]) -> list[str]:
     return names
 
 
-def _parse_csv(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+def _parse_csv(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the CSV file is not UTF-8 encoded; save it as UTF-8 and try again") from exc
     reader = csv.reader(io.StringIO(text, newline=""))
-    rows = list(reader)
-    if not rows:
-        raise InvalidInput("the file is empty")
-    names = _check_header(rows[0])
-    out: list[tuple[int, dict[str, Any]]] = []
-    for n, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
-    return _bounded(out)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("the file is empty")
+        names = _check_header(header[: limits.max_columns])
+        out: list[tuple[int, dict[str, Any]]] = []
+        for n, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
+            _bounded(out, limits)
+    except csv.Error as exc:  # e.g. a field over the csv module's own size limit
+        raise InvalidInput(f"line {reader.line_num}: {exc}") from exc
+    return out
 
 
-def _parse_xlsx(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
 
+    # Every member inflated under the caps, every XML part through expat without DTDs, rows, cells, columns and
+    # texts counted: only then does openpyxl parse, and it is asked for no more rows or columns than were counted
+    # (a sheet's own <dimension> could otherwise make it pad a million empty rows).
+    stats = archive.scan_workbook(content, limits)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a corrupt file
+    except (*archive.BROKEN_ARCHIVE, LookupError) as exc:  # openpyxl raises many types for a corrupt file
         raise InvalidInput("the file is not a readable XLSX workbook") from exc
     try:
+        if not book.worksheets:
+            raise InvalidInput("the workbook has no sheet")
         sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
+        rows = sheet.iter_rows(
+            values_only=True, max_row=max(stats.max_row, 1), max_col=max(min(stats.max_column, limits.max_columns), 1)
+        )
         header = next(rows, None)
         if header is None:
             raise InvalidInput("the workbook's first sheet is empty")
         names = _check_header(["" if h is None else str(h) for h in header])
         out: list[tuple[int, dict[str, Any]]] = []
         for n, row in enumerate(rows, start=2):
-            if len(out) > MAX_ROWS:
-                break
             if not any(c is not None and str(c).strip() for c in row):
                 continue
             out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
+            _bounded(out, limits)
+    except (*archive.BROKEN_ARCHIVE, LookupError) as exc:
+        raise InvalidInput("the workbook cannot be read (damaged or forged file)") from exc
     finally:
         book.close()
-    return _bounded(out)
+    return out
 
 
-def _parse_json(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+def _parse_json(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     try:
         data = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -201,25 +216,30 @@ def _parse_json(content: bytes) -> list[tuple[int, dict[str, Any]]]:
     out: list[tuple[int, dict[str, Any]]] = []
     for n, item in enumerate(entries, start=1):
         out.append((n, item if isinstance(item, dict) else {"_invalid": item}))
-    return _bounded(out)
+    return _bounded(out, limits)
 
 
 _FRONT = re.compile(r"\A---\r?\n(.*?)\r?\n---\r?\n?(.*)\Z", re.S)
 
 
-def _parse_markdown_zip(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+def _parse_markdown_zip(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(content))
-    except zipfile.BadZipFile as exc:
-        raise InvalidInput("a Markdown import is a .zip of .md files") from exc
-    names = sorted(i.filename for i in archive.infolist() if i.filename.endswith(".md") and not i.is_dir())
-    total = sum(i.file_size for i in archive.infolist())
-    if total > MAX_ZIP_BYTES:  # archive-bomb guard: refuse before inflating
-        raise PayloadTooLarge(f"the archive expands to more than {MAX_ZIP_BYTES // (1024 * 1024)} MB")
+        zipped = archive.open_archive(content, limits, what="zip of Markdown files")
+    except InvalidInput as exc:
+        raise InvalidInput(f"a Markdown import is a .zip of .md files; {exc.detail}") from exc
+    members = sorted(
+        (i for i in zipped.infolist() if i.filename.endswith(".md") and not i.is_dir()), key=lambda i: i.filename
+    )
+    if len(members) > limits.max_rows:
+        raise LimitExceeded(
+            "max_rows", limits.max_rows, f"at most {limits.max_rows} entries per file; split the file", status=422
+        )
+    budget = archive.Budget(limits.max_uncompressed_bytes)
     out: list[tuple[int, dict[str, Any]]] = []
-    for n, name in enumerate(names, start=1):
+    for n, info in enumerate(members, start=1):
+        name = info.filename
         try:
-            text = archive.read(name).decode("utf-8-sig")
+            text = archive.read_member(zipped, info, limits, budget).decode("utf-8-sig")
         except UnicodeDecodeError:
             out.append((n, {"_invalid": f"{name} is not UTF-8"}))
             continue
@@ -245,12 +265,14 @@ def _parse_markdown_zip(content: bytes) -> list[tuple[int, dict[str, Any]]]:
                 meta[key] = value
         meta["answer"] = match.group(2).strip("\n")
         out.append((n, meta))
-    return _bounded(out)
+    return out
 
 
-def _bounded(rows: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    if len(rows) > MAX_ROWS:
-        raise InvalidInput(f"at most {MAX_ROWS} entries per file; split the file")
+def _bounded(rows: list[tuple[int, dict[str, Any]]], limits: Limits) -> list[tuple[int, dict[str, Any]]]:
+    if len(rows) > limits.max_rows:
+        raise LimitExceeded(
+            "max_rows", limits.max_rows, f"at most {limits.max_rows} entries per file; split the file", status=422
+        )
     return rows
 
 
@@ -300,9 +322,32 @@ def _derived_id(entry: ImportEntry) -> str:
 # --- importing -----------------------------------------------------------------------------------------------
 
 
-def import_entries(session: Session, actor: Actor, fmt: str, content: bytes, *, skip_errors: bool = False) -> Report:
+def import_entries(
+    session: Session,
+    actor: Actor,
+    fmt: str,
+    content: bytes,
+    *,
+    skip_errors: bool = False,
+    limits: Limits = Limits(),
+) -> Report:
+    """Import in the caller's transaction: all or nothing unless ``skip_errors``."""
+    entries, report = prepare(actor, fmt, content, skip_errors=skip_errors, limits=limits)
+    apply(session, actor, entries, report)
+    report.skipped = len({e["row"] for e in report.errors})
+    if report.errors and not skip_errors:
+        raise InvalidInput(
+            f"{len(report.errors)} row(s) could not be applied; nothing was imported", errors=report.errors
+        )
+    return report
+
+
+def prepare(
+    actor: Actor, fmt: str, content: bytes, *, skip_errors: bool, limits: Limits
+) -> tuple[list[tuple[int, ImportEntry]], Report]:
+    """Parse and validate (pure): the entries to apply and a report holding the bad rows, or the refusal."""
     actor.require(Perm.KNOWLEDGE_WRITE)
-    entries, errors = validate(parse(fmt, content))
+    entries, errors = validate(parse(fmt, content, limits))
     if any(e.status in (ArticleStatus.PUBLISHED, ArticleStatus.ARCHIVED) for _, e in entries):
         actor.require(Perm.KNOWLEDGE_PUBLISH)
     if errors and not skip_errors:
@@ -310,7 +355,11 @@ def import_entries(session: Session, actor: Actor, fmt: str, content: bytes, *, 
             f"{len(errors)} bad row(s); nothing was imported. Fix them, or import with skip_errors=true",
             errors=errors,
         )
-    report = Report(errors=list(errors))
+    return entries, Report(errors=list(errors))
+
+
+def apply(session: Session, actor: Actor, entries: list[tuple[int, ImportEntry]], report: Report) -> None:
+    """Write ``entries`` in the caller's transaction, each in a savepoint; failures go to ``report.errors``."""
     cats = _Categories(session, actor)
     for n, entry in entries:
         try:
@@ -320,12 +369,6 @@ def import_entries(session: Session, actor: Actor, fmt: str, content: bytes, *, 
             report.errors.append({"row": n, "field": "", "message": exc.detail})
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
-    report.skipped = len({e["row"] for e in report.errors})
-    if report.errors and not skip_errors:
-        raise InvalidInput(
-            f"{len(report.errors)} row(s) could not be applied; nothing was imported", errors=report.errors
-        )
-    return report
 
 
 class _Categories:
@@ -491,10 +534,10 @@ def render_export(fmt: str, rows: list[dict[str, Any]]) -> tuple[bytes, str, str
         return body.encode(), "application/json", "json"
     if fmt == "markdown":
         out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zipped:
             for row in rows:
                 folder = f"{row['language']}/{row['category'] or 'uncategorized'}"
-                archive.writestr(f"{folder}/{_safe_name(row['external_id'])}.md", _markdown_file(row))
+                zipped.writestr(f"{folder}/{_safe_name(row['external_id'])}.md", _markdown_file(row))
         return out.getvalue(), "application/zip", "zip"
     raise InvalidInput(f"unknown format '{fmt}'; use one of {', '.join(FORMATS)}")
 

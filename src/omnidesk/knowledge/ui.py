@@ -19,8 +19,9 @@ from pydantic import ValidationError
 from omnidesk.accounts import auth
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError, PermissionDenied
-from omnidesk.knowledge import actions, analytics, queries, render, transfer
-from omnidesk.knowledge.api import MAX_IMPORT_BYTES
+from omnidesk.knowledge import actions, analytics, imports, queries, render, transfer
+from omnidesk.knowledge.api import job_out
+from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.schemas import ArticleCreate, ArticleUpdate, SuggestionCreate
 from omnidesk.knowledge.states import ArticleStatus
 from omnidesk.security.permissions import Perm
@@ -212,21 +213,58 @@ async def import_file(
     if info is None:
         return _login()
     check_form_csrf(info, csrf)
-    content = await file.read(MAX_IMPORT_BYTES + 1)
+    settings = request.app.state.settings
+    limits = Limits.from_settings(settings)
+    content = await file.read(limits.max_bytes + 1)
+    db = get_db(request)
 
     def run() -> dict[str, Any]:
-        if len(content) > MAX_IMPORT_BYTES:
-            return {"error": f"files are limited to {MAX_IMPORT_BYTES // (1024 * 1024)} MB", "errors": []}
         try:
-            with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            if len(content) > limits.max_bytes:
+                raise LimitExceeded("max_bytes", limits.max_bytes, "file too large")
+            if format not in transfer.FORMATS:
+                return {"error": f"unknown format '{format}'", "errors": []}
+            if len(content) > settings.knowledge_import_background_bytes:
+                with db.tenant_transaction(info.actor.tenant_id) as s:
+                    job = imports.queue(s, info.actor, format, content, filename=file.filename or "",
+                                        skip_errors=skip_errors == "on", limits=limits)  # fmt: skip
+                    job_id = job.id
+                if settings.run_jobs_in_process:
+                    imports.run_in_background(
+                        db, info.actor.tenant_id, job_id, limits, settings.knowledge_import_workers
+                    )
+                return {"job_id": job_id}
+            with db.tenant_transaction(info.actor.tenant_id) as s:
+                imports.refuse_if_busy(s)
                 return {
-                    "report": transfer.import_entries(s, info.actor, format, content, skip_errors=skip_errors == "on")
+                    "report": transfer.import_entries(
+                        s, info.actor, format, content, skip_errors=skip_errors == "on", limits=limits
+                    )
                 }
+        except LimitExceeded as exc:
+            # The limit in the reader's language; the API's detail (with the setting's name) is for operators.
+            return {"error": exc.detail, "errors": [], "limit": exc.limit, "limit_value": exc.value}
         except DomainError as exc:
             return {"error": exc.detail, "errors": exc.errors}
 
     result = await run_in_threadpool(run)
+    if "job_id" in result:
+        return RedirectResponse(f"/knowledge/imports/{result['job_id']}", status_code=303)
     return _page(request, info, "knowledge/import.html", result, 200 if "report" in result else 422)
+
+
+@router.get("/imports/{job_id}")
+def import_job(request: Request, job_id: uuid.UUID) -> Response:
+    """A background import's progress; the page reloads itself every few seconds until the job has ended."""
+    info = _session(request)
+    if info is None:
+        return _login()
+    with get_db(request).tenant_read(info.actor.tenant_id) as s:
+        try:
+            job = job_out(imports.get(s, info.actor, job_id))
+        except DomainError as exc:
+            return _page(request, info, "knowledge/denied.html", {"message": exc.detail}, exc.status)
+    return _page(request, info, "knowledge/import_job.html", {"job": job})
 
 
 @router.get("/{article_id}")

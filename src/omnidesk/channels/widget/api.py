@@ -152,7 +152,11 @@ def list_conversations(tenant: str, visitor: VisitorDep, db: DbDep) -> list[Visi
         ]
 
 
-@router.post("/widget/{tenant}/conversations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/widget/{tenant}/conversations",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": VisitorConversationOut, "description": "this client_id opened one already: that one"}},
+)
 def open_conversation(
     tenant: str,
     data: VisitorConversationCreate,
@@ -206,7 +210,7 @@ def list_messages(
     conversation_id: uuid.UUID,
     visitor: VisitorDep,
     db: DbDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[MessageOut]:
     """Messages (never internal notes) after ``after_seq``: how the widget resumes after a drop."""
@@ -217,7 +221,11 @@ def list_messages(
         )
 
 
-@router.post("/widget/{tenant}/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/widget/{tenant}/conversations/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": MessageOut, "description": "a message with this client_id was sent already: that one"}},
+)
 def send_message(
     tenant: str,
     conversation_id: uuid.UUID,

@@ -1,0 +1,310 @@
+"""Background knowledge imports: a file above ``OMNIDESK_KNOWLEDGE_IMPORT_BACKGROUND_BYTES`` is queued as a
+``KbImportJob`` and applied by a job, so a big file neither holds a request open nor the database's write lock.
+
+The request checks what is cheap (permission, size, the archive's central directory) and queues; the job claims
+the row (one process wins), parses and validates the whole file under the import limits, then applies it in
+batches of :data:`BATCH` entries, one transaction each, recording progress in the same transaction. Between
+batches other tenants' writes go ahead (SQLite has one writer). Bad rows found while validating stop the job
+before anything is written (unless ``skip_errors``); a row that fails while applying stops it after the batches
+already written, which stay: re-importing the fixed file is safe, since unchanged entries are not written again.
+A job whose process died is taken up again after :data:`STALE`; a tenant has at most one unfinished import.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from omnidesk.accounts import queries as account_queries
+from omnidesk.accounts.models import ApiKey, StaffUser
+from omnidesk.compliance import audit
+from omnidesk.core.actor import Actor, ActorKind
+from omnidesk.core.db import Database, utcnow
+from omnidesk.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from omnidesk.knowledge import archive, transfer
+from omnidesk.knowledge.archive import Limits
+from omnidesk.knowledge.models import KbImportJob
+from omnidesk.security.permissions import Perm, Role
+
+log = logging.getLogger("omnidesk.knowledge")
+
+BATCH = 200
+STALE = timedelta(minutes=10)
+MAX_ERRORS_KEPT = 1000
+UNFINISHED = ("queued", "running")
+
+
+def unfinished(session: Session) -> KbImportJob | None:
+    return session.scalar(select(KbImportJob).where(KbImportJob.state.in_(UNFINISHED)).limit(1))
+
+
+def refuse_if_busy(session: Session) -> None:
+    """One import at a time per tenant: a new one waits until the running one ended."""
+    job = unfinished(session)
+    if job is not None:
+        raise Conflict(
+            f"an import is already {job.state} ({job.rows_done}/{job.rows_total} rows); wait for it to finish: "
+            f"/api/v1/knowledge/imports/{job.id}"
+        )
+
+
+def check_cheaply(fmt: str, content: bytes, limits: Limits) -> None:
+    """What a request can afford to check before queueing: the size, the archive's directory and what its members
+    really inflate to (a bomb is refused in the request; parsing and DTD checks are left to the job)."""
+    if len(content) > limits.max_bytes:
+        raise archive.LimitExceeded(
+            "max_bytes", limits.max_bytes, f"import files are limited to {limits.max_bytes} bytes"
+        )
+    if fmt in ("xlsx", "markdown"):
+        what = "XLSX workbook" if fmt == "xlsx" else "zip of Markdown files"
+        archive.inflate_all(content, limits, what=what)
+
+
+def queue(
+    session: Session,
+    actor: Actor,
+    fmt: str,
+    content: bytes,
+    *,
+    filename: str,
+    skip_errors: bool,
+    limits: Limits,
+) -> KbImportJob:
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    check_cheaply(fmt, content, limits)
+    refuse_if_busy(session)
+    job = KbImportJob(
+        tenant_id=actor.tenant_id,
+        format=fmt,
+        filename=filename[:200],
+        skip_errors=skip_errors,
+        content=content,
+        size=len(content),
+        actor_kind=actor.kind.value,
+        actor_id=actor.id,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:  # a concurrent request queued one first (the unique tenant/active pair)
+        raise Conflict("an import is already queued; wait for it to finish") from None
+    audit.record(session, actor, "knowledge.import_queued", "kb_import_job", job.id,
+                 {"format": fmt, "filename": job.filename, "bytes": len(content)})  # fmt: skip
+    return job
+
+
+def get(session: Session, actor: Actor, job_id: uuid.UUID) -> KbImportJob:
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    job = session.get(KbImportJob, job_id)
+    if job is None:
+        raise NotFound("no such import")
+    return job
+
+
+def recent(session: Session, actor: Actor, limit: int = 20) -> list[KbImportJob]:
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    return list(session.scalars(select(KbImportJob).order_by(KbImportJob.created_at.desc()).limit(limit)))
+
+
+# --- the job -------------------------------------------------------------------------------------------------
+
+
+def _claim(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    now = utcnow()
+    with db.tenant_transaction(tenant_id) as s:
+        claimed = s.execute(
+            update(KbImportJob)
+            .where(
+                KbImportJob.id == job_id,
+                or_(
+                    KbImportJob.state == "queued",
+                    (KbImportJob.state == "running") & (KbImportJob.updated_at < now - STALE),
+                ),
+            )
+            .values(state="running", started_at=now, updated_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+    return bool(claimed)
+
+
+def _actor(session: Session, job: KbImportJob) -> Actor:
+    """Who queued the job, with their permissions as they are now (a deactivated person's import stops)."""
+    now = utcnow()
+    if job.actor_kind == ActorKind.STAFF.value and job.actor_id is not None:
+        user = session.get(StaffUser, job.actor_id)
+        if user is None or not user.is_active:
+            raise PermissionDenied("the person who started this import can no longer sign in")
+        return Actor(
+            tenant_id=job.tenant_id,
+            kind=ActorKind.STAFF,
+            id=user.id,
+            role=Role(user.role),
+            team_ids=account_queries.teams_of(session, user.id),
+            language=user.language,
+        )
+    if job.actor_kind == ActorKind.API_KEY.value and job.actor_id is not None:
+        key = session.get(ApiKey, job.actor_id)
+        if key is None or key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+            raise PermissionDenied("the API key that started this import was revoked or has expired")
+        return Actor(tenant_id=job.tenant_id, kind=ActorKind.API_KEY, id=key.id, role=Role(key.role))
+    if job.actor_kind == ActorKind.SYSTEM.value:
+        return Actor(tenant_id=job.tenant_id, kind=ActorKind.SYSTEM, id=None, role=Role.ADMIN)
+    raise PermissionDenied("this import has no one it could act for")
+
+
+def _finish(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, **values: Any) -> None:
+    now = utcnow()
+    with db.tenant_transaction(tenant_id) as s:
+        s.execute(
+            update(KbImportJob)
+            .where(KbImportJob.id == job_id)
+            .values(active=None, content=None, finished_at=now, updated_at=now, **values)
+        )
+
+
+def run(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, limits: Limits) -> bool:
+    """Claim and run one job; False when another process has it. Never raises: failures end up on the row."""
+    if not _claim(db, tenant_id, job_id):
+        return False
+    try:
+        _execute(db, tenant_id, job_id, limits)
+    except DomainError as exc:
+        _finish(db, tenant_id, job_id, state="failed", error=exc.detail[:1000], errors=exc.errors[:MAX_ERRORS_KEPT])
+    except Exception:
+        log.exception("knowledge import failed", extra={"tenant_id": str(tenant_id), "job_id": str(job_id)})
+        _finish(db, tenant_id, job_id, state="failed", error="the import stopped on an internal error")
+    return True
+
+
+def _execute(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, limits: Limits) -> None:
+    with db.tenant_read(tenant_id) as s:
+        job = s.get(KbImportJob, job_id)
+        assert job is not None
+        actor = _actor(s, job)
+        fmt, content, skip_errors = job.format, job.content or b"", job.skip_errors
+    entries, report = transfer.prepare(actor, fmt, content, skip_errors=skip_errors, limits=limits)
+    del content
+    bad = len(report.errors)
+    with db.tenant_transaction(tenant_id) as s:
+        s.execute(
+            update(KbImportJob)
+            .where(KbImportJob.id == job_id)
+            .values(rows_total=len(entries) + bad, rows_done=bad, updated_at=utcnow())
+        )
+    done = bad
+    for start in range(0, len(entries), BATCH):
+        batch = entries[start : start + BATCH]
+        with db.tenant_transaction(tenant_id) as s:
+            before = len(report.errors)
+            transfer.apply(s, actor, batch, report)
+            if len(report.errors) > before and not skip_errors:  # raising rolls this batch back
+                report.skipped = len({e["row"] for e in report.errors})
+                raise DomainError(
+                    f"{len(report.errors)} row(s) could not be applied; the {done} rows before them were imported",
+                    errors=report.errors,
+                )
+            done += len(batch)
+            s.execute(
+                update(KbImportJob)
+                .where(KbImportJob.id == job_id)
+                .values(
+                    rows_done=done,
+                    created=report.created,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                    updated_at=utcnow(),
+                )
+            )
+    report.skipped = len({e["row"] for e in report.errors})
+    _finish(
+        db,
+        tenant_id,
+        job_id,
+        state="done",
+        rows_done=done,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        skipped=report.skipped,
+        errors=report.errors[:MAX_ERRORS_KEPT],
+    )
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+
+
+def run_in_background(
+    db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, limits: Limits, workers: int = 2
+) -> threading.Thread | None:
+    """Start the job now in a thread of this process if fewer than ``workers`` imports run here; otherwise leave
+    it queued for the import loop (``omnidesk worker`` or the embedded server's), which bounds its own threads."""
+    with _slots_lock:
+        slots = _slots.setdefault(workers, threading.BoundedSemaphore(workers))
+    if not slots.acquire(blocking=False):
+        return None
+
+    def work() -> None:
+        try:
+            run(db, tenant_id, job_id, limits)
+        finally:
+            slots.release()
+
+    thread = threading.Thread(target=work, name=f"import-{job_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+def pending(db: Database) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """``(tenant, job)`` of every job waiting to run, or whose process died while running it."""
+    stale = utcnow() - STALE
+    with db.platform_read() as s:
+        rows = s.execute(
+            select(KbImportJob.tenant_id, KbImportJob.id)
+            .where(
+                or_(
+                    KbImportJob.state == "queued",
+                    (KbImportJob.state == "running") & (KbImportJob.updated_at < stale),
+                )
+            )
+            .order_by(KbImportJob.created_at)
+        )
+        return [(tenant_id, job_id) for tenant_id, job_id in rows]
+
+
+def run_forever(
+    db: Database,
+    stop: threading.Event,
+    limits: Limits,
+    workers: int = 2,
+    interval_seconds: float = 5.0,
+) -> None:
+    """The import loop of ``omnidesk worker`` (and of the embedded server): up to ``workers`` imports of
+    different tenants run side by side, so one tenant's big file does not hold up another's."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    running: dict[uuid.UUID, Future[bool]] = {}
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
+        while not stop.is_set():
+            try:
+                for job_id in [j for j, f in running.items() if f.done()]:
+                    del running[job_id]
+                for tenant_id, job_id in pending(db):
+                    if job_id not in running:
+                        running[job_id] = pool.submit(run, db, tenant_id, job_id, limits)
+            except Exception:  # keep the loop alive; the next tick retries
+                log.exception("knowledge import tick failed")
+            stop.wait(interval_seconds)
+
+
+def start_in_background(db: Database, limits: Limits, workers: int = 2) -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(target=run_forever, args=(db, stop, limits, workers), name="imports", daemon=True).start()
+    return stop
