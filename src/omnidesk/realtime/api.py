@@ -20,7 +20,9 @@ def socket_token(actor: ActorDep, settings: SettingsDep) -> dict[str, str | int]
         tenant_id=actor.tenant_id,
         kind="staff",
         staff_id=actor.staff_id,
-        read_all=actor.can(Perm.CONVERSATIONS_READ_ALL) or actor.staff_id is None,
+        # An API key is nobody's inbox: without read_all its socket gets what an agent with no assignments and
+        # no teams gets (the unassigned queue), exactly like its HTTP reads (conversations.queries.visible_to).
+        read_all=actor.can(Perm.CONVERSATIONS_READ_ALL),
         team_ids=actor.team_ids,
         supervise=actor.can(Perm.ROUTING_SUPERVISE),
     )
