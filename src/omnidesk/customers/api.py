@@ -14,7 +14,7 @@ from omnidesk.core.schemas import Page
 from omnidesk.customers import actions, queries
 from omnidesk.customers.models import Customer
 from omnidesk.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate, IdentityIn, IdentityOut
-from omnidesk.security.masking import mask_email, mask_identity, mask_phone
+from omnidesk.security.masking import mask_email, mask_phone, present_identity
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep
 
@@ -22,7 +22,8 @@ router = APIRouter(tags=["customers"])
 
 
 def present(s: Session, actor: Actor, customers: list[Customer]) -> list[CustomerOut]:
-    """Serialise customers with their identities, masking contact details for roles without ``customers.pii``."""
+    """Serialise customers with their identities, masking contact details for roles without ``customers.pii`` and
+    visitor ids (credentials) for everyone (security/masking.py)."""
     identities = queries.identities_of(s, [c.id for c in customers])
     reveal = actor.can(Perm.CUSTOMERS_PII)
     out = []
@@ -32,8 +33,8 @@ def present(s: Session, actor: Actor, customers: list[Customer]) -> list[Custome
         if not reveal:
             item.email = mask_email(item.email)
             item.phone = mask_phone(item.phone)
-            for identity in item.identities:
-                identity.value = mask_identity(identity.kind, identity.value)
+        for identity in item.identities:
+            identity.value = present_identity(identity.kind, identity.value, reveal_pii=reveal)
         out.append(item)
     return out
 
