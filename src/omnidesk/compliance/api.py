@@ -60,4 +60,9 @@ def list_audit(
             limit=limit,
         )
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-        return Page[AuditRecordOut](items=[present(actor, r) for r in rows], next_cursor=next_cursor)
+        page = Page[AuditRecordOut](items=[present(actor, r) for r in rows], next_cursor=next_cursor)
+    # Who looked at the trail, and for what, is itself on the trail.
+    filters = {"action": action, "actor_id": actor_id, "target_type": target_type, "target_id": target_id}
+    details = {k: str(v) for k, v in filters.items() if v is not None} | {"count": len(rows)}
+    audit.record_read(db, actor, "audit.read", "audit", "trail", details)
+    return page

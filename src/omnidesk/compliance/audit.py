@@ -1,4 +1,5 @@
-"""Writing audit records. Call inside the action's transaction so the record commits or rolls back with it."""
+"""Writing audit records. Call inside the action's transaction so the record commits or rolls back with it; reads
+that must be audited use :func:`record_read` (a short transaction of its own)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from omnidesk.compliance.models import AuditRecord
 from omnidesk.core.actor import Actor
+from omnidesk.core.db import Database
 
 REDACTED = "[redacted]"
 
@@ -108,3 +110,16 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def record_read(
+    db: Database,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: uuid.UUID | str,
+    changes: dict[str, Any] | None = None,
+) -> None:
+    """Audit a security-relevant read in its own short transaction: the read itself ran in a read-only one."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        record(s, actor, action, target_type, target_id, changes)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
+from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
@@ -52,7 +53,12 @@ def list_customers(
     with db.tenant_read(actor.tenant_id) as s:
         rows, more = queries.list_customers(s, q=q, tag=tag, cursor=cursor, limit=limit)
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-        return Page[CustomerOut](items=present(s, actor, rows), next_cursor=next_cursor)
+        page = Page[CustomerOut](items=present(s, actor, rows), next_cursor=next_cursor)
+    if rows and actor.can(Perm.CUSTOMERS_PII):
+        # A list with contact details in clear is a bulk read of personal data: who read how many, with what search.
+        details = {"count": len(rows), "search": q, "tag": tag, "page": bool(cursor)}
+        audit.record_read(db, actor, "customer.list_read", "customer", "list", details)
+    return page
 
 
 @router.post("/customers", status_code=status.HTTP_201_CREATED)

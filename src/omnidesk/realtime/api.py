@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from omnidesk.compliance import audit
 from omnidesk.realtime.tokens import TTL_SECONDS, SocketGrant, mint
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, SettingsDep
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(tags=["realtime"])
 
 
 @router.post("/realtime/token")
-def socket_token(actor: ActorDep, settings: SettingsDep) -> dict[str, str | int]:
+def socket_token(actor: ActorDep, settings: SettingsDep, db: DbDep) -> dict[str, str | int]:
     """A short-lived token for the first frame of ``/api/v1/realtime/ws``: it carries what the caller may see
     (their tenant, role scope and teams) so the gateway authorizes every event without the database."""
     actor.require(Perm.CONVERSATIONS_READ)
@@ -26,4 +27,7 @@ def socket_token(actor: ActorDep, settings: SettingsDep) -> dict[str, str | int]
         team_ids=actor.team_ids,
         supervise=actor.can(Perm.ROUTING_SUPERVISE),
     )
+    # A socket token opens a live feed of the tenant's conversations for five minutes: who got one, with what scope.
+    scope = {"read_all": grant.read_all, "teams": len(grant.team_ids), "supervise": grant.supervise}
+    audit.record_read(db, actor, "realtime.token_mint", actor.kind.value, actor.id or actor.tenant_id, scope)
     return {"token": mint(settings.effective_secret_key, grant), "expires_in": TTL_SECONDS}

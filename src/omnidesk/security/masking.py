@@ -78,6 +78,7 @@ _PERSONAL_KEYS: dict[str, Callable[[Any], Any]] = {
     "email": _mask_str(mask_email),
     "phone": _mask_str(mask_phone),
     "identifier": _mask_str(lambda v: mask_opaque(v) if v else v),
+    "search": _mask_str(lambda v: mask_opaque(v) if v else v),  # what someone searched customers for
 }
 
 
