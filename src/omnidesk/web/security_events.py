@@ -95,7 +95,7 @@ def record(db: Database, scope: Scope, status: int, noted: list[str]) -> None:
     actor: Actor | None = scope.get("state", {}).get("actor")
     method = scope.get("method", "")
     route = _template(scope)
-    where = {"method": method, "route": route, "path": scope.get("path", "")[:300], "status": status}
+    where = {"method": method, "route": route, "path": _path(scope)[:300], "status": status}
     if noted or status == 403:
         _denied(db, actor, where, noted)
     if status == 404:
@@ -154,6 +154,13 @@ def _template(scope: Scope) -> str:
     values = {str(v): k for k, v in (scope.get("path_params") or {}).items()}
     segments = str(scope.get("path", "")).split("/")
     return "/".join("{" + values[seg] + "}" if seg in values else seg for seg in segments)[:200]
+
+
+def _path(scope: Scope) -> str:
+    """The path as asked, except the values of parameters named like credentials (a reset link's token)."""
+    secret = {str(v) for k, v in (scope.get("path_params") or {}).items() if audit.is_credential_field(k)}
+    segments = str(scope.get("path", "")).split("/")
+    return "/".join(audit.REDACTED if seg in secret else seg for seg in segments)
 
 
 def _who(actor: Actor | None) -> dict[str, Any]:
