@@ -209,3 +209,34 @@ def test_sockets_are_renewed_after_their_lifetime(
         assert closed.value.code == 4000
     finally:
         ctx.__exit__(None, None, None)
+
+
+def test_an_agent_key_socket_gets_only_what_an_agent_without_assignments_gets(client: TestClient, world: World) -> None:
+    """An agent-role API key is nobody's inbox: its socket gets the unassigned queue, never the events or internal
+    notes of a conversation assigned to someone; an admin key's socket still gets everything."""
+    assigned = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, assigned, "分配给管理员的会话")
+    client.patch(
+        f"/api/v1/conversations/{conv['id']}",
+        json={"assignee_id": str(world.staff[Role.ADMIN].id)},
+        headers=world.headers(),
+    )
+    key_ctx, key_socket = _open(client, _staff_token(client, world, Role.AGENT))
+    admin_ctx, admin_socket = _open(client, _staff_token(client, world, Role.ADMIN))
+    try:
+        client.post(
+            f"/api/v1/conversations/{conv['id']}/notes", json={"body": "内部：退款审批中"}, headers=world.headers()
+        )
+        client.post(
+            f"/api/v1/conversations/{conv['id']}/messages", json={"body": "已为您处理"}, headers=world.headers()
+        )
+        seen_by_admin = [_next_of(admin_socket, "message")["message"]["body"] for _ in range(2)]
+        assert seen_by_admin == ["内部：退款审批中", "已为您处理"]
+        # A fresh unassigned conversation proves the key's socket is alive and that nothing else came first.
+        visitor_conversation(client, start_visitor(client, world.slug), "新的排队会话")
+        first = _next_of(key_socket, "message")
+        assert first["message"]["body"] == "新的排队会话"
+        assert first["conversation_id"] != conv["id"]
+    finally:
+        key_ctx.__exit__(None, None, None)
+        admin_ctx.__exit__(None, None, None)

@@ -33,11 +33,13 @@ def new_ticket(client: TestClient, world: World, role: Role = Role.AGENT, **fiel
     return data
 
 
-def move(client: TestClient, world: World, ticket: dict[str, Any], status: str, **extra: Any) -> dict[str, Any]:
+def move(
+    client: TestClient, world: World, ticket: dict[str, Any], status: str, role: Role = Role.AGENT, **extra: Any
+) -> dict[str, Any]:
     r = client.post(
         f"/api/v1/tickets/{ticket['id']}/transitions",
         json={"status": status, "version": ticket["version"], **extra},
-        headers=world.headers(Role.AGENT),
+        headers=world.headers(role),
     )
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()

@@ -103,8 +103,9 @@ def test_lifecycle_history_and_closing_rules(client: TestClient, world: World) -
 
 
 def test_reopen_goes_back_to_the_last_handler(client: TestClient, world: World) -> None:
+    # Assigned to the agent in person: the agent-role API key (nobody) no longer sees it, a supervisor does.
     t = new_ticket(client, world, assignee_id=str(world.staff[Role.AGENT].id))
-    t = move(client, world, t, "resolved")
+    t = move(client, world, t, "resolved", Role.SUPERVISOR)
     r = client.patch(
         f"{API}/tickets/{t['id']}",
         json={"version": t["version"], "assignee_id": str(world.staff[Role.SUPERVISOR].id)},
@@ -117,7 +118,7 @@ def test_reopen_goes_back_to_the_last_handler(client: TestClient, world: World) 
         json={"version": t["version"], "assignee_id": None},
         headers=world.headers(Role.SUPERVISOR),
     )
-    t = move(client, world, r.json(), "reopened", reason="not fixed")
+    t = move(client, world, r.json(), "reopened", Role.SUPERVISOR, reason="not fixed")
     assert t["assignee_id"] == str(world.staff[Role.SUPERVISOR].id)
 
 

@@ -112,6 +112,9 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
         "label": "track_parcel",
         "version": "1",
         "faq_suggestion_id": faq_suggestion_id,
+        "view_id": client.post(
+            "/api/v1/ticket-views", headers=headers, json={"name": "VIP", "filters": {}, "shared": True}
+        ).json()["id"],
         "canned_id": client.post(
             "/api/v1/canned-responses", headers=headers, json={"shortcut": "hi", "title": "Hi", "body": "您好"}
         ).json()["id"],

@@ -7,13 +7,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from omnidesk.compliance import queries
+from omnidesk.compliance import audit, queries
+from omnidesk.compliance.models import AuditRecord
 from omnidesk.compliance.schemas import AuditRecordOut
+from omnidesk.core.actor import Actor
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page, Timestamp
+from omnidesk.security.masking import mask_personal_changes
+from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep
 
 router = APIRouter(tags=["audit"])
+
+
+def present(actor: Actor, record: AuditRecord) -> AuditRecordOut:
+    """One record as ``actor`` may read it: credentials never (also in rows written before that rule), customers'
+    contact details masked without ``customers.pii``; staff records as ``staff.read`` shows them anyway."""
+    item = AuditRecordOut.model_validate(record)
+    changes = audit.redact(dict(record.changes or {}))
+    readable_staff = record.target_type == "staff" and actor.can(Perm.STAFF_READ)
+    if not actor.can(Perm.CUSTOMERS_PII) and not readable_staff:
+        changes = mask_personal_changes(changes)
+    item.changes = changes
+    return item
 
 
 @router.get("/audit")
@@ -44,4 +60,9 @@ def list_audit(
             limit=limit,
         )
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-        return Page[AuditRecordOut](items=[AuditRecordOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+        page = Page[AuditRecordOut](items=[present(actor, r) for r in rows], next_cursor=next_cursor)
+    # Who looked at the trail, and for what, is itself on the trail.
+    filters = {"action": action, "actor_id": actor_id, "target_type": target_type, "target_id": target_id}
+    details = {k: str(v) for k, v in filters.items() if v is not None} | {"count": len(rows)}
+    audit.record_read(db, actor, "audit.read", "audit", "trail", details)
+    return page

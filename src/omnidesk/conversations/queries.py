@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.conversations.models import Conversation, Message
@@ -58,7 +58,8 @@ def list_conversations(
             stmt = stmt.where(getattr(Conversation, name) == filters[name])
     assignee = filters.get("assignee")
     if assignee == "me":
-        stmt = stmt.where(Conversation.assignee_id == actor.staff_id)
+        # An API key is nobody, so nothing is assigned to it ("== None" would mean "unassigned" in SQL).
+        stmt = stmt.where(Conversation.assignee_id == actor.staff_id if actor.staff_id is not None else false())
     elif assignee == "none":
         stmt = stmt.where(Conversation.assignee_id.is_(None))
     elif isinstance(assignee, uuid.UUID):

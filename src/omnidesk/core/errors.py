@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from omnidesk.core import denials
+
 
 class DomainError(Exception):
     status = 400
@@ -43,9 +45,15 @@ class Unauthenticated(DomainError):
 
 
 class PermissionDenied(DomainError):
+    """Raised wherever an authorization check fails; every instance is audited after the request (core/denials)."""
+
     status = 403
     code = "forbidden"
     title = "Forbidden"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors)
+        denials.note(detail)
 
 
 class PasswordChangeRequired(PermissionDenied):

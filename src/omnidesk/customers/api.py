@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
+from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
 from omnidesk.customers import actions, queries
 from omnidesk.customers.models import Customer
 from omnidesk.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate, IdentityIn, IdentityOut
-from omnidesk.security.masking import mask_email, mask_identity, mask_phone
+from omnidesk.security.masking import mask_email, mask_phone, present_identity
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep
 
@@ -22,7 +23,8 @@ router = APIRouter(tags=["customers"])
 
 
 def present(s: Session, actor: Actor, customers: list[Customer]) -> list[CustomerOut]:
-    """Serialise customers with their identities, masking contact details for roles without ``customers.pii``."""
+    """Serialise customers with their identities, masking contact details for roles without ``customers.pii`` and
+    visitor ids (credentials) for everyone (security/masking.py)."""
     identities = queries.identities_of(s, [c.id for c in customers])
     reveal = actor.can(Perm.CUSTOMERS_PII)
     out = []
@@ -32,8 +34,8 @@ def present(s: Session, actor: Actor, customers: list[Customer]) -> list[Custome
         if not reveal:
             item.email = mask_email(item.email)
             item.phone = mask_phone(item.phone)
-            for identity in item.identities:
-                identity.value = mask_identity(identity.kind, identity.value)
+        for identity in item.identities:
+            identity.value = present_identity(identity.kind, identity.value, reveal_pii=reveal)
         out.append(item)
     return out
 
@@ -51,7 +53,12 @@ def list_customers(
     with db.tenant_read(actor.tenant_id) as s:
         rows, more = queries.list_customers(s, q=q, tag=tag, cursor=cursor, limit=limit)
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-        return Page[CustomerOut](items=present(s, actor, rows), next_cursor=next_cursor)
+        page = Page[CustomerOut](items=present(s, actor, rows), next_cursor=next_cursor)
+    if rows and actor.can(Perm.CUSTOMERS_PII):
+        # A list with contact details in clear is a bulk read of personal data: who read how many, with what search.
+        details = {"count": len(rows), "search": q, "tag": tag, "page": bool(cursor)}
+        audit.record_read(db, actor, "customer.list_read", "customer", "list", details)
+    return page
 
 
 @router.post("/customers", status_code=status.HTTP_201_CREATED)

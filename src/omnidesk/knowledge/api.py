@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from omnidesk.accounts.models import Tenant
+from omnidesk.compliance import audit
 from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.models import Message
 from omnidesk.core.actor import Actor
@@ -382,6 +383,8 @@ def export(
     """Every non-restricted entry (any status) in a file that ``/import`` reads back unchanged."""
     with db.tenant_transaction(actor.tenant_id) as s:
         rows = transfer.export_rows(s, actor, kind.value if kind else None)
+        details = {"format": format, "kind": kind.value if kind else None, "entries": len(rows)}
+        audit.record(s, actor, "knowledge.export", "knowledge", actor.tenant_id, details)
     content, media_type, ext = transfer.render_export(format, rows)
     name = f"knowledge-{utcnow():%Y%m%d}.{ext}"
     return Response(content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from omnidesk.accounts.auth import socket_epoch
+from omnidesk.compliance import audit
 from omnidesk.realtime.tokens import TTL_SECONDS, SocketGrant, mint
 from omnidesk.security.keys import keyring
 from omnidesk.security.permissions import Perm
@@ -22,10 +23,15 @@ def socket_token(actor: ActorDep, settings: SettingsDep, db: DbDep) -> dict[str,
         tenant_id=actor.tenant_id,
         kind="staff",
         staff_id=actor.staff_id,
-        read_all=actor.can(Perm.CONVERSATIONS_READ_ALL) or actor.staff_id is None,
+        # An API key is nobody's inbox: without read_all its socket gets what an agent with no assignments and
+        # no teams gets (the unassigned queue), exactly like its HTTP reads (conversations.queries.visible_to).
+        read_all=actor.can(Perm.CONVERSATIONS_READ_ALL),
         team_ids=actor.team_ids,
         supervise=actor.can(Perm.ROUTING_SUPERVISE),
         epoch=socket_epoch(db, actor),
         session_id=actor.session_id,
     )
+    # A socket token opens a live feed of the tenant's conversations for five minutes: who got one, with what scope.
+    scope = {"read_all": grant.read_all, "teams": len(grant.team_ids), "supervise": grant.supervise}
+    audit.record_read(db, actor, "realtime.token_mint", actor.kind.value, actor.id or actor.tenant_id, scope)
     return {"token": mint(keyring(settings), grant), "expires_in": TTL_SECONDS}

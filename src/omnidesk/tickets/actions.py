@@ -190,6 +190,19 @@ def _copy_transcript(session: Session, ticket: Ticket, conversation_id: uuid.UUI
         )
 
 
+def _short(values: dict[str, Any], limit: int = 500) -> dict[str, Any]:
+    """Old and new values for the audit trail, long texts (descriptions) cut: the ticket history keeps them whole."""
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            return value[:limit] + "…"
+        if isinstance(value, list):
+            return [cut(v) for v in value]
+        return value
+
+    return {name: cut(value) for name, value in values.items()}
+
+
 def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: TicketUpdate) -> Ticket:
     actor.require(Perm.TICKETS_WRITE)
     ticket = queries.get_ticket(session, actor, ticket_id)
@@ -206,6 +219,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
     for required in ("priority", "subject", "description"):
         if changes.get(required, "") is None:
             raise InvalidInput(f"{required} cannot be empty", errors=[{"field": required, "message": "cannot be null"}])
+    old_custom = dict(ticket.custom_fields)
     if data.custom_fields is not None:
         template = queries.get_type(session, ticket.type_key).fields
         merged = {**ticket.custom_fields, **data.custom_fields}
@@ -217,6 +231,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
             ticket.custom_fields = valid
             changes["@custom"] = True
     custom_changed = bool(changes.pop("@custom", False))
+    before = {name: getattr(ticket, name) for name in changes}
     changed = ops.set_fields(session, actor, ticket, changes)
     if custom_changed:
         changed |= {f"custom.{k}" for k in data.custom_fields or {}}
@@ -224,7 +239,14 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
     if not changed:
         return ticket
     ops.flush(session)
-    audit.record(session, actor, "ticket.update", "ticket", ticket.id, {"fields": sorted(changed)})
+    values = audit.diff(before, {name: getattr(ticket, name) for name in changes})
+    if custom_changed:
+        values.update(
+            {f"custom.{k}": [old_custom.get(k), ticket.custom_fields.get(k)] for k in data.custom_fields or {}}
+        )
+    audit.record(
+        session, actor, "ticket.update", "ticket", ticket.id, {"fields": sorted(changed), "values": _short(values)}
+    )
     _event(session, ticket, "update", fields=sorted(changed))
     if "assignee_id" in changed and ticket.assignee_id and ticket.assignee_id != actor.staff_id:
         notify.notify(

@@ -215,6 +215,8 @@ def delete_rule(session: Session, actor: Actor, rule_id: uuid.UUID) -> None:
 
 
 def save_view(session: Session, actor: Actor, data: ViewIn) -> SavedView:
+    """A view belongs to whoever saved it: a person, or an API key (a key is nobody, so its views are its own and
+    not those of every other key)."""
     actor.require(Perm.TICKETS_READ)
     allowed = {"status", "priority", "type_key", "team_id", "assignee", "escalated", "channel", "category", "q"}
     unknown = set(data.filters) - allowed
@@ -222,14 +224,35 @@ def save_view(session: Session, actor: Actor, data: ViewIn) -> SavedView:
         raise InvalidInput(f"unknown filters: {', '.join(sorted(unknown))}; use {', '.join(sorted(allowed))}")
     if data.shared:
         queries.require_perm(session, actor, Perm.TICKETS_REPORTS)
-    row = session.scalar(select(SavedView).where(SavedView.owner_id == actor.staff_id, SavedView.name == data.name))
+    row = session.scalar(select(SavedView).where(SavedView.owner_id == actor.id, SavedView.name == data.name))
+    created = row is None
     if row is None:
-        row = SavedView(tenant_id=actor.tenant_id, owner_id=actor.staff_id, name=data.name)
+        row = SavedView(tenant_id=actor.tenant_id, owner_id=actor.id, name=data.name)
         session.add(row)
+        before: dict[str, Any] = {}
+    else:
+        before = {"filters": row.filters, "shared": row.shared}
     row.filters = data.filters
     row.shared = data.shared
     session.flush()
+    after = {"filters": row.filters, "shared": row.shared}
+    action = "ticket_view.create" if created else "ticket_view.update"
+    audit.record(session, actor, action, "ticket_view", row.id, {"name": row.name, **audit.diff(before, after)})
     return row
+
+
+def delete_view(session: Session, actor: Actor, view_id: uuid.UUID) -> None:
+    """Its owner deletes a view; a shared view of someone else needs ``tickets.reports`` (who may share views)."""
+    actor.require(Perm.TICKETS_READ)
+    row = session.scalar(select(SavedView).where(SavedView.id == view_id))
+    own = row is not None and row.owner_id == actor.id
+    if row is None or not (own or row.shared):
+        raise NotFound("no saved view with this id")
+    if not own:
+        queries.require_perm(session, actor, Perm.TICKETS_REPORTS)
+    audit.record(session, actor, "ticket_view.delete", "ticket_view", row.id, {"name": row.name, "shared": row.shared})
+    session.delete(row)
+    session.flush()
 
 
 def list_views(session: Session, actor: Actor) -> list[SavedView]:
@@ -239,7 +262,7 @@ def list_views(session: Session, actor: Actor) -> list[SavedView]:
     return list(
         session.scalars(
             select(SavedView)
-            .where(or_(SavedView.owner_id == actor.staff_id, SavedView.shared.is_(True)))
+            .where(or_(SavedView.owner_id == actor.id, SavedView.shared.is_(True)))
             .order_by(SavedView.name)
         )
     )

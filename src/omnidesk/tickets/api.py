@@ -414,6 +414,13 @@ def save_view(data: ViewIn, db: DbDep, actor: ActorDep) -> ViewOut:
         return ViewOut.model_validate(admin.save_view(s, actor, data))
 
 
+@router.delete("/ticket-views/{view_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_view(view_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
+    """Delete one of your saved views (a shared view of someone else: needs tickets.reports)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        admin.delete_view(s, actor, view_id)
+
+
 @router.post("/ticket-grants", status_code=status.HTTP_201_CREATED)
 def grant(data: GrantCreate, db: DbDep, actor: ActorDep) -> GrantOut:
     """A temporary permission for one staff member; it expires by itself."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.errors import DomainError
 from omnidesk.tickets import history, notify, ops, queries
@@ -121,6 +122,17 @@ def apply(session: Session, ticket: Ticket, rule: AutomationRule) -> set[str]:
                 rule_id=rule.id,
                 note=f"skipped: {exc.detail}",
             )
+    if changed:
+        # A rule edits tickets as the system: the audit trail says which rule changed which fields.
+        fields = sorted(f for f in changed if not f.startswith("@"))
+        audit.record(
+            session,
+            actor,
+            "automation.apply",
+            "ticket",
+            ticket.id,
+            {"rule": rule.name, "rule_id": str(rule.id), "fields": fields},
+        )
     return changed
 
 

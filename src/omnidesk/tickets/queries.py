@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Session
 
 from omnidesk.accounts.models import Tenant
@@ -52,14 +52,19 @@ def require_perm(session: Session, actor: Actor, perm: Perm) -> None:
 
 
 def visible_to(session: Session, actor: Actor) -> ColumnElement[bool] | None:
-    """Agents see tickets assigned to them, unassigned ones, their teams' and those they watch; others all."""
-    if actor.staff_id is None or has_perm(session, actor, Perm.TICKETS_READ_ALL):
+    """Agents see tickets assigned to them, unassigned ones, their teams' and those they watch; others all.
+
+    An API key is nobody: with a role without ``tickets.read_all`` it sees what an agent with no assignments, no
+    teams and no watched tickets would see, the unassigned tickets (docs/api.md, "What an API key may see").
+    """
+    if has_perm(session, actor, Perm.TICKETS_READ_ALL):
         return None
-    clauses: list[ColumnElement[bool]] = [
-        Ticket.assignee_id == actor.staff_id,
-        Ticket.assignee_id.is_(None),
-        exists().where(and_(TicketWatcher.ticket_id == Ticket.id, TicketWatcher.staff_id == actor.staff_id)),
-    ]
+    clauses: list[ColumnElement[bool]] = [Ticket.assignee_id.is_(None)]
+    if actor.staff_id is not None:
+        clauses.append(Ticket.assignee_id == actor.staff_id)
+        clauses.append(
+            exists().where(and_(TicketWatcher.ticket_id == Ticket.id, TicketWatcher.staff_id == actor.staff_id))
+        )
     if actor.team_ids:
         clauses.append(Ticket.team_id.in_(actor.team_ids))
     return or_(*clauses)
@@ -99,7 +104,8 @@ def list_tickets(
         stmt = stmt.where(column.in_(value) if isinstance(value, list) else column == value)
     assignee = filters.get("assignee")
     if assignee == "me":
-        stmt = stmt.where(Ticket.assignee_id == actor.staff_id)
+        # An API key is nobody, so nothing is assigned to it ("== None" would mean "unassigned" in SQL).
+        stmt = stmt.where(Ticket.assignee_id == actor.staff_id if actor.staff_id is not None else false())
     elif assignee == "none":
         stmt = stmt.where(Ticket.assignee_id.is_(None))
     elif isinstance(assignee, uuid.UUID):

@@ -52,6 +52,7 @@ from omnidesk.tickets.ui import router as tickets_ui_router
 from omnidesk.web import account, ops, problems, ui, workspace
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
+from omnidesk.web.security_events import SecurityEvents
 
 API_PREFIX = "/api/v1"
 
@@ -155,6 +156,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.add_middleware(Idempotency, db_getter=lambda: app.state.db, cookie_name=session_cookie_name(settings))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    app.add_middleware(SecurityEvents, db_getter=lambda: app.state.db)
     app.add_middleware(RequestContext)
     return app
 

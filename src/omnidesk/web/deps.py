@@ -63,12 +63,15 @@ def _authenticate(request: Request, *, allow_password_change: bool) -> Actor:
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise Unauthenticated("use 'Authorization: Bearer <API key>'")
-        return auth.authenticate_api_key(db, credential.strip(), ip=ip, request_id=request_id(request))
+        actor = auth.authenticate_api_key(db, credential.strip(), ip=ip, request_id=request_id(request))
+        request.state.actor = actor  # named in the security events of this request (web/security_events.py)
+        return actor
     token = request.cookies.get(session_cookie_name(settings))
     if token:
         info = auth.resolve_session(
             db, settings, token, ip=ip, request_id=request_id(request), allow_password_change=allow_password_change
         )
+        request.state.actor = info.actor
         if request.method not in SAFE_METHODS and request.headers.get("x-csrf-token") != info.csrf_token:
             raise PermissionDenied("missing or wrong X-CSRF-Token header for a cookie-authenticated request")
         return info.actor
@@ -86,7 +89,7 @@ def page_session(request: Request, *, allow_password_change: bool = False) -> au
     if not token:
         return None
     try:
-        return auth.resolve_session(
+        info = auth.resolve_session(
             get_db(request),
             settings,
             token,
@@ -96,6 +99,8 @@ def page_session(request: Request, *, allow_password_change: bool = False) -> au
         )
     except Unauthenticated:
         return None
+    request.state.actor = info.actor
+    return info
 
 
 def check_form_csrf(info: auth.SessionInfo, csrf: str) -> None:

@@ -27,7 +27,7 @@ from omnidesk.i18n import pick_language
 from omnidesk.routing import queries as routing_queries
 from omnidesk.routing.api import supervisor_view
 from omnidesk.routing.strategy import Presence
-from omnidesk.security.masking import mask_email, mask_identity, mask_phone
+from omnidesk.security.masking import mask_email, mask_phone, present_identity
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import get_db
 from omnidesk.web.deps import page_session as _session
@@ -172,7 +172,8 @@ def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[st
         "customer": customer,
         "customer_email": customer.email if pii else mask_email(customer.email),
         "customer_phone": customer.phone if pii else mask_phone(customer.phone),
-        "identities": [(i.kind, i.value if pii else mask_identity(i.kind, i.value)) for i in identities],
+        "identities": [(i.kind, present_identity(i.kind, i.value, reveal_pii=pii)) for i in identities],
+        "identities_masked": any(present_identity(i.kind, i.value, reveal_pii=pii) != i.value for i in identities),
         "previous": previous,
         "staff": staff,
         "staff_names": staff_names,

@@ -34,6 +34,7 @@ from omnidesk.channels.widget.schemas import (
     WidgetConfigUpdate,
     WidgetSecretOut,
 )
+from omnidesk.compliance import audit
 from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
@@ -412,7 +413,9 @@ def get_identity_secret(db: DbDep, actor: ActorDep) -> WidgetSecretOut:
     """The secret a host site signs visitor identifiers with (admins only; keep it on the server)."""
     actor.require(Perm.TENANT_SETTINGS)
     with db.tenant_transaction(actor.tenant_id) as s:
-        return WidgetSecretOut(identity_secret=actions.ensure_config(s, actor).identity_secret)
+        config = actions.ensure_config(s, actor)
+        audit.record(s, actor, "widget.identity_secret_read", "widget_config", config.id)
+        return WidgetSecretOut(identity_secret=config.identity_secret)
 
 
 def snippet_for(request: Request, slug: str) -> str:
