@@ -202,7 +202,7 @@ def test_deactivation_closes_sockets_on_every_process(cluster: tuple[ServerProce
         )
         _, admin_key = accounts.do_create_api_key(s, system, ApiKeyCreate(name="admin", role=Role.ADMIN))
     db.dispose()
-    token = mint(SECRET, SocketGrant(tenant_id=tenant_id, kind="staff", staff_id=agent.id))
+    token = mint(Keyring(SECRET), SocketGrant(tenant_id=tenant_id, kind="staff", staff_id=agent.id))
 
     async def close_code(ws: ClientConnection) -> int:
         try:
