@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from omnidesk import wiring
 from omnidesk.core import migrate
 from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, load_settings
@@ -38,6 +39,8 @@ T = TypeVar("T")
 # Cheap argon2 parameters for the test run only: the product keeps the library's defaults. Hundreds of personas
 # are hashed per run, and the cost parameters are not what the tests are about.
 passwords._hasher = passwords.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+# What every entry point does at start-up (tests also call actions without building an app).
+wiring.install()
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from omnidesk import wiring
 from omnidesk.accounts import actions as accounts
 from omnidesk.accounts.models import Tenant
 from omnidesk.accounts.schemas import ApiKeyCreate, StaffCreate, TenantCreate
@@ -61,6 +62,7 @@ def main() -> None:
 
     State lives under OMNIDESK_DATA_DIR (default ./data) unless OMNIDESK_DATABASE_URL names another database.
     """
+    wiring.install()
 
 
 @main.command()

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from omnidesk.core import migrate
-from omnidesk.core.models import Base
+from omnidesk.models import Base
 from tests.conftest import scratch_database
 
 

@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from omnidesk.compliance.models import AuditRecord
-from omnidesk.conversations.intake import CustomerMessage, Refused, Stored, append_customer_messages
+from omnidesk.channels.base import TextPart
+from omnidesk.channels.widget.adapter import inbound
+from omnidesk.conversations.intake import Refused, Stored, receive_messages
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
 from omnidesk.routing.models import QueueEntry
 from tests.factories import World, start_visitor, visitor_conversation
@@ -177,13 +180,13 @@ def test_one_batch_answers_each_message_on_its_own(client: TestClient, world: Wo
     with db.tenant_read(world.tenant_id) as s:
         alice_id = s.get(Conversation, conv_id).customer_id  # type: ignore[union-attr]
     items = [
-        CustomerMessage(alice_id, conv_id, "a", "再问一下"),
-        CustomerMessage(alice_id, conv_id, "b", "还有一个问题"),
-        CustomerMessage(alice_id, conv_id, "a", "再问一下"),
-        CustomerMessage(alice_id, uuid.UUID(bob_conv["id"]), "c", "不是我的"),
+        inbound(alice_id, conv_id, "a", [TextPart("再问一下")], ip=None),
+        inbound(alice_id, conv_id, "b", [TextPart("还有一个问题")], ip=None),
+        inbound(alice_id, conv_id, "a", [TextPart("再问一下")], ip=None),
+        inbound(alice_id, uuid.UUID(bob_conv["id"]), "c", [TextPart("不是我的")], ip=None),
     ]
     with db.tenant_transaction(world.tenant_id) as s:
-        outcomes = append_customer_messages(s, world.tenant_id, items)
+        outcomes = receive_messages(s, system_actor(world.tenant_id), items)
     first, second, duplicate, stranger = outcomes
     assert isinstance(first, Stored) and first.created and first.message["seq"] == 2
     assert isinstance(second, Stored) and second.created and second.message["seq"] == 3

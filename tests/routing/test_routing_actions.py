@@ -12,7 +12,7 @@ from omnidesk.accounts.models import StaffUser
 from omnidesk.conversations.models import Conversation
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.errors import Conflict, NotFound
-from omnidesk.realtime.presence import MemoryPresence
+from omnidesk.events.presence import MemoryPresence
 from omnidesk.routing import actions, queries, service
 from omnidesk.routing.strategy import Presence, QueueState
 from omnidesk.security.permissions import Role

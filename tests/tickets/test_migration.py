@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from omnidesk.core.models import Base
+from omnidesk.models import Base
 
 
 def test_ticket_models_match_the_migration(database_url: str) -> None:

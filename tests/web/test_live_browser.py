@@ -198,7 +198,7 @@ def test_assistant_message_types_render_safely(
             ("card", "订单卡片", {"title": "订单 SK1001", "text": "<b>已发货</b>", "url": "javascript:alert(1)"}),
             ("link", "帮助中心", {"url": "https://help.example/returns", "title": "退货政策"}),
         ]:
-            conversation_actions.do_append_message(
+            conversation_actions.do_post_message(
                 s, bot, conversation, body=body, sender_type=SenderType.BOT, sender_id=None, kind=kind, payload=payload
             )
     page.wait_for_selector(".quick-replies button >> text=查询物流")

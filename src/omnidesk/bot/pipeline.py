@@ -1,6 +1,6 @@
 """The assistant's turn in a live conversation, called after a customer message is committed.
 
-Loads the tenant's brain, replies through the same ``do_append_message`` a person's reply uses (so the widget and
+Loads the tenant's brain, replies through the same ``do_post_message`` a person's reply uses (so the widget and
 the agent inbox see it live), and on a hand-over marks the conversation as the people's, writes the summary note
 and emits ``bot.hand_over`` for routing. Idempotent per customer message: a retried call answers once.
 """
@@ -103,7 +103,7 @@ def respond(
             _raise_priority(conversation, reply.priority)
             conversation.tags = list(dict.fromkeys([*(conversation.tags or []), "bot_handover"]))
             conversation.updated_at = utcnow()
-            conversation_actions.do_append_message(
+            conversation_actions.do_post_message(
                 s, system, conversation, body=summary, sender_type=SenderType.BOT, sender_id=None, internal=True
             )
             next_step = on_hand_over(s, system, conversation, reply) if on_hand_over else None
@@ -118,7 +118,7 @@ def respond(
         kind = "quick_replies" if reply.buttons else "text"
         payload = {"buttons": reply.buttons, "bot": {"kind": reply.kind, "reason": reply.reason,
                                                      "knowledge_id": reply.knowledge_id}}  # fmt: skip
-        conversation_actions.do_append_message(
+        conversation_actions.do_post_message(
             s, system, conversation, body=text, sender_type=SenderType.BOT, sender_id=None, kind=kind, payload=payload,
             client_id=f"bot:{message_id}",
         )  # fmt: skip

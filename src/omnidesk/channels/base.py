@@ -98,6 +98,11 @@ class SenderIdentity:
     display_name: str = ""
     language: str | None = None
 
+    @classmethod
+    def of_customer(cls, customer_id: uuid.UUID) -> SenderIdentity:
+        """A sender the adapter knows as a customer already (a signed token names them): nothing to resolve."""
+        return cls(kind="customer", value=str(customer_id), customer_id=customer_id, verified=True)
+
 
 @dataclass(frozen=True, slots=True)
 class ThreadRef:

@@ -7,15 +7,17 @@ A message is persisted (and its sequence number taken) in the caller's transacti
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from omnidesk.accounts import queries as accounts_queries
 from omnidesk.accounts.models import StaffUser
+from omnidesk.channels.base import InboundMessage, SenderIdentity, TextPart, ThreadRef
 from omnidesk.compliance import audit
 from omnidesk.conversations import queries
+from omnidesk.conversations.intake import Refused, Stored, create_conversation, receive_messages
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import (
     ConversationCreate,
@@ -24,35 +26,14 @@ from omnidesk.conversations.schemas import (
     MessageOut,
     SenderType,
 )
+from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status, check_transition
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import Conflict, InvalidInput
+from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.customers import queries as customer_queries
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.security.permissions import Perm
-
-
-class _Scoped(Protocol):
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def customer_id(self) -> uuid.UUID: ...
-    @property
-    def assignee_id(self) -> uuid.UUID | None: ...
-    @property
-    def team_id(self) -> uuid.UUID | None: ...
-
-
-def event_scope(conversation: _Scoped) -> dict[str, str | None]:
-    """Who may receive an event about ``conversation``: the real-time gateway filters on these fields alone,
-    without a database query (the customer's sockets; staff by assignee, team and role)."""
-    return {
-        "conversation_id": str(conversation.id),
-        "customer_id": str(conversation.customer_id),
-        "assignee_id": str(conversation.assignee_id) if conversation.assignee_id else None,
-        "team_id": str(conversation.team_id) if conversation.team_id else None,
-    }
 
 
 def open_conversation(session: Session, actor: Actor, data: ConversationCreate) -> Conversation:
@@ -68,44 +49,47 @@ def do_open_conversation(
     actor: Actor,
     data: ConversationCreate,
     customer_id: uuid.UUID,
-    *,
-    first_client_id: str | None = None,
 ) -> Conversation:
-    """Open a conversation for a customer the caller has already checked (and its first message, if any)."""
-    now = utcnow()
-    conversation = Conversation(
-        tenant_id=actor.tenant_id,
-        customer_id=customer_id,
+    """Open a conversation for a customer the caller has already checked; its first message, if any, is the
+    customer's and goes in through ``receive_messages`` like every other."""
+    conversation = create_conversation(
+        session,
+        actor,
+        customer_id,
         channel=data.channel.value,
         subject=data.subject,
         priority=data.priority.value,
         team_id=data.team_id,
-        tags=list(dict.fromkeys(data.tags)),
-        created_at=now,
-        updated_at=now,
+        tags=data.tags,
     )
-    session.add(conversation)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "conversation.create",
-        "conversation",
-        conversation.id,
-        {"channel": conversation.channel, "customer_id": str(customer_id)},
-    )
-    publish_on_commit(session, actor.tenant_id, "conversation", "add", status="open", **event_scope(conversation))
     if data.message:
-        do_append_message(
-            session,
-            actor,
-            conversation,
-            body=data.message,
-            sender_type=SenderType.CUSTOMER,
-            sender_id=customer_id,
-            client_id=first_client_id,
-        )
+        relay_customer_message(session, actor, conversation, data.message)
     return conversation
+
+
+def relay_customer_message(
+    session: Session, actor: Actor, conversation: Conversation, body: str, client_id: str | None = None
+) -> Stored:
+    """What the customer wrote, stored for them by staff, an integration or the system (a batch of one)."""
+    item = InboundMessage(
+        channel=conversation.channel,
+        channel_message_id=conversation_message_id(conversation.id, client_id),
+        sender=SenderIdentity.of_customer(conversation.customer_id),
+        parts=(TextPart(body),),
+        thread=ThreadRef(conversation_id=conversation.id),
+        client_id=client_id,
+        ip=actor.ip,
+    )
+    (outcome,) = receive_messages(session, actor, [item], relayed=True)
+    if isinstance(outcome, Refused):
+        raise NotFound(outcome.detail)
+    return outcome
+
+
+def conversation_message_id(conversation_id: uuid.UUID, client_id: str | None) -> str:
+    """The channel message id of a message whose sender names it per conversation (the widget's and the API's
+    ``client_id``); without one, a fresh id (nothing to recognise a resend by)."""
+    return f"{conversation_id}:{client_id or uuid.uuid4().hex}"
 
 
 def send_message(session: Session, actor: Actor, conversation_id: uuid.UUID, data: MessageCreate) -> Message:
@@ -117,14 +101,16 @@ def send_message(session: Session, actor: Actor, conversation_id: uuid.UUID, dat
         existing = queries.find_message_by_client_id(session, conversation.id, data.client_id)
         if existing is not None:
             return existing
-    sender_id = conversation.customer_id if data.sender_type == SenderType.CUSTOMER else actor.id
-    return do_append_message(
+    if data.sender_type == SenderType.CUSTOMER:
+        stored = relay_customer_message(session, actor, conversation, data.body, data.client_id)
+        return queries.get_message(session, uuid.UUID(stored.message["id"]))
+    return do_post_message(
         session,
         actor,
         conversation,
         body=data.body,
         sender_type=data.sender_type,
-        sender_id=sender_id,
+        sender_id=actor.id,
         client_id=data.client_id,
     )
 
@@ -132,7 +118,7 @@ def send_message(session: Session, actor: Actor, conversation_id: uuid.UUID, dat
 def add_note(session: Session, actor: Actor, conversation_id: uuid.UUID, body: str) -> Message:
     actor.require(Perm.NOTES_WRITE)
     conversation = queries.get_conversation(session, actor, conversation_id)
-    return do_append_message(
+    return do_post_message(
         session,
         actor,
         conversation,
@@ -143,7 +129,7 @@ def add_note(session: Session, actor: Actor, conversation_id: uuid.UUID, body: s
     )
 
 
-def do_append_message(
+def do_post_message(
     session: Session,
     actor: Actor,
     conversation: Conversation,
@@ -156,19 +142,20 @@ def do_append_message(
     payload: dict[str, Any] | None = None,
     client_id: str | None = None,
 ) -> Message:
-    """Append a message with the next sequence number.
+    """The one outbound writer: an agent's, the assistant's or the system's message (or an internal note) with
+    the next sequence number, its audit record and its ``message`` event after commit. Customer messages come in
+    through ``receive_messages`` only. Trusts its caller to have authorized (``send_message``, ``add_note``, the
+    assistant, ticket replies).
 
     The counter is bumped with one UPDATE ... RETURNING, so concurrent senders on PostgreSQL serialise on the
     conversation row and never share a number; SQLite serialises writers anyway.
     """
+    if sender_type == SenderType.CUSTOMER:
+        raise ValueError("customer messages are stored by receive_messages, the one way in")
     now = utcnow()
     values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1}
     if not internal:
         values["last_message_at"] = now
-        if sender_type == SenderType.CUSTOMER and conversation.status in (Status.RESOLVED, Status.SNOOZED):
-            # A customer writing again reopens the conversation: nobody should miss it.
-            values["status"] = Status.OPEN.value
-            values["snoozed_until"] = None
     seq = session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
@@ -176,7 +163,7 @@ def do_append_message(
         .returning(Conversation.last_seq)
         .execution_options(synchronize_session=False)
     ).scalar_one()
-    session.expire(conversation, ["last_seq", "last_message_at", "status", "snoozed_until"])
+    session.expire(conversation, ["last_seq", "last_message_at"])
     message = Message(
         tenant_id=actor.tenant_id,
         conversation_id=conversation.id,

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnidesk.compliance import audit
-from omnidesk.conversations.actions import event_scope
 from omnidesk.conversations.models import Conversation, ConversationRating, ReadMarker
+from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow

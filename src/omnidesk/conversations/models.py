@@ -65,6 +65,27 @@ class Message(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ChannelMessage(TenantOwned, Base):
+    """The channel's own id of a stored message (and, for an inbound one, the payload as received).
+
+    Inbound, the unique ``(tenant_id, channel, channel_message_id)`` makes storing idempotent: a redelivered
+    webhook or a widget resend finds the message here. Either way, a later message that replies to this id (an
+    e-mail's ``In-Reply-To``) finds its conversation here.
+    """
+
+    __tablename__ = "channel_messages"
+    __table_args__ = (UniqueConstraint("tenant_id", "channel", "channel_message_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_message_id: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(8), default="in")
+    conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ConversationRating(TenantOwned, Base):
     """The customer's rating of a conversation (1–5 and a comment); one per conversation, the latest wins."""
 

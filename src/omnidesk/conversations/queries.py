@@ -95,3 +95,10 @@ def find_message_by_client_id(session: Session, conversation_id: uuid.UUID, clie
     return session.scalar(
         select(Message).where(Message.conversation_id == conversation_id, Message.client_id == client_id)
     )
+
+
+def get_message(session: Session, message_id: uuid.UUID) -> Message:
+    message = session.scalar(select(Message).where(Message.id == message_id))
+    if message is None:
+        raise NotFound("no message with this id")
+    return message

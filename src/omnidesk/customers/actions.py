@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -103,3 +105,119 @@ def remove_identity(session: Session, actor: Actor, customer_id: uuid.UUID, iden
         raise NotFound("no identity with this id on this customer")
     session.delete(identity)
     audit.record(session, actor, "customer.identity_remove", "customer", customer.id, {"kind": identity.kind})
+
+
+# --- customers as channels meet them -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelIdentity:
+    """An identity a channel vouches for to the degree ``verified`` says (a signed-in host-site user is verified;
+    an address typed into a form is not)."""
+
+    kind: str
+    value: str
+    verified: bool = False
+
+
+def do_create_from_channel(
+    session: Session,
+    actor: Actor,
+    identities: Sequence[ChannelIdentity],
+    *,
+    name: str = "",
+    language: str | None = None,
+    source: str,
+) -> Customer:
+    """A new customer first met on a channel (a widget visitor, an e-mail sender), holding ``identities``.
+
+    Trusts its caller, a channel adapter that authenticated what it could; an identity that already belongs to a
+    customer is a conflict (the caller looks identities up first)."""
+    customer = Customer(
+        tenant_id=actor.tenant_id, name=name[:200], language=language if language in ("zh-CN", "en") else None
+    )
+    session.add(customer)
+    session.flush()
+    for identity in identities:
+        _add_channel_identity(session, actor, customer, identity)
+    verified = any(i.verified for i in identities)
+    audit.record(session, actor, "customer.create", "customer", customer.id, {"source": source, "verified": verified})
+    publish_on_commit(session, actor.tenant_id, "customer", "add", customer_id=str(customer.id))
+    return customer
+
+
+def do_link_identity(session: Session, actor: Actor, customer: Customer, identity: ChannelIdentity) -> None:
+    """Give ``customer`` one more identity a channel vouched for (a visitor who signed in on the host site)."""
+    _add_channel_identity(session, actor, customer, identity)
+    audit.record(
+        session,
+        actor,
+        "customer.identity_add",
+        "customer",
+        customer.id,
+        {"kind": identity.kind, "verified": identity.verified},
+    )
+    publish_on_commit(session, actor.tenant_id, "customer", "update", customer_id=str(customer.id))
+
+
+def do_resolve_sender(session: Session, actor: Actor, identity: ChannelIdentity, *, name: str = "",
+                      language: str | None = None, source: str) -> Customer:  # fmt: skip
+    """The customer who holds ``identity``, or a new one holding it (how a message from an unknown address
+    becomes a customer)."""
+    known = queries.find_by_identity(session, identity.kind, identity.value)
+    if known is not None:
+        return known
+    return do_create_from_channel(session, actor, [identity], name=name, language=language, source=source)
+
+
+def do_update_contact(
+    session: Session,
+    actor: Actor,
+    customer_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    only_if_empty: bool = False,
+) -> Customer:
+    """Contact details the customer gave about themselves (the widget's form): stored on their own profile,
+    unverified, never used to merge profiles. ``only_if_empty`` keeps what is there (a name from sign-in does not
+    overwrite one the customer typed). The audit record says which fields changed, not their values."""
+    customer = queries.get_customer(session, customer_id)
+    changed: dict[str, str] = {}
+    for field_name, value in (("name", name), ("email", email), ("phone", phone)):
+        if not value:
+            continue
+        value = value.lower() if field_name == "email" else value[:200] if field_name == "name" else value
+        current = getattr(customer, field_name)
+        if (only_if_empty and current) or current == value:
+            continue
+        setattr(customer, field_name, value)
+        changed[field_name] = "set"
+    if not changed:
+        return customer
+    customer.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor, "customer.contact_update", "customer", customer.id, changed)
+    publish_on_commit(session, actor.tenant_id, "customer", "update", customer_id=str(customer.id))
+    return customer
+
+
+def _add_channel_identity(session: Session, actor: Actor, customer: Customer, identity: ChannelIdentity) -> None:
+    owner = session.scalar(
+        select(CustomerIdentity.customer_id).where(
+            CustomerIdentity.kind == identity.kind, CustomerIdentity.value == identity.value
+        )
+    )
+    if owner is not None:
+        raise Conflict(f"the {identity.kind} identity already belongs to a customer")
+    session.add(
+        CustomerIdentity(
+            tenant_id=actor.tenant_id,
+            customer_id=customer.id,
+            kind=identity.kind,
+            value=identity.value,
+            verified=identity.verified,
+        )
+    )
+    session.flush()

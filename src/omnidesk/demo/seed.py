@@ -129,16 +129,19 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
                 else system
             )
             for sender, body in item["messages"]:
-                conversations.do_append_message(
+                if sender == "customer":
+                    conversations.relay_customer_message(s, system, conversation, body)
+                    continue
+                conversations.do_post_message(
                     s,
                     agent_actor if sender == "agent" else system,
                     conversation,
                     body=body,
                     sender_type=SenderType(sender),
-                    sender_id=customer.id if sender == "customer" else (agent.id if agent else None),
+                    sender_id=agent.id if agent else None,
                 )
             for note in item.get("notes", []):
-                conversations.do_append_message(
+                conversations.do_post_message(
                     s,
                     agent_actor,
                     conversation,

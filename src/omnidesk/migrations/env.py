@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from omnidesk.core.db import make_engine
-from omnidesk.core.models import Base
+from omnidesk.models import Base
 
 config = context.config
 target_metadata = Base.metadata

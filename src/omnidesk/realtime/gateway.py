@@ -30,16 +30,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from omnidesk.channels.widget.schemas import VisitorSocketSend
-from omnidesk.conversations.intake import CustomerMessage
 from omnidesk.core.errors import Unauthenticated
 from omnidesk.events.outbox import tenant_channel
+from omnidesk.events.presence import PresenceStore
 from omnidesk.realtime.hub import Client, Hub
 from omnidesk.realtime.intake import MessageIntake, error_frame
-from omnidesk.realtime.presence import PresenceStore
 from omnidesk.realtime.tokens import SocketGrant, redeem
 from omnidesk.security.keys import Keyring, keyring
 
@@ -175,22 +172,14 @@ async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: Presence
 
 
 def _send(intake: MessageIntake, client: Client, frame: dict[str, Any], ip: str | None) -> None:
-    """A visitor's message: validated here, stored and acknowledged by the intake (staff send over HTTP)."""
-    grant = client.grant
-    client_id = frame.get("client_id")
-    client_id = client_id[:64] if isinstance(client_id, str) else None
-    if grant.kind != "visitor" or grant.customer_id is None:
-        client.offer(error_frame(client_id, 403, "agents send messages through the HTTP API"))
+    """A visitor's message: checked and stored by the registered sink, acknowledged by the intake (staff send
+    over HTTP)."""
+    if client.grant.kind != "visitor" or client.grant.customer_id is None:
+        client_id = frame.get("client_id")
+        client.offer(error_frame(client_id[:64] if isinstance(client_id, str) else None, 403,
+                                 "agents send messages through the HTTP API"))  # fmt: skip
         return
-    try:
-        data = VisitorSocketSend.model_validate({k: v for k, v in frame.items() if k != "type"})
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        where = ".".join(str(part) for part in problem["loc"])
-        client.offer(error_frame(client_id, 422, f"{where}: {problem['msg']}"))
-        return
-    message = CustomerMessage(grant.customer_id, data.conversation_id, data.client_id, data.body, ip, client.id)
-    intake.submit(client, grant.tenant_id, message)
+    intake.submit(client, frame, ip)
 
 
 def _typing_event(grant: SocketGrant, frame: dict[str, Any]) -> dict[str, Any] | None:

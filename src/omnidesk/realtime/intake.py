@@ -1,12 +1,15 @@
-"""Visitors' messages sent over their socket: stored in batches, acknowledged only after the commit.
+"""Messages sent over sockets: gathered into batches, stored by the registered sink, acknowledged after commit.
 
-One worker per event loop takes every message waiting in its queue, stores them in one transaction per tenant
-(:func:`omnidesk.conversations.intake.append_customer_messages`) in a worker thread, and then answers each
-sender with an ``ack`` carrying the stored message (its ``seq``) or an ``error`` with an HTTP-like status. There
-is no timer: while one batch is being written the next one gathers, so a lone message is stored at once and a
-busy server commits hundreds per transaction (group commit). Nothing is acknowledged before it is committed; a
-client that gets no answer (the socket dropped) sends again with the same ``client_id`` and is answered with the
-stored message, never a copy.
+The gateway knows nothing of conversations: a channel adapter registers itself at start-up as the socket's
+:class:`MessageSink` (the widget: ``channels/widget/adapter.py``). The sink checks a ``send`` frame on the event
+loop and stores a batch in a worker thread, in one transaction per tenant.
+
+One worker per event loop takes every message waiting in its queue and hands them to the sink together, then
+answers each sender with an ``ack`` carrying the stored message (its ``seq``) or an ``error`` with an HTTP-like
+status. There is no timer: while one batch is being written the next one gathers, so a lone message is stored at
+once and a busy server commits hundreds per transaction (group commit). Nothing is acknowledged before it is
+committed; a client that gets no answer (the socket dropped) sends again with the same ``client_id`` and is
+answered with the stored message, never a copy.
 """
 
 from __future__ import annotations
@@ -17,22 +20,16 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy.exc import IntegrityError, OperationalError
 
-from omnidesk.conversations.intake import CustomerMessage, Outcome, Refused, Stored, append_customer_messages
-from omnidesk.core.db import Database
 from omnidesk.core.errors import RateLimited
 from omnidesk.realtime.hub import Client
-from omnidesk.realtime.presence import PresenceStore
-from omnidesk.routing import service as routing_service
+from omnidesk.realtime.tokens import SocketGrant
 from omnidesk.security.ratelimit import MemoryRateLimiter
 
 log = logging.getLogger("omnidesk.realtime")
-
-AssistantTurn = Callable[[uuid.UUID, uuid.UUID, uuid.UUID], None]
-"""Called in a worker thread with ``(tenant_id, conversation_id, message_id)`` for a message the assistant holds."""
 
 STORED = Counter("omnidesk_socket_messages_stored_total", "messages sent over sockets and stored")
 BATCH_SIZE = Histogram(
@@ -47,24 +44,53 @@ MAX_UNACKED_PER_SOCKET = 64
 
 
 @dataclass(frozen=True, slots=True)
+class SocketMessage:
+    """A ``send`` frame the sink accepted: ``data`` is whatever the sink parsed it into (opaque here)."""
+
+    tenant_id: uuid.UUID
+    customer_id: uuid.UUID
+    client_id: str
+    data: Any
+    ip: str | None
+    origin: str  # the socket it came on: answered there with an ack, so its event skips that socket
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """Stored (``created``) or found stored already; ``follow_up`` runs in a worker thread after the answer
+    (the assistant's turn for a conversation it holds)."""
+
+    message: dict[str, Any]
+    created: bool
+    follow_up: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    detail: str
+
+
+Answer = Ack | Refusal
+
+
+class MessageSink(Protocol):
+    def accept(self, grant: SocketGrant, frame: dict[str, Any], ip: str | None, origin: str) -> SocketMessage | Refusal:
+        """Check a ``send`` frame on the event loop (no I/O): the message to store, or why not."""
+
+    def store(self, tenant_id: uuid.UUID, batch: Sequence[SocketMessage]) -> list[Answer]:
+        """Store ``batch`` (one tenant's) in a worker thread; one answer per message, in order."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Pending:
     client: Client
-    tenant_id: uuid.UUID
-    message: CustomerMessage
+    message: SocketMessage
 
 
 class MessageIntake:
-    def __init__(
-        self,
-        db: Database,
-        presence: PresenceStore,
-        assistant_turn: AssistantTurn | None = None,
-        *,
-        messages_per_minute: int = 60,
-    ) -> None:
-        self._db = db
-        self._presence = presence
-        self._assistant_turn = assistant_turn
+    def __init__(self, sink: MessageSink, *, messages_per_minute: int = 60) -> None:
+        self._sink = sink
         self._messages_per_minute = messages_per_minute
         # Per process: a visitor's socket lives in one process, so its sends are counted where they arrive.
         self._limiter = MemoryRateLimiter()
@@ -72,8 +98,15 @@ class MessageIntake:
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def submit(self, client: Client, tenant_id: uuid.UUID, message: CustomerMessage) -> None:
-        """Queue ``message`` for storing; the client hears back with an ``ack`` or an ``error`` frame."""
+    def submit(self, client: Client, frame: dict[str, Any], ip: str | None) -> None:
+        """Queue the ``send`` frame for storing; the client hears back with an ``ack`` or an ``error`` frame."""
+        raw_id = frame.get("client_id")
+        client_id = raw_id[:64] if isinstance(raw_id, str) else None
+        accepted = self._sink.accept(client.grant, frame, ip, client.id)
+        if isinstance(accepted, Refusal):
+            client.offer(error_frame(client_id, accepted.status, accepted.detail))
+            return
+        message = accepted
         try:
             self._limiter.hit(f"widget-msg:{message.customer_id}", self._messages_per_minute, 60)
         except RateLimited as exc:
@@ -84,7 +117,7 @@ class MessageIntake:
             return
         queue = self._queue_of(asyncio.get_running_loop())
         try:
-            queue.put_nowait(_Pending(client, tenant_id, message))
+            queue.put_nowait(_Pending(client, message))
         except asyncio.QueueFull:
             client.offer(error_frame(message.client_id, 503, "the server is busy; send the message again"))
             return
@@ -104,63 +137,40 @@ class MessageIntake:
             while len(batch) < MAX_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
-                outcomes = await asyncio.to_thread(self._store, batch)
+                answers = await asyncio.to_thread(self._store, batch)
             except Exception:  # never leave a sender without an answer; it resends with the same client_id
                 log.exception("could not store a batch of messages")
-                outcomes = [Refused(503, "the message could not be stored; send it again")] * len(batch)
+                answers = [Refusal(503, "the message could not be stored; send it again")] * len(batch)
             BATCH_SIZE.observe(len(batch))
-            for pending, outcome in zip(batch, outcomes, strict=True):
+            for pending, answer in zip(batch, answers, strict=True):
                 pending.client.unacked -= 1
-                pending.client.offer(answer_frame(pending.message.client_id, outcome))
-                if isinstance(outcome, Stored) and outcome.created:
+                pending.client.offer(answer_frame(pending.message.client_id, answer))
+                if isinstance(answer, Ack) and answer.created:
                     STORED.inc()
-                    if outcome.held_by_bot and self._assistant_turn is not None:
-                        loop.run_in_executor(
-                            None,
-                            self._assistant_turn,
-                            pending.tenant_id,
-                            pending.message.conversation_id,
-                            uuid.UUID(outcome.message["id"]),
-                        )
+                    if answer.follow_up is not None:
+                        loop.run_in_executor(None, answer.follow_up)
 
-    def _store(self, batch: Sequence[_Pending]) -> list[Outcome]:
+    def _store(self, batch: Sequence[_Pending]) -> list[Answer]:
         by_tenant: dict[uuid.UUID, list[int]] = {}
         for index, pending in enumerate(batch):
-            by_tenant.setdefault(pending.tenant_id, []).append(index)
-        outcomes: list[Outcome] = [Refused(503, "not stored")] * len(batch)
+            by_tenant.setdefault(pending.message.tenant_id, []).append(index)
+        answers: list[Answer] = [Refusal(503, "not stored")] * len(batch)
         for tenant_id, indexes in by_tenant.items():
-            items = [batch[i].message for i in indexes]
             try:
-                results = self._store_together(tenant_id, items)
-            except (IntegrityError, OperationalError):
-                # A resend raced with its original on another process (the unique client id let one in), or the
-                # database refused the batch: store one by one so that one message cannot fail the others.
-                log.info("batch of messages refused; storing them one by one", exc_info=True)
-                results = [self._store_alone(tenant_id, item) for item in items]
+                results = self._sink.store(tenant_id, [batch[i].message for i in indexes])
+            except Exception:
+                log.exception("could not store a batch of messages", extra={"tenant_id": str(tenant_id)})
+                results = [Refusal(503, "the message could not be stored; send it again")] * len(indexes)
             for index, result in zip(indexes, results, strict=True):
-                outcomes[index] = result
-        return outcomes
-
-    def _store_together(self, tenant_id: uuid.UUID, items: Sequence[CustomerMessage]) -> list[Outcome]:
-        with self._db.tenant_transaction(tenant_id) as session:
-            outcomes = append_customer_messages(session, tenant_id, items)
-            if any(isinstance(o, Stored) and o.created for o in outcomes):
-                routing_service.route_now(self._presence, session, tenant_id)
-        return outcomes
-
-    def _store_alone(self, tenant_id: uuid.UUID, item: CustomerMessage) -> Outcome:
-        try:
-            return self._store_together(tenant_id, [item])[0]
-        except Exception:
-            log.exception("could not store a message", extra={"conversation_id": str(item.conversation_id)})
-            return Refused(503, "the message could not be stored; send it again")
+                answers[index] = result
+        return answers
 
 
-def answer_frame(client_id: str, outcome: Outcome) -> str:
-    if isinstance(outcome, Refused):
-        return error_frame(client_id, outcome.status, outcome.detail)
+def answer_frame(client_id: str, answer: Answer) -> str:
+    if isinstance(answer, Refusal):
+        return error_frame(client_id, answer.status, answer.detail)
     return json.dumps(
-        {"type": "ack", "client_id": client_id, "created": outcome.created, "message": outcome.message},
+        {"type": "ack", "client_id": client_id, "created": answer.created, "message": answer.message},
         ensure_ascii=False,
     )
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from omnidesk.compliance import audit
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import queries as conversation_queries
-from omnidesk.conversations.actions import event_scope
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import ConversationUpdate
+from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import utcnow

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from omnidesk.accounts.models import StaffUser
 from omnidesk.conversations.schemas import ConversationOut
 from omnidesk.core.db import utcnow
-from omnidesk.realtime.presence import PresenceStore
+from omnidesk.events.presence import PresenceStore
 from omnidesk.routing import actions, queries, service
 from omnidesk.routing.models import QueueEntry
 from omnidesk.routing.schemas import (

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from omnidesk.core.db import Database
-from omnidesk.realtime.presence import PresenceStore
+from omnidesk.events.presence import PresenceStore
 from omnidesk.routing import actions, queries
 from omnidesk.routing.models import QueueEntry
 from omnidesk.routing.schemas import QueueStatusOut

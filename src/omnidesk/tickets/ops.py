@@ -255,7 +255,7 @@ def _deliver(session: Session, actor: Actor, ticket: Ticket, body: str) -> None:
     if ticket.conversation_id is not None:
         conversation = session.get(Conversation, ticket.conversation_id)
         if conversation is not None:
-            conversation_actions.do_append_message(
+            conversation_actions.do_post_message(
                 session,
                 actor,
                 conversation,

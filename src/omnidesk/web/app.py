@@ -15,15 +15,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from omnidesk import __version__
+from omnidesk import __version__, wiring
 from omnidesk.accounts import auth
 from omnidesk.accounts.api import router as accounts_router
 from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
+from omnidesk.bot.turns import AssistantTurns
 from omnidesk.bot.ui import router as bot_ui_router
-from omnidesk.channels.widget import api as widget_api
 from omnidesk.channels.widget import ui as widget_ui
+from omnidesk.channels.widget.adapter import WidgetAdapter
 from omnidesk.channels.widget.api import router as widget_router
 from omnidesk.compliance.api import router as audit_router
 from omnidesk.conversations.api import router as conversations_router
@@ -33,6 +34,7 @@ from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
+from omnidesk.events.presence import make_presence
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
@@ -40,7 +42,6 @@ from omnidesk.realtime import gateway
 from omnidesk.realtime.api import router as realtime_router
 from omnidesk.realtime.hub import Hub
 from omnidesk.realtime.intake import MessageIntake
-from omnidesk.realtime.presence import make_presence
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
 from omnidesk.security.keys import Purpose, for_purpose
@@ -121,12 +122,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.outbound = OutboundPolicy.from_settings(settings)
     app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
-    app.state.intake = MessageIntake(
-        db,
-        presence,
-        functools.partial(widget_api.assistant_turn, app.state),
-        messages_per_minute=settings.widget_messages_per_minute,
-    )
+    # Adapters meet here, not by importing each other: the assistant's turn is one callable, the widget is the
+    # socket's message sink, and the conversations slice gets its intake policy (routing, the assistant).
+    wiring.install()
+    app.state.assistant_turn = AssistantTurns(db, app.state.brains, app.state.assistant)
+    app.state.widget = WidgetAdapter(db, presence, app.state.assistant_turn)
+    app.state.intake = MessageIntake(app.state.widget, messages_per_minute=settings.widget_messages_per_minute)
     app.state.presence = presence
     app.state.login_throttle = make_login_throttle(settings.redis_url)
     app.state.socket_check = functools.partial(auth.socket_still_allowed, db)

@@ -1,8 +1,9 @@
 """Actions of the widget channel: a visitor's session, their conversations, messages, receipts, rating, files.
 
 Every function taking a ``customer_id`` acts for that visitor only: :func:`own_conversation` is the one gate, and
-a conversation of anyone else is "not found". Messages go through ``conversations.do_append_message`` like any
-other; internal notes never reach a visitor (they are filtered in :mod:`queries` and in the socket filters).
+a conversation of anyone else is "not found". A visitor's messages go in through ``conversations.receive_messages``
+(the widget's adapter builds them), staff files out through ``conversations.do_post_message``; internal notes never
+reach a visitor (they are filtered in :mod:`queries` and in the socket filters).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from omnidesk.bot import pipeline as bot_pipeline
-from omnidesk.channels.widget import identity
+from omnidesk.channels.base import AttachmentPart, TextPart
+from omnidesk.channels.widget import adapter, identity
 from omnidesk.channels.widget.attachments import CheckedFile
 from omnidesk.channels.widget.models import Attachment, WidgetConfig
 from omnidesk.channels.widget.schemas import (
@@ -30,15 +31,17 @@ from omnidesk.compliance import audit
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import feedback
 from omnidesk.conversations import queries as conversation_queries
+from omnidesk.conversations.intake import Refused, Stored, receive_messages
 from omnidesk.conversations.models import Conversation, ConversationRating, Message
-from omnidesk.conversations.schemas import Channel, ConversationCreate, SenderType
+from omnidesk.conversations.schemas import SenderType
 from omnidesk.core.actor import Actor
 from omnidesk.core.blobs import BlobStore
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import NotFound
+from omnidesk.customers import actions as customer_actions
 from omnidesk.customers import queries as customer_queries
-from omnidesk.customers.models import Customer, CustomerIdentity
-from omnidesk.routing import actions as routing
+from omnidesk.customers.actions import ChannelIdentity
+from omnidesk.customers.models import Customer
 from omnidesk.security.permissions import Perm
 
 
@@ -79,74 +82,42 @@ def update_config(session: Session, actor: Actor, data: WidgetConfigUpdate) -> W
     return row
 
 
-def _visitor_customer(session: Session, visitor_id: str) -> Customer | None:
-    return customer_queries.find_by_identity(session, "web_visitor", visitor_id)
-
-
-def _add_identity(session: Session, actor: Actor, customer: Customer, kind: str, value: str, verified: bool) -> None:
-    session.add(
-        CustomerIdentity(tenant_id=actor.tenant_id, customer_id=customer.id, kind=kind, value=value, verified=verified)
-    )
-    session.flush()
-
-
 def start_session(session: Session, actor: Actor, data: SessionStart) -> tuple[Customer, str, bool]:
     """Find or create the visitor's customer. Returns ``(customer, visitor_id, identified)``.
 
     A browser keeps its ``visitor_id``; an unknown or absent one gets a fresh id and a new anonymous customer. With
     a valid signed ``identifier`` the visitor is that host-site user: their customer if one exists (so they see
-    their history on any device), else the anonymous customer is upgraded to carry the identifier.
+    their history on any device), else the anonymous customer is upgraded to carry the identifier. Customers and
+    identities are the customers slice's: its actions create and link them.
     """
-    customer = _visitor_customer(session, data.visitor_id) if data.visitor_id else None
+    customer = customer_queries.find_by_identity(session, "web_visitor", data.visitor_id) if data.visitor_id else None
     visitor_id = data.visitor_id if customer is not None and data.visitor_id else new_visitor_id()
     config = config_of(session)
     identified = bool(config) and identity.verified(
         config.identity_secret if config else "", data.identifier, data.identifier_hash
     )
-    if identified and data.identifier:
-        known = customer_queries.find_by_identity(session, "external", data.identifier)
+    external = ChannelIdentity("external", data.identifier, verified=True) if identified and data.identifier else None
+    if external is not None:
+        known = customer_queries.find_by_identity(session, external.kind, external.value)
         if known is not None:
             customer = known
         elif customer is not None:
-            _add_identity(session, actor, customer, "external", data.identifier, True)
+            customer_actions.do_link_identity(session, actor, customer, external)
     if customer is None:
-        customer = Customer(
-            tenant_id=actor.tenant_id,
-            name=(data.name or "")[:200],
-            language=data.language if data.language in ("zh-CN", "en") else None,
+        identities = [ChannelIdentity("web_visitor", visitor_id), *([external] if external else [])]
+        customer = customer_actions.do_create_from_channel(
+            session, actor, identities, name=data.name or "", language=data.language, source="widget"
         )
-        session.add(customer)
-        session.flush()
-        _add_identity(session, actor, customer, "web_visitor", visitor_id, False)
-        if identified and data.identifier:
-            _add_identity(session, actor, customer, "external", data.identifier, True)
-        audit.record(
-            session,
-            Actor(tenant_id=actor.tenant_id, kind=actor.kind, id=customer.id, role=actor.role, ip=actor.ip),
-            "widget.visitor_create",
-            "customer",
-            customer.id,
-            {"identified": identified},
-        )
-    elif identified and data.name and not customer.name:
-        customer.name = data.name[:200]
+    elif identified and data.name:
+        customer_actions.do_update_contact(session, actor, customer.id, name=data.name, only_if_empty=True)
     return customer, visitor_id, identified
 
 
 def update_contact(session: Session, actor: Actor, customer_id: uuid.UUID, data: ContactDetails) -> Customer:
     """Store the contact details a visitor typed. They are unverified: never used to merge profiles."""
-    customer = customer_queries.get_customer(session, customer_id)
-    changes = {}
-    for name in ("name", "email", "phone"):
-        value = getattr(data, name)
-        if value:
-            value = value.lower() if name == "email" else value
-            changes[name] = [getattr(customer, name), value]
-            setattr(customer, name, value)
-    customer.updated_at = utcnow()
-    session.flush()
-    audit.record(session, actor, "widget.contact_update", "customer", customer.id, {k: "set" for k in changes})
-    return customer
+    return customer_actions.do_update_contact(
+        session, actor, customer_id, name=data.name, email=data.email, phone=data.phone
+    )
 
 
 def own_conversation(session: Session, customer_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:
@@ -171,27 +142,19 @@ def list_own_conversations(session: Session, customer_id: uuid.UUID, limit: int 
 
 def open_conversation(
     session: Session, actor: Actor, customer_id: uuid.UUID, data: VisitorConversationCreate
-) -> tuple[Conversation, bool]:
-    """Open a web conversation with its first message and queue it for a person.
+) -> tuple[Conversation, Stored]:
+    """Open a web conversation with its first message (the assistant holds it, or it is queued for a person).
 
     Idempotent on ``client_id``: a retried request finds the conversation its first message opened. Returns
-    ``(conversation, created)``.
+    ``(conversation, outcome of the first message)``.
     """
-    existing = open_conversation_if_exists(session, customer_id, data.client_id)
-    if existing is not None:
-        return existing, False
-    conversation = conversation_actions.do_open_conversation(
-        session,
-        actor,
-        ConversationCreate(customer_id=customer_id, channel=Channel.WEB, subject=data.subject, message=data.message),
-        customer_id,
-        first_client_id=data.client_id,
-    )
-    if bot_pipeline.bot_takes_new_conversations(session):
-        bot_pipeline.hold(session, actor.tenant_id, conversation.id)  # the assistant answers first
-    else:
-        routing.enqueue(session, actor, conversation)
-    return conversation, True
+    conversation_id = adapter.new_conversation_id(customer_id, data.client_id)
+    message = adapter.inbound(customer_id, conversation_id, data.client_id, [TextPart(data.message)], ip=actor.ip,
+                              opening=True, subject=data.subject)  # fmt: skip
+    (outcome,) = receive_messages(session, actor, [message])
+    if isinstance(outcome, Refused):
+        raise NotFound(outcome.detail)
+    return own_conversation(session, customer_id, uuid.UUID(outcome.message["conversation_id"])), outcome
 
 
 def open_conversation_if_exists(session: Session, customer_id: uuid.UUID, client_id: str) -> Conversation | None:
@@ -205,27 +168,16 @@ def open_conversation_if_exists(session: Session, customer_id: uuid.UUID, client
 
 def send(
     session: Session, actor: Actor, customer_id: uuid.UUID, conversation_id: uuid.UUID, data: VisitorMessageCreate
-) -> tuple[Message, bool]:
-    """Append the visitor's message, once per ``client_id``. Returns ``(message, created)``.
+) -> Stored:
+    """Store the visitor's message, once per ``client_id`` (``created`` is false for a resend).
 
     A message in a resolved (reopened) or unassigned conversation puts it back in the queue for a person.
     """
-    conversation = own_conversation(session, customer_id, conversation_id)
-    existing = conversation_queries.find_message_by_client_id(session, conversation.id, data.client_id)
-    if existing is not None:
-        return existing, False
-    message = conversation_actions.do_append_message(
-        session,
-        actor,
-        conversation,
-        body=data.body,
-        sender_type=SenderType.CUSTOMER,
-        sender_id=customer_id,
-        client_id=data.client_id,
-    )
-    if conversation.assignee_id is None and not bot_pipeline.held_by_bot(session, conversation.id):
-        routing.enqueue(session, actor, conversation)
-    return message, True
+    message = adapter.inbound(customer_id, conversation_id, data.client_id, [TextPart(data.body)], ip=actor.ip)
+    (outcome,) = receive_messages(session, actor, [message])
+    if isinstance(outcome, Refused):
+        raise NotFound(outcome.detail)
+    return outcome
 
 
 def visible_messages(
@@ -284,8 +236,16 @@ def attach(
     )
     session.add(row)
     session.flush()
+    if sender_type == SenderType.CUSTOMER:
+        assert sender_id is not None
+        part = AttachmentPart(row.filename, row.content_type, row.size, attachment_id=row.id)
+        message = adapter.inbound(sender_id, conversation.id, client_id or uuid.uuid4().hex, [part], ip=actor.ip)
+        (outcome,) = receive_messages(session, actor, [message])
+        if isinstance(outcome, Refused):
+            raise NotFound(outcome.detail)
+        return conversation_queries.get_message(session, uuid.UUID(outcome.message["id"]))
     out = AttachmentOut.model_validate(row)
-    return conversation_actions.do_append_message(
+    return conversation_actions.do_post_message(
         session,
         actor,
         conversation,

@@ -16,11 +16,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Requ
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from starlette.datastructures import State
 
 from omnidesk.accounts.models import Tenant
-from omnidesk.bot import pipeline as bot_pipeline
-from omnidesk.bot.handover import route_or_ticket
 from omnidesk.channels.widget import actions
 from omnidesk.channels.widget.attachments import check_upload
 from omnidesk.channels.widget.schemas import (
@@ -36,16 +33,15 @@ from omnidesk.channels.widget.schemas import (
 )
 from omnidesk.compliance import audit
 from omnidesk.conversations import queries as conversation_queries
-from omnidesk.conversations.models import Conversation
+from omnidesk.conversations.intake import Stored
 from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
-from omnidesk.core.actor import Actor, system_actor, visitor_actor
+from omnidesk.core.actor import Actor, visitor_actor
 from omnidesk.core.blobs import BlobStore
 from omnidesk.core.errors import NotFound, PermissionDenied, Unauthenticated
 from omnidesk.core.pagination import MAX_LIMIT
 from omnidesk.core.schemas import Page
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
-from omnidesk.routing import actions as routing
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.schemas import QueueStatusOut
 from omnidesk.security import signing
@@ -177,32 +173,26 @@ def open_conversation(
         f"widget-conv:{client_ip(request)}", settings.widget_conversations_per_ip, 12 * 3600
     )
     with db.tenant_transaction(visitor.tenant_id) as s:
-        conversation, _ = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
+        conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
         routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
-        s.flush()
-        s.refresh(conversation)
-        first = conversation_queries.find_message_by_client_id(s, conversation.id, data.client_id)
-        held = bot_pipeline.held_by_bot(s, conversation.id)
+        if not first.created:
+            response.status_code = status.HTTP_200_OK
         out = VisitorConversationOut.model_validate(conversation)
-    if first is not None and held:
-        background.add_task(assistant_turn, request.app.state, visitor.tenant_id, conversation.id, first.id)
+    _follow_up(request, background, visitor.tenant_id, first)
     return out
 
 
-def assistant_turn(state: State, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """After the customer's message is committed and acknowledged, the assistant answers if it holds the
-    conversation (its reply reaches the widget over the socket like any other message)."""
-    try:
-        bot_pipeline.respond(
-            state.db, tenant_id, conversation_id, message_id, brains=state.brains, assistant=state.assistant,
-            on_hand_over=route_or_ticket,
-        )  # fmt: skip
-    except Exception:  # the customer's message is safe; a person will see it in the queue
-        log.exception("the assistant could not answer", extra={"conversation_id": str(conversation_id)})
-        with state.db.tenant_transaction(tenant_id) as s:
-            conversation = s.get(Conversation, conversation_id)
-            if conversation is not None:
-                routing.enqueue(s, system_actor(tenant_id), conversation)
+def _follow_up(request: Request, background: BackgroundTasks, tenant_id: uuid.UUID, outcome: Stored) -> None:
+    """After the commit and the answer: the assistant's turn, if it holds the conversation (``bot.turns``,
+    registered at start-up)."""
+    if outcome.created and outcome.held_by_bot:
+        message = outcome.message
+        background.add_task(
+            request.app.state.assistant_turn,
+            tenant_id,
+            uuid.UUID(message["conversation_id"]),
+            uuid.UUID(message["id"]),
+        )
 
 
 @router.get("/widget/{tenant}/conversations/{conversation_id}/messages")
@@ -243,23 +233,18 @@ def send_message(
     request.app.state.rate_limiter.hit(f"widget-msg:{visitor.customer_id}", settings.widget_messages_per_minute, 60)
     try:
         with db.tenant_transaction(visitor.tenant_id) as s:
-            message, created = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
-            if not created:
-                response.status_code = status.HTTP_200_OK
-            else:
+            stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+            if stored.created:
                 routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
-                if bot_pipeline.held_by_bot(s, conversation_id):
-                    background.add_task(
-                        assistant_turn, request.app.state, visitor.tenant_id, conversation_id, message.id
-                    )
-            return MessageOut.model_validate(message)
     except IntegrityError:
-        # Two copies of one send raced (a retry while the first was in flight): the unique (conversation,
-        # client_id) let exactly one in. Answer with that one, as for any repeat.
+        # Two copies of one send raced (a retry while the first was in flight): the unique channel message id let
+        # exactly one in. Answer with that one, as for any repeat.
         with db.tenant_transaction(visitor.tenant_id) as s:
-            message, _ = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
-            response.status_code = status.HTTP_200_OK
-            return MessageOut.model_validate(message)
+            stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+    if not stored.created:
+        response.status_code = status.HTTP_200_OK
+    _follow_up(request, background, visitor.tenant_id, stored)
+    return MessageOut.model_validate(stored.message)
 
 
 @router.post("/widget/{tenant}/conversations/{conversation_id}/receipts", status_code=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,6 @@
-"""Imports every model module so that ``Base.metadata`` knows all tables (for Alembic and tests)."""
+"""Imports every model module so that ``Base.metadata`` knows all tables (for Alembic and tests).
+
+It lives at the top of the package, not in ``core/``: core imports no slice (see docs/architecture.md)."""
 
 from omnidesk.accounts import models as accounts_models
 from omnidesk.accounts import tenant_secrets as tenant_secrets_models
