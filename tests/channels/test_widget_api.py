@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from omnidesk.channels.widget.identity import identity_hash
+from omnidesk.compliance.models import AuditRecord
 from omnidesk.core.db import Database
+from omnidesk.customers.models import CustomerIdentity
 from omnidesk.events.bus import MemoryBus
 from omnidesk.security.permissions import Role
 from omnidesk.web.app import create_app
@@ -263,3 +266,37 @@ def test_a_huge_resume_point_is_422_not_500(client: TestClient, world: World) ->
     )
     assert staff.status_code == 422, staff.text
     assert client.get(url, params={"after_seq": 0}, headers=visitor["headers"]).status_code == 200
+
+
+def test_visitors_become_customers_through_the_customers_slice(client: TestClient, world: World, db: Database) -> None:
+    """The widget does not write customers itself: the customers slice creates them (audited, announced) and
+    records which identity the host site vouched for."""
+    secret = client.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
+    anonymous = start_visitor(client, world.slug, name="访客")
+    signed = start_visitor(
+        client,
+        world.slug,
+        visitor_id=anonymous["visitor_id"],
+        identifier="shop-user-77",
+        identifier_hash=identity_hash(secret, "shop-user-77"),
+        name="张三",
+    )
+    assert signed["identified"] is True and signed["customer_name"] == "访客"  # a typed name is kept
+    with db.tenant_read(world.tenant_id) as s:
+        identities = {
+            i.kind: i
+            for i in s.scalars(
+                select(CustomerIdentity).where(CustomerIdentity.value.in_([anonymous["visitor_id"], "shop-user-77"]))
+            )
+        }
+        assert identities["web_visitor"].customer_id == identities["external"].customer_id
+        assert not identities["web_visitor"].verified and identities["external"].verified
+        customer_id = str(identities["web_visitor"].customer_id)
+        actions = [
+            (r.action, r.changes)
+            for r in s.scalars(
+                select(AuditRecord).where(AuditRecord.target_id == customer_id).order_by(AuditRecord.created_at)
+            )
+        ]
+    assert ("customer.create", {"source": "widget", "verified": False}) in actions
+    assert ("customer.identity_add", {"kind": "external", "verified": True}) in actions

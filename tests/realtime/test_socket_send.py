@@ -10,9 +10,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from omnidesk.compliance.models import AuditRecord
 from omnidesk.channels.base import TextPart
 from omnidesk.channels.widget.adapter import inbound
+from omnidesk.compliance.models import AuditRecord
 from omnidesk.conversations.intake import Refused, Stored, receive_messages
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.core.actor import system_actor

@@ -303,19 +303,25 @@ def _known(session: Session, batch: Sequence[InboundMessage]) -> dict[_Key, dict
     """The messages already stored under the batch's channel ids: a redelivery is answered with the stored one."""
     keys = {(item.channel, item.channel_message_id) for item in batch}
     # Two IN lists, not a row-value IN of the pairs: SQLite scans the whole table for the latter, while this probes
-    # the unique (tenant, channel, channel_message_id) index; the few extra combinations are dropped below.
-    rows = session.execute(
-        select(ChannelMessage.channel, ChannelMessage.channel_message_id, Message)
-        .join(Message, Message.id == ChannelMessage.message_id)
-        .where(
-            ChannelMessage.channel.in_({c for c, _ in keys}),
-            ChannelMessage.channel_message_id.in_({m for _, m in keys}),
+    # the unique (tenant, channel, channel_message_id) index; the few extra combinations are dropped below. No join:
+    # SQLite would be free to walk the tenant's messages instead, and a redelivery is the rare case anyway.
+    found = {
+        (channel, cmid): message_id
+        for channel, cmid, message_id in session.execute(
+            select(ChannelMessage.channel, ChannelMessage.channel_message_id, ChannelMessage.message_id).where(
+                ChannelMessage.channel.in_({c for c, _ in keys}),
+                ChannelMessage.channel_message_id.in_({m for _, m in keys}),
+            )
         )
-    )
-    return {
-        (channel, cmid): MessageOut.model_validate(message).model_dump(mode="json")
-        for channel, cmid, message in rows
         if (channel, cmid) in keys
+    }
+    if not found:
+        return {}
+    messages = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(set(found.values()))))}
+    return {
+        key: MessageOut.model_validate(messages[message_id]).model_dump(mode="json")
+        for key, message_id in found.items()
+        if message_id in messages
     }
 
 
