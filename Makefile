@@ -30,6 +30,7 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m schemathesis tests/web/test_schemathesis.py
 
 bench: $(STAMP)
@@ -41,4 +42,4 @@ bench: $(STAMP)
 	@if [ -d ../shared/datasets/intent ]; then $(BIN)/python bench/bench_encoders.py --texts ../shared/datasets/intent/banking77/train.csv; else echo "bench_encoders skipped: ../shared/datasets not found"; fi
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

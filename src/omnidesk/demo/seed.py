@@ -29,6 +29,7 @@ from omnidesk.customers.schemas import CustomerCreate
 from omnidesk.knowledge.demo import seed_knowledge
 from omnidesk.security import passwords
 from omnidesk.security.permissions import Role
+from omnidesk.tickets.demo import seed_tickets
 
 
 @dataclass
@@ -159,8 +160,6 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
                 conversations.update_conversation(s, system, conversation.id, update)
     seed_knowledge(db, tenant_id)
     seed_bot(db, tenant_id, orders_base, brains)
-    from omnidesk.tickets.demo import seed_tickets
-
-    seed_tickets(db, tenant_id)
+    seed_tickets(db, tenant_id, data)
     seed_live(db, tenant_id)
     return DemoResult(created=True, tenant_slug=spec["slug"], logins=logins)

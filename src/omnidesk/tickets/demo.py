@@ -13,7 +13,6 @@ from omnidesk.accounts.models import StaffUser, Team, TeamMember
 from omnidesk.core.actor import Actor, ActorKind, system_actor
 from omnidesk.core.db import Database
 from omnidesk.customers.models import Customer
-from omnidesk.demo.seed import demo_data
 from omnidesk.security.permissions import Role
 from omnidesk.tickets import actions, admin, queries
 from omnidesk.tickets.schemas import (
@@ -36,9 +35,10 @@ def ticket_data() -> dict[str, Any]:
     return data
 
 
-def seed_tickets(db: Database, tenant_id: uuid.UUID) -> None:
+def seed_tickets(db: Database, tenant_id: uuid.UUID, base: dict[str, Any]) -> None:
+    """Seed the demo tickets into the demo tenant whose teams, staff and customers ``base`` (the demo's own data,
+    handed over by ``demo.seed``, which sits above every slice) describes."""
     data = ticket_data()
-    base = demo_data()
     system = system_actor(tenant_id)
     with db.tenant_transaction(tenant_id) as s:
         teams = {t["key"]: s.scalar(select(Team.id).where(Team.name == t["name"])) for t in base["teams"]}

@@ -39,7 +39,6 @@ from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
 from omnidesk.realtime import gateway
-from omnidesk.realtime.api import router as realtime_router
 from omnidesk.realtime.hub import Hub
 from omnidesk.realtime.intake import MessageIntake
 from omnidesk.routing import service as routing_service
@@ -54,6 +53,7 @@ from omnidesk.web import account, ops, problems, ui, workspace
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 from omnidesk.web.security_events import SecurityEvents
+from omnidesk.web.sockets import router as realtime_router
 
 API_PREFIX = "/api/v1"
 

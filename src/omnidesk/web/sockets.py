@@ -1,4 +1,7 @@
-"""Minting a staff member's dedicated socket token through their authenticated session or API key."""
+"""Minting a staff member's dedicated socket token through their authenticated session or API key.
+
+An HTTP handler, so it lives with the web adapters: the gateway (``realtime/``) knows nothing of accounts or the audit
+trail, it only redeems the tokens minted here."""
 
 from __future__ import annotations
 
