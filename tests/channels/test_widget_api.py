@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from omnidesk.channels.widget.identity import identity_hash
+from omnidesk.channels.widget.models import WidgetConfig
 from omnidesk.compliance.models import AuditRecord
 from omnidesk.core.db import Database
 from omnidesk.customers.models import CustomerIdentity
@@ -300,3 +301,17 @@ def test_visitors_become_customers_through_the_customers_slice(client: TestClien
         ]
     assert ("customer.create", {"source": "widget", "verified": False}) in actions
     assert ("customer.identity_add", {"kind": "external", "verified": True}) in actions
+
+
+def test_reading_the_widget_settings_stores_nothing(client: TestClient, world: World, db: Database) -> None:
+    config = client.get("/api/v1/widget/config", headers=world.headers())
+    assert config.status_code == 200 and config.json()["enabled"] is True and config.json()["allowed_origins"] == []
+    with db.tenant_read(world.tenant_id) as s:
+        assert s.scalar(select(WidgetConfig.id)) is None
+    # Revealing the identity secret creates it (an action, audited); the next reveal shows the same one.
+    first = client.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
+    again = client.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
+    assert first == again and len(first) >= 32
+    with db.tenant_read(world.tenant_id) as s:
+        reads = s.scalars(select(AuditRecord.action).where(AuditRecord.action == "widget.identity_secret_read")).all()
+    assert len(reads) == 2

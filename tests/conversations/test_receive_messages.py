@@ -163,3 +163,23 @@ def test_the_outbound_writer_never_stores_a_customer_message(db: Database, world
         actions.do_post_message(
             s, world.actor(), conversation, body="假装是客户", sender_type=SenderType.CUSTOMER, sender_id=None
         )
+
+
+def test_a_hand_over_raises_priority_and_tags_with_an_audit_record_and_an_event(db: Database, world: World) -> None:
+    system = system_actor(world.tenant_id)
+    with db.tenant_transaction(world.tenant_id) as s:
+        conversation = s.get(Conversation, world.conversation.id)
+        assert conversation is not None
+        actions.do_escalate(s, system, conversation, priority="urgent", add_tags=["bot_handover"])
+        actions.do_escalate(s, system, conversation, priority="low", add_tags=["bot_handover"])  # changes nothing
+        updates = [e for e in pending_events(s) if e["type"] == "conversation"]
+    assert [e["changes"]["priority"] for e in updates] == [["normal", "urgent"]]
+    with db.tenant_read(world.tenant_id) as s:
+        conversation = s.get(Conversation, world.conversation.id)
+        assert conversation is not None and conversation.priority == "urgent" and "bot_handover" in conversation.tags
+        record = s.scalar(
+            select(AuditRecord).where(
+                AuditRecord.action == "conversation.update", AuditRecord.target_id == str(world.conversation.id)
+            )
+        )
+        assert record is not None and record.actor_type == "system"

@@ -26,8 +26,6 @@ from omnidesk.core.db import Database, utcnow
 from omnidesk.customers.models import Customer
 from omnidesk.events.outbox import publish_on_commit
 
-_PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
-
 HandoverHook = Callable[[Any, Actor, Conversation, Reply], str | None]
 """Called inside the hand-over transaction; may route the conversation or open a ticket and return a sentence
 telling the customer what happens next (None keeps the default)."""
@@ -100,9 +98,9 @@ def respond(
         text = reply.text
         if reply.kind == "hand_over":
             holder.handled_by = "human"
-            _raise_priority(conversation, reply.priority)
-            conversation.tags = list(dict.fromkeys([*(conversation.tags or []), "bot_handover"]))
-            conversation.updated_at = utcnow()
+            conversation_actions.do_escalate(
+                s, system, conversation, priority=reply.priority, add_tags=["bot_handover"]
+            )
             conversation_actions.do_post_message(
                 s, system, conversation, body=summary, sender_type=SenderType.BOT, sender_id=None, internal=True
             )
@@ -132,8 +130,3 @@ def _handover_summary(assistant: Assistant, brain: Brain, reply: Reply, attempts
     transcript = "\n".join(f"customer: {a['customer']}\nbot: {a['bot']}" for a in attempts)
     drafted = assistant.llm(brain).summarise(transcript, reply.language)
     return f"{summary}\n\nLLM summary:\n{drafted}" if drafted else summary
-
-
-def _raise_priority(conversation: Conversation, priority: str) -> None:
-    if _PRIORITY_RANK.get(priority, 1) > _PRIORITY_RANK.get(conversation.priority, 1):
-        conversation.priority = priority

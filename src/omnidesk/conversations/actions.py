@@ -7,6 +7,7 @@ A message is persisted (and its sequence number taken) in the caller's transacti
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import update
@@ -249,6 +250,38 @@ def update_conversation(
             conversation.subject = data.subject
     after = {k: getattr(conversation, k) for k in _UPDATABLE}
     changed = audit.diff(before, after)
+    if not changed:
+        return conversation
+    conversation.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor, "conversation.update", "conversation", conversation.id, changed)
+    publish_on_commit(
+        session,
+        actor.tenant_id,
+        "conversation",
+        "update",
+        changes=changed,
+        status=conversation.status,
+        **event_scope(conversation),
+    )
+    return conversation
+
+
+_PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+def do_escalate(
+    session: Session, actor: Actor, conversation: Conversation, *, priority: str | None, add_tags: Sequence[str] = ()
+) -> Conversation:
+    """Raise the priority (never lower it) and add tags, as the assistant does when it hands a conversation over:
+    audited and announced like any update. Trusts its caller (the assistant's turn, a system job)."""
+    before = {"priority": conversation.priority, "tags": list(conversation.tags or [])}
+    with session.no_autoflush:
+        if priority is not None and _PRIORITY_RANK.get(priority, 1) > _PRIORITY_RANK.get(conversation.priority, 1):
+            conversation.priority = priority
+        if add_tags:
+            conversation.tags = list(dict.fromkeys([*(conversation.tags or []), *add_tags]))
+    changed = audit.diff(before, {"priority": conversation.priority, "tags": list(conversation.tags or [])})
     if not changed:
         return conversation
     conversation.updated_at = utcnow()

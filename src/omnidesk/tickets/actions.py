@@ -18,6 +18,7 @@ from omnidesk.compliance import audit
 from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.models import Message
 from omnidesk.core.actor import Actor
+from omnidesk.core.blobs import BlobStore, check_upload
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.customers import queries as customer_queries
@@ -26,7 +27,15 @@ from omnidesk.security.permissions import Perm
 from omnidesk.tickets import automation, clocks, history, notify, ops, queries
 from omnidesk.tickets.classify import classify
 from omnidesk.tickets.fields import FieldKind, validate_values
-from omnidesk.tickets.models import Survey, Ticket, TicketLink, TicketMessage, TicketSettings
+from omnidesk.tickets.models import (
+    Notification,
+    Survey,
+    Ticket,
+    TicketAttachment,
+    TicketLink,
+    TicketMessage,
+    TicketSettings,
+)
 from omnidesk.tickets.rules import Trigger
 from omnidesk.tickets.schemas import (
     AbuseIn,
@@ -43,13 +52,11 @@ from omnidesk.tickets.schemas import (
 )
 from omnidesk.tickets.states import DONE, Priority, Status, lowered
 
-
-def _event(session: Session, ticket: Ticket, op: str, **data: Any) -> None:
-    publish_on_commit(session, ticket.tenant_id, "ticket", op, ticket_id=str(ticket.id), number=ticket.number, **data)
+_event = ops.announce
 
 
 def _next_number(session: Session, tenant_id: uuid.UUID) -> int:
-    queries.ticket_settings(session, tenant_id)
+    ops.ensure_settings(session, tenant_id)
     number: int = session.execute(
         update(TicketSettings)
         .values(last_number=TicketSettings.last_number + 1)
@@ -62,7 +69,7 @@ def _next_number(session: Session, tenant_id: uuid.UUID) -> int:
 def create_ticket(session: Session, actor: Actor, data: TicketCreate, *, source: str = "api") -> Ticket:
     """Create a ticket from the API, the workspace, a conversation (transcript copied) or the assistant."""
     actor.require(Perm.TICKETS_WRITE)
-    settings = queries.ticket_settings(session, actor.tenant_id)
+    settings = ops.ensure_settings(session, actor.tenant_id)
     try:
         ttype = queries.get_type(session, data.type)
     except NotFound:
@@ -529,3 +536,58 @@ def answer_survey(session: Session, actor: Actor, survey_id: uuid.UUID, data: Su
     audit.record(session, actor, "ticket.survey_answer", "ticket", ticket.id, {"score": data.score})
     _event(session, ticket, "update", fields=["satisfaction"])
     return survey
+
+
+def attach(
+    session: Session,
+    actor: Actor,
+    ticket_id: uuid.UUID,
+    store: BlobStore,
+    data: bytes,
+    *,
+    content_type: str,
+    filename: str,
+    evidence: bool,
+    max_bytes: int,
+) -> TicketAttachment:
+    """Attach a file to a ticket: checked (size, declared type against the bytes), stored encrypted under a
+    server-generated key, audited and announced. The blob is written first; if the transaction then fails, an
+    unreferenced blob remains (harmless, unreadable without its row) rather than a row pointing at nothing."""
+    actor.require(Perm.TICKETS_WRITE)
+    ticket = queries.get_ticket(session, actor, ticket_id)
+    check_upload(data, content_type, max_bytes)
+    ref = store.put(data, content_type)
+    row = TicketAttachment(
+        tenant_id=actor.tenant_id,
+        ticket_id=ticket.id,
+        blob_key=ref.key,
+        filename=(filename or "file").replace("/", "_").replace("\\", "_")[-200:],
+        content_type=content_type,
+        size=ref.size,
+        sha256=ref.sha256,
+        evidence=evidence,
+        uploaded_by=actor.id,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor, "ticket.attach", "ticket", ticket.id, {"attachment_id": str(row.id), "size": ref.size})
+    _event(session, ticket, "attachment", attachment_id=str(row.id), evidence=evidence)
+    return row
+
+
+def mark_notification_read(session: Session, actor: Actor, notification_id: uuid.UUID) -> Notification:
+    """The caller read one of their own notifications (someone else's is not found). A personal read marker,
+    like a conversation's read receipt: announced to the reader's other tabs, not audited."""
+    row = session.scalar(
+        select(Notification).where(Notification.id == notification_id, Notification.recipient_id == actor.staff_id)
+    )
+    if row is None:
+        raise NotFound("no notification with this id")
+    if row.read_at is None:
+        row.read_at = utcnow()
+        session.flush()
+        publish_on_commit(
+            session, actor.tenant_id, "notification", "update", recipient_id=str(actor.staff_id),
+            notification_id=str(row.id), read=True,
+        )  # fmt: skip
+    return row

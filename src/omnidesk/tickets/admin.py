@@ -16,7 +16,7 @@ from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.security.permissions import Perm
-from omnidesk.tickets import automation, clocks, queries, sla
+from omnidesk.tickets import automation, clocks, ops, queries, sla
 from omnidesk.tickets.fields import validate_template
 from omnidesk.tickets.models import AutomationRule, PermissionGrant, SavedView, SlaPolicy, TicketType
 from omnidesk.tickets.rules import Rule, find_cycle, validate_rule
@@ -30,7 +30,7 @@ def _fields(data: TypeCreate | TypeUpdate) -> list[dict[str, Any]]:
 
 def create_type(session: Session, actor: Actor, data: TypeCreate) -> TicketType:
     queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
-    queries.ticket_settings(session, actor.tenant_id)
+    ops.ensure_settings(session, actor.tenant_id)
     if session.scalar(select(TicketType.id).where(TicketType.key == data.key)):
         raise Conflict(f"a ticket type '{data.key}' already exists")
     if data.default_team_id:
@@ -51,7 +51,7 @@ def create_type(session: Session, actor: Actor, data: TypeCreate) -> TicketType:
 
 def update_type(session: Session, actor: Actor, key: str, data: TypeUpdate) -> TicketType:
     queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
-    queries.ticket_settings(session, actor.tenant_id)
+    ops.ensure_settings(session, actor.tenant_id)
     row = session.scalar(select(TicketType).where(TicketType.key == key))
     if row is None:
         raise NotFound(f"no ticket type '{key}'")
@@ -79,7 +79,7 @@ def put_policy(session: Session, actor: Actor, data: PolicyIn) -> SlaPolicy:
     """Create or replace the targets for (type, priority). Existing tickets keep their clocks until they change."""
     queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
     if data.type_key != "*":
-        queries.ticket_settings(session, actor.tenant_id)
+        ops.ensure_settings(session, actor.tenant_id)
         queries.get_type(session, data.type_key)
     if data.first_response_minutes > data.resolution_minutes:
         raise InvalidInput("the first-response target cannot be longer than the resolution target")
@@ -106,7 +106,7 @@ def put_policy(session: Session, actor: Actor, data: PolicyIn) -> SlaPolicy:
 
 def update_settings(session: Session, actor: Actor, data: SettingsIn) -> Any:
     queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
-    row = queries.ticket_settings(session, actor.tenant_id)
+    row = ops.ensure_settings(session, actor.tenant_id)
     given = data.model_dump(exclude_unset=True)
     if data.calendar is not None:
         row.calendar = sla.calendar_spec(sla.parse_calendar(data.calendar))
@@ -173,7 +173,7 @@ def _check_rules(session: Session, candidate: AutomationRule) -> None:
 
 def save_rule(session: Session, actor: Actor, data: RuleIn, rule_id: uuid.UUID | None = None) -> AutomationRule:
     queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
-    queries.ticket_settings(session, actor.tenant_id)
+    ops.ensure_settings(session, actor.tenant_id)
     if rule_id is None:
         row = AutomationRule(tenant_id=actor.tenant_id, id=uuid.uuid4())
     else:

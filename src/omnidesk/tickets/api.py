@@ -10,8 +10,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile, sta
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from omnidesk.compliance import audit
-from omnidesk.core.blobs import BlobStore, LocalEncryptedBlobStore, check_upload
+from omnidesk.core.blobs import BlobStore, LocalEncryptedBlobStore
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import NotFound
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
@@ -239,25 +238,17 @@ def upload(
     data = file.file.read(settings.max_upload_bytes + 1)
     content_type = (file.content_type or "").split(";")[0].strip()
     with db.tenant_transaction(actor.tenant_id) as s:
-        actor.require(Perm.TICKETS_WRITE)
-        ticket = queries.get_ticket(s, actor, ticket_id)
-        check_upload(data, content_type, settings.max_upload_bytes)
-        ref = blob_store(request).put(data, content_type)
-        name = (file.filename or "file").replace("/", "_").replace("\\", "_")[-200:]
-        row = TicketAttachment(
-            tenant_id=actor.tenant_id,
-            ticket_id=ticket.id,
-            blob_key=ref.key,
-            filename=name,
+        row = actions.attach(
+            s,
+            actor,
+            ticket_id,
+            blob_store(request),
+            data,
             content_type=content_type,
-            size=ref.size,
-            sha256=ref.sha256,
+            filename=file.filename or "file",
             evidence=evidence,
-            uploaded_by=actor.id,
+            max_bytes=settings.max_upload_bytes,
         )
-        s.add(row)
-        s.flush()
-        audit.record(s, actor, "ticket.attach", "ticket", ticket.id, {"attachment_id": str(row.id), "size": ref.size})
         return AttachmentOut.model_validate(row)
 
 
@@ -441,12 +432,7 @@ def list_notifications(db: DbDep, actor: ActorDep, unread: bool = False) -> list
 @router.post("/notifications/{notification_id}/read", status_code=status.HTTP_204_NO_CONTENT)
 def mark_read(notification_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
     with db.tenant_transaction(actor.tenant_id) as s:
-        row = s.scalar(
-            select(Notification).where(Notification.id == notification_id, Notification.recipient_id == actor.staff_id)
-        )
-        if row is None:
-            raise NotFound("no notification with this id")
-        row.read_at = row.read_at or utcnow()
+        actions.mark_notification_read(s, actor, notification_id)
 
 
 @router.get("/ticket-reports/sla")

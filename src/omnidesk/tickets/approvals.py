@@ -73,6 +73,7 @@ def request(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Approval
     history.record(
         session, actor, ticket, "approval", None, f"{data.operation.value}: {approval.status}", note=data.reason
     )
+    _announce(session, ticket, approval)
     audit.record(
         session,
         actor,
@@ -132,6 +133,7 @@ def decide(session: Session, actor: Actor, approval_id: uuid.UUID, data: Decisio
         f"{approval.operation}: {'approved' if data.approve else 'rejected'} (step {approval.step + 1})",
         note=data.note,
     )
+    _announce(session, ticket, approval)
     audit.record(
         session,
         actor,
@@ -157,14 +159,22 @@ def decide(session: Session, actor: Actor, approval_id: uuid.UUID, data: Decisio
     return approval
 
 
+def _announce(session: Session, ticket: Ticket, approval: Approval) -> None:
+    ops.announce(
+        session, ticket, "approval", approval_id=str(approval.id), operation=approval.operation, status=approval.status
+    )
+
+
 def _execute(session: Session, actor: Actor, ticket: Ticket, approval: Approval) -> None:
     note = f"approved request {approval.id}"
     if approval.operation == Operation.DELETE:
         ticket.deleted_at = utcnow()
         history.record(session, actor, ticket, "deleted", False, True, note=note)
         ops.touch(ticket)
+        ops.announce(session, ticket, "update", fields=["deleted_at"])
     elif approval.operation == Operation.LOWER_PRIORITY:
-        ops.set_fields(session, actor, ticket, {"priority": approval.params["priority"]}, note=note)
+        changed = ops.set_fields(session, actor, ticket, {"priority": approval.params["priority"]}, note=note)
+        ops.announce(session, ticket, "update", fields=sorted(changed))
     else:
         history.record(session, actor, ticket, "refund", None, approval.params["amount"], note=note)
         ops.touch(ticket)

@@ -14,7 +14,7 @@ from omnidesk.core.actor import Actor, ActorKind, system_actor
 from omnidesk.core.db import Database
 from omnidesk.customers.models import Customer
 from omnidesk.security.permissions import Role
-from omnidesk.tickets import actions, admin, queries
+from omnidesk.tickets import actions, admin, ops
 from omnidesk.tickets.schemas import (
     FieldDef,
     MessageIn,
@@ -116,4 +116,4 @@ def seed_tickets(db: Database, tenant_id: uuid.UUID, base: dict[str, Any]) -> No
                     )
                 else:
                     actions.transfer(s, actor, ticket.id, TransferIn(team_id=teams[step[1]], note=step[2]))
-        queries.ticket_settings(s, tenant_id)
+        ops.ensure_settings(s, tenant_id)

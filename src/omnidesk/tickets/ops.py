@@ -24,9 +24,10 @@ from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput
 from omnidesk.customers.models import Customer
+from omnidesk.events.outbox import publish_on_commit
 from omnidesk.i18n import translate
 from omnidesk.tickets import clocks, history, notify, queries
-from omnidesk.tickets.models import Survey, Ticket, TicketMessage, TicketWatcher
+from omnidesk.tickets.models import Survey, Ticket, TicketMessage, TicketSettings, TicketType, TicketWatcher
 from omnidesk.tickets.states import OPEN_STATES, Priority, Status, check_transition, raised
 
 
@@ -192,6 +193,27 @@ def set_status(
     return changed
 
 
+def announce(session: Session, ticket: Ticket, op: str, **data: Any) -> None:
+    """The ``ticket`` event of a change, sent after commit."""
+    publish_on_commit(session, ticket.tenant_id, "ticket", op, ticket_id=str(ticket.id), number=ticket.number, **data)
+
+
+def ensure_settings(session: Session, tenant_id: uuid.UUID) -> TicketSettings:
+    """Store the tenant's ticket settings and built-in types if they are not stored yet (the first write that needs
+    them: a ticket number, a type or policy edit); reads use ``queries.ticket_settings`` and never store."""
+    stored: TicketSettings | None = session.scalar(select(TicketSettings))
+    if stored is not None:
+        return stored
+    row = queries.default_settings(tenant_id)
+    session.add(row)
+    existing = set(session.scalars(select(TicketType.key)))
+    for key in queries.BUILTIN_TYPES:
+        if key not in existing:
+            session.add(queries.builtin_type(tenant_id, key))
+    session.flush()
+    return row
+
+
 def escalate(session: Session, actor: Actor, ticket: Ticket, *, rule_id: uuid.UUID | None, note: str) -> set[str]:
     """Mark the ticket escalated and raise its priority one step. Only the first escalation raises: a second
     breached metric on an already escalated ticket alerts again but does not climb the priority ladder."""
@@ -204,6 +226,7 @@ def escalate(session: Session, actor: Actor, ticket: Ticket, *, rule_id: uuid.UU
     # Both columns change in one UPDATE: set_fields flushes once for the re-targeting of the clocks.
     changed |= set_fields(session, actor, ticket, {"priority": higher.value}, rule_id=rule_id, note=note)
     touch(ticket)
+    announce(session, ticket, "escalate", priority=ticket.priority)
     return changed
 
 

@@ -130,22 +130,47 @@ BUILTIN_TYPES = {
 }
 
 
+_BUILTIN_NAMESPACE = uuid.UUID("0b8f3c52-2a1e-4d55-8f0e-6c7d1b6e0a22")
+
+
+def builtin_type_id(tenant_id: uuid.UUID, key: str) -> uuid.UUID:
+    """A built-in type's id, the same before and after its row is stored (listing it stores nothing)."""
+    return uuid.uuid5(_BUILTIN_NAMESPACE, f"{tenant_id}:{key}")
+
+
+def default_settings(tenant_id: uuid.UUID) -> TicketSettings:
+    """The settings a tenant has before anyone changed them: an unsaved row (``ops.ensure_settings`` stores it)."""
+    return TicketSettings(
+        tenant_id=tenant_id,
+        calendar={},
+        approval_chain=["supervisor", "admin"],
+        refund_threshold=500.0,
+        routing_rules=[],
+        complaint_team_id=None,
+        survey_enabled=True,
+        last_number=0,
+    )
+
+
+def builtin_type(tenant_id: uuid.UUID, key: str) -> TicketType:
+    name, priority = BUILTIN_TYPES[key]
+    return TicketType(
+        id=builtin_type_id(tenant_id, key),
+        tenant_id=tenant_id,
+        key=key,
+        name=name,
+        builtin=True,
+        fields=[],
+        default_team_id=None,
+        default_priority=priority,
+        is_active=True,
+    )
+
+
 def ticket_settings(session: Session, tenant_id: uuid.UUID) -> TicketSettings:
-    """The tenant's ticket settings row; on first use it is created with defaults, with the built-in types."""
+    """The tenant's ticket settings; the defaults (unsaved) until an action stores them. A read: never writes."""
     row = session.scalar(select(TicketSettings))
-    if row is None:
-        row = TicketSettings(tenant_id=tenant_id, approval_chain=["supervisor", "admin"], routing_rules=[])
-        session.add(row)
-        existing = set(session.scalars(select(TicketType.key)))
-        for key, (name, priority) in BUILTIN_TYPES.items():
-            if key not in existing:
-                session.add(
-                    TicketType(
-                        tenant_id=tenant_id, key=key, name=name, builtin=True, fields=[], default_priority=priority
-                    )
-                )
-        session.flush()
-    return row
+    return row if row is not None else default_settings(tenant_id)
 
 
 def tenant_time_zone(session: Session, tenant_id: uuid.UUID) -> str:
@@ -161,8 +186,11 @@ def get_type(session: Session, key: str) -> TicketType:
 
 
 def list_types(session: Session, tenant_id: uuid.UUID) -> list[TicketType]:
-    ticket_settings(session, tenant_id)
-    return list(session.scalars(select(TicketType).order_by(TicketType.builtin.desc(), TicketType.key)))
+    """Every type, the built-in ones included even before their rows are stored (as unsaved rows)."""
+    rows = list(session.scalars(select(TicketType)))
+    stored = {row.key for row in rows}
+    rows += [builtin_type(tenant_id, key) for key in BUILTIN_TYPES if key not in stored]
+    return sorted(rows, key=lambda t: (not t.builtin, t.key))
 
 
 def custom_keys(session: Session) -> set[str]:

@@ -245,8 +245,8 @@ def widget_settings(request: Request) -> Response:
     actor = info.actor
     if not actor.can(Perm.TENANT_SETTINGS):
         return render(request, "workspace/forbidden.html", {"lang": _lang(request, info)}, status_code=403)
-    with get_db(request).tenant_transaction(actor.tenant_id) as s:
-        config = widget_actions.ensure_config(s, actor)
+    with get_db(request).tenant_read(actor.tenant_id) as s:
+        config = widget_actions.config_or_default(s, actor.tenant_id)
         origins = list(config.allowed_origins)
         responses = [canned.CannedOut.model_validate(c) for c in canned.list_canned(s, actor)]
         accept_timeout_seconds = routing_queries.policy(s).accept_timeout_seconds

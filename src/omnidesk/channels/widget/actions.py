@@ -53,6 +53,26 @@ def config_of(session: Session) -> WidgetConfig | None:
     return session.scalar(select(WidgetConfig))
 
 
+def config_or_default(session: Session, tenant_id: uuid.UUID) -> WidgetConfig:
+    """The tenant's widget settings, or the defaults (unsaved) until an admin saves some. A read: never writes."""
+    row = config_of(session)
+    if row is not None:
+        return row
+    return WidgetConfig(
+        tenant_id=tenant_id, enabled=True, identity_secret="", allowed_origins=[], title="", greeting="",
+        accent_color="#1f6feb",
+    )  # fmt: skip
+
+
+def reveal_identity_secret(session: Session, actor: Actor) -> str:
+    """The secret host sites sign visitor identifiers with (admins only), created on first need; every reading of
+    it is audited."""
+    actor.require(Perm.TENANT_SETTINGS)
+    config = ensure_config(session, actor)
+    audit.record(session, actor, "widget.identity_secret_read", "widget_config", config.id)
+    return config.identity_secret
+
+
 def ensure_config(session: Session, actor: Actor) -> WidgetConfig:
     row = config_of(session)
     if row is None:

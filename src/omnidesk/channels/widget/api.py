@@ -31,7 +31,6 @@ from omnidesk.channels.widget.schemas import (
     WidgetConfigUpdate,
     WidgetSecretOut,
 )
-from omnidesk.compliance import audit
 from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.intake import Stored
 from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
@@ -379,8 +378,8 @@ def staff_download(
 def get_config(db: DbDep, actor: ActorDep, request: Request) -> WidgetConfigOut:
     """The widget settings and the one-line embed snippet to paste into a site."""
     actor.require(Perm.TENANT_SETTINGS)
-    with db.tenant_transaction(actor.tenant_id) as s:
-        config = actions.ensure_config(s, actor)
+    with db.tenant_read(actor.tenant_id) as s:
+        config = actions.config_or_default(s, actor.tenant_id)
         slug = s.scalar(select(Tenant.slug).where(Tenant.id == actor.tenant_id)) or ""
         return _config_out(config, snippet_for(request, slug))
 
@@ -396,11 +395,8 @@ def patch_config(data: WidgetConfigUpdate, db: DbDep, actor: ActorDep, request: 
 @router.get("/widget/config/identity-secret")
 def get_identity_secret(db: DbDep, actor: ActorDep) -> WidgetSecretOut:
     """The secret a host site signs visitor identifiers with (admins only; keep it on the server)."""
-    actor.require(Perm.TENANT_SETTINGS)
     with db.tenant_transaction(actor.tenant_id) as s:
-        config = actions.ensure_config(s, actor)
-        audit.record(s, actor, "widget.identity_secret_read", "widget_config", config.id)
-        return WidgetSecretOut(identity_secret=config.identity_secret)
+        return WidgetSecretOut(identity_secret=actions.reveal_identity_secret(s, actor))
 
 
 def snippet_for(request: Request, slug: str) -> str:
