@@ -27,6 +27,7 @@ from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import StaffAdded, StaffUpdated, TeamAdded
 from omnidesk.security import passwords, tokens
 from omnidesk.security.permissions import Perm, Role
 
@@ -103,7 +104,7 @@ def do_create_staff(session: Session, actor: Actor, data: StaffCreate) -> tuple[
         user.id,
         {"email": user.email, "role": user.role, "display_name": user.display_name},
     )
-    publish_on_commit(session, actor.tenant_id, "staff", "add", user_id=str(user.id))
+    publish_on_commit(session, StaffAdded(tenant_id=actor.tenant_id, user_id=user.id))
     return user, one_time
 
 
@@ -128,7 +129,7 @@ def update_staff(session: Session, actor: Actor, user_id: uuid.UUID, data: Staff
         sockets.revoke_all(session, user)
     after = {k: getattr(user, k) for k in _STAFF_WRITABLE}
     audit.record(session, actor, "staff.update", "staff", user.id, audit.diff(before, after))
-    publish_on_commit(session, actor.tenant_id, "staff", "update", user_id=str(user.id))
+    publish_on_commit(session, StaffUpdated(tenant_id=actor.tenant_id, user_id=user.id))
     return user
 
 
@@ -157,7 +158,7 @@ def create_team(session: Session, actor: Actor, data: TeamCreate) -> Team:
     session.add(team)
     session.flush()
     audit.record(session, actor, "team.create", "team", team.id, {"name": team.name})
-    publish_on_commit(session, actor.tenant_id, "team", "add", team_id=str(team.id))
+    publish_on_commit(session, TeamAdded(tenant_id=actor.tenant_id, team_id=team.id))
     return team
 
 

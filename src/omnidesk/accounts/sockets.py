@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from omnidesk.accounts.models import StaffUser
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import AccessRevoked
 
 
 def revoke_all(session: Session, user: StaffUser) -> None:
@@ -24,7 +25,7 @@ def revoke_all(session: Session, user: StaffUser) -> None:
     password reset, signed out everywhere)."""
     user.socket_epoch = (user.socket_epoch or 0) + 1
     publish_on_commit(
-        session, user.tenant_id, "access", "revoke", staff_id=str(user.id), epoch=user.socket_epoch, session_ids=[]
+        session, AccessRevoked(tenant_id=user.tenant_id, staff_id=user.id, epoch=user.socket_epoch, session_ids=[])
     )
 
 
@@ -34,4 +35,4 @@ def revoke_sessions(
     """Close the sockets opened through these browser sessions (sign-out, "sign out my other sessions")."""
     ids = [str(i) for i in session_ids]
     if ids:
-        publish_on_commit(session, tenant_id, "access", "revoke", staff_id=str(user_id), epoch=None, session_ids=ids)
+        publish_on_commit(session, AccessRevoked(tenant_id=tenant_id, staff_id=user_id, epoch=None, session_ids=ids))

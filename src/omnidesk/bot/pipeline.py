@@ -25,6 +25,7 @@ from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import Database, utcnow
 from omnidesk.customers.models import Customer
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import BotHandedOver
 
 HandoverHook = Callable[[Any, Actor, Conversation, Reply], str | None]
 """Called inside the hand-over transaction; may route the conversation or open a ticket and return a sentence
@@ -108,8 +109,8 @@ def respond(
             if next_step:
                 text = f"{text}\n{next_step}"
             publish_on_commit(
-                s, tenant_id, "bot", "hand_over", conversation_id=str(conversation_id), reason=reply.reason,
-                priority=reply.priority, intent=(reply.intent or {}).get("label"),
+                s, BotHandedOver(tenant_id=tenant_id, conversation_id=conversation_id, reason=reply.reason,
+                                 priority=reply.priority, intent=(reply.intent or {}).get("label")),
             )  # fmt: skip
         if actions.wants_learning(reply):
             actions.record_unanswered(s, tenant_id, message.body, reply, conversation_id)

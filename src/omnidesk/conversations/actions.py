@@ -27,13 +27,13 @@ from omnidesk.conversations.schemas import (
     MessageOut,
     SenderType,
 )
-from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status, check_transition
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.customers import queries as customer_queries
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import ConversationUpdated, MessageAdded, Scope
 from omnidesk.security.permissions import Perm
 
 
@@ -190,11 +190,11 @@ def do_post_message(
     )
     publish_on_commit(
         session,
-        actor.tenant_id,
-        "message",
-        "add",
-        message=MessageOut.model_validate(message).model_dump(mode="json"),
-        **event_scope(conversation),
+        MessageAdded(
+            tenant_id=actor.tenant_id,
+            scope=Scope.of(conversation),
+            message=MessageOut.model_validate(message).model_dump(mode="json"),
+        ),
     )
     return message
 
@@ -257,12 +257,9 @@ def update_conversation(
     audit.record(session, actor, "conversation.update", "conversation", conversation.id, changed)
     publish_on_commit(
         session,
-        actor.tenant_id,
-        "conversation",
-        "update",
-        changes=changed,
-        status=conversation.status,
-        **event_scope(conversation),
+        ConversationUpdated(
+            tenant_id=actor.tenant_id, scope=Scope.of(conversation), changes=changed, status=conversation.status
+        ),
     )
     return conversation
 
@@ -289,11 +286,8 @@ def do_escalate(
     audit.record(session, actor, "conversation.update", "conversation", conversation.id, changed)
     publish_on_commit(
         session,
-        actor.tenant_id,
-        "conversation",
-        "update",
-        changes=changed,
-        status=conversation.status,
-        **event_scope(conversation),
+        ConversationUpdated(
+            tenant_id=actor.tenant_id, scope=Scope.of(conversation), changes=changed, status=conversation.status
+        ),
     )
     return conversation

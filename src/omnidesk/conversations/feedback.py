@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from omnidesk.compliance import audit
 from omnidesk.conversations.models import Conversation, ConversationRating, ReadMarker
-from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import RatingAdded, ReceiptUpdated, Scope
 
 PARTIES = ("customer", "agent")
 
@@ -45,13 +45,13 @@ def do_mark_read(
     session.flush()
     publish_on_commit(
         session,
-        actor.tenant_id,
-        "receipt",
-        "update",
-        party=party,
-        delivered_seq=marker.delivered_seq,
-        read_seq=marker.read_seq,
-        **event_scope(conversation),
+        ReceiptUpdated(
+            tenant_id=actor.tenant_id,
+            scope=Scope.of(conversation),
+            party=party,
+            delivered_seq=marker.delivered_seq,
+            read_seq=marker.read_seq,
+        ),
     )
     return marker
 
@@ -77,7 +77,7 @@ def do_rate(
     rating.created_at = utcnow()
     session.flush()
     audit.record(session, actor, "conversation.rate", "conversation", conversation.id, {"score": score})
-    publish_on_commit(session, actor.tenant_id, "rating", "add", score=score, **event_scope(conversation))
+    publish_on_commit(session, RatingAdded(tenant_id=actor.tenant_id, scope=Scope.of(conversation), score=score))
     return rating
 
 

@@ -33,7 +33,6 @@ from omnidesk.compliance import audit
 from omnidesk.compliance.models import AuditRecord
 from omnidesk.conversations.models import ChannelMessage, Conversation, Message
 from omnidesk.conversations.schemas import MessageOut, SenderType
-from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status
 from omnidesk.core.actor import Actor, ActorKind, visitor_actor
 from omnidesk.core.db import utcnow
@@ -41,6 +40,7 @@ from omnidesk.core.errors import PermissionDenied
 from omnidesk.customers import actions as customer_actions
 from omnidesk.customers.models import Customer
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import ConversationAdded, ConversationUpdated, MessageAdded, Scope
 from omnidesk.security.permissions import Perm
 
 __all__ = [
@@ -217,9 +217,23 @@ def receive_messages(
     session.execute(insert(_table(AuditRecord)), audit_rows)
     written = {c.id: c for _, c, _, _ in created}
     _update_conversations(session, tenant_id, written.values(), now)
+    for conversation in written.values():
+        if conversation.reopen:
+            # A customer writing again reopens the conversation: everyone holding it as resolved must hear so.
+            changes: dict[str, Any] = {"status": [conversation.status, Status.OPEN.value]}
+            if conversation.snoozed_until is not None:
+                changes["snoozed_until"] = [conversation.snoozed_until.isoformat(), None]
+            publish_on_commit(
+                session,
+                ConversationUpdated(
+                    tenant_id=tenant_id, scope=Scope.of(conversation), changes=changes, status=Status.OPEN.value
+                ),
+            )
     for key, conversation, item, _ in created:
-        scope = event_scope(conversation)
-        publish_on_commit(session, tenant_id, "message", "add", message=known[key], origin=item.origin, **scope)
+        publish_on_commit(
+            session,
+            MessageAdded(tenant_id=tenant_id, scope=Scope.of(conversation), message=known[key], origin=item.origin),
+        )
 
     relayed = relayed or actor.kind in (ActorKind.STAFF, ActorKind.API_KEY)
     arrivals = [
@@ -274,7 +288,9 @@ def create_conversation(
         conversation.id,
         {"channel": conversation.channel, "customer_id": str(customer_id)},
     )
-    publish_on_commit(session, actor.tenant_id, "conversation", "add", status="open", **event_scope(conversation))
+    publish_on_commit(
+        session, ConversationAdded(tenant_id=actor.tenant_id, scope=Scope.of(conversation), status=Status.OPEN.value)
+    )
     return conversation
 
 

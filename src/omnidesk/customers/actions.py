@@ -17,6 +17,7 @@ from omnidesk.customers import queries
 from omnidesk.customers.models import Customer, CustomerIdentity
 from omnidesk.customers.schemas import CustomerCreate, CustomerUpdate, IdentityIn, IdentityKind
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import CustomerAdded, CustomerUpdated
 from omnidesk.security.permissions import Perm
 
 _WRITABLE = ("name", "email", "phone", "language", "tags", "attributes", "notes")
@@ -47,7 +48,7 @@ def do_create_customer(session: Session, actor: Actor, data: CustomerCreate) -> 
     for identity in identities:
         _add_identity(session, actor, customer, identity)
     audit.record(session, actor, "customer.create", "customer", customer.id, {"name": customer.name})
-    publish_on_commit(session, actor.tenant_id, "customer", "add", customer_id=str(customer.id))
+    publish_on_commit(session, CustomerAdded(tenant_id=actor.tenant_id, customer_id=customer.id))
     return customer
 
 
@@ -83,7 +84,7 @@ def update_customer(session: Session, actor: Actor, customer_id: uuid.UUID, data
     customer.updated_at = utcnow()
     after = {k: getattr(customer, k) for k in _WRITABLE}
     audit.record(session, actor, "customer.update", "customer", customer.id, audit.diff(before, after))
-    publish_on_commit(session, actor.tenant_id, "customer", "update", customer_id=str(customer.id))
+    publish_on_commit(session, CustomerUpdated(tenant_id=actor.tenant_id, customer_id=customer.id))
     return customer
 
 
@@ -142,7 +143,7 @@ def do_create_from_channel(
         _add_channel_identity(session, actor, customer, identity)
     verified = any(i.verified for i in identities)
     audit.record(session, actor, "customer.create", "customer", customer.id, {"source": source, "verified": verified})
-    publish_on_commit(session, actor.tenant_id, "customer", "add", customer_id=str(customer.id))
+    publish_on_commit(session, CustomerAdded(tenant_id=actor.tenant_id, customer_id=customer.id))
     return customer
 
 
@@ -157,7 +158,7 @@ def do_link_identity(session: Session, actor: Actor, customer: Customer, identit
         customer.id,
         {"kind": identity.kind, "verified": identity.verified},
     )
-    publish_on_commit(session, actor.tenant_id, "customer", "update", customer_id=str(customer.id))
+    publish_on_commit(session, CustomerUpdated(tenant_id=actor.tenant_id, customer_id=customer.id))
 
 
 def do_resolve_sender(session: Session, actor: Actor, identity: ChannelIdentity, *, name: str = "",
@@ -199,7 +200,7 @@ def do_update_contact(
     customer.updated_at = utcnow()
     session.flush()
     audit.record(session, actor, "customer.contact_update", "customer", customer.id, changed)
-    publish_on_commit(session, actor.tenant_id, "customer", "update", customer_id=str(customer.id))
+    publish_on_commit(session, CustomerUpdated(tenant_id=actor.tenant_id, customer_id=customer.id))
     return customer
 
 

@@ -1,14 +1,15 @@
-"""Publish after commit: actions queue events on the session; they leave only if the transaction commits."""
+"""Publish after commit: actions queue typed events (``events.types``) on the session; they leave, in their wire
+form, only if the transaction commits."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from omnidesk.events.bus import Event, EventBus
+from omnidesk.events.types import Event as TypedEvent
 
 _OUTBOX = "omnidesk_outbox"
 _BUS = "omnidesk_bus"
@@ -22,13 +23,13 @@ def attach_bus(session: Session, bus: EventBus | None) -> None:
     session.info[_BUS] = bus
 
 
-def publish_on_commit(session: Session, tenant_id: uuid.UUID, event_type: str, op: str, **data: Any) -> None:
-    ev: Event = {"type": event_type, "op": op, "tenant_id": str(tenant_id), **data}
-    session.info.setdefault(_OUTBOX, []).append((tenant_channel(tenant_id), ev))
+def publish_on_commit(session: Session, event: TypedEvent) -> None:
+    session.info.setdefault(_OUTBOX, []).append((tenant_channel(event.tenant_id), event))
 
 
 def pending_events(session: Session) -> list[Event]:
-    return [ev for _, ev in session.info.get(_OUTBOX, [])]
+    """The events this transaction will publish, in their wire form (tests, and callers that answer with them)."""
+    return [ev.to_dict() for _, ev in session.info.get(_OUTBOX, [])]
 
 
 @event.listens_for(Session, "after_commit")
@@ -39,7 +40,7 @@ def _flush_outbox(session: Session) -> None:
         return
     by_channel: dict[str, list[Event]] = {}
     for channel, ev in queued:
-        by_channel.setdefault(channel, []).append(ev)
+        by_channel.setdefault(channel, []).append(ev.to_dict())
     for channel, events in by_channel.items():
         if len(events) == 1:
             bus.publish(channel, events[0])

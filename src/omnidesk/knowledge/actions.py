@@ -21,6 +21,7 @@ from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import ArticleAdded, ArticleUpdated, SuggestionAdded
 from omnidesk.knowledge import queries, state
 from omnidesk.knowledge.models import KbArticle, KbArticleVersion, KbCategory, KbEvent, KbSuggestion
 from omnidesk.knowledge.schemas import (
@@ -178,7 +179,7 @@ def create_article(session: Session, actor: Actor, data: ArticleCreate) -> KbArt
         article.id,
         {"kind": article.kind, "language": article.language, "title": article.title},
     )
-    publish_on_commit(session, actor.tenant_id, "kb_article", "add", article_id=str(article.id))
+    publish_on_commit(session, ArticleAdded(tenant_id=actor.tenant_id, article_id=article.id))
     return article
 
 
@@ -240,7 +241,7 @@ def apply_content(
         )
     )
     audit.record(session, actor, action, "kb_article", article.id, {**changed, "version": article.current_version})
-    publish_on_commit(session, actor.tenant_id, "kb_article", "update", article_id=str(article.id))
+    publish_on_commit(session, ArticleUpdated(tenant_id=actor.tenant_id, article_id=article.id))
     if live:
         state.bump(session, actor.tenant_id, "edit")
     return article
@@ -273,7 +274,7 @@ def change_status(
         article.id,
         {"status": [current.value, target.value], "version": article.current_version, "note": note},
     )
-    publish_on_commit(session, actor.tenant_id, "kb_article", "update", article_id=str(article.id), status=target.value)
+    publish_on_commit(session, ArticleUpdated(tenant_id=actor.tenant_id, article_id=article.id, status=target.value))
     if target == ArticleStatus.PUBLISHED or leaving_live:
         state.bump(session, actor.tenant_id, _VERBS[target])
     return article
@@ -332,7 +333,7 @@ def suggest_edit(session: Session, actor: Actor, article_id: uuid.UUID, data: Su
     session.add(suggestion)
     session.flush()
     audit.record(session, actor, "knowledge.suggest", "kb_article", article.id, {"suggestion_id": str(suggestion.id)})
-    publish_on_commit(session, actor.tenant_id, "kb_suggestion", "add", suggestion_id=str(suggestion.id))
+    publish_on_commit(session, SuggestionAdded(tenant_id=actor.tenant_id, suggestion_id=suggestion.id))
     return suggestion
 
 

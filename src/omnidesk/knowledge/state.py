@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from omnidesk.core.db import Database, utcnow
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import KnowledgeChanged
 from omnidesk.knowledge.models import KbArticle, KbState
 from omnidesk.knowledge.states import ArticleStatus
 
@@ -80,7 +81,7 @@ def bump(session: Session, tenant_id: uuid.UUID, reason: str) -> int:
             version = 1
         except IntegrityError:  # another transaction created it first
             return bump(session, tenant_id, reason)
-    publish_on_commit(session, tenant_id, "knowledge", "update", version=int(version), reason=reason)
+    publish_on_commit(session, KnowledgeChanged(tenant_id=tenant_id, version=int(version), reason=reason))
     return int(version)
 
 

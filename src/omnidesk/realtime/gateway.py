@@ -35,6 +35,7 @@ from starlette.websockets import WebSocketState
 from omnidesk.core.errors import Unauthenticated
 from omnidesk.events.outbox import tenant_channel
 from omnidesk.events.presence import PresenceStore
+from omnidesk.events.types import TypingChanged
 from omnidesk.realtime.hub import Client, Hub
 from omnidesk.realtime.intake import MessageIntake, error_frame
 from omnidesk.realtime.tokens import SocketGrant, redeem
@@ -186,19 +187,17 @@ def _typing_event(grant: SocketGrant, frame: dict[str, Any]) -> dict[str, Any] |
     """A visitor's typing names their own customer id (from the token, not the frame); an agent's names the
     conversation's customer so the visitor's socket can match it."""
     try:
-        conversation_id = str(uuid.UUID(str(frame.get("conversation_id"))))
-        customer_id = (
-            str(grant.customer_id) if grant.kind == "visitor" else str(uuid.UUID(str(frame.get("customer_id"))))
-        )
+        conversation_id = uuid.UUID(str(frame.get("conversation_id")))
+        customer_id = grant.customer_id if grant.kind == "visitor" else uuid.UUID(str(frame.get("customer_id")))
     except ValueError:
         return None
-    return {
-        "type": "typing",
-        "op": "update",
-        "tenant_id": str(grant.tenant_id),
-        "conversation_id": conversation_id,
-        "customer_id": customer_id,
-        "from": "customer" if grant.kind == "visitor" else "agent",
-        "staff_id": str(grant.staff_id) if grant.staff_id else None,
-        "active": bool(frame.get("active", True)),
-    }
+    if customer_id is None:
+        return None
+    return TypingChanged(
+        tenant_id=grant.tenant_id,
+        conversation_id=conversation_id,
+        customer_id=customer_id,
+        sender="customer" if grant.kind == "visitor" else "agent",
+        staff_id=grant.staff_id,
+        active=bool(frame.get("active", True)),
+    ).to_dict()

@@ -22,12 +22,12 @@ from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import ConversationUpdate
-from omnidesk.conversations.scope import event_scope
 from omnidesk.conversations.states import Status
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import OfferAdded, OfferRemoved, PresenceUpdated, QueueAdded, Scope
 from omnidesk.routing import queries
 from omnidesk.routing.models import AgentPresence, QueueEntry, RoutingPolicy
 from omnidesk.routing.strategy import Candidate, Presence, QueueState, pick_round_robin
@@ -59,7 +59,9 @@ def enqueue(session: Session, actor: Actor, conversation: Conversation) -> Queue
         entry.team_id = conversation.team_id
     session.flush()
     audit.record(session, actor, "routing.enqueue", "conversation", conversation.id, {"team_id": _s(entry.team_id)})
-    publish_on_commit(session, conversation.tenant_id, "queue", "add", state=entry.state, **event_scope(conversation))
+    publish_on_commit(
+        session, QueueAdded(tenant_id=conversation.tenant_id, scope=Scope.of(conversation), state=entry.state)
+    )
     return entry
 
 
@@ -117,12 +119,12 @@ def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -
         )
         publish_on_commit(
             session,
-            tenant_id,
-            "offer",
-            "add",
-            offered_to=str(choice.staff_id),
-            expires_at=entry.offer_expires_at.isoformat(),
-            **event_scope(conversation),
+            OfferAdded(
+                tenant_id=tenant_id,
+                scope=Scope.of(conversation),
+                offered_to=choice.staff_id,
+                expires_at=entry.offer_expires_at,
+            ),
         )
         offered.append(entry)
     return offered
@@ -167,7 +169,7 @@ def _return_to_queue(session: Session, entry: QueueEntry, action: str) -> None:
     )
     if conversation is not None:
         publish_on_commit(
-            session, entry.tenant_id, "offer", "remove", offered_to=_s(lapsed), **event_scope(conversation)
+            session, OfferRemoved(tenant_id=entry.tenant_id, scope=Scope.of(conversation), offered_to=lapsed)
         )
 
 
@@ -248,7 +250,8 @@ def set_presence(session: Session, actor: Actor, status: Presence) -> AgentPrese
         for entry in queries.offers_for(session, actor.staff_id):
             _return_to_queue(session, entry, "routing.offer_withdrawn")
     audit.record(session, actor, "routing.presence", "staff", actor.staff_id, {"status": status.value})
-    publish_on_commit(session, actor.tenant_id, "presence", "update", staff_id=str(actor.staff_id), status=status.value)
+    assert actor.staff_id is not None
+    publish_on_commit(session, PresenceUpdated(tenant_id=actor.tenant_id, staff_id=actor.staff_id, status=status.value))
     return row
 
 

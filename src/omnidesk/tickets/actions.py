@@ -23,6 +23,12 @@ from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.customers import queries as customer_queries
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import (
+    NotificationRead,
+    TicketAdded,
+    TicketAttachmentAdded,
+    TicketMessageAdded,
+)
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import automation, clocks, history, notify, ops, queries
 from omnidesk.tickets.classify import classify
@@ -51,8 +57,6 @@ from omnidesk.tickets.schemas import (
     Transition,
 )
 from omnidesk.tickets.states import DONE, Priority, Status, lowered
-
-_event = ops.announce
 
 
 def _next_number(session: Session, tenant_id: uuid.UUID) -> int:
@@ -152,7 +156,10 @@ def create_ticket(session: Session, actor: Actor, data: TicketCreate, *, source:
         ticket.id,
         {"number": ticket.number, "type": ticket.type_key, "source": source},
     )
-    _event(session, ticket, "add", status=ticket.status)
+    publish_on_commit(
+        session,
+        TicketAdded(tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, status=ticket.status),
+    )
     if green:
         notify.notify(
             session,
@@ -254,7 +261,7 @@ def update_ticket(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Ti
     audit.record(
         session, actor, "ticket.update", "ticket", ticket.id, {"fields": sorted(changed), "values": _short(values)}
     )
-    _event(session, ticket, "update", fields=sorted(changed))
+    ops.announce_update(session, ticket, changed)
     if "assignee_id" in changed and ticket.assignee_id and ticket.assignee_id != actor.staff_id:
         notify.notify(
             session,
@@ -290,7 +297,7 @@ def transition(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Trans
     old = ticket.status
     changed = ops.set_status(session, actor, ticket, data.status, note=data.reason or "")
     audit.record(session, actor, "ticket.transition", "ticket", ticket.id, {"status": [old, ticket.status]})
-    _event(session, ticket, "update", fields=sorted(changed), status=ticket.status)
+    ops.announce_update(session, ticket, changed, status=ticket.status)
     automation.run(session, ticket, Trigger.STATUS_CHANGED, changed)
     automation.run(session, ticket, Trigger.UPDATED, changed)
     ops.flush(session)
@@ -331,7 +338,13 @@ def post_message(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Mes
         ticket.id,
         {"message_id": str(message.id), "public": data.public},
     )
-    _event(session, ticket, "message", message_id=str(message.id), public=data.public)
+    publish_on_commit(
+        session,
+        TicketMessageAdded(
+            tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, message_id=message.id,
+            public=data.public,
+        ),
+    )  # fmt: skip
     if data.public:
         automation.run(session, ticket, Trigger.PUBLIC_REPLY, {"@public_message"})
     if changed:
@@ -349,7 +362,12 @@ def customer_message(session: Session, actor: Actor, ticket_id: uuid.UUID, body:
         ops.set_status(session, actor, ticket, Status.OPEN, note="the customer replied")
     ops.flush(session)
     audit.record(session, actor, "ticket.customer_message", "ticket", ticket.id, {"message_id": str(message.id)})
-    _event(session, ticket, "message", message_id=str(message.id), public=True)
+    publish_on_commit(
+        session,
+        TicketMessageAdded(
+            tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, message_id=message.id, public=True
+        ),
+    )
     automation.run(session, ticket, Trigger.CUSTOMER_REPLY)
     ops.flush(session)
     return message
@@ -375,7 +393,7 @@ def transfer(session: Session, actor: Actor, ticket_id: uuid.UUID, data: Transfe
     ops.add_message(session, actor, ticket, data.note, public=False, source="transfer")
     ops.flush(session)
     audit.record(session, actor, "ticket.transfer", "ticket", ticket.id, {"team_id": str(team.id)})
-    _event(session, ticket, "update", fields=sorted(changed))
+    ops.announce_update(session, ticket, changed)
     if new_assignee:
         notify.notify(
             session,
@@ -473,8 +491,8 @@ def merge(session: Session, actor: Actor, ticket_id: uuid.UUID, data: MergeIn) -
     ops.touch(target, now)
     ops.flush(session)
     audit.record(session, actor, "ticket.merge", "ticket", source.id, {"target_id": str(target.id)})
-    _event(session, source, "update", fields=["merged_into_id", "status"])
-    _event(session, target, "update", fields=["merged_from"])
+    ops.announce_update(session, source, ["merged_into_id", "status"])
+    ops.announce_update(session, target, ["merged_from"])
     return target
 
 
@@ -534,7 +552,7 @@ def answer_survey(session: Session, actor: Actor, survey_id: uuid.UUID, data: Su
     history.record(session, actor, ticket, "satisfaction", None, data.score, note=data.comment[:500])
     ops.flush(session)
     audit.record(session, actor, "ticket.survey_answer", "ticket", ticket.id, {"score": data.score})
-    _event(session, ticket, "update", fields=["satisfaction"])
+    ops.announce_update(session, ticket, ["satisfaction"])
     return survey
 
 
@@ -571,7 +589,13 @@ def attach(
     session.add(row)
     session.flush()
     audit.record(session, actor, "ticket.attach", "ticket", ticket.id, {"attachment_id": str(row.id), "size": ref.size})
-    _event(session, ticket, "attachment", attachment_id=str(row.id), evidence=evidence)
+    publish_on_commit(
+        session,
+        TicketAttachmentAdded(
+            tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, attachment_id=row.id,
+            evidence=evidence,
+        ),
+    )  # fmt: skip
     return row
 
 
@@ -587,7 +611,6 @@ def mark_notification_read(session: Session, actor: Actor, notification_id: uuid
         row.read_at = utcnow()
         session.flush()
         publish_on_commit(
-            session, actor.tenant_id, "notification", "update", recipient_id=str(actor.staff_id),
-            notification_id=str(row.id), read=True,
-        )  # fmt: skip
+            session, NotificationRead(tenant_id=actor.tenant_id, recipient_id=row.recipient_id, notification_id=row.id)
+        )
     return row

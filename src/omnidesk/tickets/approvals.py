@@ -15,6 +15,8 @@ from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import TicketApprovalChanged
 from omnidesk.security.permissions import Perm, Role
 from omnidesk.tickets import history, notify, ops, queries
 from omnidesk.tickets.models import Approval, Ticket
@@ -160,9 +162,13 @@ def decide(session: Session, actor: Actor, approval_id: uuid.UUID, data: Decisio
 
 
 def _announce(session: Session, ticket: Ticket, approval: Approval) -> None:
-    ops.announce(
-        session, ticket, "approval", approval_id=str(approval.id), operation=approval.operation, status=approval.status
-    )
+    publish_on_commit(
+        session,
+        TicketApprovalChanged(
+            tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, approval_id=approval.id,
+            operation=approval.operation, status=approval.status,
+        ),
+    )  # fmt: skip
 
 
 def _execute(session: Session, actor: Actor, ticket: Ticket, approval: Approval) -> None:
@@ -171,10 +177,10 @@ def _execute(session: Session, actor: Actor, ticket: Ticket, approval: Approval)
         ticket.deleted_at = utcnow()
         history.record(session, actor, ticket, "deleted", False, True, note=note)
         ops.touch(ticket)
-        ops.announce(session, ticket, "update", fields=["deleted_at"])
+        ops.announce_update(session, ticket, ["deleted_at"])
     elif approval.operation == Operation.LOWER_PRIORITY:
         changed = ops.set_fields(session, actor, ticket, {"priority": approval.params["priority"]}, note=note)
-        ops.announce(session, ticket, "update", fields=sorted(changed))
+        ops.announce_update(session, ticket, changed)
     else:
         history.record(session, actor, ticket, "refund", None, approval.params["amount"], note=note)
         ops.touch(ticket)

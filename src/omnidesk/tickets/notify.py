@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from omnidesk.accounts.models import StaffUser
 from omnidesk.core.db import utcnow
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import NotificationAdded
 from omnidesk.i18n import translate
 from omnidesk.tickets.models import MailOutbox, Notification
 
@@ -63,7 +64,7 @@ def notify(
                 created_at=now,
             )
         )
-        publish_on_commit(session, tenant_id, "notification", "add", recipient_id=str(person), kind=kind)
+        publish_on_commit(session, NotificationAdded(tenant_id=tenant_id, recipient_id=person, kind=kind))
     if email:
         for person in people:
             queue_mail(session, tenant_id, staff[person].email, translate(key, staff[person].language, **values), body)

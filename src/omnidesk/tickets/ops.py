@@ -8,6 +8,7 @@ names that changed so the caller can fire ``ticket.updated`` rules.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput
 from omnidesk.customers.models import Customer
 from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import TicketEscalated, TicketUpdated
 from omnidesk.i18n import translate
 from omnidesk.tickets import clocks, history, notify, queries
 from omnidesk.tickets.models import Survey, Ticket, TicketMessage, TicketSettings, TicketType, TicketWatcher
@@ -193,9 +195,14 @@ def set_status(
     return changed
 
 
-def announce(session: Session, ticket: Ticket, op: str, **data: Any) -> None:
-    """The ``ticket`` event of a change, sent after commit."""
-    publish_on_commit(session, ticket.tenant_id, "ticket", op, ticket_id=str(ticket.id), number=ticket.number, **data)
+def announce_update(session: Session, ticket: Ticket, fields: Iterable[str], status: str | None = None) -> None:
+    """The ``ticket.update`` event of a change (the names of the fields that changed), sent after commit."""
+    publish_on_commit(
+        session,
+        TicketUpdated(
+            tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, fields=sorted(fields), status=status
+        ),
+    )
 
 
 def ensure_settings(session: Session, tenant_id: uuid.UUID) -> TicketSettings:
@@ -226,7 +233,12 @@ def escalate(session: Session, actor: Actor, ticket: Ticket, *, rule_id: uuid.UU
     # Both columns change in one UPDATE: set_fields flushes once for the re-targeting of the clocks.
     changed |= set_fields(session, actor, ticket, {"priority": higher.value}, rule_id=rule_id, note=note)
     touch(ticket)
-    announce(session, ticket, "escalate", priority=ticket.priority)
+    publish_on_commit(
+        session,
+        TicketEscalated(
+            tenant_id=ticket.tenant_id, ticket_id=ticket.id, number=ticket.number, priority=ticket.priority
+        ),
+    )
     return changed
 
 
