@@ -153,7 +153,7 @@ def test_nothing_is_stored_without_someone_deciding_who_answers(
     with pytest.raises(RuntimeError, match="intake policy"), db.tenant_transaction(world.tenant_id) as s:
         receive_messages(s, system_actor(world.tenant_id), [_sms("P1", "有人吗")])
     with db.tenant_read(world.tenant_id) as s:
-        assert s.scalar(select(ChannelMessage.id).where(ChannelMessage.channel_message_id == "P1")) is None
+        assert s.scalar(select(ChannelMessage.message_id).where(ChannelMessage.channel_message_id == "P1")) is None
 
 
 def test_the_outbound_writer_never_stores_a_customer_message(db: Database, world: World) -> None:

@@ -193,7 +193,6 @@ def receive_messages(
         message_rows.append(row)
         channel_rows.append(
             {
-                "id": uuid.uuid4(),
                 "tenant_id": tenant_id,
                 "channel": item.channel,
                 "channel_message_id": item.channel_message_id,

@@ -68,20 +68,22 @@ class Message(TenantOwned, Base):
 class ChannelMessage(TenantOwned, Base):
     """The channel's own id of a stored message (and, for an inbound one, the payload as received).
 
-    Inbound, the unique ``(tenant_id, channel, channel_message_id)`` makes storing idempotent: a redelivered
+    Inbound, the primary key ``(tenant_id, channel, channel_message_id)`` makes storing idempotent: a redelivered
     webhook or a widget resend finds the message here. Either way, a later message that replies to this id (an
-    e-mail's ``In-Reply-To``) finds its conversation here.
+    e-mail's ``In-Reply-To``) finds its conversation here. One row per customer message, written in the intake's
+    batch: hence the natural key and the one other index (for the conversation's cascade), nothing more.
     """
 
     __tablename__ = "channel_messages"
-    __table_args__ = (UniqueConstraint("tenant_id", "channel", "channel_message_id"),)
+    __table_args__ = (Index("ix_channel_messages_conversation_id", "conversation_id"),)
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    channel: Mapped[str] = mapped_column(String(32))
-    channel_message_id: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel_message_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     direction: Mapped[str] = mapped_column(String(8), default="in")
     conversation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
-    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    # Not a foreign key: messages go only with their conversation, whose cascade takes these rows too.
+    message_id: Mapped[uuid.UUID] = mapped_column()
     raw: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

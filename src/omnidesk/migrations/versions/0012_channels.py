@@ -5,7 +5,6 @@ Revises: 0010_import_jobs
 Create Date: 2026-12-08 09:00:00.000000
 """
 
-import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ _BATCH = 5_000
 def upgrade() -> None:
     op.create_table(
         "channel_messages",
-        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("channel_message_id", sa.String(length=200), nullable=False),
         sa.Column("direction", sa.String(length=8), nullable=False),
@@ -30,27 +29,16 @@ def upgrade() -> None:
         sa.Column("message_id", sa.Uuid(), nullable=False),
         sa.Column("raw", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
             name=op.f("fk_channel_messages_conversation_id_conversations"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["message_id"], ["messages.id"], name=op.f("fk_channel_messages_message_id_messages"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_messages")),
-        sa.UniqueConstraint(
-            "tenant_id",
-            "channel",
-            "channel_message_id",
-            name=op.f("uq_channel_messages_tenant_id_channel_channel_message_id"),
-        ),
+        sa.PrimaryKeyConstraint("tenant_id", "channel", "channel_message_id", name=op.f("pk_channel_messages")),
     )
     with op.batch_alter_table("channel_messages", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_channel_messages_message_id"), ["message_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_channel_messages_tenant_id"), ["tenant_id"], unique=False)
+        batch_op.create_index("ix_channel_messages_conversation_id", ["conversation_id"], unique=False)
     _backfill()
 
 
@@ -70,7 +58,6 @@ def _backfill() -> None:
     )
     target = sa.table(
         "channel_messages",
-        sa.column("id", sa.Uuid()),
         sa.column("tenant_id", sa.Uuid()),
         sa.column("channel", sa.String()),
         sa.column("channel_message_id", sa.String()),
@@ -98,7 +85,6 @@ def _backfill() -> None:
             sa.insert(target),
             [
                 {
-                    "id": uuid.uuid4(),
                     "tenant_id": r.tenant_id,
                     "channel": r.channel,
                     "channel_message_id": f"{r.conversation_id}:{r.client_id}",
@@ -115,6 +101,5 @@ def _backfill() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("channel_messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_channel_messages_tenant_id"))
-        batch_op.drop_index(batch_op.f("ix_channel_messages_message_id"))
+        batch_op.drop_index("ix_channel_messages_conversation_id")
     op.drop_table("channel_messages")
