@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -315,3 +316,19 @@ def test_reading_the_widget_settings_stores_nothing(client: TestClient, world: W
     with db.tenant_read(world.tenant_id) as s:
         reads = s.scalars(select(AuditRecord.action).where(AuditRecord.action == "widget.identity_secret_read")).all()
     assert len(reads) == 2
+
+
+def test_a_retried_open_racing_its_original_opens_one_conversation(client: TestClient, world: World) -> None:
+    visitor = start_visitor(client, world.slug)
+    body = {"message": "同时发了两次", "client_id": "c-race-open"}
+
+    def post(_: int) -> tuple[int, str]:
+        r = client.post(f"{visitor['base']}/conversations", json=body, headers=visitor["headers"])
+        return r.status_code, r.json().get("id", r.text)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(post, range(4)))
+    assert sorted(code for code, _ in results) == [200, 200, 200, 201], results
+    assert len({conversation_id for _, conversation_id in results}) == 1
+    listed = client.get(f"{visitor['base']}/conversations", headers=visitor["headers"]).json()
+    assert len(listed) == 1

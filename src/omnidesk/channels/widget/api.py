@@ -171,12 +171,19 @@ def open_conversation(
     request.app.state.rate_limiter.hit(
         f"widget-conv:{client_ip(request)}", settings.widget_conversations_per_ip, 12 * 3600
     )
-    with db.tenant_transaction(visitor.tenant_id) as s:
-        conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
-        routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
-        if not first.created:
-            response.status_code = status.HTTP_200_OK
-        out = VisitorConversationOut.model_validate(conversation)
+    try:
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
+            routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
+            out = VisitorConversationOut.model_validate(conversation)
+    except IntegrityError:
+        # A retry raced its original: the conversation's id comes from the visitor and the client_id, so exactly
+        # one opened it. Answer with that one.
+        with db.tenant_transaction(visitor.tenant_id) as s:
+            conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
+            out = VisitorConversationOut.model_validate(conversation)
+    if not first.created:
+        response.status_code = status.HTTP_200_OK
     _follow_up(request, background, visitor.tenant_id, first)
     return out
 
