@@ -18,7 +18,8 @@ from omnidesk.accounts.models import StaffUser
 from omnidesk.channels.base import InboundMessage, SenderIdentity, TextPart, ThreadRef
 from omnidesk.compliance import audit
 from omnidesk.conversations import queries
-from omnidesk.conversations.intake import Refused, Stored, create_conversation, receive_messages
+from omnidesk.conversations.intake import Refused, Stored, create_conversation
+from omnidesk.conversations.intake import receive_messages as receive_messages  # the one way in, re-exported
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import (
     ConversationCreate,
