@@ -115,21 +115,22 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
         clocks.store(clocks.calendar(s, tickets[row.ticket_id]), row, clocks.pure(row))
         if row.id in new_warn:
             warned[tickets[row.ticket_id].assignee_id].append(tickets[row.ticket_id])
-    for row in breach:
-        row.warned_at = row.warned_at or now
-        row.breached_at = now
-        row.due_at = None
-        ticket = tickets[row.ticket_id]
-        if row.id not in new_breach:
-            continue
-        note = f"SLA breach: {row.metric}"
-        history.record(s, system, ticket, f"sla.{row.metric}", None, "breached", note=note)
-        changed = ops.escalate(s, system, ticket, rule_id=None, note=note)
-        breached.append(ticket)
-        fired += automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
-    for ticket_list in warned.values():
-        for ticket in ticket_list:
-            fired += automation.run(s, ticket, Trigger.SLA_WARNING)
+    with ops.retarget_in_one_go(s):
+        for row in breach:
+            row.warned_at = row.warned_at or now
+            row.breached_at = now
+            row.due_at = None
+            ticket = tickets[row.ticket_id]
+            if row.id not in new_breach:
+                continue
+            note = f"SLA breach: {row.metric}"
+            history.record(s, system, ticket, f"sla.{row.metric}", None, "breached", note=note)
+            changed = ops.escalate(s, system, ticket, rule_id=None, note=note)
+            breached.append(ticket)
+            fired += automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
+        for ticket_list in warned.values():
+            for ticket in ticket_list:
+                fired += automation.run(s, ticket, Trigger.SLA_WARNING)
     notices = 0
     for assignee, items in warned.items():
         if assignee is not None:
