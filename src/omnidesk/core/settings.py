@@ -114,7 +114,13 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, le=64 * 1024 * 1024, description="largest outbound answer read (decoded)"
     )
 
-    @field_validator("secret_key_previous", "outbound_allow", mode="before")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="reverse proxies (comma-separated IPs or CIDR networks) whose X-Forwarded-For is believed; "
+        "empty: the client address is always the direct peer",
+    )
+
+    @field_validator("secret_key_previous", "outbound_allow", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -135,6 +141,15 @@ class Settings(BaseSettings):
 
         for entry in value:
             parse_rule(entry)  # raises ValueError with the entry in its message
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        from omnidesk.security.proxies import parse_network
+
+        for entry in value:
+            parse_network(entry)  # raises ValueError with the entry in its message
         return value
 
     @field_validator("log_level")
