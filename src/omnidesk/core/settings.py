@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
+    bot_answer_rate_per_minute: int = Field(
+        default=600, ge=1, le=10_000_000, description="POST /api/v1/bot/answer calls per tenant per minute"
+    )
     bot_encoder: EncoderKind = Field(
         default="use+e5+minilm",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
