@@ -89,7 +89,12 @@ class Settings(BaseSettings):
         default=6, ge=1, le=10_000_000, description="new widget conversations per IP per 12 hours"
     )
     widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
-    widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
+    widget_messages_per_minute: int = Field(
+        default=60, ge=1, le=10_000_000, description="messages per visitor per window (a minute unless changed below)"
+    )
+    widget_messages_window_seconds: int = Field(
+        default=60, ge=1, le=3600, description="window of OMNIDESK_WIDGET_MESSAGES_PER_MINUTE: the longest wait"
+    )
     visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Knowledge import limits: checked on the archive's directory and while inflating, before any parser runs.
     knowledge_import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)

@@ -8,8 +8,9 @@ Protocol (JSON text frames):
   ``{"type": "typing", "conversation_id": "...", "customer_id": "...", "active": true}``;
   visitor → ``{"type": "send", "conversation_id": "...", "client_id": "...", "body": "..."}``, answered after the
   commit with ``{"type": "ack", "client_id": "...", "created": true, "message": {...}}`` or
-  ``{"type": "error", "client_id": "...", "status": 403|404|413|422|429|503, "detail": "..."}`` (see
-  :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the same guarantees;
+  ``{"type": "error", "client_id": "...", "status": 403|404|413|422|429|503, "detail": "..."}`` (a 429 also carries
+  ``retry_after`` seconds; see :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the
+  same guarantees;
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
 Close codes: 4001 bad or revoked token, 4003 Origin refused, 4000 renew (an hour passed), 4008 too slow,
 4010 access changed (sign-out, deactivation, role/team/password change): ask for a new token, which fails if the
