@@ -92,7 +92,7 @@ VisitorDep = Annotated[Visitor, Depends(current_visitor)]
 
 
 def wait_text(language: str, seconds: int) -> str:
-    """ "12 s" / "12 秒", or whole minutes (rounded up) from two minutes on; the widget's script does the same."""
+    """A wait as "12 s" / "12 秒", or in whole minutes (rounded up) from two minutes on, as the widget's script does."""
     if seconds < 120:
         return translate("widget.wait_seconds", language, seconds=seconds)
     return translate("widget.wait_minutes", language, minutes=(seconds + 59) // 60)
