@@ -182,6 +182,13 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def live_server(app: FastAPI) -> Iterator[str]:
     """The app served by a real uvicorn on a free loopback port, in a background thread."""
+    with serve_in_thread(app) as url:
+        yield url
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a daemon thread; yields its base URL."""
     import socket
     import threading
     import time

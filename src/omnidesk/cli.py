@@ -130,6 +130,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         workers=workers,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # The app reads X-Forwarded-For itself, in one place (web/deps.client_ip, OMNIDESK_TRUSTED_PROXIES): the
+        # same rule then holds however the app is served (uvicorn, another ASGI server, tests), its default trusts
+        # nobody (uvicorn's trusts 127.0.0.1 or FORWARDED_ALLOW_IPS), and the peer address stays the real one.
         proxy_headers=False,
         # Chat frames are small: compressing each one cost a tenth of the server's time under load (measured
         # with bench/bench_realtime.py) and saves a few bytes.

@@ -50,7 +50,9 @@ def answer(data: AnswerRequest, request: Request, db: DbDep, actor: ActorDep) ->
     """What the assistant would reply to ``text``, with its kind, matched knowledge id, confidence, intent,
     entities and sentiment. Changes no conversation; pass the returned ``state`` back to test a multi-turn flow."""
     actor.require(Perm.BOT_TEST)
-    request.app.state.rate_limiter.hit(f"bot-answer:{actor.tenant_id}", 600, 60)
+    settings = request.app.state.settings
+    # Every answer runs the NLU (and maybe the tenant's LLM and connectors): bounded per tenant, not per caller.
+    request.app.state.rate_limiter.hit(f"bot-answer:{actor.tenant_id}", settings.bot_answer_rate_per_minute, 60)
     with db.tenant_read(actor.tenant_id) as s:
         brain = _brains(request).get(s, actor.tenant_id)
     reply = _assistant(request).reply(

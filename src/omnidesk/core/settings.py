@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
+    bot_answer_rate_per_minute: int = Field(
+        default=600, ge=1, le=10_000_000, description="POST /api/v1/bot/answer calls per tenant per minute"
+    )
     bot_encoder: EncoderKind = Field(
         default="use+e5+minilm",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
@@ -86,7 +89,12 @@ class Settings(BaseSettings):
         default=6, ge=1, le=10_000_000, description="new widget conversations per IP per 12 hours"
     )
     widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
-    widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
+    widget_messages_per_minute: int = Field(
+        default=60, ge=1, le=10_000_000, description="messages per visitor per window (a minute unless changed below)"
+    )
+    widget_messages_window_seconds: int = Field(
+        default=60, ge=1, le=3600, description="window of OMNIDESK_WIDGET_MESSAGES_PER_MINUTE: the longest wait"
+    )
     visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     # Knowledge import limits: checked on the archive's directory and while inflating, before any parser runs.
     knowledge_import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
@@ -114,7 +122,13 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, le=64 * 1024 * 1024, description="largest outbound answer read (decoded)"
     )
 
-    @field_validator("secret_key_previous", "outbound_allow", mode="before")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="reverse proxies (comma-separated IPs or CIDR networks) whose X-Forwarded-For is believed; "
+        "empty: the client address is always the direct peer",
+    )
+
+    @field_validator("secret_key_previous", "outbound_allow", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -135,6 +149,15 @@ class Settings(BaseSettings):
 
         for entry in value:
             parse_rule(entry)  # raises ValueError with the entry in its message
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        from omnidesk.security.proxies import parse_network
+
+        for entry in value:
+            parse_network(entry)  # raises ValueError with the entry in its message
         return value
 
     @field_validator("log_level")

@@ -60,12 +60,14 @@ class MessageIntake:
         presence: PresenceStore,
         assistant_turn: AssistantTurn | None = None,
         *,
-        messages_per_minute: int = 60,
+        messages_per_window: int = 60,
+        window_seconds: int = 60,
     ) -> None:
         self._db = db
         self._presence = presence
         self._assistant_turn = assistant_turn
-        self._messages_per_minute = messages_per_minute
+        self._messages_per_window = messages_per_window
+        self._window_seconds = window_seconds
         # Per process: a visitor's socket lives in one process, so its sends are counted where they arrive.
         self._limiter = MemoryRateLimiter()
         self._queue: asyncio.Queue[_Pending] | None = None
@@ -75,12 +77,15 @@ class MessageIntake:
     def submit(self, client: Client, tenant_id: uuid.UUID, message: CustomerMessage) -> None:
         """Queue ``message`` for storing; the client hears back with an ``ack`` or an ``error`` frame."""
         try:
-            self._limiter.hit(f"widget-msg:{message.customer_id}", self._messages_per_minute, 60)
+            self._limiter.hit(f"widget-msg:{message.customer_id}", self._messages_per_window, self._window_seconds)
         except RateLimited as exc:
-            client.offer(error_frame(message.client_id, 429, f"too many messages; wait {exc.retry_after} s"))
+            # retry_after lets the widget tell the visitor when they can continue (and resend then, same client_id).
+            frame = error_frame(message.client_id, 429, f"too many messages; wait {exc.retry_after} s", exc.retry_after)
+            client.offer(frame)
             return
         if client.unacked >= MAX_UNACKED_PER_SOCKET:
-            client.offer(error_frame(message.client_id, 429, "too many messages waiting for their acknowledgement"))
+            frame = error_frame(message.client_id, 429, "too many messages waiting for their acknowledgement", 1)
+            client.offer(frame)
             return
         queue = self._queue_of(asyncio.get_running_loop())
         try:
@@ -165,5 +170,9 @@ def answer_frame(client_id: str, outcome: Outcome) -> str:
     )
 
 
-def error_frame(client_id: str | None, status: int, detail: str) -> str:
-    return json.dumps({"type": "error", "client_id": client_id, "status": status, "detail": detail}, ensure_ascii=False)
+def error_frame(client_id: str | None, status: int, detail: str, retry_after: int | None = None) -> str:
+    """An ``error`` answer; a 429 carries ``retry_after`` (seconds), like the HTTP answer's Retry-After."""
+    frame: dict[str, object] = {"type": "error", "client_id": client_id, "status": status, "detail": detail}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return json.dumps(frame, ensure_ascii=False)

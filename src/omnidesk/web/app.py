@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         db,
         presence,
         functools.partial(widget_api.assistant_turn, app.state),
-        messages_per_minute=settings.widget_messages_per_minute,
+        messages_per_window=settings.widget_messages_per_minute,
+        window_seconds=settings.widget_messages_window_seconds,
     )
     app.state.presence = presence
     app.state.login_throttle = make_login_throttle(settings.redis_url)

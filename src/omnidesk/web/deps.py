@@ -6,12 +6,14 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from omnidesk.accounts import auth
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import Database
 from omnidesk.core.errors import PermissionDenied, Unauthenticated
 from omnidesk.core.settings import Settings
+from omnidesk.security import proxies
 from omnidesk.security.ratelimit import RateLimiter
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,8 +29,17 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+def client_ip(conn: HTTPConnection) -> str:
+    """The client's address for per-IP limits, audit records and security logs (HTTP requests and WebSocket
+    handshakes alike): the direct peer, or, when that peer is one of ``OMNIDESK_TRUSTED_PROXIES``, the first
+    untrusted hop of ``X-Forwarded-For`` read from the right (``security/proxies.py``). Everything that needs the
+    client's address asks here, never ``request.client``."""
+    peer = conn.client.host if conn.client else ""
+    settings: Settings = conn.app.state.settings
+    if not settings.trusted_proxies:
+        return peer
+    trusted = proxies.networks(tuple(settings.trusted_proxies))
+    return proxies.client_address(peer, conn.headers.getlist("x-forwarded-for"), trusted)
 
 
 def request_id(request: Request) -> str | None:

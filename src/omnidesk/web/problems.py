@@ -35,6 +35,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+    retry_after: int | None = Field(default=None, description="429 only: seconds to wait, as in Retry-After")
 
 
 def _doc(description: str) -> dict[str, Any]:
@@ -87,10 +88,12 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        response = problem(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors or None)
         if isinstance(exc, RateLimited):
+            # The wait is also in the body (an RFC 9457 extension member), for clients that cannot read headers.
+            response = problem(exc.status, exc.code, exc.title, exc.detail, retry_after=exc.retry_after)
             response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+            return response
+        return problem(exc.status, exc.code, exc.title, exc.detail, errors=exc.errors or None)
 
     @app.exception_handler(PasswordChangeRequired)
     async def _password_change(request: Request, exc: PasswordChangeRequired) -> Response:

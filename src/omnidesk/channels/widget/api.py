@@ -2,7 +2,10 @@
 
 Visitor routes live under ``/api/v1/widget/<tenant>/``. They need no staff credential: ``POST .../session`` hands
 out a short-lived visitor token (``Authorization: Bearer``), which reaches only that visitor's own conversations.
-Rate limits apply per IP (new conversations: ``OMNIDESK_WIDGET_CONVERSATIONS_PER_IP`` per 12 h).
+Rate limits apply per IP (new conversations: ``OMNIDESK_WIDGET_CONVERSATIONS_PER_IP`` per 12 h) and per visitor
+(messages: ``OMNIDESK_WIDGET_MESSAGES_PER_MINUTE`` per ``OMNIDESK_WIDGET_MESSAGES_WINDOW_SECONDS``); over a limit the
+answer is 429 with ``Retry-After`` and a problem whose ``detail`` tells the visitor, in their language
+(``Accept-Language``), when they can continue.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
 from omnidesk.core.actor import Actor, system_actor, visitor_actor
 from omnidesk.core.blobs import BlobStore
-from omnidesk.core.errors import NotFound, PermissionDenied, Unauthenticated
+from omnidesk.core.errors import NotFound, PermissionDenied, RateLimited, Unauthenticated
 from omnidesk.core.pagination import MAX_LIMIT
 from omnidesk.core.schemas import Page
+from omnidesk.i18n import pick_language, translate
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
 from omnidesk.routing import actions as routing
@@ -85,6 +89,23 @@ def current_visitor(request: Request, tenant: str) -> Visitor:
 
 
 VisitorDep = Annotated[Visitor, Depends(current_visitor)]
+
+
+def wait_text(language: str, seconds: int) -> str:
+    """A wait as "12 s" / "12 秒", or in whole minutes (rounded up) from two minutes on, as the widget's script does."""
+    if seconds < 120:
+        return translate("widget.wait_seconds", language, seconds=seconds)
+    return translate("widget.wait_minutes", language, minutes=(seconds + 59) // 60)
+
+
+def _visitor_limit(request: Request, key: str, limit: int, window_seconds: int, text_key: str) -> None:
+    """A visitor-facing rate limit: over it, a 429 whose detail says in the visitor's language when to continue."""
+    try:
+        request.app.state.rate_limiter.hit(key, limit, window_seconds)
+    except RateLimited as exc:
+        language = pick_language(accept_language=request.headers.get("accept-language"))
+        detail = translate(text_key, language, wait=wait_text(language, exc.retry_after))
+        raise RateLimited(detail, retry_after=exc.retry_after) from None
 
 
 def _tenant_id(db: DbDep, slug: str) -> uuid.UUID:
@@ -173,8 +194,12 @@ def open_conversation(
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             return VisitorConversationOut.model_validate(existing)
-    request.app.state.rate_limiter.hit(
-        f"widget-conv:{client_ip(request)}", settings.widget_conversations_per_ip, 12 * 3600
+    _visitor_limit(
+        request,
+        f"widget-conv:{client_ip(request)}",
+        settings.widget_conversations_per_ip,
+        12 * 3600,
+        "widget.too_many_conversations",
     )
     with db.tenant_transaction(visitor.tenant_id) as s:
         conversation, _ = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
@@ -240,7 +265,13 @@ def send_message(
     """Persist, then acknowledge with the stored message (its ``seq``). A resend with the same ``client_id``
     returns the stored message with 200 instead of storing it twice."""
     settings = request.app.state.settings
-    request.app.state.rate_limiter.hit(f"widget-msg:{visitor.customer_id}", settings.widget_messages_per_minute, 60)
+    _visitor_limit(
+        request,
+        f"widget-msg:{visitor.customer_id}",
+        settings.widget_messages_per_minute,
+        settings.widget_messages_window_seconds,
+        "widget.too_fast",
+    )
     try:
         with db.tenant_transaction(visitor.tenant_id) as s:
             message, created = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)

@@ -6,6 +6,10 @@
  * Messages are shown once each, ordered by seq; after any reconnect the widget fetches everything after the
  * last seq it saw (the socket is subscribed first, so nothing falls in between). All text goes through
  * textContent: nothing a person types is ever parsed as HTML.
+ * Over a rate limit (429 on either path, with the wait in Retry-After or the frame's retry_after) the outbox is
+ * held: the visitor is told when they can continue, with a countdown; their messages stay on screen marked
+ * "not sent yet" and go out by themselves when the wait is over. Server trouble (5xx, no network) is retried
+ * with a growing delay. Nothing stays "sending…" without another attempt coming.
  */
 (function () {
   "use strict";
@@ -34,6 +38,11 @@
     agentRead: 0,
     agentDelivered: 0,
     rated: false,
+    holdUntil: 0,       // Date.now() until which the outbox waits (rate limited); 0 when not held
+    holdKey: null,      // what the countdown says: widget.too_fast or widget.too_many_conversations
+    holdTimer: null,
+    retryTimer: null,
+    retryDelay: 2000,   // the next wait after server trouble; doubles up to 30 s, back to 2 s on success
   };
   var outbox = loadOutbox();
 
@@ -42,6 +51,8 @@
     input: document.getElementById("message-input"),
     composer: document.getElementById("composer"),
     status: document.getElementById("status"),
+    hold: document.getElementById("hold"),
+    announce: document.getElementById("announce"),
     queue: document.getElementById("queue"),
     typing: document.getElementById("typing"),
     rating: document.getElementById("rating"),
@@ -86,7 +97,8 @@
   function setStatus(text) { el.status.textContent = text || ""; }
 
   async function call(method, path, body, isForm) {
-    var headers = { "Accept": "application/json" };
+    // Accept-Language: the server words its answers (a 429's detail) in the widget's language.
+    var headers = { "Accept": "application/json", "Accept-Language": lang };
     if (state.token) headers["Authorization"] = "Bearer " + state.token;
     var init = { method: method, headers: headers };
     if (body !== undefined) {
@@ -276,6 +288,7 @@
     meta(li, { sender_type: "customer" });
     el.messages.appendChild(li);
     state.pending[item.client_id] = li;
+    if (state.holdUntil) tickHold();  // typed while held: marked "not sent yet" at once
     el.messages.scrollTop = el.messages.scrollHeight;
   }
 
@@ -299,7 +312,13 @@
   }
 
   async function flushOutbox() {
+    if (state.holdUntil) {
+      if (state.holdUntil > Date.now()) return;
+      releaseHold();  // the wait is over although its timer has not fired yet (a throttled background tab)
+      return;
+    }
     if (state.flushing || !state.token) return;
+    clearTimeout(state.retryTimer);
     state.flushing = true;
     try {
       while (outbox.length) {
@@ -310,6 +329,7 @@
         if (!conversationId) {
           response = await call("POST", "/conversations", { message: item.body, client_id: item.client_id });
           if (response.ok) {
+            sent();
             var conversation = await response.json();
             switchConversation(conversation.id, conversation.status);
             outbox.shift();
@@ -325,23 +345,29 @@
           if (answer && answer.type === "ack") {
             outbox.shift();
             saveOutbox();
+            sent();
             showMessage(answer.message);
             continue;
           }
           if (answer) {
-            response = { status: answer.status };
+            response = { status: answer.status, retryAfter: answer.retry_after };
           } else {
             response = await call("POST", "/conversations/" + conversationId + "/messages",
               { body: item.body, client_id: item.client_id });
             if (response.ok) {
               outbox.shift();
               saveOutbox();
+              sent();
               showMessage(await response.json());
               continue;
             }
           }
         }
-        if (response.status === 429 || response.status >= 500) { setStatus(t("widget.retrying")); break; }
+        if (response.status === 429) {
+          holdOutbox(retryAfterOf(response), conversationId ? "widget.too_fast" : "widget.too_many_conversations");
+          break;
+        }
+        if (response.status >= 500) { setStatus(t("widget.retrying")); retryLater(retryAfterOf(response)); break; }
         // Refused for good (too long, conversation gone): drop it and say so.
         outbox.shift();
         saveOutbox();
@@ -350,9 +376,75 @@
       }
     } catch (e) {
       setStatus(t("widget.offline"));
+      retryLater(0);
     } finally {
       state.flushing = false;
     }
+  }
+
+  /* ---- waiting: over a rate limit, or after server trouble ---- */
+
+  function retryAfterOf(response) {
+    var header = response.headers ? Number(response.headers.get("Retry-After")) : Number(response.retryAfter);
+    return header > 0 ? header : 0;
+  }
+
+  function waitText(seconds) {
+    if (seconds < 120) return t("widget.wait_seconds", { seconds: seconds });
+    return t("widget.wait_minutes", { minutes: Math.ceil(seconds / 60) });
+  }
+
+  function holdOutbox(seconds, key) {
+    var wait = Math.min(seconds || 5, 12 * 3600);
+    state.holdUntil = Date.now() + wait * 1000;
+    state.holdKey = key;
+    setStatus("");
+    el.hold.hidden = false;
+    document.body.dataset.held = "1";
+    // Said once to screen readers; the countdown itself (role=timer) is not read out every second.
+    el.announce.textContent = t(key, { wait: waitText(wait) });
+    tickHold();
+  }
+
+  function tickHold() {
+    clearTimeout(state.holdTimer);
+    var left = Math.ceil((state.holdUntil - Date.now()) / 1000);
+    if (left <= 0) { releaseHold(); return; }
+    el.hold.textContent = t(state.holdKey, { wait: waitText(left) });
+    markHeld(t("widget.held", { wait: waitText(left) }));
+    state.holdTimer = setTimeout(tickHold, (state.holdUntil - Date.now()) % 1000 || 1000);
+  }
+
+  function releaseHold() {
+    state.holdUntil = 0;
+    el.hold.hidden = true;
+    el.hold.textContent = "";
+    el.announce.textContent = "";
+    delete document.body.dataset.held;
+    markHeld(null);
+    flushOutbox();
+  }
+
+  function markHeld(text) {
+    Object.keys(state.pending).forEach(function (id) {
+      var li = state.pending[id];
+      if (li.classList.contains("failed")) return;
+      li.classList.toggle("held", Boolean(text));
+      var m = li.querySelector(".meta");
+      if (m) m.textContent = text || t("widget.sending");
+    });
+  }
+
+  function retryLater(seconds) {
+    clearTimeout(state.retryTimer);
+    var delay = seconds ? seconds * 1000 : state.retryDelay;
+    state.retryDelay = Math.min(state.retryDelay * 2, 30000);
+    state.retryTimer = setTimeout(flushOutbox, delay);
+  }
+
+  function sent() {
+    state.retryDelay = 2000;
+    if (el.status.textContent === t("widget.retrying") || el.status.textContent === t("widget.offline")) setStatus("");
   }
 
   function sendOverSocket(conversationId, item) {
@@ -563,6 +655,7 @@
     localStorage.setItem(storeKey + "lang", lang);
     applyLanguage();
     refreshTicks();
+    if (state.holdUntil) tickHold();
   });
 
   if (el.close) el.close.addEventListener("click", function () { tellParent({ type: "omnidesk:close" }); });
@@ -607,7 +700,9 @@
       setTimeout(main, 3000);
       return;
     }
+    document.body.dataset.session = "1";
     tellParent({ type: "omnidesk:ready" });
+    flushOutbox();  // what was kept from last time goes out now, over HTTP if the socket is slow or blocked
     if (state.status === "resolved") el.rating.hidden = false;
     pollQueue();
     try { await connect(); } catch (e) { setTimeout(reconnect, 1000); }
