@@ -12,6 +12,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match, Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from omnidesk.core.errors import DomainError, PasswordChangeRequired, RateLimited
 
@@ -84,6 +87,26 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route answers at this path (RFC 9110 §15.5.6: a 405 must list them in ``Allow``).
+
+    Starlette fills ``Allow`` from the first route whose path matched, so ``GET /x`` and ``POST /x`` declared as
+    two routes gave ``Allow: GET`` alone. Each method is asked of every route through the public ``matches``
+    (included routers answer it too); this runs only when a 405 is being answered.
+    """
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Mount):
+            if isinstance(route.app, StaticFiles) and route.matches(scope)[0] != Match.NONE:
+                methods |= {"GET", "HEAD"}
+            continue
+        methods.update(m for m in _METHODS if route.matches({**scope, "method": m})[0] == Match.FULL)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -112,10 +135,19 @@ def install(app: FastAPI) -> None:
         return problem(422, "invalid-input", "Invalid input", detail, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = str(exc.detail)
         if exc.status_code == 400 and "parsing the body" in detail:
             detail = "the request body could not be read: it must be UTF-8 JSON"
+        if exc.status_code == 405:
+            # A mount rewrites root_path in place while routing: match again from the application's own root.
+            scope = {"type": "http", "path": request.scope["path"], "method": request.method,
+                     "root_path": request.scope.get("app_root_path", request.scope.get("root_path", ""))}  # fmt: skip
+            allow = ", ".join(allowed_methods(request.app.router.routes, scope))
+            detail = f"{request.method} is not allowed here; use {allow}" if allow else detail
+            response = problem(405, "method-not-allowed", "Method not allowed", detail)
+            response.headers["Allow"] = allow
+            return response
         response = problem(exc.status_code, f"http-{exc.status_code}", detail, detail)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
