@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
-from fastapi.testclient import TestClient
+import typing
+from typing import Any
 
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from omnidesk.core.db import Database
+from omnidesk.core.schemas import INT32_MAX
+from omnidesk.security.permissions import Role
+from omnidesk.web import problems
 from tests.factories import World
 
 
@@ -25,3 +35,75 @@ def test_every_405_lists_the_allowed_methods(
     assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
     assert response.headers["content-type"] == "application/problem+json"
     assert method in response.json()["detail"]
+
+
+def _int_bounds(field_info: Any) -> tuple[int | None, int | None]:
+    low = high = None
+    for meta in field_info.metadata:
+        for name in ("le", "lt"):
+            if getattr(meta, name, None) is not None:
+                high = getattr(meta, name) if high is None else min(high, getattr(meta, name))
+        for name in ("ge", "gt"):
+            if getattr(meta, name, None) is not None:
+                low = getattr(meta, name) if low is None else max(low, getattr(meta, name))
+    return low, high
+
+
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or int in typing.get_args(annotation)
+
+
+def test_every_integer_parameter_fits_32_bits(app: FastAPI) -> None:
+    """Path, query and form integers of every route, pages included: a number the database cannot bind is a
+    422 at the edge, never a driver error."""
+    unbounded = []
+    for route in iter_route_contexts(app.routes):
+        stack = [route.dependant] if getattr(route, "dependant", None) is not None else []
+        while stack:
+            dependant = stack.pop()
+            stack.extend(dependant.dependencies)
+            for param in (*dependant.path_params, *dependant.query_params, *dependant.body_params):
+                if _is_int(param.field_info.annotation):
+                    low, high = _int_bounds(param.field_info)
+                    if low is None or high is None or low < -INT32_MAX - 1 or high > INT32_MAX:
+                        unbounded.append(f"{route.path} {param.name}")
+    assert unbounded == []
+
+
+@pytest.mark.parametrize("huge", [2**31, 2**63, 10**30])
+def test_huge_version_numbers_are_refused_naming_the_parameter(client: TestClient, world: World, huge: int) -> None:
+    headers = world.headers(Role.KNOWLEDGE_MANAGER)
+    article = client.post(
+        "/api/v1/knowledge/articles",
+        headers=headers,
+        json={"kind": "faq", "title": "Q?", "body": "A.", "language": "en"},
+    ).json()
+    diff = client.get(f"/api/v1/knowledge/articles/{article['id']}/diff?from=1&to={huge}", headers=headers)
+    assert diff.status_code == 422
+    assert diff.json()["errors"][0]["field"] == "to"
+    rollback = client.post(
+        f"/api/v1/knowledge/articles/{article['id']}/rollback", headers=headers, json={"to_version": huge}
+    )
+    assert rollback.status_code == 422
+    assert rollback.json()["errors"][0]["field"] == "to_version"
+    update = client.patch(
+        f"/api/v1/knowledge/articles/{article['id']}", headers=headers, json={"title": "Q2?", "version": huge}
+    )
+    assert update.status_code == 422
+    after = client.get(f"/api/v1/knowledge/articles/{article['id']}", headers=headers).json()
+    assert after["title"] == "Q?"
+
+
+def test_a_value_the_database_cannot_hold_is_a_422(db: Database) -> None:
+    """The last line behind the bounded types: the driver's overflow (SQLite) or DataError (PostgreSQL)."""
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/cast")
+    def cast() -> None:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT CAST(:x AS INTEGER)"), {"x": 10**30})
+
+    response = TestClient(app, raise_server_exceptions=False).get("/cast")
+    assert response.status_code == 422
+    assert response.json()["type"] == "/problems/invalid-input"

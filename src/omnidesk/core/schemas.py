@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+from annotated_types import Interval
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 T = TypeVar("T")
@@ -56,6 +57,12 @@ Email = Annotated[
     ),
 ]
 Language = Annotated[str, StringConstraints(pattern=r"^(zh-CN|en)$")]
+
+INT32_MAX = 2_147_483_647
+Int32 = Annotated[int, Interval(ge=-INT32_MAX - 1, le=INT32_MAX)]
+"""Every integer a client sends (path, query, form or body: versions, sequence numbers, offsets) fits the 32-bit
+columns it is compared with. Without the bound, ``?to=99999999999999999999`` reached the driver, which cannot bind
+it (500); now it is a 422 naming the parameter. Narrow it further where needed: ``Annotated[Int32, Query(ge=1)]``."""
 
 
 def _reasonable(value: datetime) -> datetime:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from omnidesk.core.schemas import Input, Language, Output, Slug, Timestamp
+from omnidesk.core.schemas import Input, Int32, Language, Output, Slug, Timestamp
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 
 
@@ -89,7 +89,9 @@ class ArticleUpdate(_Dates):
     effective_from: Timestamp | None = None
     expires_at: Timestamp | None = None
     note: Note = Field(default="", description="why; kept with the version")
-    version: int | None = Field(default=None, ge=1, description="if given, the update fails with 409 unless it matches")
+    version: Int32 | None = Field(
+        default=None, ge=1, description="if given, the update fails with 409 unless it matches"
+    )
 
 
 class StatusChange(Input):
@@ -98,7 +100,7 @@ class StatusChange(Input):
 
 
 class Rollback(Input):
-    to_version: int = Field(ge=1)
+    to_version: Int32 = Field(ge=1)
 
 
 class SuggestionCreate(Input):

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from omnidesk.conversations.schemas import Channel
-from omnidesk.core.schemas import Input, Output, Tag
+from omnidesk.core.schemas import Input, Int32, Output, Tag
 from omnidesk.tickets.states import Priority, Status
 
 Subject = Annotated[str, StringConstraints(min_length=1, max_length=300)]
@@ -41,7 +41,7 @@ class TicketCreate(Input):
 
 
 class TicketUpdate(Input):
-    version: int = Field(ge=1, description="the version you loaded; a stale one gets 409")
+    version: Int32 = Field(ge=1, description="the version you loaded; a stale one gets 409")
     subject: Subject | None = None
     description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     priority: Priority | None = None
@@ -53,7 +53,7 @@ class TicketUpdate(Input):
 
 
 class Transition(Input):
-    version: int = Field(ge=1)
+    version: Int32 = Field(ge=1)
     status: Status
     reason: Note | None = Field(default=None, description="required to reopen")
     resolution: LongText | None = None

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError
+from omnidesk.core.schemas import Int32
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
@@ -288,7 +289,7 @@ def change_status(
     request: Request,
     ticket_id: uuid.UUID,
     csrf: Annotated[str, Form(max_length=100)],
-    version: Annotated[int, Form()],
+    version: Annotated[Int32, Form()],
     status: Annotated[str, Form(max_length=40)],
     reason: Annotated[str, Form(max_length=2000)] = "",
     resolution: Annotated[str, Form(max_length=5000)] = "",

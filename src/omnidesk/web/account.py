@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from omnidesk.accounts import auth, credentials, queries
 from omnidesk.accounts.api import reset_url
 from omnidesk.core.errors import DomainError, InvalidInput, NotFound, RateLimited
+from omnidesk.core.schemas import Int32
 from omnidesk.i18n import pick_language, translate
 from omnidesk.security import tokens
 from omnidesk.security.permissions import Perm
@@ -78,7 +79,7 @@ def account(request: Request) -> Response:
 
 
 @router.get("/account/password")
-def password_page(request: Request, done: str = "", n: int = 0) -> Response:
+def password_page(request: Request, done: str = "", n: Int32 = 0) -> Response:
     info = page_session(request, allow_password_change=True)
     if info is None:
         return _login()

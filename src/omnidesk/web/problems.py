@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match, Mount
@@ -165,6 +165,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StaleDataError)
     async def _stale(_request: Request, _exc: StaleDataError) -> JSONResponse:
         return problem(409, "conflict", "Conflict", "someone else changed this at the same time; reload and try again")
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # A value the database (or its driver) cannot hold: a number past the column's range reached it although
+        # inputs are bounded (core/schemas.Int32). The caller sent it, so 422, never 500; logged in case it is ours.
+        log.warning("value out of range for the database", extra={"path": request.url.path}, exc_info=exc)
+        return problem(
+            422, "invalid-input", "Invalid input", "a number or value is out of the range that can be stored"
+        )
 
     @app.exception_handler(OperationalError)
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:

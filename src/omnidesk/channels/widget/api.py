@@ -42,7 +42,7 @@ from omnidesk.core.actor import Actor, system_actor, visitor_actor
 from omnidesk.core.blobs import BlobStore
 from omnidesk.core.errors import NotFound, PermissionDenied, Unauthenticated
 from omnidesk.core.pagination import MAX_LIMIT
-from omnidesk.core.schemas import Page
+from omnidesk.core.schemas import Int32, Page
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
 from omnidesk.routing import actions as routing
@@ -211,7 +211,7 @@ def list_messages(
     conversation_id: uuid.UUID,
     visitor: VisitorDep,
     db: DbDep,
-    after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
+    after_seq: Annotated[Int32, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[MessageOut]:
     """Messages (never internal notes) after ``after_seq``: how the widget resumes after a drop."""
