@@ -170,8 +170,30 @@ def _parse_csv(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]
     return out
 
 
+def _broken_workbook() -> tuple[type[BaseException], ...]:
+    """What openpyxl raises, besides the archive errors, on a workbook that passed the limits but is still broken
+    or forged: a part that is not XML at all (ElementTree's ParseError is a SyntaxError), a relationship that points
+    nowhere (KeyError), arithmetic on forged numbers (ArithmeticError), and its own exception classes. Each becomes a
+    422 naming the file, never a 500. (openpyxl is imported only when a workbook is read.)"""
+    from openpyxl.utils import exceptions as xl
+
+    return (
+        *archive.BROKEN_ARCHIVE,
+        LookupError,
+        SyntaxError,
+        ArithmeticError,
+        xl.CellCoordinatesException,
+        xl.IllegalCharacterError,
+        xl.InvalidFileException,
+        xl.NamedRangeException,
+        xl.SheetTitleException,
+    )
+
+
 def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
+
+    broken = _broken_workbook()
 
     # Every member inflated under the caps, every XML part through expat without DTDs, rows, cells, columns and
     # texts counted: only then does openpyxl parse, and it is asked for no more rows or columns than were counted
@@ -179,7 +201,7 @@ def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any
     stats = archive.scan_workbook(content, limits)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (*archive.BROKEN_ARCHIVE, LookupError) as exc:  # openpyxl raises many types for a corrupt file
+    except broken as exc:
         raise InvalidInput("the file is not a readable XLSX workbook") from exc
     try:
         if not book.worksheets:
@@ -198,7 +220,7 @@ def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any
                 continue
             out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
             _bounded(out, limits)
-    except (*archive.BROKEN_ARCHIVE, LookupError) as exc:
+    except broken as exc:
         raise InvalidInput("the workbook cannot be read (damaged or forged file)") from exc
     finally:
         book.close()
