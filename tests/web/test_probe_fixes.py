@@ -13,8 +13,10 @@ from sqlalchemy import text
 
 from omnidesk.core.db import Database
 from omnidesk.core.schemas import INT32_MAX
+from omnidesk.core.settings import Settings, SettingsError, load_settings
 from omnidesk.security.permissions import Role
 from omnidesk.web import problems
+from omnidesk.web.app import create_app
 from tests.factories import World
 
 
@@ -107,3 +109,42 @@ def test_a_value_the_database_cannot_hold_is_a_422(db: Database) -> None:
     response = TestClient(app, raise_server_exceptions=False).get("/cast")
     assert response.status_code == 422
     assert response.json()["type"] == "/problems/invalid-input"
+
+
+@pytest.mark.parametrize(
+    ("peer", "headers", "status"),
+    [
+        (("127.0.0.1", 40000), {}, 200),
+        (("::1", 40000), {}, 200),
+        (("::ffff:127.0.0.1", 40000), {}, 200),
+        (("203.0.113.7", 40000), {}, 404),  # anyone else
+        (("10.0.0.5", 40000), {}, 404),  # the private network too
+        (("127.0.0.1", 40000), {"X-Forwarded-For": "203.0.113.7"}, 404),  # relayed by a proxy on this host
+        (("127.0.0.1", 40000), {"Forwarded": "for=203.0.113.7"}, 404),
+    ],
+)
+def test_metrics_without_a_token_answer_only_local_callers(
+    app: FastAPI, peer: tuple[str, int], headers: dict[str, str], status: int
+) -> None:
+    response = TestClient(app, client=peer).get("/metrics", headers=headers)
+    assert response.status_code == status
+    assert ("omnidesk_http_requests_total" in response.text) == (status == 200)
+
+
+def test_metrics_with_a_token_need_it_from_everywhere(settings: Settings, db: Database) -> None:
+    app = create_app(settings.model_copy(update={"metrics_token": "m" * 32}), db=db, bus=db.bus)
+    local = TestClient(app, client=("127.0.0.1", 40000))
+    remote = TestClient(app, client=("203.0.113.7", 40000))
+    for client, headers in [(local, {}), (remote, {}), (remote, {"Authorization": "Bearer " + "x" * 32})]:
+        refused = client.get("/metrics", headers=headers)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert "omnidesk_http" not in refused.text
+    granted = remote.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32})
+    assert granted.status_code == 200
+    assert "omnidesk_http_requests_total" in granted.text
+
+
+def test_a_short_metrics_token_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError, match="OMNIDESK_METRICS_TOKEN"):
+        load_settings(metrics_token="short")

@@ -102,6 +102,12 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=0, le=512 * 1024 * 1024, description="larger import files run as background jobs"
     )
     knowledge_import_workers: int = Field(default=2, ge=1, le=64, description="background imports run at once")
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=16,
+        repr=False,
+        description="Bearer token /metrics requires; unset: /metrics answers only local callers (loopback, no proxy)",
+    )
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="addresses the outbound policy lets tenants reach although they are private or loopback: "
