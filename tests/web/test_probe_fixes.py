@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import typing
 from typing import Any
 
@@ -17,7 +18,7 @@ from omnidesk.core.settings import Settings, SettingsError, load_settings
 from omnidesk.security.permissions import Role
 from omnidesk.web import problems
 from omnidesk.web.app import create_app
-from tests.factories import World
+from tests.factories import World, start_visitor, visitor_conversation
 
 
 @pytest.mark.parametrize(
@@ -148,3 +149,38 @@ def test_metrics_with_a_token_need_it_from_everywhere(settings: Settings, db: Da
 def test_a_short_metrics_token_is_refused_at_start() -> None:
     with pytest.raises(SettingsError, match="OMNIDESK_METRICS_TOKEN"):
         load_settings(metrics_token="short")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # closed when the block ends: nothing listens there
+
+
+def test_widget_posts_while_redis_is_down_answer_503_in_the_visitors_language(
+    client: TestClient, settings: Settings, db: Database, world: World
+) -> None:
+    """Redis unreachable (a closed port: refused at once; the machine's Redis is left alone): the widget's calls
+    get 503 + Retry-After with a text the visitor can read, and nothing is half-stored."""
+    visitor = start_visitor(client, world.slug)  # while everything was up
+    conversation = visitor_conversation(client, visitor, "first")
+    down = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{_closed_port()}/0"})
+    cut = TestClient(create_app(down, db=db, bus=db.bus), raise_server_exceptions=False)
+
+    started = cut.post(f"/api/v1/widget/{world.slug}/session", json={}, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert started.status_code == 503
+    assert started.headers["retry-after"] == "5"
+    assert started.headers["content-type"] == "application/problem+json"
+    assert "请几秒后重试" in started.json()["detail"]
+
+    sent = cut.post(
+        f"{visitor['base']}/conversations/{conversation['id']}/messages",
+        json={"body": "second", "client_id": "c-while-redis-is-down"},
+        headers={**visitor["headers"], "Accept-Language": "en-GB,en;q=0.8"},
+    )
+    assert sent.status_code == 503
+    assert int(sent.headers["retry-after"]) > 0
+    assert "Try again in a few seconds" in sent.json()["detail"]
+    assert sent.headers["content-language"] == "en"
+    messages = client.get(f"{visitor['base']}/conversations/{conversation['id']}/messages", headers=visitor["headers"])
+    assert [m["body"] for m in messages.json()["items"] if m["sender_type"] == "customer"] == ["first"]

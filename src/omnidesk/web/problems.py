@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field, ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +18,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from omnidesk.core.errors import DomainError, PasswordChangeRequired, RateLimited
+from omnidesk.i18n import pick_language, translate
+from omnidesk.web.ui import LANG_COOKIE
 
 log = logging.getLogger("omnidesk.web")
 
@@ -53,6 +56,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _doc("body larger than the configured limit"),
     422: _doc("invalid input: wrong types, unknown fields, rule violations"),
     429: _doc("rate limited; see Retry-After"),
+    503: _doc("the database or Redis is unreachable; nothing was done, retry after Retry-After seconds"),
 }
 
 
@@ -70,6 +74,21 @@ def problem(
         body["errors"] = errors
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers={"Cache-Control": "no-store"})
+
+
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable(request: Request, key: str) -> JSONResponse:
+    """503 with ``Retry-After``, its text in the caller's language (their language cookie, then Accept-Language;
+    English, like the rest of the API's problems, when they state none)."""
+    accept = request.headers.get("accept-language")
+    chosen = request.cookies.get(LANG_COOKIE)
+    lang = pick_language(chosen, accept_language=accept) if chosen or accept else "en"
+    response = problem(503, "unavailable", translate("problem.unavailable_title", lang), translate(key, lang))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response.headers["Content-Language"] = lang
+    return response
 
 
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -177,9 +196,18 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
+    async def _db_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.error("database unavailable", extra={"error": type(exc.orig).__name__})
-        return problem(503, "unavailable", "Service unavailable", "the database is unavailable; try again shortly")
+        return unavailable(request, "problem.unavailable_database")
+
+    @app.exception_handler(RedisError)
+    @app.exception_handler(ConnectionError)
+    async def _service_down(request: Request, exc: Exception) -> JSONResponse:
+        # Redis (rate limits, presence, log-in throttle in a cluster) or another backing service is down: the
+        # request did not complete and nothing half-done was committed (the transaction rolled back), so the
+        # caller may simply retry; widget sends are idempotent on their client_id.
+        log.error("backing service unavailable", extra={"error": type(exc).__name__, "path": request.url.path})
+        return unavailable(request, "problem.unavailable_service")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
