@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import typing
 from typing import Any
@@ -13,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from omnidesk.core.db import Database
-from omnidesk.core.schemas import INT32_MAX
+from omnidesk.core.schemas import INT32_MAX, ONE_LINE, TAG
 from omnidesk.core.settings import Settings, SettingsError, load_settings
 from omnidesk.security.permissions import Role
 from omnidesk.web import problems
@@ -184,3 +186,80 @@ def test_widget_posts_while_redis_is_down_answer_503_in_the_visitors_language(
     assert sent.headers["content-language"] == "en"
     messages = client.get(f"{visitor['base']}/conversations/{conversation['id']}/messages", headers=visitor["headers"])
     assert [m["body"] for m in messages.json()["items"] if m["sender_type"] == "customer"] == ["first"]
+
+
+INJECTED = ["Refund\r\nBcc: all@example.com", "two\nlines", "tab\there", "escape\x1b[31m", "next\x85line", "sep\u2028x"]
+
+
+@pytest.mark.parametrize("value", INJECTED)
+def test_a_ticket_subject_with_control_characters_is_a_422_naming_the_field(
+    client: TestClient, world: World, value: str
+) -> None:
+    headers = world.headers(Role.AGENT)
+    refused = client.post("/api/v1/tickets", headers=headers, json={"subject": value, "description": "a\nb"})
+    assert refused.status_code == 422
+    error = refused.json()["errors"][0]
+    assert error["field"] == "subject"
+    assert "single line" in error["message"]
+    assert refused.json()["detail"].startswith("subject: must be a single line")
+    assert client.get("/api/v1/tickets", headers=headers).json()["items"] == []
+
+
+def test_one_line_fields_across_the_api_refuse_line_breaks(client: TestClient, world: World) -> None:
+    admin = world.headers()
+    ticket = client.post(
+        "/api/v1/tickets",
+        headers=admin,
+        json={"subject": "Parcel broken", "description": "line one\nline two"},  # multi-line text stays allowed
+    )
+    assert ticket.status_code == 201, ticket.text
+    conversation = f"/api/v1/conversations/{world.conversation.id}"
+    customer = f"/api/v1/customers/{world.customer.id}"
+    for method, path, body, field in [
+        ("PATCH", f"/api/v1/tickets/{ticket.json()['id']}", {"subject": "a\r\nb", "version": 1}, "subject"),
+        ("PATCH", f"/api/v1/tickets/{ticket.json()['id']}", {"tags": ["ok", "x\ny"], "version": 1}, "tags.1"),
+        ("PATCH", conversation, {"subject": "a\nb"}, "subject"),
+        ("PATCH", customer, {"name": "Li\tLei"}, "name"),
+        ("POST", "/api/v1/teams", {"name": "Team\r\nX"}, "name"),
+        ("POST", "/api/v1/knowledge/articles", {"kind": "faq", "title": "Q\n?", "language": "en"}, "title"),
+        ("POST", f"/api/v1/widget/{world.slug}/session", {"name": "Eve\r\nAdmin"}, "name"),
+    ]:
+        response = client.request(method, path, headers=admin, json=body)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == field, (path, response.text)
+    assert client.get(customer, headers=admin).json()["name"] == world.customer.name
+
+
+def _request_schemas(spec: dict[str, Any]) -> set[str]:
+    """Names of the component schemas that request bodies use, nested ones included."""
+    found: set[str] = set()
+    text = json.dumps([op.get("requestBody", {}) for ops in spec["paths"].values() for op in ops.values()])
+    todo = set(re.findall(r'"#/components/schemas/([^"]+)"', text))
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        todo |= set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(spec["components"]["schemas"][name])))
+    return found
+
+
+def _refuses_control_characters(pattern: str | None) -> bool:
+    if pattern in (ONE_LINE, TAG):
+        return True
+    return pattern is not None and not any(re.search(pattern, f"ab{c}cd") for c in "\r\n\t\x1b\x85")
+
+
+def test_every_name_title_subject_and_tag_the_api_accepts_is_one_line(app: FastAPI) -> None:
+    spec = app.openapi()
+    one_line = {"name", "display_name", "title", "subject", "label", "identifier", "category", "intent", "tags"}
+    loose = []
+    for schema_name in _request_schemas(spec):
+        for field, prop in spec["components"]["schemas"][schema_name].get("properties", {}).items():
+            if field not in one_line:
+                continue
+            variants = prop.get("anyOf", [prop])
+            strings = [v.get("items", v) for v in variants if v.get("type") in ("string", "array")]
+            if any(s.get("type") == "string" and not _refuses_control_characters(s.get("pattern")) for s in strings):
+                loose.append(f"{schema_name}.{field}")
+    assert loose == []

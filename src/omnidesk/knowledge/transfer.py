@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
 from omnidesk.core.errors import DomainError, InvalidInput
-from omnidesk.core.schemas import Input, Language, Timestamp
+from omnidesk.core.schemas import Input, Language, SingleLine, Tag, Timestamp
 from omnidesk.knowledge import actions, archive, queries
 from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.models import KbArticle, KbCategory
-from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Tag, Text, Title, Variant
+from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Text, Title, Variant
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 from omnidesk.security.permissions import Perm
 
@@ -63,7 +63,7 @@ class ImportEntry(Input):
     variants: list[Variant] = Field(default=[], max_length=50)
     answer: MarkdownBody
     summary: Annotated[Text, StringConstraints(max_length=500)] = ""
-    category: Annotated[Text, StringConstraints(max_length=300)] | None = None
+    category: Annotated[SingleLine, StringConstraints(max_length=300)] | None = None
     language: Language
     tags: list[Tag] = Field(default=[], max_length=50)
     visibility: Visibility = Visibility.PUBLIC

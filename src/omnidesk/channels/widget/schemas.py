@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from omnidesk.conversations.schemas import Body, ClientId
-from omnidesk.core.schemas import Email, Input, Output
+from omnidesk.core.schemas import Email, Input, Output, SingleLine
 from omnidesk.customers.schemas import Phone
 
 VisitorId = Annotated[str, StringConstraints(pattern=r"^v_[A-Za-z0-9_-]{22,64}$")]
@@ -18,18 +18,18 @@ Origin = Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(:[0
 
 class SessionStart(Input):
     visitor_id: VisitorId | None = Field(default=None, description="the id this browser was given before, if any")
-    identifier: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    identifier: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="the host site's own user id, with identifier_hash"
     )
     identifier_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
         default=None, description="hex HMAC-SHA256 of identifier with the tenant's widget identity secret"
     )
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
     language: Annotated[str, StringConstraints(max_length=10)] | None = None
 
 
 class ContactDetails(Input):
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
     email: Email | None = None
     phone: Phone | None = None
 
@@ -67,7 +67,7 @@ class VisitorSocketSend(VisitorMessageCreate):
 class VisitorConversationCreate(Input):
     message: Body
     client_id: ClientId
-    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    subject: Annotated[SingleLine, StringConstraints(max_length=300)] = ""
 
 
 class WidgetConfigOut(Output):
@@ -82,7 +82,7 @@ class WidgetConfigOut(Output):
 class WidgetConfigUpdate(Input):
     enabled: bool | None = None
     allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
-    title: Annotated[str, StringConstraints(max_length=100)] | None = None
+    title: Annotated[SingleLine, StringConstraints(max_length=100)] | None = None
     greeting: Annotated[str, StringConstraints(max_length=500)] | None = None
     accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
     rotate_identity_secret: bool = False
