@@ -263,3 +263,16 @@ def test_every_name_title_subject_and_tag_the_api_accepts_is_one_line(app: FastA
             if any(s.get("type") == "string" and not _refuses_control_characters(s.get("pattern")) for s in strings):
                 loose.append(f"{schema_name}.{field}")
     assert loose == []
+
+
+def test_an_imported_question_with_a_line_break_is_a_readable_row_error(client: TestClient, world: World) -> None:
+    content = b'question,answer,language\n"Where is\nmy parcel?","Track it.",en\n'
+    r = client.post(
+        "/api/v1/knowledge/import?format=csv",
+        files={"file": ("faq.csv", content)},
+        headers=world.headers(Role.KNOWLEDGE_MANAGER),
+    )
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert errors[0]["row"] == 2 and errors[0]["field"] == "question"
+    assert errors[0]["message"].startswith("must be a single line")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -61,6 +62,16 @@ PATTERN_MESSAGES = {
     TAG: "must be one word: no spaces, commas, line breaks or other control characters",
 }
 """What a person reads instead of the regular expression when one of these patterns refuses a value."""
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message for a person: never a regular expression of :data:`PATTERN_MESSAGES`."""
+    if error.get("type") == "string_pattern_mismatch":
+        friendly = PATTERN_MESSAGES.get(str((error.get("ctx") or {}).get("pattern", "")))
+        if friendly:
+            return friendly
+    return str(error.get("msg", "invalid"))
+
 
 Name = Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=500)]

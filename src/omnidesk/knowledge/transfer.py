@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
 from omnidesk.core.errors import DomainError, InvalidInput
-from omnidesk.core.schemas import Input, Language, SingleLine, Tag, Timestamp
+from omnidesk.core.schemas import Input, Language, SingleLine, Tag, Timestamp, error_message
 from omnidesk.knowledge import actions, archive, queries
 from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.models import KbArticle, KbCategory
@@ -317,7 +317,7 @@ def validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[tuple[int, Im
         except ValidationError as exc:
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"]) or "row"
-                errors.append({"row": n, "field": loc, "message": err["msg"]})
+                errors.append({"row": n, "field": loc, "message": error_message(err)})
             continue
         if entry.effective_from and entry.expires_at and entry.expires_at <= entry.effective_from:
             errors.append({"row": n, "field": "expires_at", "message": "must be after effective_from"})

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError
-from omnidesk.core.schemas import Int32
+from omnidesk.core.schemas import Int32, error_message
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
@@ -140,7 +140,7 @@ def new_ticket_submit(
     except (ValidationError, DomainError) as exc:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             types = [t for t in queries.list_types(s, info.actor.tenant_id) if t.is_active]
-        message = exc.detail if isinstance(exc, DomainError) else "; ".join(e["msg"] for e in exc.errors())
+        message = exc.detail if isinstance(exc, DomainError) else "; ".join(error_message(e) for e in exc.errors())
         return _page(request, info, "tickets/new.html", types=types, priorities=list(Priority), error=message)
 
 

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from omnidesk.core.errors import DomainError, PasswordChangeRequired, RateLimited
-from omnidesk.core.schemas import PATTERN_MESSAGES
+from omnidesk.core.schemas import error_message
 from omnidesk.i18n import pick_language, translate
 from omnidesk.web.ui import LANG_COOKIE
 
@@ -100,20 +100,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             {
                 "field": ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc) or loc[0:1],
                 "in": loc[0] if loc else "body",
-                "message": _message(err),
+                "message": error_message(err),
                 "type": err.get("type"),
             }
         )
     return out
-
-
-def _message(err: Any) -> str:
-    """Pydantic's message, except where it would show a person a regular expression (core/schemas.PATTERN_MESSAGES)."""
-    if err.get("type") == "string_pattern_mismatch":
-        friendly = PATTERN_MESSAGES.get(str((err.get("ctx") or {}).get("pattern", "")))
-        if friendly:
-            return friendly
-    return str(err.get("msg", "invalid"))
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -186,7 +177,7 @@ def install(app: FastAPI) -> None:
     async def _late_invalid(_request: Request, exc: ValidationError) -> JSONResponse:
         # Validation that only an action can do (a derived value) still answers 422, never 500.
         errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": _message(e), "type": e["type"]}
+            {"field": ".".join(str(p) for p in e["loc"]), "message": error_message(e), "type": e["type"]}
             for e in exc.errors()
         ]
         first = errors[0] if errors else {"field": "", "message": "invalid"}
