@@ -276,3 +276,33 @@ def test_an_imported_question_with_a_line_break_is_a_readable_row_error(client: 
     errors = r.json()["errors"]
     assert errors[0]["row"] == 2 and errors[0]["field"] == "question"
     assert errors[0]["message"].startswith("must be a single line")
+
+
+FORGED_HOST = {"Host": "attacker.example"}
+
+
+def test_a_forged_host_never_reaches_the_sitemap_or_the_snippet(settings: Settings, db: Database, world: World) -> None:
+    configured = settings.model_copy(update={"public_url": "https://desk.example.com"})
+    client = TestClient(create_app(configured, db=db, bus=db.bus))
+    sitemap = client.get(f"/help/{world.slug}/sitemap.xml", headers=FORGED_HOST)
+    assert sitemap.status_code == 200
+    assert f"<loc>https://desk.example.com/help/{world.slug}</loc>" in sitemap.text
+    assert "attacker" not in sitemap.text
+    assert sitemap.headers["cache-control"] == "public, max-age=300"
+    config = client.get("/api/v1/widget/config", headers={**world.headers(), **FORGED_HOST}).json()
+    assert config["snippet"].startswith('<script src="https://desk.example.com/static/widget/loader.js"')
+    assert "attacker" not in config["snippet"]
+    reset = client.post(
+        f"/api/v1/staff/{world.staff[Role.AGENT].id}/password-reset", headers={**world.headers(), **FORGED_HOST}
+    )
+    assert reset.json()["url"].startswith("https://desk.example.com/password-reset/")
+
+
+def test_without_a_public_url_host_derived_links_are_never_cached(client: TestClient, world: World) -> None:
+    """Development only (production refuses to start without OMNIDESK_PUBLIC_URL): the sitemap follows the Host
+    header, so no shared cache may keep it for the next visitor."""
+    sitemap = client.get(f"/help/{world.slug}/sitemap.xml", headers=FORGED_HOST)
+    assert sitemap.status_code == 200
+    assert sitemap.headers["cache-control"] == "private, no-store"
+    config = client.get("/api/v1/widget/config", headers={**world.headers(), **FORGED_HOST})
+    assert "no-store" in config.headers["cache-control"]

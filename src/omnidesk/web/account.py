@@ -265,5 +265,5 @@ def staff_reset_link(request: Request, user_id: uuid.UUID, csrf: Annotated[str, 
             who = f"{person.display_name} <{person.email}>"
     except (InvalidInput, NotFound, RateLimited) as exc:
         return _staff_page(request, info, {"error": _problem_text(exc, lang)}, exc.status)
-    link = reset_url(request, get_settings_dep(request).public_url, link_token)
+    link = reset_url(request, link_token)
     return _staff_page(request, info, {"link": link, "link_for": who, "link_expires": expires_at})

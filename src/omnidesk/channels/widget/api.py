@@ -51,7 +51,7 @@ from omnidesk.routing.schemas import QueueStatusOut
 from omnidesk.security import signing
 from omnidesk.security.keys import Purpose, for_purpose, keyring
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip, public_base_url
 
 log = logging.getLogger("omnidesk.widget")
 router = APIRouter(tags=["widget"])
@@ -419,7 +419,9 @@ def get_identity_secret(db: DbDep, actor: ActorDep) -> WidgetSecretOut:
 
 
 def snippet_for(request: Request, slug: str) -> str:
-    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+    """The embed line. Its answers are never cached (API: no-store; the settings page: no-store), so the Host
+    fallback of development cannot reach anyone else."""
+    base, _ = public_base_url(request)
     return f'<script src="{base}/static/widget/loader.js" data-omnidesk-tenant="{slug}" async></script>'
 
 
