@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
     widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
     visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    widget_identity_max_age_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=24 * 3600,
+        description="how long a host site's signed visitor identity (identifier + issue time) is accepted",
+    )
     # Knowledge import limits: checked on the archive's directory and while inflating, before any parser runs.
     knowledge_import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     knowledge_import_max_uncompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)

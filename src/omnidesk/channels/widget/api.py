@@ -109,7 +109,9 @@ def start_session(tenant: str, data: SessionStart, request: Request, db: DbDep, 
         if config is not None and not config.enabled:
             raise NotFound("the chat widget is switched off for this workspace")
         actor = visitor_actor(tenant_id, uuid.uuid4(), ip=ip)
-        customer, visitor_id, identified = actions.start_session(s, actor, data)
+        customer, visitor_id, identified = actions.start_session(
+            s, actor, data, identity_max_age_seconds=settings.widget_identity_max_age_seconds
+        )
         conversations = actions.list_own_conversations(s, customer.id)
         ttl = settings.visitor_token_minutes * 60
         keys = keyring(settings)

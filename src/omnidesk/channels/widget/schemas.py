@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from omnidesk.conversations.schemas import Body, ClientId
 from omnidesk.core.schemas import Email, Input, Output, SingleLine
@@ -21,11 +21,30 @@ class SessionStart(Input):
     identifier: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="the host site's own user id, with identifier_hash"
     )
+    identifier_issued_at: int | None = Field(
+        default=None,
+        ge=1_000_000_000,
+        le=10_000_000_000,
+        description="when the host site signed the identifier, in Unix seconds; part of the signed text",
+    )
     identifier_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
-        default=None, description="hex HMAC-SHA256 of identifier with the tenant's widget identity secret"
+        default=None,
+        description="hex HMAC-SHA256 of '<identifier>:<identifier_issued_at>' with the tenant's widget identity "
+        "secret; valid OMNIDESK_WIDGET_IDENTITY_MAX_AGE_SECONDS (600) after it was issued",
     )
     name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
     language: Annotated[str, StringConstraints(max_length=10)] | None = None
+
+    @model_validator(mode="after")
+    def _signed_with_a_time(self) -> SessionStart:
+        # Hashes of the first scheme (identifier alone, never expiring) are refused by name, so the integrator
+        # sees what changed instead of a silently anonymous visitor.
+        if self.identifier_hash and self.identifier_issued_at is None:
+            raise ValueError(
+                "identifier_issued_at is required with identifier_hash: sign '<identifier>:<issued_at>' "
+                "(Unix seconds) as described in docs/widget.md; hashes of the identifier alone are no longer accepted"
+            )
+        return self
 
 
 class ContactDetails(Input):

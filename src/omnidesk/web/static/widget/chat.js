@@ -106,12 +106,23 @@
     if (state.visitorId) body.visitor_id = state.visitorId;
     if (state.identity) {
       body.identifier = state.identity.identifier;
+      body.identifier_issued_at = state.identity.identifier_issued_at;
       body.identifier_hash = state.identity.identifier_hash;
       if (state.identity.name) body.name = state.identity.name;
     }
     var saved = state.token;
     state.token = null;
     var response = await call("POST", "/session", body);
+    if (!response.ok && state.identity && (response.status === 401 || response.status === 422)) {
+      // The host site's identity token expired or uses the old scheme: chat on anonymously rather than not at
+      // all, tell the integrator why, and let the host page sign a fresh one (OmniDeskSettings.refreshIdentity).
+      var problem = await response.json().catch(function () { return {}; });
+      if (window.console) console.warn("OmniDesk: identity refused: " + (problem.detail || response.status));
+      state.identity = null;
+      tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
+      state.token = saved;
+      return startSession();
+    }
     if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
     var data = await response.json();
     state.visitorId = data.visitor_id;
@@ -580,7 +591,8 @@
     if (event.source !== window.parent || config.parentOrigins.indexOf(event.origin) < 0) return;
     var data = event.data || {};
     if (data.type === "omnidesk:identify" && typeof data.identifier === "string" && typeof data.identifier_hash === "string") {
-      state.identity = { identifier: data.identifier, identifier_hash: data.identifier_hash, name: data.name };
+      state.identity = { identifier: data.identifier, identifier_issued_at: Number(data.identifier_issued_at) || null,
+        identifier_hash: data.identifier_hash, name: data.name };
       startSession().then(function () { if (state.ws) state.ws.close(); });
     }
   });
