@@ -10,17 +10,34 @@
 (function () {
   "use strict";
 
+  // Embedded in another site, this frame may be denied storage (a private window, "block third-party cookies"):
+  // reading localStorage then throws and nothing would start. Keep the state in memory for the page's life instead.
+  var store = (function () {
+    try {
+      var s = window.localStorage;
+      s.getItem("omnidesk:probe");
+      return s;
+    } catch (e) {
+      var mem = {};
+      return {
+        getItem: function (k) { return Object.prototype.hasOwnProperty.call(mem, k) ? mem[k] : null; },
+        setItem: function (k, v) { mem[k] = String(v); },
+        removeItem: function (k) { delete mem[k]; },
+      };
+    }
+  })();
+
   var config = JSON.parse(document.getElementById("omnidesk-config").textContent);
   var tenant = config.tenant;
   var api = "/api/v1/widget/" + encodeURIComponent(tenant);
   var storeKey = "omnidesk:" + tenant + ":";
-  var lang = localStorage.getItem(storeKey + "lang") || config.lang;
+  var lang = store.getItem(storeKey + "lang") || config.lang;
 
   var state = {
-    visitorId: localStorage.getItem(storeKey + "visitor") || null,
+    visitorId: store.getItem(storeKey + "visitor") || null,
     token: null,
     socketToken: null,
-    conversationId: localStorage.getItem(storeKey + "conversation") || null,
+    conversationId: store.getItem(storeKey + "conversation") || null,
     status: null,
     lastSeq: 0,
     shown: {},          // seq -> <li>
@@ -73,9 +90,9 @@
   }
 
   function loadOutbox() {
-    try { return JSON.parse(localStorage.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
+    try { return JSON.parse(store.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
   }
-  function saveOutbox() { localStorage.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
+  function saveOutbox() { store.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
 
   function newClientId() {
     var bytes = new Uint8Array(12);
@@ -119,21 +136,23 @@
       var problem = await response.json().catch(function () { return {}; });
       if (window.console) console.warn("OmniDesk: identity refused: " + (problem.detail || response.status));
       state.identity = null;
-      tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
       state.token = saved;
-      return startSession();
+      var anonymous = await startSession();
+      // Only now: a fresh identity the host page sends back must not race this anonymous session.
+      tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
+      return anonymous;
     }
     if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
     var data = await response.json();
     state.visitorId = data.visitor_id;
     state.token = data.token;
     state.socketToken = data.socket_token;
-    localStorage.setItem(storeKey + "visitor", data.visitor_id);
+    store.setItem(storeKey + "visitor", data.visitor_id);
     var known = data.conversations.map(function (c) { return c.id; });
     if (!state.conversationId || known.indexOf(state.conversationId) < 0) {
       state.conversationId = data.conversations.length ? data.conversations[0].id : null;
-      if (state.conversationId) localStorage.setItem(storeKey + "conversation", state.conversationId);
-      else localStorage.removeItem(storeKey + "conversation");
+      if (state.conversationId) store.setItem(storeKey + "conversation", state.conversationId);
+      else store.removeItem(storeKey + "conversation");
     }
     var current = data.conversations.filter(function (c) { return c.id === state.conversationId; })[0];
     if (current) state.status = current.status;
@@ -388,7 +407,7 @@
       Array.prototype.slice.call(el.messages.querySelectorAll("li:not(.pending)")).forEach(function (n) { n.remove(); });
     }
     state.status = status;
-    localStorage.setItem(storeKey + "conversation", id);
+    store.setItem(storeKey + "conversation", id);
     el.rating.hidden = true;
     el.rated.hidden = true;
     pollQueue();
@@ -400,7 +419,7 @@
     if (!state.conversationId) return;
     for (var guard = 0; guard < 50; guard++) {
       var response = await call("GET", "/conversations/" + state.conversationId + "/messages?after_seq=" + state.lastSeq);
-      if (response.status === 404) { state.conversationId = null; localStorage.removeItem(storeKey + "conversation"); return; }
+      if (response.status === 404) { state.conversationId = null; store.removeItem(storeKey + "conversation"); return; }
       if (!response.ok) return;
       var page = await response.json();
       page.items.forEach(showMessage);
@@ -571,7 +590,7 @@
 
   el.langSwitch.addEventListener("click", function () {
     lang = lang === "zh-CN" ? "en" : "zh-CN";
-    localStorage.setItem(storeKey + "lang", lang);
+    store.setItem(storeKey + "lang", lang);
     applyLanguage();
     refreshTicks();
   });
