@@ -146,6 +146,58 @@ def test_forged_and_damaged_zips_are_4xx(client: TestClient, shop: Shop) -> None
         assert r.status_code in (413, 422), (fmt, r.status_code, r.text)
 
 
+def _rewrite(content: bytes, name: str, data: bytes) -> bytes:
+    return _replace_member(content, name, iter([data]))
+
+
+def _forged(kind: str) -> tuple[str, bytes]:
+    good = _workbook([["question", "answer", "language"], ["q", "a", "en"]])
+    directory = good.rfind(b"PK\x01\x02")  # the last central-directory record
+    if kind == "truncated":
+        return "xlsx", good[: len(good) * 2 // 3]
+    if kind == "bad crc":
+        data = bytearray(good)
+        at = data.find(b"PK\x01\x02") + 16  # the first member's CRC-32 in the central directory
+        data[at : at + 4] = b"\xde\xad\xbe\xef"
+        return "xlsx", bytes(data)
+    if kind == "wrong central directory":
+        data = bytearray(good)
+        data[directory + 42 : directory + 46] = struct.pack("<I", 7)  # a member's offset pointing mid-file
+        return "xlsx", bytes(data)
+    if kind == "a zip that is not xlsx":
+        other = io.BytesIO()
+        with zipfile.ZipFile(other, "w") as z:
+            z.writestr("notes.txt", "hello")
+        return "xlsx", other.getvalue()
+    if kind == "a sheet that is not XML":
+        return "xlsx", _rewrite(good, "xl/worksheets/sheet1.xml", b"not xml at all")
+    if kind == "a workbook part that is not XML":
+        return "xlsx", _rewrite(good, "xl/workbook.xml", b"not xml at all")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "truncated",
+        "bad crc",
+        "wrong central directory",
+        "a zip that is not xlsx",
+        "a sheet that is not XML",
+        "a workbook part that is not XML",
+    ],
+)
+def test_forged_workbooks_are_a_clear_422(app: FastAPI, shop: Shop, kind: str) -> None:
+    fmt, content = _forged(kind)
+    client = TestClient(app, raise_server_exceptions=False)
+    r = _import(client, shop, fmt, content)
+    assert r.status_code == 422, (kind, r.status_code, r.text)
+    detail = r.json()["detail"]
+    assert any(word in detail for word in ("readable", "damaged", "forged", "not a zip")), detail
+    listed = client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()
+    assert listed["items"] == []
+
+
 def test_dtds_in_workbook_xml_are_refused(client: TestClient, shop: Shop) -> None:
     good = _workbook([["question", "answer", "language"], ["q", "a", "en"]])
     sheet = (

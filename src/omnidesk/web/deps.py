@@ -29,6 +29,20 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+def public_base_url(request: Request) -> tuple[str, bool]:
+    """The absolute base of links that leave the response (sitemap, widget snippet, password-reset links) and
+    whether it is the configured ``OMNIDESK_PUBLIC_URL``.
+
+    The Host header is chosen by the client: a base taken from it (development without the setting; production
+    refuses to start without it) may serve only the one caller, so such a response must not be stored by a shared
+    cache (``Cache-Control: private, no-store``).
+    """
+    configured = get_settings_dep(request).public_url
+    if configured:
+        return configured.rstrip("/"), True
+    return str(request.base_url).rstrip("/"), False
+
+
 def client_ip(conn: HTTPConnection) -> str:
     """The client's address for per-IP limits, audit records and security logs (HTTP requests and WebSocket
     handshakes alike): the direct peer, or, when that peer is one of ``OMNIDESK_TRUSTED_PROXIES``, the first

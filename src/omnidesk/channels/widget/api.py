@@ -45,7 +45,7 @@ from omnidesk.core.actor import Actor, system_actor, visitor_actor
 from omnidesk.core.blobs import BlobStore
 from omnidesk.core.errors import NotFound, PermissionDenied, RateLimited, Unauthenticated
 from omnidesk.core.pagination import MAX_LIMIT
-from omnidesk.core.schemas import Page
+from omnidesk.core.schemas import Int32, Page
 from omnidesk.i18n import pick_language, translate
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
@@ -55,7 +55,7 @@ from omnidesk.routing.schemas import QueueStatusOut
 from omnidesk.security import signing
 from omnidesk.security.keys import Purpose, for_purpose, keyring
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip, public_base_url
 
 log = logging.getLogger("omnidesk.widget")
 router = APIRouter(tags=["widget"])
@@ -130,7 +130,9 @@ def start_session(tenant: str, data: SessionStart, request: Request, db: DbDep, 
         if config is not None and not config.enabled:
             raise NotFound("the chat widget is switched off for this workspace")
         actor = visitor_actor(tenant_id, uuid.uuid4(), ip=ip)
-        customer, visitor_id, identified = actions.start_session(s, actor, data)
+        customer, visitor_id, identified = actions.start_session(
+            s, actor, data, identity_max_age_seconds=settings.widget_identity_max_age_seconds
+        )
         conversations = actions.list_own_conversations(s, customer.id)
         ttl = settings.visitor_token_minutes * 60
         keys = keyring(settings)
@@ -236,7 +238,7 @@ def list_messages(
     conversation_id: uuid.UUID,
     visitor: VisitorDep,
     db: DbDep,
-    after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
+    after_seq: Annotated[Int32, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[MessageOut]:
     """Messages (never internal notes) after ``after_seq``: how the widget resumes after a drop."""
@@ -450,7 +452,9 @@ def get_identity_secret(db: DbDep, actor: ActorDep) -> WidgetSecretOut:
 
 
 def snippet_for(request: Request, slug: str) -> str:
-    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+    """The embed line. Its answers are never cached (API: no-store; the settings page: no-store), so the Host
+    fallback of development cannot reach anyone else."""
+    base, _ = public_base_url(request)
     return f'<script src="{base}/static/widget/loader.js" data-omnidesk-tenant="{slug}" async></script>'
 
 

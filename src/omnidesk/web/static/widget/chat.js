@@ -14,17 +14,34 @@
 (function () {
   "use strict";
 
+  // Embedded in another site, this frame may be denied storage (a private window, "block third-party cookies"):
+  // reading localStorage then throws and nothing would start. Keep the state in memory for the page's life instead.
+  var store = (function () {
+    try {
+      var s = window.localStorage;
+      s.getItem("omnidesk:probe");
+      return s;
+    } catch (e) {
+      var mem = {};
+      return {
+        getItem: function (k) { return Object.prototype.hasOwnProperty.call(mem, k) ? mem[k] : null; },
+        setItem: function (k, v) { mem[k] = String(v); },
+        removeItem: function (k) { delete mem[k]; },
+      };
+    }
+  })();
+
   var config = JSON.parse(document.getElementById("omnidesk-config").textContent);
   var tenant = config.tenant;
   var api = "/api/v1/widget/" + encodeURIComponent(tenant);
   var storeKey = "omnidesk:" + tenant + ":";
-  var lang = localStorage.getItem(storeKey + "lang") || config.lang;
+  var lang = store.getItem(storeKey + "lang") || config.lang;
 
   var state = {
-    visitorId: localStorage.getItem(storeKey + "visitor") || null,
+    visitorId: store.getItem(storeKey + "visitor") || null,
     token: null,
     socketToken: null,
-    conversationId: localStorage.getItem(storeKey + "conversation") || null,
+    conversationId: store.getItem(storeKey + "conversation") || null,
     status: null,
     lastSeq: 0,
     shown: {},          // seq -> <li>
@@ -84,9 +101,9 @@
   }
 
   function loadOutbox() {
-    try { return JSON.parse(localStorage.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
+    try { return JSON.parse(store.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
   }
-  function saveOutbox() { localStorage.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
+  function saveOutbox() { store.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
 
   function newClientId() {
     var bytes = new Uint8Array(12);
@@ -118,23 +135,36 @@
     if (state.visitorId) body.visitor_id = state.visitorId;
     if (state.identity) {
       body.identifier = state.identity.identifier;
+      body.identifier_issued_at = state.identity.identifier_issued_at;
       body.identifier_hash = state.identity.identifier_hash;
       if (state.identity.name) body.name = state.identity.name;
     }
     var saved = state.token;
     state.token = null;
     var response = await call("POST", "/session", body);
+    if (!response.ok && state.identity && (response.status === 401 || response.status === 422)) {
+      // The host site's identity token expired or uses the old scheme: chat on anonymously rather than not at
+      // all, tell the integrator why, and let the host page sign a fresh one (OmniDeskSettings.refreshIdentity).
+      var problem = await response.json().catch(function () { return {}; });
+      if (window.console) console.warn("OmniDesk: identity refused: " + (problem.detail || response.status));
+      state.identity = null;
+      state.token = saved;
+      var anonymous = await startSession();
+      // Only now: a fresh identity the host page sends back must not race this anonymous session.
+      tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
+      return anonymous;
+    }
     if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
     var data = await response.json();
     state.visitorId = data.visitor_id;
     state.token = data.token;
     state.socketToken = data.socket_token;
-    localStorage.setItem(storeKey + "visitor", data.visitor_id);
+    store.setItem(storeKey + "visitor", data.visitor_id);
     var known = data.conversations.map(function (c) { return c.id; });
     if (!state.conversationId || known.indexOf(state.conversationId) < 0) {
       state.conversationId = data.conversations.length ? data.conversations[0].id : null;
-      if (state.conversationId) localStorage.setItem(storeKey + "conversation", state.conversationId);
-      else localStorage.removeItem(storeKey + "conversation");
+      if (state.conversationId) store.setItem(storeKey + "conversation", state.conversationId);
+      else store.removeItem(storeKey + "conversation");
     }
     var current = data.conversations.filter(function (c) { return c.id === state.conversationId; })[0];
     if (current) state.status = current.status;
@@ -469,7 +499,7 @@
       Array.prototype.slice.call(el.messages.querySelectorAll("li:not(.pending)")).forEach(function (n) { n.remove(); });
     }
     state.status = status;
-    localStorage.setItem(storeKey + "conversation", id);
+    store.setItem(storeKey + "conversation", id);
     el.rating.hidden = true;
     el.rated.hidden = true;
     pollQueue();
@@ -481,7 +511,7 @@
     if (!state.conversationId) return;
     for (var guard = 0; guard < 50; guard++) {
       var response = await call("GET", "/conversations/" + state.conversationId + "/messages?after_seq=" + state.lastSeq);
-      if (response.status === 404) { state.conversationId = null; localStorage.removeItem(storeKey + "conversation"); return; }
+      if (response.status === 404) { state.conversationId = null; store.removeItem(storeKey + "conversation"); return; }
       if (!response.ok) return;
       var page = await response.json();
       page.items.forEach(showMessage);
@@ -652,7 +682,7 @@
 
   el.langSwitch.addEventListener("click", function () {
     lang = lang === "zh-CN" ? "en" : "zh-CN";
-    localStorage.setItem(storeKey + "lang", lang);
+    store.setItem(storeKey + "lang", lang);
     applyLanguage();
     refreshTicks();
     if (state.holdUntil) tickHold();
@@ -673,7 +703,8 @@
     if (event.source !== window.parent || config.parentOrigins.indexOf(event.origin) < 0) return;
     var data = event.data || {};
     if (data.type === "omnidesk:identify" && typeof data.identifier === "string" && typeof data.identifier_hash === "string") {
-      state.identity = { identifier: data.identifier, identifier_hash: data.identifier_hash, name: data.name };
+      state.identity = { identifier: data.identifier, identifier_issued_at: Number(data.identifier_issued_at) || null,
+        identifier_hash: data.identifier_hash, name: data.name };
       startSession().then(function () { if (state.ws) state.ws.close(); });
     }
   });
