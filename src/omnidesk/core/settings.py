@@ -68,6 +68,21 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
+    job_workers: int = Field(
+        default=2, ge=1, le=64, description="job threads per process that runs jobs (embedded server, each worker)"
+    )
+    job_lease_seconds: float = Field(
+        default=15.0,
+        ge=0.5,
+        le=3600,
+        description="a running job whose worker stopped renewing is taken over after this",
+    )
+    job_redeliver_seconds: float = Field(
+        default=60.0, ge=1, le=24 * 3600, description="a queued job sent to the queue but not started is sent again"
+    )
+    jobs_immediate: bool = Field(
+        default=False, description="run each job in the committing thread right after the commit (tests, scripts)"
+    )
     bot_encoder: EncoderKind = Field(
         default="use+e5+minilm",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",

@@ -33,6 +33,8 @@ from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
+from omnidesk.jobs.context import JobContext
+from omnidesk.jobs.queue import JobQueue
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
@@ -41,7 +43,6 @@ from omnidesk.realtime.api import router as realtime_router
 from omnidesk.realtime.hub import Hub
 from omnidesk.realtime.intake import MessageIntake
 from omnidesk.realtime.presence import make_presence
-from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
 from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.outbound import OutboundPolicy
@@ -91,7 +92,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stop = routing_service.start_reconciler(db, presence) if settings.run_jobs_in_process else None
+        # Follow-up work (bot turns, imports, training, SLA ticks, routing…) runs on the job queue: in this
+        # process with a few low-priority threads (embedded), or on `omnidesk worker` processes (cluster), where
+        # this process's relay only sends the jobs its own commits queued.
+        jobs.start(consume=settings.run_jobs_in_process)
         # Collector pauses were the tail of the chat latency (bench/bench_realtime.py, 1,000 msg/s): full
         # collections of 100–170 ms every few seconds. Everything loaded so far lives as long as the process, so
         # it is moved out of the collector's reach; and young collections run every 10,000 allocations instead of
@@ -100,8 +104,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         yield
-        if stop is not None:
-            stop.set()
+        jobs.stop()
         bus.close()
 
     app = FastAPI(
@@ -128,6 +131,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         messages_per_minute=settings.widget_messages_per_minute,
     )
     app.state.presence = presence
+    jobs = JobQueue(JobContext(db, settings, presence=presence, brains=app.state.brains, assistant=app.state.assistant))
+    jobs.attach(db)
+    app.state.jobs = jobs
     app.state.login_throttle = make_login_throttle(settings.redis_url)
     app.state.socket_check = functools.partial(auth.socket_still_allowed, db)
     app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
