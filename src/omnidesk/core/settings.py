@@ -116,7 +116,6 @@ class Settings(BaseSettings):
     knowledge_import_background_bytes: int = Field(
         default=256 * 1024, ge=0, le=512 * 1024 * 1024, description="larger import files run as background jobs"
     )
-    knowledge_import_workers: int = Field(default=2, ge=1, le=64, description="background imports run at once")
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="addresses the outbound policy lets tenants reach although they are private or loopback: "

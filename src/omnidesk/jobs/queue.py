@@ -113,12 +113,21 @@ class JobQueue:
         self._consumer: Consumer | None = None
         self._consuming = False
         self._next_tick: dict[str, datetime] = {}
+        self._previous: Any = None
 
     # --- enqueue side ------------------------------------------------------------------------------------------
 
-    def attach(self, db: Any = None) -> None:
-        """Have this process's commits wake the relay (``Database.jobs_wake``)."""
-        (db or self.ctx.db).jobs_wake = self.wake
+    def attach(self) -> None:
+        """Have this process's commits wake the relay (``Database.jobs_wake``); :meth:`detach` puts back what
+        was there (tests build several apps on one database)."""
+        db = self.ctx.db
+        if db.jobs_wake != self.wake:
+            self._previous = db.jobs_wake
+            db.jobs_wake = self.wake
+
+    def detach(self) -> None:
+        if self.ctx.db.jobs_wake == self.wake:
+            self.ctx.db.jobs_wake = self._previous
 
     def wake(self, ids: list[uuid.UUID]) -> None:
         if self.immediate:  # huey's immediate mode runs the task now, in the committing thread
@@ -331,8 +340,7 @@ class JobQueue:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        if self.ctx.db.jobs_wake == self.wake:
-            self.ctx.db.jobs_wake = None
+        self.detach()
 
     def _relay(self) -> None:
         next_sweep = next_beat = 0.0

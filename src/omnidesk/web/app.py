@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     )
     app.state.presence = presence
     jobs = JobQueue(JobContext(db, settings, presence=presence, brains=app.state.brains, assistant=app.state.assistant))
-    jobs.attach(db)
+    jobs.attach()
     app.state.jobs = jobs
     app.state.login_throttle = make_login_throttle(settings.redis_url)
     app.state.socket_check = functools.partial(auth.socket_still_allowed, db)
