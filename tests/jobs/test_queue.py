@@ -3,7 +3,6 @@ ticks claimed once, leases taken over. Runs on huey's SQLite queue (and on Redis
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,24 +24,7 @@ from omnidesk.jobs.outbox import enqueue, enqueue_many
 from omnidesk.jobs.queue import JobQueue, make_huey
 from tests.conftest import require_service
 from tests.factories import World
-
-RAN: dict[str, list[str]] = {}
-_lock = threading.Lock()
-
-
-@registry.job("test.record")
-def _record(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
-    with _lock:
-        RAN.setdefault(payload["bucket"], []).append(payload["n"])
-    if payload.get("sleep"):
-        time.sleep(payload["sleep"])
-
-
-@registry.job("test.fail")
-def _fail(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
-    with _lock:
-        RAN.setdefault(payload["bucket"], []).append("try")
-    raise RuntimeError("the outside system said no")
+from tests.jobs.kinds import RAN
 
 
 def wait_for(check: Callable[[], bool], seconds: float = 15.0) -> None:

@@ -78,6 +78,11 @@ def enqueue_many(
     return ids
 
 
+def send_after_commit(session: Session, ids: Sequence[uuid.UUID]) -> None:
+    """Have the relay send these (existing) jobs right after this transaction commits (a retried dead letter)."""
+    session.info.setdefault(_NEW, []).extend(ids)
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_relay(session: Session) -> None:
     ids = session.info.pop(_NEW, None)

@@ -114,16 +114,19 @@ class JobQueue:
         self._consuming = False
         self._next_tick: dict[str, datetime] = {}
         self._previous: Any = None
+        self._detach_on_stop = False
 
     # --- enqueue side ------------------------------------------------------------------------------------------
 
-    def attach(self) -> None:
+    def attach(self) -> bool:
         """Have this process's commits wake the relay (``Database.jobs_wake``); :meth:`detach` puts back what
-        was there (tests build several apps on one database)."""
+        was there (tests build several apps on one database). False if it was attached already."""
         db = self.ctx.db
-        if db.jobs_wake != self.wake:
-            self._previous = db.jobs_wake
-            db.jobs_wake = self.wake
+        if db.jobs_wake == self.wake:
+            return False
+        self._previous = db.jobs_wake
+        db.jobs_wake = self.wake
+        return True
 
     def detach(self) -> None:
         if self.ctx.db.jobs_wake == self.wake:
@@ -316,7 +319,7 @@ class JobQueue:
 
     def start(self, *, consume: bool) -> None:
         """Start the relay (and with ``consume`` the huey workers, the sweep, heartbeats and periodic tasks)."""
-        self.attach()
+        self._detach_on_stop = self.attach()
         if self.immediate:
             return
         self._consuming = consume
@@ -340,7 +343,8 @@ class JobQueue:
         for thread in self._threads:
             thread.join(timeout)
         self._threads.clear()
-        self.detach()
+        if self._detach_on_stop:
+            self.detach()
 
     def _relay(self) -> None:
         next_sweep = next_beat = 0.0

@@ -33,8 +33,10 @@ from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
+from omnidesk.jobs.api import router as jobs_router
 from omnidesk.jobs.context import JobContext
 from omnidesk.jobs.queue import JobQueue
+from omnidesk.jobs.ui import router as jobs_ui_router
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
@@ -73,6 +75,7 @@ def build_api_router() -> APIRouter:
         widget_router,
         realtime_router,
         gateway.router,
+        jobs_router,
     )
     for router in routers:
         api.include_router(router)
@@ -150,6 +153,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(tickets_ui_router)
     app.include_router(knowledge_ui.router)
     app.include_router(workspace.router)
+    app.include_router(jobs_ui_router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",

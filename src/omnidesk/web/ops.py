@@ -34,5 +34,8 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics() -> Response:
+def metrics(request: Request) -> Response:
+    from omnidesk.jobs import metrics as job_metrics
+
+    job_metrics.refresh(request.app.state.db)  # queue depth, oldest job age, dead letters: cluster-wide
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
