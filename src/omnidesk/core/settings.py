@@ -80,6 +80,13 @@ class Settings(BaseSettings):
     job_redeliver_seconds: float = Field(
         default=60.0, ge=1, le=24 * 3600, description="a queued job sent to the queue but not started is sent again"
     )
+    bot_turn_max_lag_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="a customer message the assistant has not started answering after this goes to people, "
+        "with a holding message",
+    )
     jobs_immediate: bool = Field(
         default=False, description="run each job in the committing thread right after the commit (tests, scripts)"
     )

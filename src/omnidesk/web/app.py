@@ -22,7 +22,6 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
-from omnidesk.channels.widget import api as widget_api
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.api import router as widget_router
 from omnidesk.compliance.api import router as audit_router
@@ -127,12 +126,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.outbound = OutboundPolicy.from_settings(settings)
     app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
-    app.state.intake = MessageIntake(
-        db,
-        presence,
-        functools.partial(widget_api.assistant_turn, app.state),
-        messages_per_minute=settings.widget_messages_per_minute,
-    )
+    app.state.intake = MessageIntake(db, presence, messages_per_minute=settings.widget_messages_per_minute)
     app.state.presence = presence
     jobs = JobQueue(JobContext(db, settings, presence=presence, brains=app.state.brains, assistant=app.state.assistant))
     jobs.attach()
