@@ -38,7 +38,7 @@ from typing import Any
 from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from prometheus_client import Counter, Histogram
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnidesk.core.db import utcnow
@@ -64,6 +64,46 @@ SWEEP_BATCH = 500
 GRACE = timedelta(seconds=2)  # a fresh row is its own process's to send for this long
 MAX_BACKOFF = timedelta(hours=1)
 NICE = 10
+
+
+# The runner's statements, built once: with the table's own types, and no ORM (a job's bookkeeping is two short
+# transactions; building ORM statements per job cost more than running them).
+_T: Table = Job.__table__  # type: ignore[assignment]
+_CLAIM = (
+    update(_T)
+    .where(
+        _T.c.id == bindparam("jid"),
+        or_(
+            and_(_T.c.state == JobState.QUEUED, _T.c.run_after <= bindparam("now")),
+            and_(_T.c.state == JobState.RUNNING, _T.c.lease_until < bindparam("now")),
+        ),
+    )
+    .values(
+        state=JobState.RUNNING,
+        attempts=_T.c.attempts + 1,
+        lease_until=bindparam("lease"),
+        locked_by=bindparam("me"),
+        started_at=bindparam("now"),
+    )
+    .returning(_T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at)
+)
+_MINE = and_(_T.c.locked_by == bindparam("me"), _T.c.state == JobState.RUNNING)
+_DONE = (
+    update(_T)
+    .where(_T.c.id == bindparam("jid"), _MINE)
+    .values(state=JobState.DONE, finished_at=bindparam("now"), lease_until=None, last_error="")
+)
+_RENEW = update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE).values(lease_until=bindparam("lease"))
+_DISPATCH = (
+    update(_T)
+    .where(
+        _T.c.id.in_(bindparam("ids", expanding=True)),
+        _T.c.state == JobState.QUEUED,
+        _T.c.dispatched_at.is_(None),
+    )
+    .values(dispatched_at=bindparam("now"))
+    .returning(_T.c.id, _T.c.kind)
+)
 
 
 def backoff(attempts: int, base: float = 5.0) -> timedelta:
@@ -93,6 +133,9 @@ class JobQueue:
         immediate: bool | None = None,
     ) -> None:
         from omnidesk.jobs import handlers  # noqa: F401  (registers the kinds and periodic tasks)
+
+        # huey logs two INFO lines per task; our own log says what failed, with the job's id and kind.
+        logging.getLogger("huey").setLevel(logging.WARNING)
 
         settings = ctx.settings
         self.ctx = ctx
@@ -151,13 +194,8 @@ class JobQueue:
             ids.append(self._fresh.popleft())
         if not ids:
             return 0
-        with self.ctx.db.platform_transaction() as s:
-            rows = s.execute(
-                update(Job)
-                .where(Job.id.in_(ids), Job.state == JobState.QUEUED, Job.dispatched_at.is_(None))
-                .values(dispatched_at=utcnow())
-                .returning(Job.id, Job.kind)
-            ).all()
+        with self.ctx.db.engine.begin() as conn:
+            rows = conn.execute(_DISPATCH, {"ids": ids, "now": utcnow()}).all()
         self._send([(r[0], r[1]) for r in rows])
         return len(rows)
 
@@ -195,25 +233,8 @@ class JobQueue:
         """The huey task: claim, run, mark. Never raises (huey's own retries are not used: the table counts)."""
         jid = uuid.UUID(job_id)
         now = utcnow()
-        with self.ctx.db.platform_transaction() as s:
-            row = s.execute(
-                update(Job)
-                .where(
-                    Job.id == jid,
-                    or_(
-                        and_(Job.state == JobState.QUEUED, Job.run_after <= now),
-                        and_(Job.state == JobState.RUNNING, Job.lease_until < now),
-                    ),
-                )
-                .values(
-                    state=JobState.RUNNING,
-                    attempts=Job.attempts + 1,
-                    lease_until=now + self.lease,
-                    locked_by=self.me,
-                    started_at=now,
-                )
-                .returning(Job.tenant_id, Job.kind, Job.payload, Job.attempts, Job.max_attempts, Job.created_at)
-            ).first()
+        with self.ctx.db.engine.begin() as conn:
+            row = conn.execute(_CLAIM, {"jid": jid, "now": now, "lease": now + self.lease, "me": self.me}).first()
         if row is None:
             return  # done, not due, or another worker has it
         tenant_id, kind, payload, attempts, max_attempts, created_at = row
@@ -231,12 +252,8 @@ class JobQueue:
             self._failed(jid, kind, attempts, max_attempts if spec else attempts, exc)
         else:
             RUNS.labels(kind).inc()
-            with self.ctx.db.platform_transaction() as s:
-                s.execute(
-                    update(Job)
-                    .where(Job.id == jid, Job.locked_by == self.me, Job.state == JobState.RUNNING)
-                    .values(state=JobState.DONE, finished_at=utcnow(), lease_until=None, last_error="")
-                )
+            with self.ctx.db.engine.begin() as conn:
+                conn.execute(_DONE, {"jid": jid, "me": self.me, "now": utcnow()})
         finally:
             with self._inflight_lock:
                 self._inflight.discard(jid)
@@ -263,12 +280,8 @@ class JobQueue:
             ids = list(self._inflight)
         if not ids:
             return
-        with self.ctx.db.platform_transaction() as s:
-            s.execute(
-                update(Job)
-                .where(Job.id.in_(ids), Job.locked_by == self.me, Job.state == JobState.RUNNING)
-                .values(lease_until=utcnow() + self.lease)
-            )
+        with self.ctx.db.engine.begin() as conn:
+            conn.execute(_RENEW, {"ids": ids, "me": self.me, "lease": utcnow() + self.lease})
 
     # --- periodic tasks ----------------------------------------------------------------------------------------
 
