@@ -3,12 +3,15 @@ the job runs, and a turn that waits too long becomes a hand-over to people with 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from omnidesk.bot.models import BotConversation
@@ -22,7 +25,10 @@ from omnidesk.jobs.context import JobContext
 from omnidesk.jobs.models import Job, JobState
 from omnidesk.jobs.queue import JobQueue
 from omnidesk.routing.models import QueueEntry
+from tests.factories import start_visitor, visitor_conversation
 from tests.jobs.botload import bot_replies, bot_world, send
+from tests.realtime.test_gateway import _open
+from tests.realtime.test_socket_send import _send
 
 
 @pytest.fixture
@@ -100,3 +106,37 @@ def test_a_turn_that_waits_too_long_goes_to_people_with_a_holding_message(
     for job in jobs_of(own_db, world.tenant_id):
         queue.run_job(str(job.id))
     assert bot_replies(own_db, world, [late_message, fresh_message]) == {late_message: 1, fresh_message: 1}
+
+
+def test_a_message_sent_over_the_socket_queues_its_turn_with_it(client: TestClient, db: Database) -> None:
+    """The socket intake stores the message and queues the assistant's turn in one transaction; the reply follows
+    (immediate mode in tests: right after the commit) and arrives on the visitor's socket."""
+    world, _ = bot_world(db, 0)
+    visitor = start_visitor(client, world.slug)
+    conv = visitor_conversation(client, visitor, "怎么退货")
+    ctx, socket = _open(client, visitor["socket_token"])
+    try:
+        _send(socket, conv["id"], "sock-turn", "退款多久到账")
+        # In immediate mode the turn runs right after the commit, before the ack is sent: the bot's message comes
+        # first. A ping after the ack bounds the wait (its pong comes after anything already on the way).
+        ack: dict[str, Any] = {}
+        reply: dict[str, Any] = {}
+        pinged = False
+        for _ in range(100):
+            frame = socket.receive_json()
+            if frame.get("type") == "ack" and frame.get("client_id") == "sock-turn":
+                ack = frame
+                socket.send_text(json.dumps({"type": "ping"}))
+                pinged = True
+            elif frame.get("type") == "message" and frame["message"]["sender_type"] == "bot":
+                reply = frame["message"]
+            elif frame.get("type") == "pong" and pinged:
+                break
+        assert ack and ack["created"] is True and reply, "the ack and the bot's reply on the socket"
+        assert reply["client_id"] == f"bot:{ack['message']['id']}"
+    finally:
+        ctx.__exit__(None, None, None)
+    with db.tenant_read(world.tenant_id) as s:
+        job = s.scalar(select(Job).where(Job.kind == "bot.turn", Job.key == ack["message"]["id"]))
+    assert job is not None and job.state == JobState.DONE and job.attempts == 1
+    assert bot_replies(db, world, [uuid.UUID(ack["message"]["id"])]) == {uuid.UUID(ack["message"]["id"]): 1}
