@@ -179,3 +179,23 @@ def test_immediate_mode_runs_the_job_right_after_the_commit(own_db: Database, se
         assert bucket not in RAN, "nothing runs before the commit"
     assert RAN[bucket] == [7]
     assert states(own_db, world.tenant_id, "test.record").count(JobState.DONE) >= 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_job_the_transport_lost_is_sent_again(
+    own_db: Database, settings: Settings, world: World, tmp_path: Path, backend: str
+) -> None:
+    """Sent to the queue, then the queue lost it (Redis restarted without persistence, the queue file deleted):
+    the row still says queued, so the sweep sends it again after the redelivery delay."""
+    bucket = uuid.uuid4().hex
+    with own_db.tenant_transaction(world.tenant_id) as s:
+        job_id = enqueue(s, "test.record", {"bucket": bucket, "n": 1}, key=bucket)
+    with own_db.platform_transaction() as s:  # marked sent; the message itself never reaches the new queue
+        s.execute(update(Job).where(Job.id == job_id).values(dispatched_at=utcnow()))
+    queue = make_queue(own_db, settings, tmp_path, backend, redeliver=timedelta(seconds=1))
+    queue.start(consume=True)
+    try:
+        wait_for(lambda: states(own_db, world.tenant_id, "test.record") == [JobState.DONE])
+    finally:
+        queue.stop()
+    assert RAN[bucket] == [1]
