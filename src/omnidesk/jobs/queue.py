@@ -180,6 +180,8 @@ class JobQueue:
             for job_id in ids:
                 self.huey.enqueue(self._job_task.s(str(job_id)))
             return
+        if not self._threads:  # no relay running here (not started): a sweeping process sends them after GRACE
+            return
         self._fresh.extend(ids)
         self._wake.set()
 
