@@ -140,6 +140,9 @@ def settings(
         widget_conversations_per_ip=1_000_000,
         widget_sessions_per_ip=1_000_000,
         widget_messages_per_minute=1_000_000,
+        # Follow-up jobs run in the committing thread, as huey's immediate mode: a test that sends a customer
+        # message sees the assistant's reply when the request returns. The queue itself is tested in tests/jobs.
+        jobs_immediate=True,
     )
 
 

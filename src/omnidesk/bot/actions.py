@@ -24,6 +24,7 @@ from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.core.schemas import contains_nul, error_message
+from omnidesk.jobs import outbox as jobs
 from omnidesk.knowledge import actions as knowledge_actions
 from omnidesk.knowledge.queries import published_faq
 from omnidesk.knowledge.schemas import ArticleCreate
@@ -122,6 +123,7 @@ def request_training(session: Session, actor: Actor) -> IntentModel:
     session.add(model)
     session.flush()
     audit.record(session, actor, "bot.train_request", "intent_model", model.id, {"version": version})
+    jobs.enqueue(session, "bot.train", {"model_id": str(model.id)}, key=str(model.id), max_attempts=1)
     return model
 
 

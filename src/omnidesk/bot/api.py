@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, status
 from sqlalchemy import func, select
 
 from omnidesk.accounts import tenant_secrets
-from omnidesk.bot import actions, jobs
+from omnidesk.bot import actions
 from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.gaps import knowledge_gaps
@@ -150,9 +150,7 @@ def train_model(request: Request, db: DbDep, actor: ActorDep) -> IntentModelOut:
     with db.tenant_transaction(actor.tenant_id) as s:
         model = actions.request_training(s, actor)
         out = IntentModelOut.model_validate(model)
-    if request.app.state.settings.run_jobs_in_process:
-        jobs.train_in_background(db, actor.tenant_id, out.id, _brains(request))
-    return out
+    return out  # the "bot.train" job queued with the request trains it
 
 
 @router.post("/models/{version}/activate")

@@ -76,6 +76,28 @@ class Settings(BaseSettings):
     bot_answer_rate_per_minute: int = Field(
         default=600, ge=1, le=10_000_000, description="POST /api/v1/bot/answer calls per tenant per minute"
     )
+    job_workers: int = Field(
+        default=2, ge=1, le=64, description="job threads per process that runs jobs (embedded server, each worker)"
+    )
+    job_lease_seconds: float = Field(
+        default=15.0,
+        ge=0.5,
+        le=3600,
+        description="a running job whose worker stopped renewing is taken over after this",
+    )
+    job_redeliver_seconds: float = Field(
+        default=60.0, ge=1, le=24 * 3600, description="a queued job sent to the queue but not started is sent again"
+    )
+    bot_turn_max_lag_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="a customer message the assistant has not started answering after this goes to people, "
+        "with a holding message",
+    )
+    jobs_immediate: bool = Field(
+        default=False, description="run each job in the committing thread right after the commit (tests, scripts)"
+    )
     bot_encoder: EncoderKind = Field(
         default="use+e5+minilm",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
@@ -120,7 +142,6 @@ class Settings(BaseSettings):
     knowledge_import_background_bytes: int = Field(
         default=256 * 1024, ge=0, le=512 * 1024 * 1024, description="larger import files run as background jobs"
     )
-    knowledge_import_workers: int = Field(default=2, ge=1, le=64, description="background imports run at once")
     metrics_token: str | None = Field(
         default=None,
         min_length=16,

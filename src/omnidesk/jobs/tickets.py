@@ -9,7 +9,6 @@ once never escalate the same breach twice. Alerts are batched: one notice per re
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -211,25 +210,3 @@ def deliver_mail(db: Database, settings: Settings, limit: int = 100) -> int:
             row.sent_at = utcnow()
             sent += 1
     return sent
-
-
-def run_forever(db: Database, settings: Settings, stop: threading.Event, interval_seconds: float = 30.0) -> None:
-    """The ticket loop of ``omnidesk worker`` (and of the embedded server's background thread)."""
-    while not stop.is_set():
-        try:
-            counts = tick(db)
-            counts["mails"] = deliver_mail(db, settings)
-            if any(counts.values()):
-                log.info("ticket jobs", extra=counts)
-        except Exception:  # keep the loop alive; the next tick retries from the stored state
-            log.exception("ticket tick failed")
-        stop.wait(interval_seconds)
-
-
-def start_in_background(db: Database, settings: Settings, interval_seconds: float = 30.0) -> threading.Event:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever, args=(db, settings, stop, interval_seconds), name="ticket-jobs", daemon=True
-    )
-    thread.start()
-    return stop

@@ -323,8 +323,6 @@ async def import_file(
                 job = imports.queue(s, actor, format, content, filename=file.filename or "", skip_errors=skip_errors,
                                     limits=limits)  # fmt: skip
                 out = job_out(job)
-            if settings.run_jobs_in_process:
-                imports.run_in_background(db, actor.tenant_id, out.id, limits, settings.knowledge_import_workers)
             return JSONResponse(
                 out.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": out.status_url}
             )

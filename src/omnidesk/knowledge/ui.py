@@ -230,10 +230,6 @@ async def import_file(
                     job = imports.queue(s, info.actor, format, content, filename=file.filename or "",
                                         skip_errors=skip_errors == "on", limits=limits)  # fmt: skip
                     job_id = job.id
-                if settings.run_jobs_in_process:
-                    imports.run_in_background(
-                        db, info.actor.tenant_id, job_id, limits, settings.knowledge_import_workers
-                    )
                 return {"job_id": job_id}
             with db.tenant_transaction(info.actor.tenant_id) as s:
                 imports.refuse_if_busy(s)

@@ -15,12 +15,13 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from omnidesk.bot import pipeline as bot_pipeline
 from omnidesk.conversations.intake import CustomerMessage, Outcome, Refused, Stored, append_customer_messages
 from omnidesk.core.db import Database
 from omnidesk.core.errors import RateLimited
@@ -30,9 +31,6 @@ from omnidesk.routing import service as routing_service
 from omnidesk.security.ratelimit import MemoryRateLimiter
 
 log = logging.getLogger("omnidesk.realtime")
-
-AssistantTurn = Callable[[uuid.UUID, uuid.UUID, uuid.UUID], None]
-"""Called in a worker thread with ``(tenant_id, conversation_id, message_id)`` for a message the assistant holds."""
 
 STORED = Counter("omnidesk_socket_messages_stored_total", "messages sent over sockets and stored")
 BATCH_SIZE = Histogram(
@@ -58,14 +56,12 @@ class MessageIntake:
         self,
         db: Database,
         presence: PresenceStore,
-        assistant_turn: AssistantTurn | None = None,
         *,
         messages_per_window: int = 60,
         window_seconds: int = 60,
     ) -> None:
         self._db = db
         self._presence = presence
-        self._assistant_turn = assistant_turn
         self._messages_per_window = messages_per_window
         self._window_seconds = window_seconds
         # Per process: a visitor's socket lives in one process, so its sends are counted where they arrive.
@@ -103,7 +99,6 @@ class MessageIntake:
         return self._queue
 
     async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
             while len(batch) < MAX_BATCH and not queue.empty():
@@ -119,14 +114,6 @@ class MessageIntake:
                 pending.client.offer(answer_frame(pending.message.client_id, outcome))
                 if isinstance(outcome, Stored) and outcome.created:
                     STORED.inc()
-                    if outcome.held_by_bot and self._assistant_turn is not None:
-                        loop.run_in_executor(
-                            None,
-                            self._assistant_turn,
-                            pending.tenant_id,
-                            pending.message.conversation_id,
-                            uuid.UUID(outcome.message["id"]),
-                        )
 
     def _store(self, batch: Sequence[_Pending]) -> list[Outcome]:
         by_tenant: dict[uuid.UUID, list[int]] = {}
@@ -151,6 +138,14 @@ class MessageIntake:
             outcomes = append_customer_messages(session, tenant_id, items)
             if any(isinstance(o, Stored) and o.created for o in outcomes):
                 routing_service.route_now(self._presence, session, tenant_id)
+            # The assistant's turns are jobs queued in this transaction: stored message ⇔ queued turn.
+            turns = [
+                (item.conversation_id, uuid.UUID(o.message["id"]))
+                for item, o in zip(items, outcomes, strict=True)
+                if isinstance(o, Stored) and o.created and o.held_by_bot
+            ]
+            if turns:
+                bot_pipeline.queue_turns(session, turns)
         return outcomes
 
     def _store_alone(self, tenant_id: uuid.UUID, item: CustomerMessage) -> Outcome:

@@ -76,4 +76,7 @@ def metrics(request: Request) -> Response:
             return response
     elif not _local_caller(request):
         raise NotFound("not found")
+    from omnidesk.jobs import metrics as job_metrics
+
+    job_metrics.refresh(request.app.state.db)  # queue depth, oldest job age, dead letters: cluster-wide
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

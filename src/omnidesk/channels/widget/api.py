@@ -15,15 +15,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from starlette.datastructures import State
 
 from omnidesk.accounts.models import Tenant
 from omnidesk.bot import pipeline as bot_pipeline
-from omnidesk.bot.handover import route_or_ticket
 from omnidesk.channels.widget import actions
 from omnidesk.channels.widget.attachments import check_upload
 from omnidesk.channels.widget.schemas import (
@@ -39,9 +37,8 @@ from omnidesk.channels.widget.schemas import (
 )
 from omnidesk.compliance import audit
 from omnidesk.conversations import queries as conversation_queries
-from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
-from omnidesk.core.actor import Actor, system_actor, visitor_actor
+from omnidesk.core.actor import Actor, visitor_actor
 from omnidesk.core.blobs import BlobStore
 from omnidesk.core.errors import NotFound, PermissionDenied, RateLimited, Unauthenticated
 from omnidesk.core.pagination import MAX_LIMIT
@@ -49,7 +46,6 @@ from omnidesk.core.schemas import Int32, Page
 from omnidesk.i18n import pick_language, translate
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
-from omnidesk.routing import actions as routing
 from omnidesk.routing import service as routing_service
 from omnidesk.routing.schemas import QueueStatusOut
 from omnidesk.security import signing
@@ -188,7 +184,6 @@ def open_conversation(
     db: DbDep,
     request: Request,
     response: Response,
-    background: BackgroundTasks,
 ) -> VisitorConversationOut:
     settings = request.app.state.settings
     with db.tenant_transaction(visitor.tenant_id) as s:
@@ -209,27 +204,9 @@ def open_conversation(
         s.flush()
         s.refresh(conversation)
         first = conversation_queries.find_message_by_client_id(s, conversation.id, data.client_id)
-        held = bot_pipeline.held_by_bot(s, conversation.id)
-        out = VisitorConversationOut.model_validate(conversation)
-    if first is not None and held:
-        background.add_task(assistant_turn, request.app.state, visitor.tenant_id, conversation.id, first.id)
-    return out
-
-
-def assistant_turn(state: State, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """After the customer's message is committed and acknowledged, the assistant answers if it holds the
-    conversation (its reply reaches the widget over the socket like any other message)."""
-    try:
-        bot_pipeline.respond(
-            state.db, tenant_id, conversation_id, message_id, brains=state.brains, assistant=state.assistant,
-            on_hand_over=route_or_ticket,
-        )  # fmt: skip
-    except Exception:  # the customer's message is safe; a person will see it in the queue
-        log.exception("the assistant could not answer", extra={"conversation_id": str(conversation_id)})
-        with state.db.tenant_transaction(tenant_id) as s:
-            conversation = s.get(Conversation, conversation_id)
-            if conversation is not None:
-                routing.enqueue(s, system_actor(tenant_id), conversation)
+        if first is not None and bot_pipeline.held_by_bot(s, conversation.id):
+            bot_pipeline.queue_turns(s, [(conversation.id, first.id)])  # answered by the job queue after commit
+        return VisitorConversationOut.model_validate(conversation)
 
 
 @router.get("/widget/{tenant}/conversations/{conversation_id}/messages")
@@ -262,7 +239,6 @@ def send_message(
     db: DbDep,
     request: Request,
     response: Response,
-    background: BackgroundTasks,
 ) -> MessageOut:
     """Persist, then acknowledge with the stored message (its ``seq``). A resend with the same ``client_id``
     returns the stored message with 200 instead of storing it twice."""
@@ -282,9 +258,7 @@ def send_message(
             else:
                 routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
                 if bot_pipeline.held_by_bot(s, conversation_id):
-                    background.add_task(
-                        assistant_turn, request.app.state, visitor.tenant_id, conversation_id, message.id
-                    )
+                    bot_pipeline.queue_turns(s, [(conversation_id, message.id)])
             return MessageOut.model_validate(message)
     except IntegrityError:
         # Two copies of one send raced (a retry while the first was in flight): the unique (conversation,
