@@ -143,6 +143,9 @@ def settings(
         widget_conversations_per_ip=1_000_000,
         widget_sessions_per_ip=1_000_000,
         widget_messages_per_minute=1_000_000,
+        # Follow-up jobs run in the committing thread, as huey's immediate mode: a test that sends a customer
+        # message sees the assistant's reply when the request returns. The queue itself is tested in tests/jobs.
+        jobs_immediate=True,
     )
 
 
@@ -185,6 +188,13 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="session")
 def live_server(app: FastAPI) -> Iterator[str]:
     """The app served by a real uvicorn on a free loopback port, in a background thread."""
+    with serve_in_thread(app) as url:
+        yield url
+
+
+@contextmanager
+def serve_in_thread(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a daemon thread; yields its base URL."""
     import socket
     import threading
     import time

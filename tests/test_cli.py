@@ -221,3 +221,18 @@ def test_secrets_rotate_reencrypts_tenant_secrets(
             assert value == "sk-rotate-me-000000000000"
         finally:
             db.dispose()
+
+
+def test_commands_and_workers_publish_their_events(tmp_path: Path) -> None:
+    """A command's or a job's changes reach the agents' screens: the database it builds carries the bus."""
+    from omnidesk.cli import _db
+    from omnidesk.core.settings import load_settings
+    from omnidesk.events.bus import MemoryBus, RedisBus
+
+    embedded = _db(load_settings(data_dir=tmp_path))
+    assert isinstance(embedded.bus, MemoryBus)
+    clustered = _db(load_settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0"))
+    assert isinstance(clustered.bus, RedisBus)
+    for db in (embedded, clustered):
+        db.bus.close()  # type: ignore[union-attr]
+        db.dispose()

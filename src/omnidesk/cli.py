@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import sys
-import threading
 from typing import Any
 
 import click
@@ -36,7 +34,11 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _db(settings: Settings) -> Database:
-    return Database(settings.effective_database_url)
+    """The database with the configured event bus: events of what a command or a job changes reach the agents'
+    screens (without a bus they were silently dropped)."""
+    from omnidesk.events.bus import make_bus
+
+    return Database(settings.effective_database_url, bus=make_bus(settings.redis_url))
 
 
 def _require_migrated(settings: Settings) -> None:
@@ -113,18 +115,6 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
 
     configure_logging(settings.log_level, as_json=settings.log_json)
     port = port or int(os.environ.get("PORT", settings.port))
-    if settings.run_jobs_in_process and workers == 1:
-        from omnidesk.bot import jobs as bot_jobs
-        from omnidesk.jobs import tickets as ticket_jobs
-        from omnidesk.jobs.maintenance import start_in_background
-
-        start_in_background(_db(settings))
-        ticket_jobs.start_in_background(_db(settings), settings)
-        bot_jobs.start_in_background(_db(settings), settings.bot_encoder)
-        from omnidesk.knowledge import imports
-        from omnidesk.knowledge.archive import Limits
-
-        imports.start_in_background(_db(settings), Limits.from_settings(settings), settings.knowledge_import_workers)
     uvicorn.run(
         "omnidesk.web.asgi:app",
         host=host or settings.host,
@@ -132,6 +122,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         workers=workers,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # The app reads X-Forwarded-For itself, in one place (web/deps.client_ip, OMNIDESK_TRUSTED_PROXIES): the
+        # same rule then holds however the app is served (uvicorn, another ASGI server, tests), its default trusts
+        # nobody (uvicorn's trusts 127.0.0.1 or FORWARDED_ALLOW_IPS), and the peer address stays the real one.
         proxy_headers=False,
         # Chat frames are small: compressing each one cost a tenth of the server's time under load (measured
         # with bench/bench_realtime.py) and saves a few bytes.
@@ -140,45 +133,18 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
 
 
 @main.command()
-@click.option("--interval", default=300.0, show_default=True, help="seconds between maintenance ticks")
-def worker(interval: float) -> None:
-    """Run background jobs: maintenance, ticket SLA ticks, automations and mail, the assistant's training and
-    FAQ suggestions, big knowledge imports (the routing reconciler runs in the web processes)."""
-    from omnidesk.jobs.maintenance import run_forever
+@click.option("--threads", default=None, type=click.IntRange(1, 64), help="job threads (default OMNIDESK_JOB_WORKERS)")
+def worker(threads: int | None) -> None:
+    """Run follow-up jobs and periodic tasks from the job queue: bot turns, knowledge imports, intent training,
+    ticket SLA ticks, automations and mail, routing, maintenance. Run as many as needed (cluster: with Redis)."""
+    from omnidesk.jobs.context import JobContext
+    from omnidesk.jobs.queue import JobQueue
 
     settings = _settings()
     _require_migrated(settings)
     configure_logging(settings.log_level, as_json=settings.log_json)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     click.echo("worker running; Ctrl-C to stop", err=True)
-    from omnidesk.jobs import tickets as ticket_jobs
-
-    ticket_thread = threading.Thread(
-        target=ticket_jobs.run_forever, args=(_db(settings), settings, stop), name="ticket-jobs", daemon=True
-    )
-    ticket_thread.start()
-    from omnidesk.bot import jobs as bot_jobs
-
-    bot_thread = threading.Thread(
-        target=bot_jobs.run_forever, args=(_db(settings), stop, settings.bot_encoder), name="bot-jobs", daemon=True
-    )
-    bot_thread.start()
-    from omnidesk.knowledge import imports
-    from omnidesk.knowledge.archive import Limits
-
-    import_thread = threading.Thread(
-        target=imports.run_forever,
-        args=(_db(settings), stop, Limits.from_settings(settings), settings.knowledge_import_workers),
-        name="imports",
-        daemon=True,
-    )
-    import_thread.start()
-    run_forever(_db(settings), stop, interval)
-    ticket_thread.join(timeout=30)
-    bot_thread.join(timeout=30)
-    import_thread.join(timeout=30)
+    JobQueue(JobContext(_db(settings), settings), workers=threads).run_consumer_forever()
 
 
 @main.command()

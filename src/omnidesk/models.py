@@ -10,6 +10,7 @@ from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
 from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
+from omnidesk.jobs import models as jobs_models
 from omnidesk.knowledge import models as knowledge_models
 from omnidesk.routing import models as routing_models
 from omnidesk.tickets import models as tickets_models
@@ -21,6 +22,7 @@ __all__ = [
     "compliance_models",
     "conversations_models",
     "customers_models",
+    "jobs_models",
     "knowledge_models",
     "routing_models",
     "tenant_secrets_models",

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
+from omnidesk.core.settings import Settings, SettingsError, load_settings
 from omnidesk.knowledge import transfer
 from omnidesk.security.permissions import Role
+from omnidesk.web.app import create_app
 from tests.assistant.conftest import BotWorld
+from tests.factories import make_world
 
 
 def ask(
@@ -133,3 +137,22 @@ def test_translations_of_one_entry_answer_in_the_customers_language(
         assert reply["kind"] == "answer" and reply["knowledge_id"] == "warranty", (text, reply)
         assert reply["language"] == language and words in reply["text"], (text, reply)
         assert all(b["label"] not in ("保修期多久", "How long is the warranty?") for b in reply.get("buttons", []))
+
+
+def test_answer_limit_per_tenant_is_a_setting(settings: Settings, db: Database) -> None:
+    """Issue 14, item 12: the limit was a constant 600 per minute; an operator can now lower (or raise) it."""
+    world = make_world(db)
+    strict = create_app(
+        settings.model_copy(update={"bot_answer_rate_per_minute": 2, "bot_encoder": "none"}), db=db, bus=db.bus
+    )
+    headers = world.headers(Role.KNOWLEDGE_MANAGER)
+    with TestClient(strict) as c:
+        # A fixed window may roll over once in between: five calls always meet the limit of two.
+        answers = [c.post("/api/v1/bot/answer", json={"text": "你好"}, headers=headers) for _ in range(5)]
+    codes = [a.status_code for a in answers]
+    assert codes[:2] == [200, 200] and 429 in codes, codes
+    limited = answers[codes.index(429)]
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert limited.headers["content-type"].startswith("application/problem+json")
+    with pytest.raises(SettingsError, match="OMNIDESK_BOT_ANSWER_RATE_PER_MINUTE"):
+        load_settings(bot_answer_rate_per_minute=0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -12,9 +14,11 @@ from omnidesk.channels.widget.identity import identity_hash
 from omnidesk.channels.widget.models import WidgetConfig
 from omnidesk.compliance.models import AuditRecord
 from omnidesk.core.db import Database
+from omnidesk.core.settings import Settings, SettingsError, load_settings
 from omnidesk.customers.models import CustomerIdentity
 from omnidesk.events.bus import MemoryBus
 from omnidesk.security.permissions import Role
+from omnidesk.security.signing import hmac_hex
 from omnidesk.web.app import create_app
 from tests.factories import World, start_visitor, visitor_conversation
 
@@ -35,20 +39,65 @@ def test_anonymous_visitor_returns_and_sees_history(client: TestClient, world: W
     assert stranger["visitor_id"] != "v_" + "A" * 32 and stranger["conversations"] == []
 
 
+def _signed(secret: str, identifier: str, issued_at: int | None = None) -> dict[str, object]:
+    """What a host site's server puts into ``window.OmniDeskSettings`` when it renders a page."""
+    at = int(time.time()) if issued_at is None else issued_at
+    return {
+        "identifier": identifier,
+        "identifier_issued_at": at,
+        "identifier_hash": identity_hash(secret, identifier, at),
+    }
+
+
 def test_signed_identity_reaches_history_and_a_forged_one_does_not(client: TestClient, world: World) -> None:
     secret = client.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
-    good = start_visitor(
-        client, world.slug, identifier="shop-user-42", identifier_hash=identity_hash(secret, "shop-user-42")
-    )
+    good = start_visitor(client, world.slug, **_signed(secret, "shop-user-42"))
     assert good["identified"] is True
     conv = visitor_conversation(client, good)
     # Same user on another device: no visitor id, but a valid signature → the same history.
-    other_device = start_visitor(
-        client, world.slug, identifier="shop-user-42", identifier_hash=identity_hash(secret, "shop-user-42")
-    )
+    other_device = start_visitor(client, world.slug, **_signed(secret, "shop-user-42"))
     assert [c["id"] for c in other_device["conversations"]] == [conv["id"]]
-    forged = start_visitor(client, world.slug, identifier="shop-user-42", identifier_hash="0" * 64)
+    forged = start_visitor(client, world.slug, **{**_signed(secret, "shop-user-42"), "identifier_hash": "0" * 64})
     assert forged["identified"] is False and forged["conversations"] == []
+    # The time is signed too: moving it to make an old token look fresh breaks the signature.
+    old = _signed(secret, "shop-user-42", int(time.time()) - 3600)
+    moved = start_visitor(client, world.slug, **{**old, "identifier_issued_at": int(time.time())})
+    assert moved["identified"] is False and moved["conversations"] == []
+
+
+def test_an_identity_token_expires_and_cannot_be_replayed_later(client: TestClient, world: World) -> None:
+    """A token copied from a page (a shared screenshot, a proxy log, a browser history) used to work forever."""
+    secret = client.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
+    victim = start_visitor(client, world.slug, **_signed(secret, "shop-user-7"))
+    conv = visitor_conversation(client, victim, "my card ends in 4242")
+    now = int(time.time())
+    for issued_at, words in [(now - 601, "issued 601 seconds ago"), (now + 3600, "in the future")]:
+        replay = client.post(f"/api/v1/widget/{world.slug}/session", json=_signed(secret, "shop-user-7", issued_at))
+        assert replay.status_code == 401, replay.text
+        assert replay.json()["type"] == "/problems/identity-expired"
+        assert words in replay.json()["detail"]
+        assert conv["id"] not in replay.text
+    # Within the age limit, and a few seconds of clock skew, it works.
+    assert start_visitor(client, world.slug, **_signed(secret, "shop-user-7", now - 590))["identified"] is True
+    assert start_visitor(client, world.slug, **_signed(secret, "shop-user-7", now + 30))["identified"] is True
+    # A hash of the first scheme (identifier alone, no time) is refused by name.
+    legacy = client.post(
+        f"/api/v1/widget/{world.slug}/session",
+        json={"identifier": "shop-user-7", "identifier_hash": hmac_hex(secret, "shop-user-7")},
+    )
+    assert legacy.status_code == 422
+    assert "identifier_issued_at is required" in legacy.json()["detail"]
+
+
+def test_the_identity_age_limit_is_a_setting(settings: Settings, db: Database, world: World) -> None:
+    short = TestClient(
+        create_app(settings.model_copy(update={"widget_identity_max_age_seconds": 60}), db=db, bus=db.bus)
+    )
+    secret = short.get("/api/v1/widget/config/identity-secret", headers=world.headers()).json()["identity_secret"]
+    stale = short.post(f"/api/v1/widget/{world.slug}/session", json=_signed(secret, "u-1", int(time.time()) - 120))
+    assert stale.status_code == 401
+    with pytest.raises(SettingsError, match="OMNIDESK_WIDGET_IDENTITY_MAX_AGE_SECONDS"):
+        load_settings(widget_identity_max_age_seconds=5)
 
 
 def test_send_is_idempotent_and_ordered_and_notes_stay_internal(client: TestClient, world: World) -> None:
@@ -279,8 +328,7 @@ def test_visitors_become_customers_through_the_customers_slice(client: TestClien
         client,
         world.slug,
         visitor_id=anonymous["visitor_id"],
-        identifier="shop-user-77",
-        identifier_hash=identity_hash(secret, "shop-user-77"),
+        **_signed(secret, "shop-user-77"),
         name="张三",
     )
     assert signed["identified"] is True and signed["customer_name"] == "访客"  # a typed name is kept

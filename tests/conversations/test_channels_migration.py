@@ -20,7 +20,7 @@ from tests.conftest import scratch_database
 
 def test_a_message_stored_before_the_upgrade_is_found_by_its_channel_id(tmp_path: Path, database_url: str) -> None:
     with scratch_database(database_url, tmp_path) as url:
-        migrate.upgrade(url, "0010_import_jobs")
+        migrate.upgrade(url, "0011_jobs")
         tenant, customer, conversation, message = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         now = datetime(2026, 1, 1, tzinfo=UTC)
         engine = sa.create_engine(url)

@@ -47,6 +47,8 @@ def test_supervisor_and_widget_settings_pages(client: TestClient, world: World) 
     assert board.status_code == 200 and "wait" in board.text
     settings = client.get("/settings/widget")
     assert settings.status_code == 200 and f"data-omnidesk-tenant=&#34;{world.slug}&#34;" in settings.text
+    identity_help = settings.text.split('id="identity-help">')[1].split("</p>")[0]  # how to sign, and for how long
+    assert "HMAC-SHA256" in identity_help and "10" in identity_help
     assert client.get("/inbox", follow_redirects=False).status_code == 200
     client.cookies.clear()
     assert client.get("/inbox", follow_redirects=False).headers["location"] == "/login"

@@ -11,6 +11,21 @@ def test_production_refuses_insecure_defaults() -> None:
     message = str(caught.value)
     assert "OMNIDESK_SECRET_KEY must be set" in message
     assert "OMNIDESK_DEBUG must be false" in message
+    assert "OMNIDESK_PUBLIC_URL must be set in production" in message
+
+
+@pytest.mark.parametrize(
+    ("public_url", "problem"),
+    [
+        (None, "OMNIDESK_PUBLIC_URL must be set in production"),
+        ("http://desk.example.com", "OMNIDESK_PUBLIC_URL must be an https:// URL in production"),
+        ("desk.example.com", "must be an absolute http(s) URL"),
+        ("https://desk.example.com/?next=x", "must be an absolute http(s) URL"),
+    ],
+)
+def test_production_needs_an_absolute_https_public_url(public_url: str | None, problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        load_settings(environment="production", secret_key="k" * 40, public_url=public_url)
 
 
 def test_each_bad_value_gets_its_own_line() -> None:
@@ -22,8 +37,9 @@ def test_each_bad_value_gets_its_own_line() -> None:
 
 
 def test_production_with_a_secret_starts_and_uses_secure_cookies() -> None:
-    settings = load_settings(environment="production", secret_key="k" * 40)
+    settings = load_settings(environment="production", secret_key="k" * 40, public_url="https://desk.example.com/")
     assert settings.secure_cookies
+    assert settings.public_url == "https://desk.example.com"
     assert "k" * 40 not in repr(settings)
 
 

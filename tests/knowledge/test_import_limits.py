@@ -146,6 +146,58 @@ def test_forged_and_damaged_zips_are_4xx(client: TestClient, shop: Shop) -> None
         assert r.status_code in (413, 422), (fmt, r.status_code, r.text)
 
 
+def _rewrite(content: bytes, name: str, data: bytes) -> bytes:
+    return _replace_member(content, name, iter([data]))
+
+
+def _forged(kind: str) -> tuple[str, bytes]:
+    good = _workbook([["question", "answer", "language"], ["q", "a", "en"]])
+    directory = good.rfind(b"PK\x01\x02")  # the last central-directory record
+    if kind == "truncated":
+        return "xlsx", good[: len(good) * 2 // 3]
+    if kind == "bad crc":
+        data = bytearray(good)
+        at = data.find(b"PK\x01\x02") + 16  # the first member's CRC-32 in the central directory
+        data[at : at + 4] = b"\xde\xad\xbe\xef"
+        return "xlsx", bytes(data)
+    if kind == "wrong central directory":
+        data = bytearray(good)
+        data[directory + 42 : directory + 46] = struct.pack("<I", 7)  # a member's offset pointing mid-file
+        return "xlsx", bytes(data)
+    if kind == "a zip that is not xlsx":
+        other = io.BytesIO()
+        with zipfile.ZipFile(other, "w") as z:
+            z.writestr("notes.txt", "hello")
+        return "xlsx", other.getvalue()
+    if kind == "a sheet that is not XML":
+        return "xlsx", _rewrite(good, "xl/worksheets/sheet1.xml", b"not xml at all")
+    if kind == "a workbook part that is not XML":
+        return "xlsx", _rewrite(good, "xl/workbook.xml", b"not xml at all")
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "truncated",
+        "bad crc",
+        "wrong central directory",
+        "a zip that is not xlsx",
+        "a sheet that is not XML",
+        "a workbook part that is not XML",
+    ],
+)
+def test_forged_workbooks_are_a_clear_422(app: FastAPI, shop: Shop, kind: str) -> None:
+    fmt, content = _forged(kind)
+    client = TestClient(app, raise_server_exceptions=False)
+    r = _import(client, shop, fmt, content)
+    assert r.status_code == 422, (kind, r.status_code, r.text)
+    detail = r.json()["detail"]
+    assert any(word in detail for word in ("readable", "damaged", "forged", "not a zip")), detail
+    listed = client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()
+    assert listed["items"] == []
+
+
 def test_dtds_in_workbook_xml_are_refused(client: TestClient, shop: Shop) -> None:
     good = _workbook([["question", "answer", "language"], ["q", "a", "en"]])
     sheet = (
@@ -194,9 +246,12 @@ def _big_csv(rows: int) -> bytes:
 
 @pytest.fixture
 def queue_only_app(settings: Settings, db: Database) -> FastAPI:
-    """Files over 1 KiB are queued; no job runs until the test runs the import loop itself."""
+    """Files over 1 KiB are queued; no job runs until the test runs the import itself (the job queue's own
+    runner is tested in tests/jobs)."""
     return create_app(
-        settings.model_copy(update={"knowledge_import_background_bytes": 1024, "run_jobs_in_process": False}),
+        settings.model_copy(
+            update={"knowledge_import_background_bytes": 1024, "run_jobs_in_process": False, "jobs_immediate": False}
+        ),
         db=db,
         bus=db.bus,
     )
@@ -226,9 +281,7 @@ def test_a_big_import_runs_as_a_job_with_progress(
 
         imports.transfer.apply = watching_apply  # type: ignore[assignment]
         stop = threading.Event()
-        loop = threading.Thread(
-            target=imports.run_forever, args=(db, stop, Limits()), kwargs={"interval_seconds": 0.05}
-        )
+        loop = threading.Thread(target=imports.run, args=(db, shop.tenant_id, uuid.UUID(job["id"]), Limits()))
         loop.start()
         try:
             for _ in range(600):
@@ -294,7 +347,9 @@ def test_another_tenant_cannot_read_an_import(
     assert client.get(f"/api/v1/knowledge/imports/{job_id}", headers=world.headers(Role.ADMIN)).status_code == 200
     assert client.get(f"/api/v1/knowledge/imports/{job_id}", headers=other_world.headers(Role.ADMIN)).status_code == 404
     assert client.get("/api/v1/knowledge/imports", headers=other_world.headers(Role.ADMIN)).json() == []
-    assert imports.run(db, world.tenant_id, job_id, Limits())
+    # Its job was queued in the same transaction and ran after the commit (immediate mode in tests).
+    done = client.get(f"/api/v1/knowledge/imports/{job_id}", headers=world.headers(Role.ADMIN)).json()
+    assert done["state"] == "done" and not imports.run(db, world.tenant_id, job_id, Limits())
 
 
 def test_the_import_page_shows_limits_and_progress_in_the_readers_language(

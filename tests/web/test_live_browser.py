@@ -249,3 +249,77 @@ def test_admin_manages_canned_responses_and_the_offer_timeout(
     assert [(c["shortcut"], c["body"]) for c in stored] == [("thanks", "感谢您的耐心等待，{customer_name}。")]
     policy = httpx.get(f"{live_server}/api/v1/routing/policy", headers=admin).json()
     assert policy["accept_timeout_seconds"] == 45
+
+
+def _serve(html: str) -> Any:
+    """A Playwright route handler answering with ``html`` (a page of another origin, served by the browser)."""
+    return lambda route: route.fulfill(content_type="text/html", body=html)
+
+
+def _host_page(live_server: str, slug: str, settings_js: str) -> str:
+    return (
+        "<!doctype html><html><head><title>Shop</title></head><body><h1>Shop</h1>"
+        f"<script>window.OmniDeskSettings = {settings_js};</script>"
+        f'<script src="{live_server}/static/widget/loader.js" data-omnidesk-tenant="{slug}" async></script>'
+        "</body></html>"
+    )
+
+
+def test_an_expired_host_identity_is_refreshed_or_the_chat_goes_on_anonymously(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path
+) -> None:
+    """The host page (another origin) was rendered 20 minutes ago: its identity token is refused, the widget says
+    why in the console, the loader asks the page for a fresh one, and the customer sees their history; a page
+    without ``refreshIdentity`` still gets a working, anonymous chat."""
+    import time
+
+    from omnidesk.channels.widget.identity import identity_hash
+
+    shop = "http://localhost:9"  # another origin than the server (127.0.0.1); served by the browser itself
+    admin = world.headers()
+    assert httpx.patch(
+        f"{live_server}/api/v1/widget/config", json={"allowed_origins": [shop]}, headers=admin
+    ).is_success
+    secret = httpx.get(f"{live_server}/api/v1/widget/config/identity-secret", headers=admin).json()["identity_secret"]
+
+    def signed(at: int) -> dict[str, object]:
+        return {
+            "identifier": "shop-user-9",
+            "identifier_issued_at": at,
+            "identifier_hash": identity_hash(secret, "shop-user-9", at),
+        }
+
+    now = int(time.time())
+    earlier = httpx.post(f"{live_server}/api/v1/widget/{world.slug}/session", json=signed(now)).json()
+    opened = httpx.post(
+        f"{live_server}/api/v1/widget/{world.slug}/conversations",
+        json={"message": "my parcel 7781 is late", "client_id": "c-earlier-visit"},
+        headers={"Authorization": f"Bearer {earlier['token']}"},
+    )
+    assert opened.status_code == 201
+    stale, fresh = json.dumps(signed(now - 1200)), json.dumps(signed(now))
+
+    for settings_js, identified in [
+        (f"Object.assign({stale}, {{refreshIdentity: () => Promise.resolve({fresh})}})", True),
+        (stale, False),
+    ]:
+        context = browser.new_context(locale="en-US", viewport={"width": 1024, "height": 768})
+        context.grant_permissions(["local-network-access"])  # a page on "localhost" loading from 127.0.0.1
+        context.route(f"{shop}/**", _serve(_host_page(live_server, world.slug, settings_js)))
+        page = context.new_page()
+        warnings: list[str] = []
+        page.on("console", lambda msg, out=warnings: out.append(msg.text))
+        page.goto(f"{shop}/account")
+        page.get_by_role("button", name="Open chat").click()
+        chat = page.frame_locator("iframe[title='Chat']")
+        expect(chat.locator("body[data-connected='1']")).to_be_attached(timeout=15_000)
+        if identified:
+            expect(chat.get_by_text("my parcel 7781 is late")).to_be_visible(timeout=15_000)
+        else:
+            expect(chat.get_by_label("Your message")).to_be_enabled(timeout=15_000)
+            expect(chat.get_by_text("my parcel 7781 is late")).to_have_count(0)
+        assert any("identity refused" in w and re.search(r"issued 1[23]\d\d seconds ago", w) for w in warnings), (
+            warnings
+        )
+        page.screenshot(path=str(artifacts_dir / f"widget-identity-{'refreshed' if identified else 'anonymous'}.png"))
+        context.close()

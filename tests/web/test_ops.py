@@ -1,7 +1,9 @@
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 
-def test_health_readiness_and_metrics(client: TestClient) -> None:
+def test_health_readiness_and_metrics(app: FastAPI) -> None:
+    client = TestClient(app, client=("127.0.0.1", 50000))  # a scraper on this machine
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200

@@ -59,6 +59,7 @@ DELEGATED = {
     "notification_id": "tests/tickets/test_isolation_more.py",
     "survey_id": "tests/tickets/test_isolation_more.py",
     "import_job_id": "tests/knowledge/test_import_limits.py",
+    "job_id": "tests/jobs/test_dead_letters.py",
 }
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -33,7 +33,7 @@ from omnidesk.accounts.schemas import (
 )
 from omnidesk.security.permissions import ROLE_PERMISSIONS, Perm
 from omnidesk.security.ratelimit import RateLimiter
-from omnidesk.web.deps import ActorDep, DbDep, PasswordChangeActorDep, PlatformDep, SettingsDep
+from omnidesk.web.deps import ActorDep, DbDep, PasswordChangeActorDep, PlatformDep, public_base_url
 
 router = APIRouter()
 
@@ -95,9 +95,7 @@ def end_sessions(user_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
 
 
 @router.post("/staff/{user_id}/password-reset", status_code=status.HTTP_201_CREATED, tags=["staff"])
-def create_password_reset(
-    user_id: uuid.UUID, request: Request, db: DbDep, actor: ActorDep, settings: SettingsDep
-) -> PasswordResetLink:
+def create_password_reset(user_id: uuid.UUID, request: Request, db: DbDep, actor: ActorDep) -> PasswordResetLink:
     """A one-time link (valid 30 minutes, once) to a page where the person sets a new password without signing
     in; the link is in this response only. Using it ends all their sessions. Limited to 5 links per person per
     hour."""
@@ -106,11 +104,11 @@ def create_password_reset(
     limiter.hit(f"pwreset:{actor.tenant_id}:{user_id}", 5, 3600)
     with db.tenant_transaction(actor.tenant_id) as s:
         token, expires_at = credentials.create_reset_link(s, actor, user_id)
-    return PasswordResetLink(url=reset_url(request, settings.public_url, token), expires_at=expires_at)
+    return PasswordResetLink(url=reset_url(request, token), expires_at=expires_at)
 
 
-def reset_url(request: Request, public_url: str | None, token: str) -> str:
-    base = (public_url or str(request.base_url)).rstrip("/")
+def reset_url(request: Request, token: str) -> str:
+    base, _ = public_base_url(request)
     return f"{base}/password-reset/{token}"
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from omnidesk.core.schemas import Email, Input, Language, Name, Output, ShortText, Slug, Timestamp
+from omnidesk.core.schemas import Email, Input, Language, Name, Output, ShortText, SingleLine, Slug, Timestamp
 from omnidesk.security.permissions import Role
 
 TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$")]
@@ -79,13 +79,15 @@ class RoleOut(Output):
 class TeamCreate(Input):
     name: Name
     description: ShortText = ""
-    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] = Field(default=[], max_length=50)
+    skills: list[Annotated[SingleLine, StringConstraints(min_length=1, max_length=50)]] = Field(
+        default=[], max_length=50
+    )
 
 
 class TeamUpdate(Input):
     name: Name | None = None
     description: ShortText | None = None
-    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=50)]] | None = Field(
+    skills: list[Annotated[SingleLine, StringConstraints(min_length=1, max_length=50)]] | None = Field(
         default=None, max_length=50
     )
 

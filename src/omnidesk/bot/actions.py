@@ -23,7 +23,8 @@ from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
-from omnidesk.core.schemas import contains_nul
+from omnidesk.core.schemas import contains_nul, error_message
+from omnidesk.jobs import outbox as jobs
 from omnidesk.knowledge import actions as knowledge_actions
 from omnidesk.knowledge.queries import published_faq
 from omnidesk.knowledge.schemas import ArticleCreate
@@ -44,7 +45,7 @@ def save_config(session: Session, actor: Actor, document: dict[str, Any]) -> Bot
     try:
         settings = BotSettings.model_validate(document)
     except ValidationError as exc:
-        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": error_message(e)} for e in exc.errors()]
         first = errors[0]
         raise InvalidInput(f"{first['field']}: {first['message']}", errors=errors) from None
     return do_save_config(session, actor, settings)
@@ -122,6 +123,7 @@ def request_training(session: Session, actor: Actor) -> IntentModel:
     session.add(model)
     session.flush()
     audit.record(session, actor, "bot.train_request", "intent_model", model.id, {"version": version})
+    jobs.enqueue(session, "bot.train", {"model_id": str(model.id)}, key=str(model.id), max_attempts=1)
     return model
 
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, status
 from sqlalchemy import func, select
 
 from omnidesk.accounts import tenant_secrets
-from omnidesk.bot import actions, jobs
+from omnidesk.bot import actions
 from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.gaps import knowledge_gaps
@@ -50,7 +50,9 @@ def answer(data: AnswerRequest, request: Request, db: DbDep, actor: ActorDep) ->
     """What the assistant would reply to ``text``, with its kind, matched knowledge id, confidence, intent,
     entities and sentiment. Changes no conversation; pass the returned ``state`` back to test a multi-turn flow."""
     actor.require(Perm.BOT_TEST)
-    request.app.state.rate_limiter.hit(f"bot-answer:{actor.tenant_id}", 600, 60)
+    settings = request.app.state.settings
+    # Every answer runs the NLU (and maybe the tenant's LLM and connectors): bounded per tenant, not per caller.
+    request.app.state.rate_limiter.hit(f"bot-answer:{actor.tenant_id}", settings.bot_answer_rate_per_minute, 60)
     with db.tenant_read(actor.tenant_id) as s:
         brain = _brains(request).get(s, actor.tenant_id)
     reply = _assistant(request).reply(
@@ -148,9 +150,7 @@ def train_model(request: Request, db: DbDep, actor: ActorDep) -> IntentModelOut:
     with db.tenant_transaction(actor.tenant_id) as s:
         model = actions.request_training(s, actor)
         out = IntentModelOut.model_validate(model)
-    if request.app.state.settings.run_jobs_in_process:
-        jobs.train_in_background(db, actor.tenant_id, out.id, _brains(request))
-    return out
+    return out  # the "bot.train" job queued with the request trains it
 
 
 @router.post("/models/{version}/activate")

@@ -30,7 +30,13 @@ _QUEUED = (QueueState.WAITING.value, QueueState.OFFERED.value)
 
 def assign_arrivals(session: Session, actor: Actor, arrivals: Sequence[Arrival]) -> set[uuid.UUID]:
     """Hold new conversations for the assistant or queue them; queue the rest where nobody has them. Returns the
-    conversations the assistant holds (it answers their messages after the commit)."""
+    conversations the assistant holds.
+
+    The assistant's turn for each text a customer wrote in a conversation it holds is queued here, as a
+    ``bot.turn`` job in this same transaction (stored message ⇔ queued turn; the message id is the job's key, so
+    a message is answered at most once); the job queue runs it after the commit. A message staff or an
+    integration relayed, or an attachment, gets no turn (as before: the assistant answers what the customer
+    typed)."""
     if not arrivals:
         return set()
     opened = list({a.conversation_id: a for a in arrivals if a.opened and not a.relayed}.values())
@@ -46,6 +52,13 @@ def assign_arrivals(session: Session, actor: Actor, arrivals: Sequence[Arrival])
     }
     if unassigned:
         _queue_for_a_person(session, unassigned)
+    turns = [
+        (a.conversation_id, a.message_id)
+        for a in arrivals
+        if a.conversation_id in held and not a.relayed and a.kind == "text"
+    ]
+    if turns:
+        pipeline.queue_turns(session, turns)
     return held
 
 

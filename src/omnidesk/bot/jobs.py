@@ -1,11 +1,11 @@
-"""Background work of the assistant: training queued intent models, and harvesting FAQ suggestions from
-conversations people resolved. Both are idempotent and claim their rows, so several workers can run them.
+"""Background work of the assistant, run by the job queue (``jobs.handlers``): training a queued intent model
+(a job enqueued with the training request) and harvesting FAQ suggestions from conversations people resolved (a
+periodic task). Both are idempotent, so a repeated run after a crash does no harm.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import timedelta
 
@@ -24,11 +24,12 @@ log = logging.getLogger("omnidesk.bot")
 
 
 def claim_and_train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brains) -> bool:
-    """Train one queued model unless another worker already took it."""
+    """Train one queued model; False when it is not waiting for training any more. The job queue runs one job
+    at a time (a lease), so a run marked "running" whose worker died is simply run again."""
     with db.tenant_transaction(tenant_id) as s:
         claimed = s.execute(
             update(IntentModel)
-            .where(IntentModel.id == model_id, IntentModel.status == "training", IntentModel.error == "")
+            .where(IntentModel.id == model_id, IntentModel.status == "training", IntentModel.error.in_(("", "running")))
             .values(error="running")
         ).rowcount  # type: ignore[attr-defined]
     if not claimed:
@@ -45,21 +46,6 @@ def claim_and_train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, bra
             update(IntentModel).where(IntentModel.id == model_id, IntentModel.error == "running").values(error="")
         )
     return True
-
-
-def train_in_background(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brains) -> threading.Thread:
-    thread = threading.Thread(
-        target=claim_and_train, args=(db, tenant_id, model_id, brains), name=f"train-{model_id}", daemon=True
-    )
-    thread.start()
-    return thread
-
-
-def train_pending(db: Database, brains: Brains) -> int:
-    """The worker's tick: train every queued model nobody took (e.g. queued while the web process restarted)."""
-    with db.platform_read() as s:
-        queued = list(s.execute(select(IntentModel.tenant_id, IntentModel.id).where(IntentModel.status == "training")))
-    return sum(claim_and_train(db, tenant_id, model_id, brains) for tenant_id, model_id in queued)
 
 
 def harvest_suggestions(db: Database, since: timedelta = timedelta(days=7)) -> int:
@@ -115,23 +101,3 @@ def _question_and_answer(s: Session, conversation_id: uuid.UUID) -> tuple[str, s
         return None
     language = "zh-CN" if detect_language(question, default="zh") == "zh" else "en"
     return question[:2000], answer[:4000], language
-
-
-def run_forever(db: Database, stop: threading.Event, encoder_kind: str, interval_seconds: float = 15.0) -> None:
-    """The assistant's loop in ``omnidesk worker`` (and the embedded server): queued training, FAQ suggestions."""
-    brains = Brains(encoder_kind)
-    while not stop.is_set():
-        try:
-            train_pending(db, brains)
-            made = harvest_suggestions(db)
-            if made:
-                log.info("FAQ suggestions harvested", extra={"count": made})
-        except Exception:  # keep the loop alive; the next tick retries
-            log.exception("assistant jobs tick failed")
-        stop.wait(interval_seconds)
-
-
-def start_in_background(db: Database, encoder_kind: str) -> threading.Event:
-    stop = threading.Event()
-    threading.Thread(target=run_forever, args=(db, stop, encoder_kind), name="bot-jobs", daemon=True).start()
-    return stop

@@ -1,8 +1,12 @@
-"""The assistant's turn in a live conversation, called after a customer message is committed.
+"""The assistant's turn in a live conversation: a ``bot.turn`` job queued in the transaction that stored the
+customer message (:func:`queue_turns`), run by the job queue after the commit.
 
 Loads the tenant's brain, replies through the same ``do_post_message`` a person's reply uses (so the widget and
 the agent inbox see it live), and on a hand-over marks the conversation as the people's, writes the summary note
-and emits ``bot.hand_over`` for routing. Idempotent per customer message: a retried call answers once.
+and emits ``bot.hand_over`` for routing. At most one reply per customer message: the reply carries the client id
+``bot:<message id>`` (unique per conversation) and is written only if no such reply exists, checked under the
+conversation's row lock, so a job run again after a crash, or twice at once, answers once. When the queue falls
+behind, :func:`hand_over_delayed` passes the conversation to people with a holding message instead.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from omnidesk.bot import actions
 from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant, Brain, Reply
 from omnidesk.bot.models import BotConversation
+from omnidesk.bot.nlu import detect_language
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import SenderType
@@ -26,6 +31,9 @@ from omnidesk.core.db import Database, utcnow
 from omnidesk.customers.models import Customer
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.events.types import BotHandedOver
+from omnidesk.i18n import translate
+from omnidesk.jobs import outbox as jobs
+from omnidesk.routing import actions as routing
 
 HandoverHook = Callable[[Any, Actor, Conversation, Reply], str | None]
 """Called inside the hand-over transaction; may route the conversation or open a ticket and return a sentence
@@ -53,6 +61,35 @@ def held_by_bot(session: Session, conversation_id: uuid.UUID) -> bool:
     return holder == "bot"
 
 
+TURN = "bot.turn"
+
+
+def queue_turns(session: Session, turns: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
+    """Queue the assistant's turn for each ``(conversation, customer message)`` in the caller's transaction; the
+    message id is the job's key, so a message is answered by one job however often this is called."""
+    jobs.enqueue_many(
+        session,
+        TURN,
+        [(str(message_id), {"conversation_id": str(cid), "message_id": str(message_id)}) for cid, message_id in turns],
+        max_attempts=3,
+    )
+
+
+def reply_client_id(message_id: uuid.UUID) -> str:
+    return f"bot:{message_id}"
+
+
+def _answered(session: Session, conversation_id: uuid.UUID, message_id: uuid.UUID) -> bool:
+    return (
+        session.scalar(
+            select(Message.id).where(
+                Message.conversation_id == conversation_id, Message.client_id == reply_client_id(message_id)
+            )
+        )
+        is not None
+    )
+
+
 def respond(
     db: Database,
     tenant_id: uuid.UUID,
@@ -72,7 +109,7 @@ def respond(
         holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
         if holder is None or holder.handled_by != "bot":
             return None  # people hold this conversation (or the assistant never took it)
-        if holder.state.get("last_message") == str(message_id):
+        if holder.state.get("last_message") == str(message_id) or _answered(s, conversation_id, message_id):
             return None  # already answered: a retried call does nothing
         brain = brains.get(s, tenant_id)
         if not brain.settings.enabled:
@@ -91,8 +128,13 @@ def respond(
         conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
         assert conversation is not None
         holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
-        if holder is None or holder.handled_by != "bot" or holder.state.get("last_message") == str(message_id):
-            return None  # taken over, or answered, while the assistant was thinking
+        if (
+            holder is None
+            or holder.handled_by != "bot"
+            or holder.state.get("last_message") == str(message_id)
+            or _answered(s, conversation_id, message_id)
+        ):
+            return None  # taken over, or answered (by another run of this job), while the assistant was thinking
         holder.attempts = attempts[-20:]
         holder.state = {"turn": reply.state, "last_message": str(message_id)}
         holder.updated_at = utcnow()
@@ -119,9 +161,46 @@ def respond(
                                                      "knowledge_id": reply.knowledge_id}}  # fmt: skip
         conversation_actions.do_post_message(
             s, system, conversation, body=text, sender_type=SenderType.BOT, sender_id=None, kind=kind, payload=payload,
-            client_id=f"bot:{message_id}",
+            client_id=reply_client_id(message_id),
         )  # fmt: skip
     return reply
+
+
+def hand_over_delayed(
+    session: Session, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID, waited: float
+) -> bool:
+    """The assistant's turn waited longer than ``OMNIDESK_BOT_TURN_MAX_LAG_SECONDS``: instead of silence, tell the
+    customer a person will answer (that message is the bot's one reply to theirs) and put the conversation in the
+    people's queue. False when the bot no longer holds it or the message was answered."""
+    s = session
+    conversation = s.scalar(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
+    holder = s.scalar(select(BotConversation).where(BotConversation.conversation_id == conversation_id))
+    if (
+        conversation is None
+        or holder is None
+        or holder.handled_by != "bot"
+        or _answered(s, conversation_id, message_id)
+    ):
+        return False
+    message = s.scalar(select(Message).where(Message.id == message_id, Message.conversation_id == conversation_id))
+    language = "zh-CN" if detect_language(message.body if message else "", default="zh") == "zh" else "en"
+    system = system_actor(tenant_id)
+    holder.handled_by = "human"
+    holder.state = {**holder.state, "last_message": str(message_id)}
+    holder.updated_at = utcnow()
+    conversation.tags = list(dict.fromkeys([*(conversation.tags or []), "bot_delayed"]))
+    conversation.updated_at = utcnow()
+    routing.enqueue(s, system, conversation)
+    payload = {"bot": {"kind": "hand_over", "reason": "delay", "knowledge_id": None, "waited_seconds": round(waited)}}
+    conversation_actions.do_post_message(
+        s, system, conversation, body=translate("jobs.holding", language), sender_type=SenderType.BOT, sender_id=None,
+        payload=payload, client_id=reply_client_id(message_id),
+    )  # fmt: skip
+    publish_on_commit(
+        s, BotHandedOver(tenant_id=tenant_id, conversation_id=conversation_id, reason="delay",
+                         priority=conversation.priority, intent=None),
+    )  # fmt: skip
+    return True
 
 
 def _handover_summary(assistant: Assistant, brain: Brain, reply: Reply, attempts: list[dict[str, Any]]) -> str:

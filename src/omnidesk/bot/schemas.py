@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from omnidesk.core.schemas import Input, Language, Output
+from omnidesk.core.schemas import Input, Language, Output, SingleLine
 
 Utterance = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Label = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -20,7 +20,7 @@ class AnswerRequest(Input):
     state: dict[str, Any] = Field(
         default_factory=dict, description="the `state` of the previous reply, to test multi-turn flows"
     )
-    customer_tags: list[Annotated[str, StringConstraints(max_length=40)]] = Field(default=[], max_length=20)
+    customer_tags: list[Annotated[SingleLine, StringConstraints(max_length=40)]] = Field(default=[], max_length=20)
 
 
 class Button(Output):

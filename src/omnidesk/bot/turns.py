@@ -1,7 +1,8 @@
-"""The assistant's turn after a customer message it holds is committed, as the entry points call it.
+"""The assistant's turn after a customer message it holds: what the ``bot.turn`` job runs.
 
-Built once at start-up (``web.app.create_app``) and handed to whatever stores customer messages (the widget's HTTP
-handlers and its socket sink) as a plain callable, so no adapter imports another's handler module.
+The turn is queued (``pipeline.queue_turns``) in the transaction that stores the customer message, by the intake
+policy (``bot.arrivals``) when the assistant holds the conversation; the job queue runs it after the commit
+(``jobs.handlers.bot_turn``). Nothing runs fire-and-forget in a request or socket handler.
 """
 
 from __future__ import annotations
@@ -21,24 +22,26 @@ from omnidesk.routing import actions as routing
 log = logging.getLogger("omnidesk.bot")
 
 
-class AssistantTurns:
-    """``turns(tenant_id, conversation_id, message_id)``: the assistant answers the message if it holds the
-    conversation (its reply reaches the customer over the socket like any other message)."""
-
-    def __init__(self, db: Database, brains: Brains, assistant: Assistant) -> None:
-        self._db = db
-        self._brains = brains
-        self._assistant = assistant
-
-    def __call__(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID, message_id: uuid.UUID) -> None:
-        try:
-            pipeline.respond(
-                self._db, tenant_id, conversation_id, message_id, brains=self._brains, assistant=self._assistant,
-                on_hand_over=route_or_ticket,
-            )  # fmt: skip
-        except Exception:  # the customer's message is safe; a person will see it in the queue
-            log.exception("the assistant could not answer", extra={"conversation_id": str(conversation_id)})
-            with self._db.tenant_transaction(tenant_id) as s:
-                conversation = s.get(Conversation, conversation_id)
-                if conversation is not None:
-                    routing.enqueue(s, system_actor(tenant_id), conversation)
+def take_turn(
+    db: Database,
+    brains: Brains,
+    assistant: Assistant,
+    tenant_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    message_id: uuid.UUID,
+) -> None:
+    """The assistant answers the message if it holds the conversation (at most once: see ``bot.pipeline``); its
+    reply reaches the customer over the socket like any other message. If answering raises, the conversation goes
+    to people at once rather than after retries (a customer is waiting); only when even that fails (the database)
+    does this raise, so the job is retried."""
+    try:
+        pipeline.respond(
+            db, tenant_id, conversation_id, message_id, brains=brains, assistant=assistant,
+            on_hand_over=route_or_ticket,
+        )  # fmt: skip
+    except Exception:  # the customer's message is safe; a person will see it in the queue
+        log.exception("the assistant could not answer", extra={"conversation_id": str(conversation_id)})
+        with db.tenant_transaction(tenant_id) as s:
+            conversation = s.get(Conversation, conversation_id)
+            if conversation is not None:
+                routing.enqueue(s, system_actor(tenant_id), conversation)

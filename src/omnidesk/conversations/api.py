@@ -19,7 +19,7 @@ from omnidesk.conversations.schemas import (
 )
 from omnidesk.conversations.states import Priority, Status
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
-from omnidesk.core.schemas import Page
+from omnidesk.core.schemas import Int32, Page
 from omnidesk.web.deps import ActorDep, DbDep
 
 router = APIRouter(tags=["conversations"])
@@ -89,9 +89,7 @@ def list_messages(
     conversation_id: uuid.UUID,
     db: DbDep,
     actor: ActorDep,
-    after_seq: Annotated[
-        int, Query(ge=0, le=2_147_483_647, description="return messages after this sequence number")
-    ] = 0,
+    after_seq: Annotated[Int32, Query(ge=0, description="return messages after this sequence number")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     include_notes: bool = True,
 ) -> Page[MessageOut]:

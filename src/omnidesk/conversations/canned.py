@@ -18,7 +18,7 @@ from omnidesk.conversations.models import CannedResponse
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, NotFound
-from omnidesk.core.schemas import Input, Output
+from omnidesk.core.schemas import Input, Output, SingleLine
 from omnidesk.security.permissions import Perm
 
 PLACEHOLDERS = ("customer_name", "agent_name", "workspace")
@@ -28,13 +28,13 @@ Shortcut = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern
 
 class CannedCreate(Input):
     shortcut: Shortcut
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    title: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)]
     body: Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 
 class CannedUpdate(Input):
     shortcut: Shortcut | None = None
-    title: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    title: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)] | None = None
     body: Annotated[str, StringConstraints(min_length=1, max_length=5000)] | None = None
 
 

@@ -87,6 +87,7 @@ class Arrival:
     opened: bool
     relayed: bool
     actor: Actor
+    kind: str = "text"  # the stored message's kind: text, or an attachment
 
 
 IntakePolicy = Callable[[Session, Actor, Sequence[Arrival]], set[uuid.UUID]]
@@ -236,7 +237,16 @@ def receive_messages(
 
     relayed = relayed or actor.kind in (ActorKind.STAFF, ActorKind.API_KEY)
     arrivals = [
-        Arrival(c.id, c.customer_id, c.assignee_id, uuid.UUID(known[key]["id"]), c.opened, relayed, audited_as)
+        Arrival(
+            c.id,
+            c.customer_id,
+            c.assignee_id,
+            uuid.UUID(known[key]["id"]),
+            c.opened,
+            relayed,
+            audited_as,
+            known[key]["kind"],
+        )
         for key, c, _, audited_as in created
     ]
     held = _current_policy()(session, actor, arrivals)

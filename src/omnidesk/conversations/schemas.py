@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from omnidesk.conversations.states import Priority, Status
-from omnidesk.core.schemas import Input, Output, Tag, Timestamp
+from omnidesk.core.schemas import Input, Int32, Output, SingleLine, Tag, Timestamp
 
 Body = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")]
@@ -36,7 +36,7 @@ class SenderType(StrEnum):
 class ConversationCreate(Input):
     customer_id: uuid.UUID
     channel: Channel = Channel.API
-    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    subject: Annotated[SingleLine, StringConstraints(max_length=300)] = ""
     priority: Priority = Priority.NORMAL
     team_id: uuid.UUID | None = None
     tags: list[Tag] = Field(default=[], max_length=50)
@@ -49,9 +49,11 @@ class ConversationUpdate(Input):
     assignee_id: uuid.UUID | None = None
     team_id: uuid.UUID | None = None
     tags: list[Tag] | None = Field(default=None, max_length=50)
-    subject: Annotated[str, StringConstraints(max_length=300)] | None = None
+    subject: Annotated[SingleLine, StringConstraints(max_length=300)] | None = None
     snoozed_until: Timestamp | None = None
-    version: int | None = Field(default=None, ge=1, description="if given, the update fails with 409 unless it matches")
+    version: Int32 | None = Field(
+        default=None, ge=1, description="if given, the update fails with 409 unless it matches"
+    )
 
 
 class MessageCreate(Input):
@@ -99,8 +101,8 @@ class ConversationOut(Output):
 
 
 class ReceiptIn(Input):
-    delivered_seq: int = Field(default=0, ge=0, description="received up to this seq")
-    read_seq: int = Field(default=0, ge=0, description="read up to this seq")
+    delivered_seq: Int32 = Field(default=0, ge=0, description="received up to this seq")
+    read_seq: Int32 = Field(default=0, ge=0, description="read up to this seq")
 
 
 class RatingIn(Input):

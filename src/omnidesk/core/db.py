@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +77,7 @@ class TenantOwned:
 
 
 READ_ONLY_OPTION = "omnidesk_read_only"
+JOBS_WAKE = "omnidesk_jobs_wake"
 
 
 class ReadOnlySession(RuntimeError):
@@ -191,6 +192,9 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.bus = bus
+        # Told the ids of follow-up jobs a transaction of this process queued, right after it commits, so that
+        # the job relay of this process sends them on at once (``omnidesk.jobs``); None: the relay polls.
+        self.jobs_wake: Callable[[list[uuid.UUID]], None] | None = None
         self._factory = make_session_factory(self.engine)
         self._read_factory = make_session_factory(self.engine.execution_options(**{READ_ONLY_OPTION: True}))
 
@@ -206,6 +210,7 @@ class Database:
         s.info["platform"] = platform
         s.info["read_only"] = read_only
         attach_bus(s, self.bus)
+        s.info[JOBS_WAKE] = self.jobs_wake
         return s
 
     @contextmanager

@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, get_args
+from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,7 +48,11 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    public_url: str | None = None
+    public_url: str | None = Field(
+        default=None,
+        description="absolute https URL people reach OmniDesk at; every absolute link (sitemap, embed snippet, "
+        "e-mailed links) is built from it, never from a request's Host header. Required in production",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=512 * 1024 * 1024)
     log_level: str = "INFO"
     log_json: bool = True
@@ -68,6 +73,31 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     allowed_origins: list[str] = Field(default_factory=list)
     run_jobs_in_process: bool = True
+    bot_answer_rate_per_minute: int = Field(
+        default=600, ge=1, le=10_000_000, description="POST /api/v1/bot/answer calls per tenant per minute"
+    )
+    job_workers: int = Field(
+        default=2, ge=1, le=64, description="job threads per process that runs jobs (embedded server, each worker)"
+    )
+    job_lease_seconds: float = Field(
+        default=15.0,
+        ge=0.5,
+        le=3600,
+        description="a running job whose worker stopped renewing is taken over after this",
+    )
+    job_redeliver_seconds: float = Field(
+        default=60.0, ge=1, le=24 * 3600, description="a queued job sent to the queue but not started is sent again"
+    )
+    bot_turn_max_lag_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="a customer message the assistant has not started answering after this goes to people, "
+        "with a holding message",
+    )
+    jobs_immediate: bool = Field(
+        default=False, description="run each job in the committing thread right after the commit (tests, scripts)"
+    )
     bot_encoder: EncoderKind = Field(
         default="use+e5+minilm",
         description="packaged sentence encoder(s) of the assistant; 'none' is lexical matching only (lower accuracy)",
@@ -86,8 +116,19 @@ class Settings(BaseSettings):
         default=6, ge=1, le=10_000_000, description="new widget conversations per IP per 12 hours"
     )
     widget_sessions_per_ip: int = Field(default=120, ge=1, le=10_000_000, description="widget sessions per IP per hour")
-    widget_messages_per_minute: int = Field(default=60, ge=1, le=10_000_000, description="messages per visitor/minute")
+    widget_messages_per_minute: int = Field(
+        default=60, ge=1, le=10_000_000, description="messages per visitor per window (a minute unless changed below)"
+    )
+    widget_messages_window_seconds: int = Field(
+        default=60, ge=1, le=3600, description="window of OMNIDESK_WIDGET_MESSAGES_PER_MINUTE: the longest wait"
+    )
     visitor_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    widget_identity_max_age_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=24 * 3600,
+        description="how long a host site's signed visitor identity (identifier + issue time) is accepted",
+    )
     # Knowledge import limits: checked on the archive's directory and while inflating, before any parser runs.
     knowledge_import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     knowledge_import_max_uncompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, le=4 * 1024**3)
@@ -101,7 +142,12 @@ class Settings(BaseSettings):
     knowledge_import_background_bytes: int = Field(
         default=256 * 1024, ge=0, le=512 * 1024 * 1024, description="larger import files run as background jobs"
     )
-    knowledge_import_workers: int = Field(default=2, ge=1, le=64, description="background imports run at once")
+    metrics_token: str | None = Field(
+        default=None,
+        min_length=16,
+        repr=False,
+        description="Bearer token /metrics requires; unset: /metrics answers only local callers (loopback, no proxy)",
+    )
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="addresses the outbound policy lets tenants reach although they are private or loopback: "
@@ -114,7 +160,13 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, le=64 * 1024 * 1024, description="largest outbound answer read (decoded)"
     )
 
-    @field_validator("secret_key_previous", "outbound_allow", mode="before")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="reverse proxies (comma-separated IPs or CIDR networks) whose X-Forwarded-For is believed; "
+        "empty: the client address is always the direct peer",
+    )
+
+    @field_validator("secret_key_previous", "outbound_allow", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -136,6 +188,33 @@ class Settings(BaseSettings):
         for entry in value:
             parse_rule(entry)  # raises ValueError with the entry in its message
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        from omnidesk.security.proxies import parse_network
+
+        for entry in value:
+            parse_network(entry)  # raises ValueError with the entry in its message
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or "@" in parts.netloc
+            or any(c.isspace() for c in value)
+        ):
+            raise ValueError("must be an absolute http(s) URL such as https://desk.example.com (no query or fragment)")
+        return value.rstrip("/")
 
     @field_validator("log_level")
     @classmethod
@@ -177,6 +256,14 @@ class Settings(BaseSettings):
             problems.append("OMNIDESK_DEBUG must be false in production")
         if self.cookie_secure is False:
             problems.append("OMNIDESK_COOKIE_SECURE cannot be false in production")
+        if not self.public_url:
+            problems.append(
+                "OMNIDESK_PUBLIC_URL must be set in production to the https:// address people reach OmniDesk at "
+                "(e.g. https://desk.example.com): absolute links in the sitemap, the widget snippet and e-mails are "
+                "built from it, never from the Host header a client sends"
+            )
+        elif not self.public_url.startswith("https://"):
+            problems.append("OMNIDESK_PUBLIC_URL must be an https:// URL in production")
         if problems:
             raise ValueError("; ".join(problems))
         return self

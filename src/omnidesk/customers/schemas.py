@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, model_validator
 
-from omnidesk.core.schemas import Email, Input, Language, Output, Tag
+from omnidesk.core.schemas import Email, Input, Language, Output, SingleLine, Tag
 
 Phone = Annotated[str, StringConstraints(min_length=5, max_length=40, pattern=r"^\+?[0-9](?:[ \-]?[0-9]){4,19}$")]
-Attributes = dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Any]
+Attributes = dict[Annotated[SingleLine, StringConstraints(min_length=1, max_length=64)], Any]
 
 
 class IdentityKind(StrEnum):
@@ -26,7 +26,7 @@ class IdentityKind(StrEnum):
 
 class IdentityIn(Input):
     kind: IdentityKind
-    value: Annotated[str, StringConstraints(min_length=1, max_length=254)]
+    value: Annotated[SingleLine, StringConstraints(min_length=1, max_length=254)]
 
     @model_validator(mode="after")
     def _value_fits_kind(self) -> IdentityIn:
@@ -43,7 +43,7 @@ class IdentityIn(Input):
 
 
 class CustomerCreate(Input):
-    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] = ""
     email: Email | None = None
     phone: Phone | None = None
     language: Language | None = None
@@ -53,7 +53,7 @@ class CustomerCreate(Input):
 
 
 class CustomerUpdate(Input):
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
     email: Email | None = None
     phone: Phone | None = None
     language: Language | None = None

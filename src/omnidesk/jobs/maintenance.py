@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import timedelta
 
 from sqlalchemy import delete, or_
@@ -11,11 +9,10 @@ from sqlalchemy import delete, or_
 from omnidesk.accounts.models import StaffSession
 from omnidesk.compliance.models import IdempotentResponse
 from omnidesk.core.db import Database, utcnow
-from omnidesk.knowledge import state as knowledge_state
-
-log = logging.getLogger("omnidesk.jobs")
+from omnidesk.jobs.models import Job, JobState
 
 IDEMPOTENCY_RETENTION = timedelta(hours=24)
+FINISHED_JOB_RETENTION = timedelta(days=1)  # their keys keep a repeated enqueue from running twice meanwhile
 
 
 def purge_expired(db: Database) -> dict[str, int]:
@@ -29,25 +26,9 @@ def purge_expired(db: Database) -> dict[str, int]:
                 or_(StaffSession.expires_at < now, StaffSession.revoked_at < now - timedelta(days=1))
             )
         ).rowcount
-    return {"idempotent_responses": keys or 0, "staff_sessions": sessions or 0}
-
-
-def run_forever(db: Database, stop: threading.Event, interval_seconds: float = 300.0) -> None:
-    """The maintenance loop of ``omnidesk worker`` (and of the embedded server's background thread)."""
-    while not stop.is_set():
-        try:
-            removed = purge_expired(db)
-            if any(removed.values()):
-                log.info("purged expired rows", extra=removed)
-            # Published knowledge whose effective or expiry time passed: bump each tenant's knowledge version.
-            knowledge_state.expire_due(db)
-        except Exception:  # keep the loop alive; the next tick retries
-            log.exception("maintenance tick failed")
-        stop.wait(interval_seconds)
-
-
-def start_in_background(db: Database, interval_seconds: float = 300.0) -> threading.Event:
-    stop = threading.Event()
-    thread = threading.Thread(target=run_forever, args=(db, stop, interval_seconds), name="maintenance", daemon=True)
-    thread.start()
-    return stop
+        jobs = s.execute(  # type: ignore[attr-defined]
+            delete(Job).where(
+                Job.state.in_((JobState.DONE, JobState.DISCARDED)), Job.finished_at < now - FINISHED_JOB_RETENTION
+            )
+        ).rowcount
+    return {"idempotent_responses": keys or 0, "staff_sessions": sessions or 0, "finished_jobs": jobs or 0}

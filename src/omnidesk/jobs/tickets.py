@@ -9,7 +9,6 @@ once never escalate the same breach twice. Alerts are batched: one notice per re
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -115,21 +114,22 @@ def _act(s: Session, tenant_id: uuid.UUID, ids: list[uuid.UUID], now: datetime) 
         clocks.store(clocks.calendar(s, tickets[row.ticket_id]), row, clocks.pure(row))
         if row.id in new_warn:
             warned[tickets[row.ticket_id].assignee_id].append(tickets[row.ticket_id])
-    for row in breach:
-        row.warned_at = row.warned_at or now
-        row.breached_at = now
-        row.due_at = None
-        ticket = tickets[row.ticket_id]
-        if row.id not in new_breach:
-            continue
-        note = f"SLA breach: {row.metric}"
-        history.record(s, system, ticket, f"sla.{row.metric}", None, "breached", note=note)
-        changed = ops.escalate(s, system, ticket, rule_id=None, note=note)
-        breached.append(ticket)
-        fired += automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
-    for ticket_list in warned.values():
-        for ticket in ticket_list:
-            fired += automation.run(s, ticket, Trigger.SLA_WARNING)
+    with ops.retarget_in_one_go(s):
+        for row in breach:
+            row.warned_at = row.warned_at or now
+            row.breached_at = now
+            row.due_at = None
+            ticket = tickets[row.ticket_id]
+            if row.id not in new_breach:
+                continue
+            note = f"SLA breach: {row.metric}"
+            history.record(s, system, ticket, f"sla.{row.metric}", None, "breached", note=note)
+            changed = ops.escalate(s, system, ticket, rule_id=None, note=note)
+            breached.append(ticket)
+            fired += automation.run(s, ticket, Trigger.SLA_BREACHED, changed)
+        for ticket_list in warned.values():
+            for ticket in ticket_list:
+                fired += automation.run(s, ticket, Trigger.SLA_WARNING)
     notices = 0
     for assignee, items in warned.items():
         if assignee is not None:
@@ -210,25 +210,3 @@ def deliver_mail(db: Database, settings: Settings, limit: int = 100) -> int:
             row.sent_at = utcnow()
             sent += 1
     return sent
-
-
-def run_forever(db: Database, settings: Settings, stop: threading.Event, interval_seconds: float = 30.0) -> None:
-    """The ticket loop of ``omnidesk worker`` (and of the embedded server's background thread)."""
-    while not stop.is_set():
-        try:
-            counts = tick(db)
-            counts["mails"] = deliver_mail(db, settings)
-            if any(counts.values()):
-                log.info("ticket jobs", extra=counts)
-        except Exception:  # keep the loop alive; the next tick retries from the stored state
-            log.exception("ticket tick failed")
-        stop.wait(interval_seconds)
-
-
-def start_in_background(db: Database, settings: Settings, interval_seconds: float = 30.0) -> threading.Event:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever, args=(db, settings, stop, interval_seconds), name="ticket-jobs", daemon=True
-    )
-    thread.start()
-    return stop

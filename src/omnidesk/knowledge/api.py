@@ -20,7 +20,7 @@ from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import InvalidInput
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
-from omnidesk.core.schemas import Page
+from omnidesk.core.schemas import Int32, Page
 from omnidesk.knowledge import actions, analytics, imports, queries, render, transfer
 from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.index import Hit, Visibility
@@ -166,8 +166,8 @@ def diff(
     article_id: uuid.UUID,
     db: DbDep,
     actor: ActorDep,
-    from_: Annotated[int, Query(alias="from", ge=1)],
-    to: Annotated[int, Query(ge=1)],
+    from_: Annotated[Int32, Query(alias="from", ge=1)],
+    to: Annotated[Int32, Query(ge=1)],
 ) -> DiffOut:
     with db.tenant_transaction(actor.tenant_id) as s:
         fields = actions.diff_versions(s, actor, article_id, from_, to)
@@ -323,8 +323,6 @@ async def import_file(
                 job = imports.queue(s, actor, format, content, filename=file.filename or "", skip_errors=skip_errors,
                                     limits=limits)  # fmt: skip
                 out = job_out(job)
-            if settings.run_jobs_in_process:
-                imports.run_in_background(db, actor.tenant_id, out.id, limits, settings.knowledge_import_workers)
             return JSONResponse(
                 out.model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED, headers={"Location": out.status_url}
             )

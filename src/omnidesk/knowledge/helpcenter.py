@@ -28,7 +28,7 @@ from omnidesk.knowledge import actions, analytics, queries, render
 from omnidesk.knowledge.index import Visibility
 from omnidesk.knowledge.models import KbArticle, KbCategory
 from omnidesk.knowledge.search import CACHE
-from omnidesk.web.deps import client_ip, get_db
+from omnidesk.web.deps import client_ip, get_db, public_base_url
 
 
 class _HtmlErrors(APIRoute):
@@ -280,9 +280,10 @@ def switch_language(request: Request, tenant_slug: str, code: str) -> RedirectRe
 @router.get("/sitemap.xml")
 def sitemap(request: Request, tenant_slug: str) -> Response:
     site = _site(request, tenant_slug, None)
-    # The configured public URL, not the request's Host header (which a client chooses).
-    origin = request.app.state.settings.public_url or str(request.base_url)
-    base = origin.rstrip("/") + f"/help/{site.slug}"
+    # The configured public URL, not the request's Host header (which a client chooses): without it (development
+    # only) the links follow the Host header and the answer is for this caller alone, never a shared cache.
+    origin, configured = public_base_url(request)
+    base = origin + f"/help/{site.slug}"
     with get_db(request).tenant_transaction(site.tenant_id) as s:
         rows = list(s.execute(_live_public().with_only_columns(KbArticle.id, KbArticle.updated_at, KbArticle.language)))
         cats = [c.slug for c in queries.categories(s)]
@@ -294,7 +295,8 @@ def sitemap(request: Request, tenant_slug: str) -> Response:
     ]
     body = '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
     body += "".join(urls) + "</urlset>"
-    return Response(body, media_type="application/xml", headers={"Cache-Control": "public, max-age=300"})
+    cache = "public, max-age=300" if configured else "private, no-store"
+    return Response(body, media_type="application/xml", headers={"Cache-Control": cache})
 
 
 @router.get("/api/suggest")

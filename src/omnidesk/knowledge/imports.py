@@ -7,18 +7,18 @@ batches of :data:`BATCH` entries, one transaction each, recording progress in th
 batches other tenants' writes go ahead (SQLite has one writer). Bad rows found while validating stop the job
 before anything is written (unless ``skip_errors``); a row that fails while applying stops it after the batches
 already written, which stay: re-importing the fixed file is safe, since unchanged entries are not written again.
-A job whose process died is taken up again after :data:`STALE`; a tenant has at most one unfinished import.
+The import is a job of the job queue (``knowledge.import``, enqueued with the row): a job whose worker died is
+taken up again when its lease ends, from the start (batches already written are unchanged and not written again);
+a tenant has at most one unfinished import.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, ActorKind
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.errors import Conflict, DomainError, NotFound, PermissionDenied
+from omnidesk.jobs import outbox as jobs
 from omnidesk.knowledge import archive, transfer
 from omnidesk.knowledge.archive import Limits
 from omnidesk.knowledge.models import KbImportJob
@@ -36,7 +37,6 @@ from omnidesk.security.permissions import Perm, Role
 log = logging.getLogger("omnidesk.knowledge")
 
 BATCH = 200
-STALE = timedelta(minutes=10)
 MAX_ERRORS_KEPT = 1000
 UNFINISHED = ("queued", "running")
 
@@ -98,6 +98,8 @@ def queue(
         raise Conflict("an import is already queued; wait for it to finish") from None
     audit.record(session, actor, "knowledge.import_queued", "kb_import_job", job.id,
                  {"format": fmt, "filename": job.filename, "bytes": len(content)})  # fmt: skip
+    # The job that applies it is queued in this same transaction: it exists exactly when the import does.
+    jobs.enqueue(session, "knowledge.import", {"import_id": str(job.id)}, key=str(job.id), max_attempts=3)
     return job
 
 
@@ -118,17 +120,13 @@ def recent(session: Session, actor: Actor, limit: int = 20) -> list[KbImportJob]
 
 
 def _claim(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    """Start (or, after its worker died, restart) an unfinished import. The job queue runs one job at a time and
+    hands a job on only when its worker stopped renewing its lease, so "running" here means that worker died."""
     now = utcnow()
     with db.tenant_transaction(tenant_id) as s:
         claimed = s.execute(
             update(KbImportJob)
-            .where(
-                KbImportJob.id == job_id,
-                or_(
-                    KbImportJob.state == "queued",
-                    (KbImportJob.state == "running") & (KbImportJob.updated_at < now - STALE),
-                ),
-            )
+            .where(KbImportJob.id == job_id, KbImportJob.state.in_(UNFINISHED))
             .values(state="running", started_at=now, updated_at=now)
         ).rowcount  # type: ignore[attr-defined]
     return bool(claimed)
@@ -235,76 +233,3 @@ def _execute(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, limits: Limi
         skipped=report.skipped,
         errors=report.errors[:MAX_ERRORS_KEPT],
     )
-
-
-_slots_lock = threading.Lock()
-_slots: dict[int, threading.BoundedSemaphore] = {}
-
-
-def run_in_background(
-    db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, limits: Limits, workers: int = 2
-) -> threading.Thread | None:
-    """Start the job now in a thread of this process if fewer than ``workers`` imports run here; otherwise leave
-    it queued for the import loop (``omnidesk worker`` or the embedded server's), which bounds its own threads."""
-    with _slots_lock:
-        slots = _slots.setdefault(workers, threading.BoundedSemaphore(workers))
-    if not slots.acquire(blocking=False):
-        return None
-
-    def work() -> None:
-        try:
-            run(db, tenant_id, job_id, limits)
-        finally:
-            slots.release()
-
-    thread = threading.Thread(target=work, name=f"import-{job_id}", daemon=True)
-    thread.start()
-    return thread
-
-
-def pending(db: Database) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """``(tenant, job)`` of every job waiting to run, or whose process died while running it."""
-    stale = utcnow() - STALE
-    with db.platform_read() as s:
-        rows = s.execute(
-            select(KbImportJob.tenant_id, KbImportJob.id)
-            .where(
-                or_(
-                    KbImportJob.state == "queued",
-                    (KbImportJob.state == "running") & (KbImportJob.updated_at < stale),
-                )
-            )
-            .order_by(KbImportJob.created_at)
-        )
-        return [(tenant_id, job_id) for tenant_id, job_id in rows]
-
-
-def run_forever(
-    db: Database,
-    stop: threading.Event,
-    limits: Limits,
-    workers: int = 2,
-    interval_seconds: float = 5.0,
-) -> None:
-    """The import loop of ``omnidesk worker`` (and of the embedded server): up to ``workers`` imports of
-    different tenants run side by side, so one tenant's big file does not hold up another's."""
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    running: dict[uuid.UUID, Future[bool]] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import") as pool:
-        while not stop.is_set():
-            try:
-                for job_id in [j for j, f in running.items() if f.done()]:
-                    del running[job_id]
-                for tenant_id, job_id in pending(db):
-                    if job_id not in running:
-                        running[job_id] = pool.submit(run, db, tenant_id, job_id, limits)
-            except Exception:  # keep the loop alive; the next tick retries
-                log.exception("knowledge import tick failed")
-            stop.wait(interval_seconds)
-
-
-def start_in_background(db: Database, limits: Limits, workers: int = 2) -> threading.Event:
-    stop = threading.Event()
-    threading.Thread(target=run_forever, args=(db, stop, limits, workers), name="imports", daemon=True).start()
-    return stop

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
-from omnidesk.core.schemas import Input, Language, Output, Slug, Timestamp
+from omnidesk.core.schemas import Input, Int32, Language, Output, SingleLine, Slug, Tag, Timestamp
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 
 
@@ -20,24 +20,24 @@ def _no_nul(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
-Title = Annotated[Text, StringConstraints(min_length=1, max_length=300)]
-Variant = Annotated[Text, StringConstraints(min_length=1, max_length=300)]
+Title = Annotated[SingleLine, StringConstraints(min_length=1, max_length=300)]
+Variant = Annotated[SingleLine, StringConstraints(min_length=1, max_length=300)]
 MarkdownBody = Annotated[Text, StringConstraints(max_length=100_000)]
 Note = Annotated[Text, StringConstraints(max_length=500)]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s,\x00-\x1f\x7f]+$")]
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-.:/]+$")]
 LocalisedText = dict[Language, Annotated[Text, StringConstraints(max_length=300)]]
+LocalisedName = dict[Language, Annotated[SingleLine, StringConstraints(max_length=300)]]
 
 
 class CategoryCreate(Input):
     slug: Slug
-    names: LocalisedText = Field(min_length=1, description='e.g. {"zh-CN": "退换货", "en": "Returns"}')
+    names: LocalisedName = Field(min_length=1, description='e.g. {"zh-CN": "退换货", "en": "Returns"}')
     descriptions: LocalisedText = Field(default_factory=dict)
     position: int = Field(default=0, ge=0, le=10_000)
 
 
 class CategoryUpdate(Input):
-    names: LocalisedText | None = None
+    names: LocalisedName | None = None
     descriptions: LocalisedText | None = None
     position: int | None = Field(default=None, ge=0, le=10_000)
 
@@ -89,7 +89,9 @@ class ArticleUpdate(_Dates):
     effective_from: Timestamp | None = None
     expires_at: Timestamp | None = None
     note: Note = Field(default="", description="why; kept with the version")
-    version: int | None = Field(default=None, ge=1, description="if given, the update fails with 409 unless it matches")
+    version: Int32 | None = Field(
+        default=None, ge=1, description="if given, the update fails with 409 unless it matches"
+    )
 
 
 class StatusChange(Input):
@@ -98,7 +100,7 @@ class StatusChange(Input):
 
 
 class Rollback(Input):
-    to_version: int = Field(ge=1)
+    to_version: Int32 = Field(ge=1)
 
 
 class SuggestionCreate(Input):

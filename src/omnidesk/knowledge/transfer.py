@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
 from omnidesk.core.errors import DomainError, InvalidInput
-from omnidesk.core.schemas import Input, Language, Timestamp
+from omnidesk.core.schemas import Input, Language, SingleLine, Tag, Timestamp, error_message
 from omnidesk.knowledge import actions, archive, queries
 from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.models import KbArticle, KbCategory
-from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Tag, Text, Title, Variant
+from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Text, Title, Variant
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 from omnidesk.security.permissions import Perm
 
@@ -63,7 +63,7 @@ class ImportEntry(Input):
     variants: list[Variant] = Field(default=[], max_length=50)
     answer: MarkdownBody
     summary: Annotated[Text, StringConstraints(max_length=500)] = ""
-    category: Annotated[Text, StringConstraints(max_length=300)] | None = None
+    category: Annotated[SingleLine, StringConstraints(max_length=300)] | None = None
     language: Language
     tags: list[Tag] = Field(default=[], max_length=50)
     visibility: Visibility = Visibility.PUBLIC
@@ -170,8 +170,30 @@ def _parse_csv(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]
     return out
 
 
+def _broken_workbook() -> tuple[type[BaseException], ...]:
+    """What openpyxl raises, besides the archive errors, on a workbook that passed the limits but is still broken
+    or forged: a part that is not XML at all (ElementTree's ParseError is a SyntaxError), a relationship that points
+    nowhere (KeyError), arithmetic on forged numbers (ArithmeticError), and its own exception classes. Each becomes a
+    422 naming the file, never a 500. (openpyxl is imported only when a workbook is read.)"""
+    from openpyxl.utils import exceptions as xl
+
+    return (
+        *archive.BROKEN_ARCHIVE,
+        LookupError,
+        SyntaxError,
+        ArithmeticError,
+        xl.CellCoordinatesException,
+        xl.IllegalCharacterError,
+        xl.InvalidFileException,
+        xl.NamedRangeException,
+        xl.SheetTitleException,
+    )
+
+
 def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     from openpyxl import load_workbook
+
+    broken = _broken_workbook()
 
     # Every member inflated under the caps, every XML part through expat without DTDs, rows, cells, columns and
     # texts counted: only then does openpyxl parse, and it is asked for no more rows or columns than were counted
@@ -179,7 +201,7 @@ def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any
     stats = archive.scan_workbook(content, limits)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (*archive.BROKEN_ARCHIVE, LookupError) as exc:  # openpyxl raises many types for a corrupt file
+    except broken as exc:
         raise InvalidInput("the file is not a readable XLSX workbook") from exc
     try:
         if not book.worksheets:
@@ -198,7 +220,7 @@ def _parse_xlsx(content: bytes, limits: Limits) -> list[tuple[int, dict[str, Any
                 continue
             out.append((n, _from_columns(dict(zip(names, row, strict=False)))))
             _bounded(out, limits)
-    except (*archive.BROKEN_ARCHIVE, LookupError) as exc:
+    except broken as exc:
         raise InvalidInput("the workbook cannot be read (damaged or forged file)") from exc
     finally:
         book.close()
@@ -295,7 +317,7 @@ def validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[tuple[int, Im
         except ValidationError as exc:
             for err in exc.errors():
                 loc = ".".join(str(p) for p in err["loc"]) or "row"
-                errors.append({"row": n, "field": loc, "message": err["msg"]})
+                errors.append({"row": n, "field": loc, "message": error_message(err)})
             continue
         if entry.effective_from and entry.expires_at and entry.expires_at <= entry.effective_from:
             errors.append({"row": n, "field": "expires_at", "message": "must be after effective_from"})

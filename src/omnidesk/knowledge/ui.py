@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from omnidesk.accounts import auth
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError, PermissionDenied
+from omnidesk.core.schemas import Int32
 from omnidesk.knowledge import actions, analytics, imports, queries, render, transfer
 from omnidesk.knowledge.api import job_out
 from omnidesk.knowledge.archive import LimitExceeded, Limits
@@ -229,10 +230,6 @@ async def import_file(
                     job = imports.queue(s, info.actor, format, content, filename=file.filename or "",
                                         skip_errors=skip_errors == "on", limits=limits)  # fmt: skip
                     job_id = job.id
-                if settings.run_jobs_in_process:
-                    imports.run_in_background(
-                        db, info.actor.tenant_id, job_id, limits, settings.knowledge_import_workers
-                    )
                 return {"job_id": job_id}
             with db.tenant_transaction(info.actor.tenant_id) as s:
                 imports.refuse_if_busy(s)
@@ -268,7 +265,9 @@ def import_job(request: Request, job_id: uuid.UUID) -> Response:
 
 
 @router.get("/{article_id}")
-def detail(request: Request, article_id: uuid.UUID, error: str = "", diff_from: int = 0, diff_to: int = 0) -> Response:
+def detail(
+    request: Request, article_id: uuid.UUID, error: str = "", diff_from: Int32 = 0, diff_to: Int32 = 0
+) -> Response:
     info = _session(request)
     if info is None:
         return _login()
@@ -312,7 +311,7 @@ def save(
     request: Request,
     article_id: uuid.UUID,
     csrf: Short,
-    version: Annotated[int, Form()],
+    version: Annotated[Int32, Form()],
     title: Short = "",
     variants: Text = "",
     body: Text = "",
@@ -387,7 +386,9 @@ def decide(request: Request, suggestion_id: uuid.UUID, csrf: Short, decision: Sh
 
 
 @router.post("/{article_id}/rollback")
-def rollback(request: Request, article_id: uuid.UUID, csrf: Short, to_version: Annotated[int, Form(ge=1)]) -> Response:
+def rollback(
+    request: Request, article_id: uuid.UUID, csrf: Short, to_version: Annotated[Int32, Form(ge=1)]
+) -> Response:
     info = _session(request)
     if info is None:
         return _login()

@@ -8,8 +8,9 @@ Protocol (JSON text frames):
   ``{"type": "typing", "conversation_id": "...", "customer_id": "...", "active": true}``;
   visitor → ``{"type": "send", "conversation_id": "...", "client_id": "...", "body": "..."}``, answered after the
   commit with ``{"type": "ack", "client_id": "...", "created": true, "message": {...}}`` or
-  ``{"type": "error", "client_id": "...", "status": 403|404|413|422|429|503, "detail": "..."}`` (see
-  :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the same guarantees;
+  ``{"type": "error", "client_id": "...", "status": 403|404|413|422|429|503, "detail": "..."}`` (a 429 also carries
+  ``retry_after`` seconds; see :mod:`omnidesk.realtime.intake`); the same message can be POSTed instead, with the
+  same guarantees;
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
 Close codes: 4001 bad or revoked token, 4003 Origin refused, 4000 renew (an hour passed), 4008 too slow,
 4010 access changed (sign-out, deactivation, role/team/password change): ask for a new token, which fails if the
@@ -40,6 +41,7 @@ from omnidesk.realtime.hub import Client, Hub
 from omnidesk.realtime.intake import MessageIntake, error_frame
 from omnidesk.realtime.tokens import SocketGrant, redeem
 from omnidesk.security.keys import Keyring, keyring
+from omnidesk.security.proxies import client_ip
 
 log = logging.getLogger("omnidesk.realtime")
 
@@ -69,8 +71,9 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
 @router.websocket("/realtime/ws")
 async def socket_endpoint(ws: WebSocket) -> None:
     settings = ws.app.state.settings
+    ip = client_ip(ws)  # the handshake's client, behind trusted proxies too: fixed for the socket's life
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
-        log.info("socket refused: origin not allowed", extra={"origin": ws.headers.get("origin", "")[:200]})
+        log.info("socket refused: origin not allowed", extra={"origin": ws.headers.get("origin", "")[:200], "ip": ip})
         await ws.close(code=CLOSE_POLICY)
         return
     await ws.accept()
@@ -92,7 +95,7 @@ async def socket_endpoint(ws: WebSocket) -> None:
         if grant.staff_id is not None:
             await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
         client.offer(json.dumps({"type": "ready", "kind": grant.kind}))
-        await _read_loop(ws, client, hub, presence)
+        await _read_loop(ws, client, hub, presence, ip or None)
     except WebSocketDisconnect:
         pass
     finally:
@@ -136,7 +139,7 @@ async def _authenticate(ws: WebSocket, keys: Keyring) -> SocketGrant:
     return redeem(keys, frame["token"])
 
 
-async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore) -> None:
+async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore, ip: str | None) -> None:
     grant = client.grant
     loop = asyncio.get_running_loop()
     deadline = loop.time() + MAX_SOCKET_SECONDS
@@ -169,7 +172,7 @@ async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: Presence
             if event is not None:
                 await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
         elif kind == "send":
-            _send(ws.app.state.intake, client, frame, ws.client.host if ws.client else None)
+            _send(ws.app.state.intake, client, frame, ip)
 
 
 def _send(intake: MessageIntake, client: Client, frame: dict[str, Any], ip: str | None) -> None:

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,12 +57,11 @@ class SocketMessage:
 
 @dataclass(frozen=True, slots=True)
 class Ack:
-    """Stored (``created``) or found stored already; ``follow_up`` runs in a worker thread after the answer
-    (the assistant's turn for a conversation it holds)."""
+    """Stored (``created``) or found stored already. Whatever follows (the assistant's turn) was queued as a job
+    in the transaction that stored the message: nothing runs here after the answer."""
 
     message: dict[str, Any]
     created: bool
-    follow_up: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +88,10 @@ class _Pending:
 
 
 class MessageIntake:
-    def __init__(self, sink: MessageSink, *, messages_per_minute: int = 60) -> None:
+    def __init__(self, sink: MessageSink, *, messages_per_window: int = 60, window_seconds: int = 60) -> None:
         self._sink = sink
-        self._messages_per_minute = messages_per_minute
+        self._messages_per_window = messages_per_window
+        self._window_seconds = window_seconds
         # Per process: a visitor's socket lives in one process, so its sends are counted where they arrive.
         self._limiter = MemoryRateLimiter()
         self._queue: asyncio.Queue[_Pending] | None = None
@@ -108,12 +108,17 @@ class MessageIntake:
             return
         message = accepted
         try:
-            self._limiter.hit(f"widget-msg:{message.customer_id}", self._messages_per_minute, 60)
+            self._limiter.hit(f"widget-msg:{message.customer_id}", self._messages_per_window, self._window_seconds)
         except RateLimited as exc:
-            client.offer(error_frame(message.client_id, 429, f"too many messages; wait {exc.retry_after} s"))
+            # retry_after lets the widget tell the visitor when they can continue (and resend then, same client_id).
+            answer = error_frame(
+                message.client_id, 429, f"too many messages; wait {exc.retry_after} s", exc.retry_after
+            )
+            client.offer(answer)
             return
         if client.unacked >= MAX_UNACKED_PER_SOCKET:
-            client.offer(error_frame(message.client_id, 429, "too many messages waiting for their acknowledgement"))
+            answer = error_frame(message.client_id, 429, "too many messages waiting for their acknowledgement", 1)
+            client.offer(answer)
             return
         queue = self._queue_of(asyncio.get_running_loop())
         try:
@@ -131,7 +136,6 @@ class MessageIntake:
         return self._queue
 
     async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             batch = [await queue.get()]
             while len(batch) < MAX_BATCH and not queue.empty():
@@ -147,8 +151,6 @@ class MessageIntake:
                 pending.client.offer(answer_frame(pending.message.client_id, answer))
                 if isinstance(answer, Ack) and answer.created:
                     STORED.inc()
-                    if answer.follow_up is not None:
-                        loop.run_in_executor(None, answer.follow_up)
 
     def _store(self, batch: Sequence[_Pending]) -> list[Answer]:
         by_tenant: dict[uuid.UUID, list[int]] = {}
@@ -175,5 +177,9 @@ def answer_frame(client_id: str, answer: Answer) -> str:
     )
 
 
-def error_frame(client_id: str | None, status: int, detail: str) -> str:
-    return json.dumps({"type": "error", "client_id": client_id, "status": status, "detail": detail}, ensure_ascii=False)
+def error_frame(client_id: str | None, status: int, detail: str, retry_after: int | None = None) -> str:
+    """An ``error`` answer; a 429 carries ``retry_after`` (seconds), like the HTTP answer's Retry-After."""
+    frame: dict[str, object] = {"type": "error", "client_id": client_id, "status": status, "detail": detail}
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
+    return json.dumps(frame, ensure_ascii=False)

@@ -1,14 +1,14 @@
 """Glue between routing and the running server: route now, the background reconciler, a visitor's queue status.
 
 Offers are made in the same transaction that queued the conversation (so a customer gets an agent at once when
-one is free), and by the reconciler every few seconds for everything time-driven: offers that lapsed, agents who
-came online or freed capacity. The reconciler is safe to run in every process at once (see ``routing.actions``).
+one is free), and by the reconciler every two seconds for everything time-driven: offers that lapsed, agents who
+came online or freed capacity. The reconciler is a periodic task of the job queue (``jobs.handlers``); it is also
+safe to run in several processes at once (see ``routing.actions``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import timedelta
 
@@ -53,21 +53,6 @@ def reconcile_once(db: Database, presence: PresenceStore) -> int:
             # Another process routed the same entries at the same moment; it won, we retry next tick.
             log.info("routing pass lost a race; retrying next tick", extra={"tenant_id": str(tenant_id)})
     return offered
-
-
-def start_reconciler(db: Database, presence: PresenceStore, interval_seconds: float = 2.0) -> threading.Event:
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            try:
-                reconcile_once(db, presence)
-            except Exception:
-                log.exception("routing reconciler tick failed")
-            stop.wait(interval_seconds)
-
-    threading.Thread(target=loop, name="routing-reconciler", daemon=True).start()
-    return stop
 
 
 def queue_status(session: Session, conversation_id: uuid.UUID) -> QueueStatusOut:

@@ -119,12 +119,26 @@ def on_first_response(session: Session, ticket: Ticket, now: datetime) -> None:
 
 def on_retarget(session: Session, ticket: Ticket) -> None:
     """Priority or type changed: running clocks keep their counted time and take the new policy's targets."""
+    _retarget(session, ticket, _active(session, ticket))
+
+
+def retarget_many(session: Session, tickets: list[Ticket]) -> None:
+    """``on_retarget`` for many tickets, reading all their clocks in one query."""
+    if not tickets:
+        return
+    by_ticket = queries.current_clocks_of_many(session, [t.id for t in tickets])
+    for ticket in tickets:
+        current = by_ticket.get(ticket.id, {})
+        _retarget(session, ticket, [c for c in current.values() if c.stopped_at is None])
+
+
+def _retarget(session: Session, ticket: Ticket, active: list[SlaClock]) -> None:
     policy = queries.policy_for(session, ticket.type_key, ticket.priority)
     if policy is None:
         return
     cal = calendar(session, ticket)
     targets = {FIRST_RESPONSE: policy.first_response_minutes * 60, RESOLUTION: policy.resolution_minutes * 60}
-    for row in _active(session, ticket):
+    for row in active:
         row.warn_percent = policy.warn_percent
         store(cal, row, sla.retarget(pure(row), float(targets[row.metric])))
 

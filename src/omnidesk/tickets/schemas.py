@@ -10,10 +10,10 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from omnidesk.conversations.schemas import Channel
-from omnidesk.core.schemas import Input, Output, Tag
+from omnidesk.core.schemas import Input, Int32, Output, SingleLine, Tag
 from omnidesk.tickets.states import Priority, Status
 
-Subject = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+Subject = Annotated[SingleLine, StringConstraints(min_length=1, max_length=300)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
 Note = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 TypeKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
@@ -32,7 +32,7 @@ class TicketCreate(Input):
     assignee_id: uuid.UUID | None = None
     custom_fields: dict[str, Any] = Field(default={}, max_length=50)
     tags: list[Tag] = Field(default=[], max_length=50)
-    intent: Annotated[str, StringConstraints(max_length=80)] | None = Field(
+    intent: Annotated[SingleLine, StringConstraints(max_length=80)] | None = Field(
         default=None, description="an intent from the assistant, used by classification"
     )
     major: bool = Field(default=False, description="a major complaint: goes through the green channel")
@@ -41,11 +41,11 @@ class TicketCreate(Input):
 
 
 class TicketUpdate(Input):
-    version: int = Field(ge=1, description="the version you loaded; a stale one gets 409")
+    version: Int32 = Field(ge=1, description="the version you loaded; a stale one gets 409")
     subject: Subject | None = None
     description: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     priority: Priority | None = None
-    category: Annotated[str, StringConstraints(max_length=80)] | None = None
+    category: Annotated[SingleLine, StringConstraints(max_length=80)] | None = None
     assignee_id: uuid.UUID | None = None
     custom_fields: dict[str, Any] | None = Field(default=None, max_length=50)
     tags: list[Tag] | None = Field(default=None, max_length=50)
@@ -53,7 +53,7 @@ class TicketUpdate(Input):
 
 
 class Transition(Input):
-    version: int = Field(ge=1)
+    version: Int32 = Field(ge=1)
     status: Status
     reason: Note | None = Field(default=None, description="required to reopen")
     resolution: LongText | None = None
@@ -134,24 +134,24 @@ class GrantCreate(Input):
 
 class FieldDef(Input):
     key: str
-    label: Annotated[str, StringConstraints(max_length=200)] = ""
+    label: Annotated[SingleLine, StringConstraints(max_length=200)] = ""
     kind: str
     required: bool = False
-    options: list[Annotated[str, StringConstraints(max_length=100)]] = Field(default=[], max_length=100)
+    options: list[Annotated[SingleLine, StringConstraints(max_length=100)]] = Field(default=[], max_length=100)
     min: float | None = None
     max: float | None = None
 
 
 class TypeCreate(Input):
     key: TypeKey
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    name: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)]
     fields: list[FieldDef] = Field(default=[], max_length=50)
     default_team_id: uuid.UUID | None = None
     default_priority: Priority = Priority.NORMAL
 
 
 class TypeUpdate(Input):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    name: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)] | None = None
     fields: list[FieldDef] | None = Field(default=None, max_length=50)
     default_team_id: uuid.UUID | None = None
     default_priority: Priority | None = None
@@ -178,7 +178,7 @@ class SettingsIn(Input):
 
 
 class RuleIn(Input):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    name: Annotated[SingleLine, StringConstraints(min_length=1, max_length=120)]
     enabled: bool = True
     position: int = Field(default=0, ge=0, le=10_000)
     trigger: dict[str, Any]
@@ -187,7 +187,7 @@ class RuleIn(Input):
 
 
 class ViewIn(Input):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    name: Annotated[SingleLine, StringConstraints(min_length=1, max_length=120)]
     filters: dict[str, Any] = Field(max_length=20)
     shared: bool = False
 

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError
+from omnidesk.core.schemas import Int32, error_message
 from omnidesk.i18n import pick_language
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions, admin, clocks, queries, reports
@@ -139,7 +140,7 @@ def new_ticket_submit(
     except (ValidationError, DomainError) as exc:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             types = [t for t in queries.list_types(s, info.actor.tenant_id) if t.is_active]
-        message = exc.detail if isinstance(exc, DomainError) else "; ".join(e["msg"] for e in exc.errors())
+        message = exc.detail if isinstance(exc, DomainError) else "; ".join(error_message(e) for e in exc.errors())
         return _page(request, info, "tickets/new.html", types=types, priorities=list(Priority), error=message)
 
 
@@ -288,7 +289,7 @@ def change_status(
     request: Request,
     ticket_id: uuid.UUID,
     csrf: Annotated[str, Form(max_length=100)],
-    version: Annotated[int, Form()],
+    version: Annotated[Int32, Form()],
     status: Annotated[str, Form(max_length=40)],
     reason: Annotated[str, Form(max_length=2000)] = "",
     resolution: Annotated[str, Form(max_length=5000)] = "",

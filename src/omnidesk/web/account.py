@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from omnidesk.accounts import auth, credentials, queries
 from omnidesk.accounts.api import reset_url
 from omnidesk.core.errors import DomainError, InvalidInput, NotFound, RateLimited
+from omnidesk.core.schemas import Int32
 from omnidesk.i18n import pick_language, translate
 from omnidesk.security import tokens
 from omnidesk.security.permissions import Perm
@@ -78,7 +79,7 @@ def account(request: Request) -> Response:
 
 
 @router.get("/account/password")
-def password_page(request: Request, done: str = "", n: int = 0) -> Response:
+def password_page(request: Request, done: str = "", n: Int32 = 0) -> Response:
     info = page_session(request, allow_password_change=True)
     if info is None:
         return _login()
@@ -264,5 +265,5 @@ def staff_reset_link(request: Request, user_id: uuid.UUID, csrf: Annotated[str, 
             who = f"{person.display_name} <{person.email}>"
     except (InvalidInput, NotFound, RateLimited) as exc:
         return _staff_page(request, info, {"error": _problem_text(exc, lang)}, exc.status)
-    link = reset_url(request, get_settings_dep(request).public_url, link_token)
+    link = reset_url(request, link_token)
     return _staff_page(request, info, {"link": link, "link_for": who, "link_expires": expires_at})

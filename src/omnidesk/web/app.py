@@ -21,7 +21,6 @@ from omnidesk.accounts.api import router as accounts_router
 from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
-from omnidesk.bot.turns import AssistantTurns
 from omnidesk.bot.ui import router as bot_ui_router
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.adapter import WidgetAdapter
@@ -35,13 +34,16 @@ from omnidesk.core.settings import Settings, get_settings
 from omnidesk.customers.api import router as customers_router
 from omnidesk.events.bus import EventBus, make_bus
 from omnidesk.events.presence import make_presence
+from omnidesk.jobs.api import router as jobs_router
+from omnidesk.jobs.context import JobContext
+from omnidesk.jobs.queue import JobQueue
+from omnidesk.jobs.ui import router as jobs_ui_router
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
 from omnidesk.realtime import gateway
 from omnidesk.realtime.hub import Hub
 from omnidesk.realtime.intake import MessageIntake
-from omnidesk.routing import service as routing_service
 from omnidesk.routing.api import router as routing_router
 from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.outbound import OutboundPolicy
@@ -73,6 +75,7 @@ def build_api_router() -> APIRouter:
         widget_router,
         realtime_router,
         gateway.router,
+        jobs_router,
     )
     for router in routers:
         api.include_router(router)
@@ -92,7 +95,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        stop = routing_service.start_reconciler(db, presence) if settings.run_jobs_in_process else None
+        # Follow-up work (bot turns, imports, training, SLA ticks, routing…) runs on the job queue: in this
+        # process with a few low-priority threads (embedded), or on `omnidesk worker` processes (cluster), where
+        # this process's relay only sends the jobs its own commits queued.
+        jobs.start(consume=settings.run_jobs_in_process)
         # Collector pauses were the tail of the chat latency (bench/bench_realtime.py, 1,000 msg/s): full
         # collections of 100–170 ms every few seconds. Everything loaded so far lives as long as the process, so
         # it is moved out of the collector's reach; and young collections run every 10,000 allocations instead of
@@ -101,8 +107,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         yield
-        if stop is not None:
-            stop.set()
+        jobs.stop()
         bus.close()
 
     app = FastAPI(
@@ -122,13 +127,19 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.outbound = OutboundPolicy.from_settings(settings)
     app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
-    # Adapters meet here, not by importing each other: the assistant's turn is one callable, the widget is the
-    # socket's message sink, and the conversations slice gets its intake policy (routing, the assistant).
+    # Adapters meet here, not by importing each other: the widget is the socket's message sink, and the
+    # conversations slice gets its intake policy (routing, the assistant: it queues the assistant's turns as jobs).
     wiring.install()
-    app.state.assistant_turn = AssistantTurns(db, app.state.brains, app.state.assistant)
-    app.state.widget = WidgetAdapter(db, presence, app.state.assistant_turn)
-    app.state.intake = MessageIntake(app.state.widget, messages_per_minute=settings.widget_messages_per_minute)
+    app.state.widget = WidgetAdapter(db, presence)
+    app.state.intake = MessageIntake(
+        app.state.widget,
+        messages_per_window=settings.widget_messages_per_minute,
+        window_seconds=settings.widget_messages_window_seconds,
+    )
     app.state.presence = presence
+    jobs = JobQueue(JobContext(db, settings, presence=presence, brains=app.state.brains, assistant=app.state.assistant))
+    jobs.attach()
+    app.state.jobs = jobs
     app.state.login_throttle = make_login_throttle(settings.redis_url)
     app.state.socket_check = functools.partial(auth.socket_still_allowed, db)
     app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
@@ -145,6 +156,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(tickets_ui_router)
     app.include_router(knowledge_ui.router)
     app.include_router(workspace.router)
+    app.include_router(jobs_ui_router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",

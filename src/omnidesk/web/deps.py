@@ -12,6 +12,7 @@ from omnidesk.core.actor import Actor
 from omnidesk.core.db import Database
 from omnidesk.core.errors import PermissionDenied, Unauthenticated
 from omnidesk.core.settings import Settings
+from omnidesk.security.proxies import client_ip as client_ip  # re-exported: HTTP handlers ask web.deps
 from omnidesk.security.ratelimit import RateLimiter
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -27,8 +28,18 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+def public_base_url(request: Request) -> tuple[str, bool]:
+    """The absolute base of links that leave the response (sitemap, widget snippet, password-reset links) and
+    whether it is the configured ``OMNIDESK_PUBLIC_URL``.
+
+    The Host header is chosen by the client: a base taken from it (development without the setting; production
+    refuses to start without it) may serve only the one caller, so such a response must not be stored by a shared
+    cache (``Cache-Control: private, no-store``).
+    """
+    configured = get_settings_dep(request).public_url
+    if configured:
+        return configured.rstrip("/"), True
+    return str(request.base_url).rstrip("/"), False
 
 
 def request_id(request: Request) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,9 +45,27 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     return response
 
 
+def _same_site_path(path: str) -> str:
+    """A path on this site, or "" (never "//host" or "/\\host", which browsers read as another site)."""
+    if not path.startswith("/") or path.startswith(("//", "/\\")) or len(path) > 2000:
+        return ""
+    return path
+
+
+def _same_site_page(referer: str | None, request: Request) -> str:
+    """Back to the page the person switched on (a reset link must survive the switch), never off this site."""
+    if not referer:
+        return "/"
+    parts = urlsplit(referer)
+    if parts.netloc != request.url.netloc:
+        return "/"
+    return _same_site_path(parts.path + (f"?{parts.query}" if parts.query else "")) or "/"
+
+
 @router.get("/lang/{code}")
-def switch_language(code: str, request: Request) -> RedirectResponse:
-    response = RedirectResponse("/", status_code=303)
+def switch_language(code: str, request: Request, next: str = "") -> RedirectResponse:
+    back = _same_site_path(next) or _same_site_page(request.headers.get("referer"), request)
+    response = RedirectResponse(back, status_code=303)
     if code in LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True)
     return response

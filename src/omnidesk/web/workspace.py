@@ -259,6 +259,7 @@ def widget_settings(request: Request) -> Response:
             "csrf": info.csrf_token,
             "lang": _lang(request, info),
             "snippet": snippet_for(request, info.tenant.slug),
+            "identity_minutes": max(request.app.state.settings.widget_identity_max_age_seconds // 60, 1),
             "origins": origins,
             "canned": responses,
             "placeholders": canned.PLACEHOLDERS,

@@ -102,20 +102,28 @@ def update_config(session: Session, actor: Actor, data: WidgetConfigUpdate) -> W
     return row
 
 
-def start_session(session: Session, actor: Actor, data: SessionStart) -> tuple[Customer, str, bool]:
+def start_session(
+    session: Session, actor: Actor, data: SessionStart, *, identity_max_age_seconds: int
+) -> tuple[Customer, str, bool]:
     """Find or create the visitor's customer. Returns ``(customer, visitor_id, identified)``.
 
     A browser keeps its ``visitor_id``; an unknown or absent one gets a fresh id and a new anonymous customer. With
     a valid signed ``identifier`` the visitor is that host-site user: their customer if one exists (so they see
     their history on any device), else the anonymous customer is upgraded to carry the identifier. Customers and
-    identities are the customers slice's: its actions create and link them.
+    identities are the customers slice's: its actions create and link them. A signed identity older than
+    ``identity_max_age_seconds`` raises :class:`identity.IdentityExpired` (401) before anything is written.
     """
-    customer = customer_queries.find_by_identity(session, "web_visitor", data.visitor_id) if data.visitor_id else None
-    visitor_id = data.visitor_id if customer is not None and data.visitor_id else new_visitor_id()
     config = config_of(session)
     identified = bool(config) and identity.verified(
-        config.identity_secret if config else "", data.identifier, data.identifier_hash
+        config.identity_secret if config else "",
+        data.identifier,
+        data.identifier_issued_at,
+        data.identifier_hash,
+        now=int(utcnow().timestamp()),
+        max_age_seconds=identity_max_age_seconds,
     )
+    customer = customer_queries.find_by_identity(session, "web_visitor", data.visitor_id) if data.visitor_id else None
+    visitor_id = data.visitor_id if customer is not None and data.visitor_id else new_visitor_id()
     external = ChannelIdentity("external", data.identifier, verified=True) if identified and data.identifier else None
     if external is not None:
         known = customer_queries.find_by_identity(session, external.kind, external.value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -46,9 +46,6 @@ CAPABILITIES = Capabilities(
     rich_replies=True, attachments=True, typing=True, read_receipts=True, edit_window=None, max_text=10_000
 )
 _OPEN_NAMESPACE = uuid.UUID("6f1d2a52-8c1e-4c55-9a0e-0d7c1b6e0a11")
-
-AssistantTurn = Callable[[uuid.UUID, uuid.UUID, uuid.UUID], None]
-"""``(tenant_id, conversation_id, message_id)``: the assistant answers a message it holds (``bot.turns``)."""
 
 
 def new_conversation_id(customer_id: uuid.UUID, client_id: str) -> uuid.UUID:
@@ -87,10 +84,9 @@ class WidgetAdapter:
     channel = CHANNEL
     capabilities = CAPABILITIES
 
-    def __init__(self, db: Database, presence: PresenceStore, assistant_turn: AssistantTurn | None = None) -> None:
+    def __init__(self, db: Database, presence: PresenceStore) -> None:
         self._db = db
         self._presence = presence
-        self._assistant_turn = assistant_turn
 
     def deliver(self, message: OutboundMessage) -> Delivery:
         """Nothing to send: every socket of the visitor receives the ``message`` event after the commit, and a
@@ -120,7 +116,7 @@ class WidgetAdapter:
             # database refused the batch: store one by one so that one message cannot fail the others.
             log.info("batch of messages refused; storing them one by one", exc_info=True)
             outcomes = [self._store_alone(tenant_id, item) for item in items]
-        return [self._answer(tenant_id, outcome) for outcome in outcomes]
+        return [_answer(outcome) for outcome in outcomes]
 
     def _store_together(self, tenant_id: uuid.UUID, items: Sequence[InboundMessage]) -> list[Outcome]:
         with self._db.tenant_transaction(tenant_id) as session:
@@ -136,15 +132,10 @@ class WidgetAdapter:
             log.exception("could not store a message", extra={"conversation_id": str(item.thread.conversation_id)})
             return Refused(503, "the message could not be stored; send it again")
 
-    def _answer(self, tenant_id: uuid.UUID, outcome: Outcome) -> Answer:
-        if isinstance(outcome, Refused):
-            return Refusal(outcome.status, outcome.detail)
-        follow_up = None
-        if outcome.created and outcome.held_by_bot and self._assistant_turn is not None:
-            follow_up = _turn(self._assistant_turn, tenant_id, outcome.message)
-        return Ack(outcome.message, outcome.created, follow_up)
 
-
-def _turn(turn: AssistantTurn, tenant_id: uuid.UUID, message: dict[str, Any]) -> Callable[[], None]:
-    conversation_id, message_id = uuid.UUID(message["conversation_id"]), uuid.UUID(message["id"])
-    return lambda: turn(tenant_id, conversation_id, message_id)
+def _answer(outcome: Outcome) -> Answer:
+    """The socket's answer. The assistant's turn, when it holds the conversation, was queued as a job in the
+    transaction that stored the message (``bot.arrivals``): nothing is left to run after the answer."""
+    if isinstance(outcome, Refused):
+        return Refusal(outcome.status, outcome.detail)
+    return Ack(outcome.message, outcome.created)

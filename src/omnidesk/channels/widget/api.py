@@ -2,7 +2,10 @@
 
 Visitor routes live under ``/api/v1/widget/<tenant>/``. They need no staff credential: ``POST .../session`` hands
 out a short-lived visitor token (``Authorization: Bearer``), which reaches only that visitor's own conversations.
-Rate limits apply per IP (new conversations: ``OMNIDESK_WIDGET_CONVERSATIONS_PER_IP`` per 12 h).
+Rate limits apply per IP (new conversations: ``OMNIDESK_WIDGET_CONVERSATIONS_PER_IP`` per 12 h) and per visitor
+(messages: ``OMNIDESK_WIDGET_MESSAGES_PER_MINUTE`` per ``OMNIDESK_WIDGET_MESSAGES_WINDOW_SECONDS``); over a limit the
+answer is 429 with ``Retry-After`` and a problem whose ``detail`` tells the visitor, in their language
+(``Accept-Language``), when they can continue.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,13 +35,13 @@ from omnidesk.channels.widget.schemas import (
     WidgetSecretOut,
 )
 from omnidesk.conversations import queries as conversation_queries
-from omnidesk.conversations.intake import Stored
 from omnidesk.conversations.schemas import ClientId, MessageOut, RatingIn, ReceiptIn, SenderType
 from omnidesk.core.actor import Actor, visitor_actor
 from omnidesk.core.blobs import BlobStore
-from omnidesk.core.errors import NotFound, PermissionDenied, Unauthenticated
+from omnidesk.core.errors import NotFound, PermissionDenied, RateLimited, Unauthenticated
 from omnidesk.core.pagination import MAX_LIMIT
-from omnidesk.core.schemas import Page
+from omnidesk.core.schemas import Int32, Page
+from omnidesk.i18n import pick_language, translate
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
 from omnidesk.routing import service as routing_service
@@ -46,7 +49,7 @@ from omnidesk.routing.schemas import QueueStatusOut
 from omnidesk.security import signing
 from omnidesk.security.keys import Purpose, for_purpose, keyring
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip
+from omnidesk.web.deps import ActorDep, DbDep, SettingsDep, client_ip, public_base_url
 
 log = logging.getLogger("omnidesk.widget")
 router = APIRouter(tags=["widget"])
@@ -82,6 +85,23 @@ def current_visitor(request: Request, tenant: str) -> Visitor:
 VisitorDep = Annotated[Visitor, Depends(current_visitor)]
 
 
+def wait_text(language: str, seconds: int) -> str:
+    """A wait as "12 s" / "12 秒", or in whole minutes (rounded up) from two minutes on, as the widget's script does."""
+    if seconds < 120:
+        return translate("widget.wait_seconds", language, seconds=seconds)
+    return translate("widget.wait_minutes", language, minutes=(seconds + 59) // 60)
+
+
+def _visitor_limit(request: Request, key: str, limit: int, window_seconds: int, text_key: str) -> None:
+    """A visitor-facing rate limit: over it, a 429 whose detail says in the visitor's language when to continue."""
+    try:
+        request.app.state.rate_limiter.hit(key, limit, window_seconds)
+    except RateLimited as exc:
+        language = pick_language(accept_language=request.headers.get("accept-language"))
+        detail = translate(text_key, language, wait=wait_text(language, exc.retry_after))
+        raise RateLimited(detail, retry_after=exc.retry_after) from None
+
+
 def _tenant_id(db: DbDep, slug: str) -> uuid.UUID:
     with db.platform_transaction() as s:
         tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == slug, Tenant.is_active.is_(True)))
@@ -104,7 +124,9 @@ def start_session(tenant: str, data: SessionStart, request: Request, db: DbDep, 
         if config is not None and not config.enabled:
             raise NotFound("the chat widget is switched off for this workspace")
         actor = visitor_actor(tenant_id, uuid.uuid4(), ip=ip)
-        customer, visitor_id, identified = actions.start_session(s, actor, data)
+        customer, visitor_id, identified = actions.start_session(
+            s, actor, data, identity_max_age_seconds=settings.widget_identity_max_age_seconds
+        )
         conversations = actions.list_own_conversations(s, customer.id)
         ttl = settings.visitor_token_minutes * 60
         keys = keyring(settings)
@@ -160,7 +182,6 @@ def open_conversation(
     db: DbDep,
     request: Request,
     response: Response,
-    background: BackgroundTasks,
 ) -> VisitorConversationOut:
     settings = request.app.state.settings
     with db.tenant_transaction(visitor.tenant_id) as s:
@@ -168,8 +189,12 @@ def open_conversation(
         if existing is not None:
             response.status_code = status.HTTP_200_OK
             return VisitorConversationOut.model_validate(existing)
-    request.app.state.rate_limiter.hit(
-        f"widget-conv:{client_ip(request)}", settings.widget_conversations_per_ip, 12 * 3600
+    _visitor_limit(
+        request,
+        f"widget-conv:{client_ip(request)}",
+        settings.widget_conversations_per_ip,
+        12 * 3600,
+        "widget.too_many_conversations",
     )
     try:
         with db.tenant_transaction(visitor.tenant_id) as s:
@@ -184,21 +209,7 @@ def open_conversation(
             out = VisitorConversationOut.model_validate(conversation)
     if not first.created:
         response.status_code = status.HTTP_200_OK
-    _follow_up(request, background, visitor.tenant_id, first)
     return out
-
-
-def _follow_up(request: Request, background: BackgroundTasks, tenant_id: uuid.UUID, outcome: Stored) -> None:
-    """After the commit and the answer: the assistant's turn, if it holds the conversation (``bot.turns``,
-    registered at start-up)."""
-    if outcome.created and outcome.held_by_bot:
-        message = outcome.message
-        background.add_task(
-            request.app.state.assistant_turn,
-            tenant_id,
-            uuid.UUID(message["conversation_id"]),
-            uuid.UUID(message["id"]),
-        )
 
 
 @router.get("/widget/{tenant}/conversations/{conversation_id}/messages")
@@ -207,7 +218,7 @@ def list_messages(
     conversation_id: uuid.UUID,
     visitor: VisitorDep,
     db: DbDep,
-    after_seq: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,
+    after_seq: Annotated[Int32, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> Page[MessageOut]:
     """Messages (never internal notes) after ``after_seq``: how the widget resumes after a drop."""
@@ -231,12 +242,17 @@ def send_message(
     db: DbDep,
     request: Request,
     response: Response,
-    background: BackgroundTasks,
 ) -> MessageOut:
     """Persist, then acknowledge with the stored message (its ``seq``). A resend with the same ``client_id``
     returns the stored message with 200 instead of storing it twice."""
     settings = request.app.state.settings
-    request.app.state.rate_limiter.hit(f"widget-msg:{visitor.customer_id}", settings.widget_messages_per_minute, 60)
+    _visitor_limit(
+        request,
+        f"widget-msg:{visitor.customer_id}",
+        settings.widget_messages_per_minute,
+        settings.widget_messages_window_seconds,
+        "widget.too_fast",
+    )
     try:
         with db.tenant_transaction(visitor.tenant_id) as s:
             stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
@@ -249,7 +265,6 @@ def send_message(
             stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
     if not stored.created:
         response.status_code = status.HTTP_200_OK
-    _follow_up(request, background, visitor.tenant_id, stored)
     return MessageOut.model_validate(stored.message)
 
 
@@ -407,7 +422,9 @@ def get_identity_secret(db: DbDep, actor: ActorDep) -> WidgetSecretOut:
 
 
 def snippet_for(request: Request, slug: str) -> str:
-    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
+    """The embed line. Its answers are never cached (API: no-store; the settings page: no-store), so the Host
+    fallback of development cannot reach anyone else."""
+    base, _ = public_base_url(request)
     return f'<script src="{base}/static/widget/loader.js" data-omnidesk-tenant="{slug}" async></script>'
 
 

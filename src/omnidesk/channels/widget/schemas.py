@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, model_validator
 
 from omnidesk.conversations.schemas import Body, ClientId
-from omnidesk.core.schemas import Email, Input, Output
+from omnidesk.core.schemas import Email, Input, Output, SingleLine
 from omnidesk.customers.schemas import Phone
 
 VisitorId = Annotated[str, StringConstraints(pattern=r"^v_[A-Za-z0-9_-]{22,64}$")]
@@ -18,18 +18,37 @@ Origin = Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]+(:[0
 
 class SessionStart(Input):
     visitor_id: VisitorId | None = Field(default=None, description="the id this browser was given before, if any")
-    identifier: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    identifier: Annotated[SingleLine, StringConstraints(min_length=1, max_length=200)] | None = Field(
         default=None, description="the host site's own user id, with identifier_hash"
     )
-    identifier_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
-        default=None, description="hex HMAC-SHA256 of identifier with the tenant's widget identity secret"
+    identifier_issued_at: int | None = Field(
+        default=None,
+        ge=1_000_000_000,
+        le=10_000_000_000,
+        description="when the host site signed the identifier, in Unix seconds; part of the signed text",
     )
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    identifier_hash: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")] | None = Field(
+        default=None,
+        description="hex HMAC-SHA256 of '<identifier>:<identifier_issued_at>' with the tenant's widget identity "
+        "secret; valid OMNIDESK_WIDGET_IDENTITY_MAX_AGE_SECONDS (600) after it was issued",
+    )
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
     language: Annotated[str, StringConstraints(max_length=10)] | None = None
+
+    @model_validator(mode="after")
+    def _signed_with_a_time(self) -> SessionStart:
+        # Hashes of the first scheme (identifier alone, never expiring) are refused by name, so the integrator
+        # sees what changed instead of a silently anonymous visitor.
+        if self.identifier_hash and self.identifier_issued_at is None:
+            raise ValueError(
+                "identifier_issued_at is required with identifier_hash: sign '<identifier>:<issued_at>' "
+                "(Unix seconds) as described in docs/widget.md; hashes of the identifier alone are no longer accepted"
+            )
+        return self
 
 
 class ContactDetails(Input):
-    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] | None = None
     email: Email | None = None
     phone: Phone | None = None
 
@@ -67,7 +86,7 @@ class VisitorSocketSend(VisitorMessageCreate):
 class VisitorConversationCreate(Input):
     message: Body
     client_id: ClientId
-    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    subject: Annotated[SingleLine, StringConstraints(max_length=300)] = ""
 
 
 class WidgetConfigOut(Output):
@@ -82,7 +101,7 @@ class WidgetConfigOut(Output):
 class WidgetConfigUpdate(Input):
     enabled: bool | None = None
     allowed_origins: list[Origin] | None = Field(default=None, max_length=50)
-    title: Annotated[str, StringConstraints(max_length=100)] | None = None
+    title: Annotated[SingleLine, StringConstraints(max_length=100)] | None = None
     greeting: Annotated[str, StringConstraints(max_length=500)] | None = None
     accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
     rotate_identity_secret: bool = False

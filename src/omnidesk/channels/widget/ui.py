@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from omnidesk.accounts.models import Tenant
 from omnidesk.channels.widget import actions
+from omnidesk.core.schemas import Int32
 from omnidesk.i18n import LANGUAGES, catalogue, pick_language
 from omnidesk.web.deps import get_db
 
@@ -35,7 +36,7 @@ def frame_policy(origins: list[str]) -> str:
 
 
 @router.get("/chat/{tenant}")
-def chat_page(tenant: str, request: Request, lang: str = "", embed: int = 0) -> HTMLResponse:
+def chat_page(tenant: str, request: Request, lang: str = "", embed: Int32 = 0) -> HTMLResponse:
     db = get_db(request)
     settings = request.app.state.settings
     with db.platform_transaction() as s:

@@ -6,21 +6,42 @@
  * Messages are shown once each, ordered by seq; after any reconnect the widget fetches everything after the
  * last seq it saw (the socket is subscribed first, so nothing falls in between). All text goes through
  * textContent: nothing a person types is ever parsed as HTML.
+ * Over a rate limit (429 on either path, with the wait in Retry-After or the frame's retry_after) the outbox is
+ * held: the visitor is told when they can continue, with a countdown; their messages stay on screen marked
+ * "not sent yet" and go out by themselves when the wait is over. Server trouble (5xx, no network) is retried
+ * with a growing delay. Nothing stays "sending…" without another attempt coming.
  */
 (function () {
   "use strict";
+
+  // Embedded in another site, this frame may be denied storage (a private window, "block third-party cookies"):
+  // reading localStorage then throws and nothing would start. Keep the state in memory for the page's life instead.
+  var store = (function () {
+    try {
+      var s = window.localStorage;
+      s.getItem("omnidesk:probe");
+      return s;
+    } catch (e) {
+      var mem = {};
+      return {
+        getItem: function (k) { return Object.prototype.hasOwnProperty.call(mem, k) ? mem[k] : null; },
+        setItem: function (k, v) { mem[k] = String(v); },
+        removeItem: function (k) { delete mem[k]; },
+      };
+    }
+  })();
 
   var config = JSON.parse(document.getElementById("omnidesk-config").textContent);
   var tenant = config.tenant;
   var api = "/api/v1/widget/" + encodeURIComponent(tenant);
   var storeKey = "omnidesk:" + tenant + ":";
-  var lang = localStorage.getItem(storeKey + "lang") || config.lang;
+  var lang = store.getItem(storeKey + "lang") || config.lang;
 
   var state = {
-    visitorId: localStorage.getItem(storeKey + "visitor") || null,
+    visitorId: store.getItem(storeKey + "visitor") || null,
     token: null,
     socketToken: null,
-    conversationId: localStorage.getItem(storeKey + "conversation") || null,
+    conversationId: store.getItem(storeKey + "conversation") || null,
     status: null,
     lastSeq: 0,
     shown: {},          // seq -> <li>
@@ -34,6 +55,11 @@
     agentRead: 0,
     agentDelivered: 0,
     rated: false,
+    holdUntil: 0,       // Date.now() until which the outbox waits (rate limited); 0 when not held
+    holdKey: null,      // what the countdown says: widget.too_fast or widget.too_many_conversations
+    holdTimer: null,
+    retryTimer: null,
+    retryDelay: 2000,   // the next wait after server trouble; doubles up to 30 s, back to 2 s on success
   };
   var outbox = loadOutbox();
 
@@ -42,6 +68,8 @@
     input: document.getElementById("message-input"),
     composer: document.getElementById("composer"),
     status: document.getElementById("status"),
+    hold: document.getElementById("hold"),
+    announce: document.getElementById("announce"),
     queue: document.getElementById("queue"),
     typing: document.getElementById("typing"),
     rating: document.getElementById("rating"),
@@ -73,9 +101,9 @@
   }
 
   function loadOutbox() {
-    try { return JSON.parse(localStorage.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
+    try { return JSON.parse(store.getItem(storeKey + "outbox") || "[]"); } catch (e) { return []; }
   }
-  function saveOutbox() { localStorage.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
+  function saveOutbox() { store.setItem(storeKey + "outbox", JSON.stringify(outbox)); }
 
   function newClientId() {
     var bytes = new Uint8Array(12);
@@ -86,7 +114,8 @@
   function setStatus(text) { el.status.textContent = text || ""; }
 
   async function call(method, path, body, isForm) {
-    var headers = { "Accept": "application/json" };
+    // Accept-Language: the server words its answers (a 429's detail) in the widget's language.
+    var headers = { "Accept": "application/json", "Accept-Language": lang };
     if (state.token) headers["Authorization"] = "Bearer " + state.token;
     var init = { method: method, headers: headers };
     if (body !== undefined) {
@@ -106,23 +135,36 @@
     if (state.visitorId) body.visitor_id = state.visitorId;
     if (state.identity) {
       body.identifier = state.identity.identifier;
+      body.identifier_issued_at = state.identity.identifier_issued_at;
       body.identifier_hash = state.identity.identifier_hash;
       if (state.identity.name) body.name = state.identity.name;
     }
     var saved = state.token;
     state.token = null;
     var response = await call("POST", "/session", body);
+    if (!response.ok && state.identity && (response.status === 401 || response.status === 422)) {
+      // The host site's identity token expired or uses the old scheme: chat on anonymously rather than not at
+      // all, tell the integrator why, and let the host page sign a fresh one (OmniDeskSettings.refreshIdentity).
+      var problem = await response.json().catch(function () { return {}; });
+      if (window.console) console.warn("OmniDesk: identity refused: " + (problem.detail || response.status));
+      state.identity = null;
+      state.token = saved;
+      var anonymous = await startSession();
+      // Only now: a fresh identity the host page sends back must not race this anonymous session.
+      tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
+      return anonymous;
+    }
     if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
     var data = await response.json();
     state.visitorId = data.visitor_id;
     state.token = data.token;
     state.socketToken = data.socket_token;
-    localStorage.setItem(storeKey + "visitor", data.visitor_id);
+    store.setItem(storeKey + "visitor", data.visitor_id);
     var known = data.conversations.map(function (c) { return c.id; });
     if (!state.conversationId || known.indexOf(state.conversationId) < 0) {
       state.conversationId = data.conversations.length ? data.conversations[0].id : null;
-      if (state.conversationId) localStorage.setItem(storeKey + "conversation", state.conversationId);
-      else localStorage.removeItem(storeKey + "conversation");
+      if (state.conversationId) store.setItem(storeKey + "conversation", state.conversationId);
+      else store.removeItem(storeKey + "conversation");
     }
     var current = data.conversations.filter(function (c) { return c.id === state.conversationId; })[0];
     if (current) state.status = current.status;
@@ -276,6 +318,7 @@
     meta(li, { sender_type: "customer" });
     el.messages.appendChild(li);
     state.pending[item.client_id] = li;
+    if (state.holdUntil) tickHold();  // typed while held: marked "not sent yet" at once
     el.messages.scrollTop = el.messages.scrollHeight;
   }
 
@@ -299,7 +342,13 @@
   }
 
   async function flushOutbox() {
+    if (state.holdUntil) {
+      if (state.holdUntil > Date.now()) return;
+      releaseHold();  // the wait is over although its timer has not fired yet (a throttled background tab)
+      return;
+    }
     if (state.flushing || !state.token) return;
+    clearTimeout(state.retryTimer);
     state.flushing = true;
     try {
       while (outbox.length) {
@@ -310,6 +359,7 @@
         if (!conversationId) {
           response = await call("POST", "/conversations", { message: item.body, client_id: item.client_id });
           if (response.ok) {
+            sent();
             var conversation = await response.json();
             switchConversation(conversation.id, conversation.status);
             outbox.shift();
@@ -325,23 +375,29 @@
           if (answer && answer.type === "ack") {
             outbox.shift();
             saveOutbox();
+            sent();
             showMessage(answer.message);
             continue;
           }
           if (answer) {
-            response = { status: answer.status };
+            response = { status: answer.status, retryAfter: answer.retry_after };
           } else {
             response = await call("POST", "/conversations/" + conversationId + "/messages",
               { body: item.body, client_id: item.client_id });
             if (response.ok) {
               outbox.shift();
               saveOutbox();
+              sent();
               showMessage(await response.json());
               continue;
             }
           }
         }
-        if (response.status === 429 || response.status >= 500) { setStatus(t("widget.retrying")); break; }
+        if (response.status === 429) {
+          holdOutbox(retryAfterOf(response), conversationId ? "widget.too_fast" : "widget.too_many_conversations");
+          break;
+        }
+        if (response.status >= 500) { setStatus(t("widget.retrying")); retryLater(retryAfterOf(response)); break; }
         // Refused for good (too long, conversation gone): drop it and say so.
         outbox.shift();
         saveOutbox();
@@ -350,9 +406,75 @@
       }
     } catch (e) {
       setStatus(t("widget.offline"));
+      retryLater(0);
     } finally {
       state.flushing = false;
     }
+  }
+
+  /* ---- waiting: over a rate limit, or after server trouble ---- */
+
+  function retryAfterOf(response) {
+    var header = response.headers ? Number(response.headers.get("Retry-After")) : Number(response.retryAfter);
+    return header > 0 ? header : 0;
+  }
+
+  function waitText(seconds) {
+    if (seconds < 120) return t("widget.wait_seconds", { seconds: seconds });
+    return t("widget.wait_minutes", { minutes: Math.ceil(seconds / 60) });
+  }
+
+  function holdOutbox(seconds, key) {
+    var wait = Math.min(seconds || 5, 12 * 3600);
+    state.holdUntil = Date.now() + wait * 1000;
+    state.holdKey = key;
+    setStatus("");
+    el.hold.hidden = false;
+    document.body.dataset.held = "1";
+    // Said once to screen readers; the countdown itself (role=timer) is not read out every second.
+    el.announce.textContent = t(key, { wait: waitText(wait) });
+    tickHold();
+  }
+
+  function tickHold() {
+    clearTimeout(state.holdTimer);
+    var left = Math.ceil((state.holdUntil - Date.now()) / 1000);
+    if (left <= 0) { releaseHold(); return; }
+    el.hold.textContent = t(state.holdKey, { wait: waitText(left) });
+    markHeld(t("widget.held", { wait: waitText(left) }));
+    state.holdTimer = setTimeout(tickHold, (state.holdUntil - Date.now()) % 1000 || 1000);
+  }
+
+  function releaseHold() {
+    state.holdUntil = 0;
+    el.hold.hidden = true;
+    el.hold.textContent = "";
+    el.announce.textContent = "";
+    delete document.body.dataset.held;
+    markHeld(null);
+    flushOutbox();
+  }
+
+  function markHeld(text) {
+    Object.keys(state.pending).forEach(function (id) {
+      var li = state.pending[id];
+      if (li.classList.contains("failed")) return;
+      li.classList.toggle("held", Boolean(text));
+      var m = li.querySelector(".meta");
+      if (m) m.textContent = text || t("widget.sending");
+    });
+  }
+
+  function retryLater(seconds) {
+    clearTimeout(state.retryTimer);
+    var delay = seconds ? seconds * 1000 : state.retryDelay;
+    state.retryDelay = Math.min(state.retryDelay * 2, 30000);
+    state.retryTimer = setTimeout(flushOutbox, delay);
+  }
+
+  function sent() {
+    state.retryDelay = 2000;
+    if (el.status.textContent === t("widget.retrying") || el.status.textContent === t("widget.offline")) setStatus("");
   }
 
   function sendOverSocket(conversationId, item) {
@@ -377,7 +499,7 @@
       Array.prototype.slice.call(el.messages.querySelectorAll("li:not(.pending)")).forEach(function (n) { n.remove(); });
     }
     state.status = status;
-    localStorage.setItem(storeKey + "conversation", id);
+    store.setItem(storeKey + "conversation", id);
     el.rating.hidden = true;
     el.rated.hidden = true;
     pollQueue();
@@ -389,7 +511,7 @@
     if (!state.conversationId) return;
     for (var guard = 0; guard < 50; guard++) {
       var response = await call("GET", "/conversations/" + state.conversationId + "/messages?after_seq=" + state.lastSeq);
-      if (response.status === 404) { state.conversationId = null; localStorage.removeItem(storeKey + "conversation"); return; }
+      if (response.status === 404) { state.conversationId = null; store.removeItem(storeKey + "conversation"); return; }
       if (!response.ok) return;
       var page = await response.json();
       page.items.forEach(showMessage);
@@ -560,9 +682,10 @@
 
   el.langSwitch.addEventListener("click", function () {
     lang = lang === "zh-CN" ? "en" : "zh-CN";
-    localStorage.setItem(storeKey + "lang", lang);
+    store.setItem(storeKey + "lang", lang);
     applyLanguage();
     refreshTicks();
+    if (state.holdUntil) tickHold();
   });
 
   if (el.close) el.close.addEventListener("click", function () { tellParent({ type: "omnidesk:close" }); });
@@ -580,7 +703,8 @@
     if (event.source !== window.parent || config.parentOrigins.indexOf(event.origin) < 0) return;
     var data = event.data || {};
     if (data.type === "omnidesk:identify" && typeof data.identifier === "string" && typeof data.identifier_hash === "string") {
-      state.identity = { identifier: data.identifier, identifier_hash: data.identifier_hash, name: data.name };
+      state.identity = { identifier: data.identifier, identifier_issued_at: Number(data.identifier_issued_at) || null,
+        identifier_hash: data.identifier_hash, name: data.name };
       startSession().then(function () { if (state.ws) state.ws.close(); });
     }
   });
@@ -607,7 +731,9 @@
       setTimeout(main, 3000);
       return;
     }
+    document.body.dataset.session = "1";
     tellParent({ type: "omnidesk:ready" });
+    flushOutbox();  // what was kept from last time goes out now, over HTTP if the socket is slow or blocked
     if (state.status === "resolved") el.rating.hidden = false;
     pollQueue();
     try { await connect(); } catch (e) { setTimeout(reconnect, 1000); }

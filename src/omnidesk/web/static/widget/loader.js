@@ -2,9 +2,12 @@
  *
  *   <script src="https://desk.example/static/widget/loader.js" data-omnidesk-tenant="demo" async></script>
  *
- * Optional, before the tag: window.OmniDeskSettings = { identifier: "user-42", identifier_hash: "<hex HMAC>",
- * name: "..." } where the hash is computed on the host site's server with the workspace's identity secret.
- * Messages to and from the iframe are checked against the widget's own origin.
+ * Optional, before the tag: window.OmniDeskSettings = { identifier: "user-42", identifier_issued_at: 1767225600,
+ * identifier_hash: "<hex HMAC>", name: "..." } where the hash is HMAC-SHA256("<identifier>:<issued_at>") computed
+ * on the host site's server with the workspace's identity secret when it renders the page (valid 10 minutes by
+ * default). Pages that stay open longer may add refreshIdentity: a function returning (a promise of) a freshly
+ * signed { identifier, identifier_issued_at, identifier_hash }; it is called when the widget reports the token
+ * expired. Messages to and from the iframe are checked against the widget's own origin.
  */
 (function () {
   "use strict";
@@ -38,14 +41,29 @@
   }
   button.addEventListener("click", function () { toggle(frame.style.display === "none"); });
 
+  function identify(s) {
+    if (!s || !s.identifier) return;
+    frame.contentWindow.postMessage({ type: "omnidesk:identify", identifier: String(s.identifier),
+      identifier_issued_at: Number(s.identifier_issued_at) || null, identifier_hash: String(s.identifier_hash || ""),
+      name: s.name ? String(s.name) : undefined }, origin);
+  }
+
+  var refreshing = false;
   window.addEventListener("message", function (event) {
     if (event.origin !== origin || event.source !== frame.contentWindow) return;
     var data = event.data || {};
+    var settings = window.OmniDeskSettings;
     if (data.type === "omnidesk:close") { toggle(false); button.focus(); }
-    if (data.type === "omnidesk:ready" && window.OmniDeskSettings && window.OmniDeskSettings.identifier) {
-      var s = window.OmniDeskSettings;
-      frame.contentWindow.postMessage({ type: "omnidesk:identify", identifier: String(s.identifier),
-        identifier_hash: String(s.identifier_hash || ""), name: s.name ? String(s.name) : undefined }, origin);
+    if (data.type === "omnidesk:ready") identify(settings);
+    if (data.type === "omnidesk:identity-refused" && settings && typeof settings.refreshIdentity === "function" &&
+        !refreshing) {
+      refreshing = true;  // one refresh per refusal: a host that keeps signing stale tokens does not loop
+      Promise.resolve(settings.refreshIdentity()).then(function (fresh) {
+        if (fresh && fresh.identifier) identify({ identifier: fresh.identifier, identifier_issued_at:
+          fresh.identifier_issued_at, identifier_hash: fresh.identifier_hash, name: fresh.name || settings.name });
+      }).catch(function () { /* stay anonymous */ }).then(function () {
+        setTimeout(function () { refreshing = false; }, 60000);
+      });
     }
   });
 

@@ -1,0 +1,136 @@
+"""Every job kind and periodic task the queue runs. Imported by :class:`omnidesk.jobs.queue.JobQueue`.
+
+Job kinds are enqueued by actions in the transaction they follow (``jobs.outbox.enqueue``); periodic tasks re-derive
+their work from the database each time, so a lost or repeated tick loses nothing and doubles nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter
+from sqlalchemy import select, update
+
+from omnidesk.core.db import utcnow
+from omnidesk.jobs import maintenance
+from omnidesk.jobs.context import JobContext
+from omnidesk.jobs.models import Job, JobState
+from omnidesk.jobs.registry import job, periodic
+
+log = logging.getLogger("omnidesk.jobs")
+
+LATE_TURNS = Counter(
+    "omnidesk_bot_turns_handed_over_late_total",
+    "customer messages passed to people with a holding message because the assistant's turn waited too long",
+)
+
+# --- jobs enqueued in a transaction ------------------------------------------------------------------------------
+
+
+@job("bot.turn", priority=5)
+def bot_turn(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """The assistant answers one customer message: ``bot.turns.take_turn`` (queued by ``bot.arrivals`` in the
+    transaction that stored the message)."""
+    from omnidesk.bot.turns import take_turn
+
+    take_turn(ctx.db, ctx.brains, ctx.assistant, tenant_id,
+              uuid.UUID(payload["conversation_id"]), uuid.UUID(payload["message_id"]))  # fmt: skip
+
+
+@job("bot.train")
+def train_intent_model(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    from omnidesk.bot import jobs as bot_jobs
+
+    bot_jobs.claim_and_train(ctx.db, tenant_id, uuid.UUID(payload["model_id"]), ctx.brains)
+
+
+@job("knowledge.import")
+def knowledge_import(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    from omnidesk.knowledge import imports
+
+    imports.run(ctx.db, tenant_id, uuid.UUID(payload["import_id"]), ctx.limits)
+
+
+# --- periodic tasks ----------------------------------------------------------------------------------------------
+
+
+@periodic("maintenance.purge", timedelta(minutes=5))
+def purge(ctx: JobContext) -> dict[str, Any]:
+    removed = maintenance.purge_expired(ctx.db)
+    return {k: v for k, v in removed.items() if v}
+
+
+@periodic("knowledge.expiry", timedelta(minutes=1))
+def knowledge_expiry(ctx: JobContext) -> int:
+    """Published knowledge whose effective or expiry time passed: bump each tenant's knowledge version."""
+    from omnidesk.knowledge import state
+
+    return state.expire_due(ctx.db)
+
+
+@periodic("tickets.sla", timedelta(seconds=30))
+def sla_tick(ctx: JobContext) -> dict[str, int]:
+    from omnidesk.jobs import tickets
+
+    counts = tickets.tick(ctx.db)
+    return {k: v for k, v in counts.items() if v}
+
+
+@periodic("tickets.mail", timedelta(seconds=30))
+def mail(ctx: JobContext) -> int:
+    from omnidesk.jobs import tickets
+
+    return tickets.deliver_mail(ctx.db, ctx.settings)
+
+
+@periodic("bot.suggestions", timedelta(minutes=1))
+def faq_suggestions(ctx: JobContext) -> int:
+    from omnidesk.bot import jobs as bot_jobs
+
+    return bot_jobs.harvest_suggestions(ctx.db)
+
+
+@periodic("routing.reconcile", timedelta(seconds=2), priority=20)
+def routing_reconcile(ctx: JobContext) -> int:
+    """Lapsed offers, agents who came online or freed capacity. Sees the agents connected to this process
+    (embedded) or to every process (Redis presence)."""
+    from omnidesk.routing import service
+
+    return service.reconcile_once(ctx.db, ctx.presence)
+
+
+@periodic("bot.turn_lag", timedelta(seconds=2), priority=20)
+def late_bot_turns(ctx: JobContext) -> int:
+    """Follow-ups behind: every customer message whose assistant turn has waited longer than
+    ``OMNIDESK_BOT_TURN_MAX_LAG_SECONDS`` without starting goes to people with a holding message (the customer is
+    told something true instead of silence), and its job is settled so the assistant does not answer it later."""
+    from omnidesk.bot import pipeline
+
+    now = utcnow()
+    cutoff = now - timedelta(seconds=ctx.settings.bot_turn_max_lag_seconds)
+    with ctx.db.platform_read() as s:
+        late = s.execute(
+            select(Job.id, Job.tenant_id, Job.payload, Job.created_at)
+            .where(Job.kind == pipeline.TURN, Job.state == JobState.QUEUED, Job.created_at < cutoff)
+            .order_by(Job.created_at)
+            .limit(200)
+        ).all()
+    handed = 0
+    for job_id, tenant_id, payload, created_at in late:
+        with ctx.db.tenant_transaction(tenant_id) as s:
+            settled = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.state == JobState.QUEUED)
+                .values(state=JobState.DONE, finished_at=now, last_error="passed to people: waited too long")
+            ).rowcount  # type: ignore[attr-defined]
+            if settled and pipeline.hand_over_delayed(
+                s, tenant_id, uuid.UUID(payload["conversation_id"]), uuid.UUID(payload["message_id"]),
+                (now - created_at).total_seconds(),
+            ):  # fmt: skip
+                handed += 1
+    if handed:
+        LATE_TURNS.inc(handed)
+    return handed
