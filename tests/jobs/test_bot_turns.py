@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from omnidesk.bot.models import BotConversation
-from omnidesk.conversations.models import Message
+from omnidesk.conversations import actions as conversation_actions
+from omnidesk.conversations.models import Conversation, Message
+from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database, utcnow
 from omnidesk.core.settings import Settings
 from omnidesk.events.bus import MemoryBus
@@ -140,3 +142,19 @@ def test_a_message_sent_over_the_socket_queues_its_turn_with_it(client: TestClie
         job = s.scalar(select(Job).where(Job.kind == "bot.turn", Job.key == ack["message"]["id"]))
     assert job is not None and job.state == JobState.DONE and job.attempts == 1
     assert bot_replies(db, world, [uuid.UUID(ack["message"]["id"])]) == {uuid.UUID(ack["message"]["id"]): 1}
+
+
+def test_only_what_the_customer_sent_queues_a_turn_in_its_transaction(own_db: Database) -> None:
+    """Whichever entry point stores a customer's text in a conversation the assistant holds, ``receive_messages``
+    queues its turn in the same transaction (the intake policy decides, not the entry point); a message staff or
+    an integration relayed for the customer gets none (they handle the conversation themselves)."""
+    world, [held] = bot_world(own_db, 1)
+    system = system_actor(world.tenant_id)
+    with own_db.tenant_transaction(world.tenant_id) as s:
+        conversation = s.get(Conversation, held)
+        assert conversation is not None
+        relayed = conversation_actions.relay_customer_message(s, system, conversation, "代客户转述：怎么退货")
+    [typed] = send(own_db, world, [held])
+    keys = [job.key for job in jobs_of(own_db, world.tenant_id)]
+    assert keys == [str(typed)], "one turn, for the customer's own message only"
+    assert relayed.created and not any(key == relayed.message["id"] for key in keys)
