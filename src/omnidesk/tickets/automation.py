@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.errors import DomainError
 from omnidesk.tickets import history, notify, ops, queries
-from omnidesk.tickets.models import AutomationRule, Ticket
+from omnidesk.tickets.models import AutomationRule, AutomationRun, Ticket
 from omnidesk.tickets.rules import ActionType, Trigger, fires_on, matches
-from omnidesk.tickets.states import Status
+from omnidesk.tickets.states import OPEN_STATES, Status
 
 log = logging.getLogger("omnidesk.tickets.automation")
 MAX_DEPTH = 3
@@ -198,10 +200,34 @@ def _apply_one(
 
 
 def _team_members(session: Session, ticket: Ticket) -> list[uuid.UUID]:
-    from sqlalchemy import select
-
     from omnidesk.accounts.models import TeamMember
 
     if ticket.team_id is None:
         return []
     return list(session.scalars(select(TeamMember.user_id).where(TeamMember.team_id == ticket.team_id)))
+
+
+def run_elapsed_rules(s: Session, tenant_id: uuid.UUID, now: datetime, limit: int = 500) -> int:
+    """Fire "elapsed time" rules once per ticket and anchor time (an ``automation_runs`` row marks it)."""
+    fired = 0
+    for rule in s.scalars(select(AutomationRule).where(AutomationRule.enabled.is_(True))):
+        if rule.trigger.get("event") != Trigger.ELAPSED:
+            continue
+        anchor = getattr(Ticket, rule.trigger["since"])
+        cutoff = now - timedelta(minutes=int(rule.trigger["minutes"]))
+        done = exists().where(AutomationRun.rule_id == rule.id, AutomationRun.ticket_id == Ticket.id)
+        candidates = s.scalars(
+            select(Ticket)
+            .where(
+                anchor <= cutoff, Ticket.status.in_([x.value for x in OPEN_STATES]), Ticket.deleted_at.is_(None), ~done
+            )
+            .order_by(anchor)
+            .limit(limit)
+        )
+        for ticket in candidates:
+            marker = getattr(ticket, rule.trigger["since"]).isoformat()[:64]
+            s.add(AutomationRun(tenant_id=tenant_id, rule_id=rule.id, ticket_id=ticket.id, marker=marker))
+            if matches(rule.conditions, facts(ticket)):
+                fired += run(s, ticket, Trigger.ELAPSED, only=rule)
+        s.flush()
+    return fired
