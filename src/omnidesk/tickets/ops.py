@@ -83,10 +83,11 @@ def write_in_bulk(session: Session, tickets: Iterable[Ticket]) -> int:
             raise UnscopedSession("Ticket written from a session without a tenant")
         if not platform and ticket.tenant_id != tenant_id:
             raise CrossTenantWrite("Ticket of another tenant")
+        # committed_state holds the attributes set since the load (a superset of those that changed).
         changes = {
-            attr.key: state.attrs[attr.key].value
-            for attr in state.mapper.column_attrs
-            if attr.key != "version" and state.attrs[attr.key].history.has_changes()
+            key: state.attrs[key].value
+            for key in state.committed_state
+            if key != "version" and state.attrs[key].history.has_changes()
         }
         if changes:
             groups.setdefault(tuple(sorted(changes)), []).append((ticket, changes))

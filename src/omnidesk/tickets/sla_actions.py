@@ -49,7 +49,14 @@ def act_on_due(session: Session, tenant_id: uuid.UUID, clock_ids: list[uuid.UUID
     breaches, notices, rules fired). Clocks another worker holds are skipped (it acts on them)."""
     s = session
     rows = list(s.scalars(select(SlaClock).where(SlaClock.id.in_(clock_ids)).with_for_update(skip_locked=True)))
-    tickets = {t.id: t for t in s.scalars(select(Ticket).where(Ticket.id.in_({r.ticket_id for r in rows})))}
+    # Through the clocks, so that SQLite looks the tickets up by primary key: with ``id IN (…)`` and the tenant
+    # criterion on tickets alone it walks the tenant's whole ticket index (0.3 s at 100,000 tickets).
+    tickets = {
+        t.id: t
+        for t in s.scalars(
+            select(Ticket).join(SlaClock, SlaClock.ticket_id == Ticket.id).where(SlaClock.id.in_([r.id for r in rows]))
+        )
+    }
     warn, breach = [], []
     for row in rows:
         ticket = tickets[row.ticket_id]
@@ -75,7 +82,7 @@ def act_on_due(session: Session, tenant_id: uuid.UUID, clock_ids: list[uuid.UUID
         clocks.store(clocks.calendar(s, tickets[row.ticket_id]), row, clocks.pure(row))
         if row.id in new_warn:
             warned[tickets[row.ticket_id].assignee_id].append(tickets[row.ticket_id])
-    with ops.retarget_in_one_go(s):
+    with ops.retarget_in_one_go(s), history.in_bulk(s):
         for row in breach:
             row.warned_at = row.warned_at or now
             row.breached_at = now
