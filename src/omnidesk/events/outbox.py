@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from omnidesk.events.bus import Event, EventBus
 from omnidesk.events.types import Event as TypedEvent
 
 _OUTBOX = "omnidesk_outbox"
 _BUS = "omnidesk_bus"
+_MARKS = "omnidesk_outbox_savepoints"
 
 
 def tenant_channel(tenant_id: uuid.UUID) -> str:
@@ -48,6 +49,25 @@ def _flush_outbox(session: Session) -> None:
             bus.publish_many(channel, events)
 
 
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_OUTBOX, ()))
+
+
 @event.listens_for(Session, "after_rollback")
 def _drop_outbox(session: Session) -> None:
-    session.info.pop(_OUTBOX, None)
+    """A rolled-back transaction publishes nothing; a rolled-back savepoint (an automation action skipped inside a
+    larger write, such as a reconciler tick over many tickets) drops only the events queued inside it."""
+    nested = session.get_nested_transaction()
+    mark = session.info.get(_MARKS, {}).get(nested) if nested is not None else None
+    if mark is None:
+        session.info.pop(_OUTBOX, None)
+    else:
+        del session.info.get(_OUTBOX, [])[mark:]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        session.info.get(_MARKS, {}).pop(transaction, None)
