@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.errors import DomainError
 from omnidesk.tickets import history, notify, ops, queries
@@ -125,9 +124,10 @@ def apply(session: Session, ticket: Ticket, rule: AutomationRule) -> set[str]:
                 note=f"skipped: {exc.detail}",
             )
     if changed:
-        # A rule edits tickets as the system: the audit trail says which rule changed which fields.
+        # A rule edits tickets as the system: the audit trail says which rule changed which fields (held for one
+        # bulk insert while the reconciler acts on many tickets: history.in_bulk).
         fields = sorted(f for f in changed if not f.startswith("@"))
-        audit.record(
+        history.audit(
             session,
             actor,
             "automation.apply",
