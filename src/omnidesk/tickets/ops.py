@@ -83,11 +83,12 @@ def write_in_bulk(session: Session, tickets: Iterable[Ticket]) -> int:
             raise UnscopedSession("Ticket written from a session without a tenant")
         if not platform and ticket.tenant_id != tenant_id:
             raise CrossTenantWrite("Ticket of another tenant")
-        # committed_state holds the attributes set since the load (a superset of those that changed).
+        # committed_state holds the loaded value of each attribute set since the load: keep those now different.
+        current = state.dict
         changes = {
-            key: state.attrs[key].value
-            for key in state.committed_state
-            if key != "version" and state.attrs[key].history.has_changes()
+            key: current[key]
+            for key, loaded in state.committed_state.items()
+            if key != "version" and key in current and current[key] != loaded
         }
         if changes:
             groups.setdefault(tuple(sorted(changes)), []).append((ticket, changes))
