@@ -249,12 +249,16 @@ def bench_tick(kind: str, n: int, due: int) -> None:
         with db.engine.connect() as conn:
             ids = [r[0] for r in conn.execute(text("SELECT id FROM tickets"))]
         ids = [uuid.UUID(str(i)) if not isinstance(i, uuid.UUID) else i for i in ids]
-        bulk_insert(db, SlaClock.__table__, clock_rows(tenant_id, ids, now, due))
+        # Twice ``due`` past their deadline: one tick is timed, the next (as many) runs under tracemalloc, which
+        # slows Python-heavy code two- to threefold and so must not be on the timed one.
+        bulk_insert(db, SlaClock.__table__, clock_rows(tenant_id, ids, now, 2 * due))
         if kind == "postgresql":
             with db.engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
                 conn.commit()
-        print(f"[{kind}] generated {n:,} open tickets + clocks in {gen_s:.1f}s (tickets), {due:,} past their deadline")
+        print(
+            f"[{kind}] generated {n:,} open tickets + clocks in {gen_s:.1f}s (tickets), {due:,} past their deadline (twice that for the memory tick)"
+        )
 
         def naive() -> int:
             # Baseline: what a scheduler without stored deadlines does — load every running clock, compute in Python.
@@ -275,8 +279,9 @@ def bench_tick(kind: str, n: int, due: int) -> None:
             return count
 
         naive_s, naive_found = timed(naive)
+        tick_s, counts = timed(lambda: jobs.tick(db, now, batch=due))
         tracemalloc.start()
-        tick_s, counts = timed(lambda: jobs.tick(db, now))
+        jobs.tick(db, now, batch=due)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         idle_s, idle = timed(lambda: jobs.tick(db, now))
@@ -284,7 +289,7 @@ def bench_tick(kind: str, n: int, due: int) -> None:
         print(
             f"[{kind}] tick acting on {counts['breaches']:,} breaches: {tick_s * 1000:8.1f} ms "
             f"({tick_s / max(counts['breaches'], 1) * 1000:.2f} ms per breach), notices {counts['notices']}, "
-            f"rules fired {counts['rules']}, Python peak {peak / 1e6:.1f} MB"
+            f"rules fired {counts['rules']}; Python peak of such a tick {peak / 1e6:.1f} MB"
         )
         print(
             f"[{kind}] idle tick (nothing due, indexed query only): {idle_s * 1000:8.1f} ms, acted {idle['breaches']}"
