@@ -300,15 +300,22 @@ def faq() -> None:
 
 @faq.command("import")
 @click.option("--tenant", "slug", required=True)
-@click.option("--skip-errors", is_flag=True, help="import the good rows even if some rows are bad")
+@click.option("--dry-run", is_flag=True, help="only report what the import would do (nothing is written)")
+@click.option("--all-or-nothing", is_flag=True, help="import nothing if any row is bad")
+@click.option("--skip-errors", is_flag=True, hidden=True, help="deprecated: importing the good rows is the default")
 @click.option("--publish/--draft", default=True, show_default=True, help="publish the entries right away")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def faq_import(slug: str, skip_errors: bool, publish: bool, file: str) -> None:
-    """Import FAQ entries from CSV or XLSX (columns id,question,variants,answer,language; variants split by |)."""
+def faq_import(slug: str, dry_run: bool, all_or_nothing: bool, skip_errors: bool, publish: bool, file: str) -> None:
+    """Import FAQ entries from CSV or XLSX (columns id,question,variants,answer,language; variants split by |).
+
+    The good rows are imported and the bad ones listed (on stderr); the JSON report also lists notices (what was
+    read differently from the file, e.g. language zh read as zh-CN). Exit status 1 when nothing could be imported.
+    """
     from pathlib import Path
 
     from omnidesk.knowledge import transfer
 
+    del skip_errors  # kept so that existing scripts still run
     settings = _settings()
     _require_migrated(settings)
     db = _db(settings)
@@ -319,11 +326,19 @@ def faq_import(slug: str, skip_errors: bool, publish: bool, file: str) -> None:
     if publish and fmt == "csv":
         content = _with_status_column(content)
     try:
-        with db.tenant_transaction(tenant_id) as s:
-            report = transfer.import_entries(s, system_actor(tenant_id), fmt, content, skip_errors=skip_errors)
+        if dry_run:
+            with db.tenant_read(tenant_id) as s:
+                report = transfer.preview(s, system_actor(tenant_id), fmt, content)
+        else:
+            with db.tenant_transaction(tenant_id) as s:
+                report = transfer.import_entries(
+                    s, system_actor(tenant_id), fmt, content, all_or_nothing=all_or_nothing
+                )
     except DomainError as exc:
         lines = [str(exc)] + [f"  row {e.get('row')}: {e.get('field')}: {e.get('message')}" for e in exc.errors[:50]]
         raise click.ClickException("\n".join(lines)) from None
+    for e in report.errors[:50]:
+        click.echo(f"row {e.get('row')}: {e.get('field')}: {e.get('message')}", err=True)
     click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
 
 
@@ -332,7 +347,10 @@ def _with_status_column(content: bytes) -> bytes:
     import csv
     import io
 
-    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    try:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        return content  # the import reports what is wrong with the file
     if not rows or "status" in [h.strip().lower() for h in rows[0]]:
         return content
     out = io.StringIO()

@@ -112,6 +112,26 @@ def test_faq_import_cli_keeps_external_ids(
     bad.write_text("id,question,variants,answer,language\nQ-78,,x,y,zh-CN\n", encoding="utf-8")
     failed = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(bad)])
     assert failed.exit_code == 1 and "row 2" in failed.output
+    # a file from another system: the good rows go in, the bad one is listed; a dry run writes nothing
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(
+        'id,question,variants,answer,language\nfaq?79,怎么改地址,"地址写错了|收货地址\n怎么改",发货前可在订单页修改。,zh\n'
+        "Q-80,,x,y,zh-CN\n",
+        encoding="utf-8",
+    )
+    dry = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, "--dry-run", str(mixed)])
+    assert dry.exit_code == 0 and '"created": 1' in dry.output and '"dry_run": true' in dry.output
+    assert "'zh' read as zh-CN" in dry.output
+    strict = CliRunner().invoke(
+        main, ["faq", "import", "--tenant", bot_world.world.slug, "--all-or-nothing", str(mixed)]
+    )
+    assert strict.exit_code == 1 and "row 3" in strict.output
+    reply = client.post("/api/v1/bot/answer", json={"text": "收货地址怎么改"}, headers=bot_world.world.headers()).json()
+    assert reply.get("knowledge_id") != "faq?79"  # neither the dry run nor the refused import wrote it
+    done = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(mixed)])
+    assert done.exit_code == 0 and '"created": 1' in done.output and "row 3" in done.output
+    reply = client.post("/api/v1/bot/answer", json={"text": "收货地址怎么改"}, headers=bot_world.world.headers()).json()
+    assert reply["kind"] == "answer" and reply["knowledge_id"] == "faq?79"
 
 
 def test_resolved_hand_overs_become_faq_suggestions(client: TestClient, bot_world: BotWorld) -> None:

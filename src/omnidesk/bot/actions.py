@@ -26,7 +26,7 @@ from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.core.schemas import contains_nul
 from omnidesk.knowledge import actions as knowledge_actions
 from omnidesk.knowledge.queries import published_faq
-from omnidesk.knowledge.schemas import ArticleCreate
+from omnidesk.knowledge.schemas import ASSISTANT_MATCH_CHARS, ArticleCreate
 from omnidesk.knowledge.states import Kind
 from omnidesk.security.keys import PurposeKeys
 from omnidesk.security.permissions import Perm
@@ -133,7 +133,7 @@ def training_data(session: Session) -> tuple[list[str], list[str]]:
         labels.append(label)
     for entry in published_faq(session):
         for question in (entry.question, *entry.variants):
-            texts.append(question)
+            texts.append(question[:ASSISTANT_MATCH_CHARS])  # a long variant is kept whole, matched on its start
             labels.append(f"faq:{entry.external_id or entry.id}")
     return texts, labels
 

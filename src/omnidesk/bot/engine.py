@@ -30,6 +30,7 @@ from omnidesk.bot.nlu import (
     normalize,
 )
 from omnidesk.bot.settings import BotSettings, FlowSpec
+from omnidesk.knowledge.schemas import ASSISTANT_MATCH_CHARS
 from omnidesk.security.outbound import OutboundClient, OutboundPolicy
 
 TEXTS = {
@@ -106,7 +107,8 @@ class Reply:
 
 def build_index(items: list[FaqItem], encoder: Encoder | None) -> FaqIndex:
     index = FaqIndex(encoder=encoder)
-    index.add_many((item.key, [item.question, *item.variants]) for item in items)
+    # a long variant is kept whole in the knowledge base; what a customer types is matched against its start
+    index.add_many((item.key, [q[:ASSISTANT_MATCH_CHARS] for q in (item.question, *item.variants)]) for item in items)
     return index
 
 
