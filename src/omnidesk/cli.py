@@ -324,7 +324,7 @@ def faq_import(slug: str, dry_run: bool, all_or_nothing: bool, skip_errors: bool
     fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
     content = path.read_bytes()
     if publish and fmt == "csv":
-        content = _with_status_column(content)
+        content = transfer.with_status(content, "published")
     try:
         if dry_run:
             with db.tenant_read(tenant_id) as s:
@@ -340,25 +340,6 @@ def faq_import(slug: str, dry_run: bool, all_or_nothing: bool, skip_errors: bool
     for e in report.errors[:50]:
         click.echo(f"row {e.get('row')}: {e.get('field')}: {e.get('message')}", err=True)
     click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
-
-
-def _with_status_column(content: bytes) -> bytes:
-    """Add ``status=published`` to a CSV that has no status column (the assistant answers only published FAQ)."""
-    import csv
-    import io
-
-    try:
-        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
-    except (UnicodeDecodeError, csv.Error):
-        return content  # the import reports what is wrong with the file
-    if not rows or "status" in [h.strip().lower() for h in rows[0]]:
-        return content
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*rows[0], "status"])
-    for row in rows[1:]:
-        writer.writerow([*row, "published"] if any(cell.strip() for cell in row) else row)
-    return out.getvalue().encode("utf-8")
 
 
 @main.group()
@@ -388,6 +369,25 @@ def bot_eval(train_csv: str, test_csv: str | None, folds: int | None, oos_label:
     else:
         assert test_csv is not None
         result = evaluate_intents(train_csv, test_csv, oos_label=oos_label, encoder=model_encoder)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bot.command("eval-faq")
+@click.option("--faq", "faq_csv", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="FAQ CSV as `omnidesk faq import` reads it (id,question,variants,answer,language)")  # fmt: skip
+@click.option("--queries", "queries_csv", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV text,id: a customer question and the FAQ id answering it (empty: not covered)")  # fmt: skip
+@click.option("--encoder", type=click.Choice(ENCODER_KINDS), default=ENCODER_KINDS[0], show_default=True,
+              help="packaged sentence encoder(s)")  # fmt: skip
+def bot_eval_faq(faq_csv: str, queries_csv: str, encoder: str) -> None:
+    """Import FAQ into a scratch tenant, train, and send every query through the answer path of
+    POST /api/v1/bot/answer; print one JSON object (answered right / wrong, clarified, declined, p50/p99)."""
+    from omnidesk.bot.faq_eval import evaluate_faq
+
+    try:
+        result = evaluate_faq(faq_csv, queries_csv, encoder_kind=encoder)
+    except (DomainError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, ensure_ascii=False))
 
 

@@ -254,7 +254,10 @@ class Assistant:
             return self._finish(Reply("answer", answer_text, lang, decision.reason, knowledge_id=item.id,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
         if decision.kind == "clarify":
-            buttons = [{"label": question, "value": question} for _, question in decision.options]
+            buttons = [
+                {"label": question, "value": question, "knowledge_id": _knowledge_id(brain, key)}
+                for key, question in decision.options
+            ]
             return self._finish(Reply("clarify", decision.message or "", lang, decision.reason, buttons=buttons,
                                       knowledge_id=_knowledge_id(brain, decision.options[0][0]) if decision.options else None,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip

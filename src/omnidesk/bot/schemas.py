@@ -26,6 +26,7 @@ class AnswerRequest(Input):
 class Button(Output):
     label: str
     value: str
+    knowledge_id: str | None = Field(default=None, description="a clarification's FAQ entry (its external id)")
 
 
 class AnswerOut(Output):

@@ -311,6 +311,23 @@ def _parse_markdown_zip(content: bytes, limits: Limits) -> list[tuple[int, dict[
     return out
 
 
+def with_status(content: bytes, status: str) -> bytes:
+    """A CSV with ``status`` set on every row when the file has no status column (the assistant answers only
+    published FAQ, and FAQ files from other systems have no such column)."""
+    try:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        return content  # the import reports what is wrong with the file
+    if not rows or "status" in [h.strip().lower() for h in rows[0]]:
+        return content
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*rows[0], "status"])
+    for row in rows[1:]:
+        writer.writerow([*row, status] if any(cell.strip() for cell in row) else row)
+    return out.getvalue().encode("utf-8")
+
+
 def _bounded(rows: list[tuple[int, dict[str, Any]]], limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     if len(rows) > limits.max_rows:
         raise LimitExceeded(
