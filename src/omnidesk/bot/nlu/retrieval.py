@@ -189,10 +189,10 @@ class FaqIndex:
         rows, cols, tfs, lengths = [], [], [], []
         for i, did in enumerate(doc_ids):
             doc = self._docs[did]
-            for f, tf in doc.feats.items():
+            for f, count in doc.feats.items():
                 rows.append(i)
                 cols.append(columns[f])
-                tfs.append(tf)
+                tfs.append(count)
                 lengths.append(doc.length)
         tf = np.asarray(tfs, dtype=np.float64)
         norm = tf + self.k1 * (1 - self.b + self.b * np.asarray(lengths, dtype=np.float64) / avgdl)
