@@ -31,13 +31,13 @@ def test_settings_are_validated_versioned_and_roll_back(client: TestClient, bot_
     assert client.put("/api/v1/bot/config", json={**document, "surprise": 1}, headers=h).status_code == 422
     assert client.get("/api/v1/bot/config", headers=h).json()["version"] == current["version"]
 
-    stricter = {**document, "thresholds": {**document["thresholds"], "answer": 0.99}}
+    stricter = {**document, "forbidden_topics": {**document["forbidden_topics"], "returns": ["退货"]}}
     saved = client.put("/api/v1/bot/config", json=stricter, headers=h).json()
     assert saved["version"] == current["version"] + 1
     reply = client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()
-    assert reply["kind"] == "clarify"  # the new threshold is live on the next message
+    assert reply["kind"] == "decline"  # the new settings are live on the next message
     back = client.post("/api/v1/bot/config/rollback", json={"version": current["version"]}, headers=h).json()
-    assert back["document"]["thresholds"]["answer"] == document["thresholds"]["answer"]
+    assert "returns" not in back["document"]["forbidden_topics"]
     assert (
         client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()["kind"] == "answer"
     )

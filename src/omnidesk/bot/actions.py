@@ -145,9 +145,11 @@ def train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brain
     start = time.perf_counter()
     blob: bytes | None = None
     error = ""
+    policy: dict[str, Any] = {}
     try:
         model = IntentClassifier.train(texts, labels, encoder=brains.encoder, oos_label="oos")
         blob = model.to_bytes()
+        policy = {"points": model.policy_points, "held_out": int(model.stats.get("policy_rows", 0))}
     except TrainingError as exc:
         error = str(exc)
     seconds = time.perf_counter() - start
@@ -159,6 +161,7 @@ def train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brain
         row.train_seconds = round(seconds, 3)
         row.examples = len(texts)
         row.labels = sorted(set(labels) - {"oos"})
+        row.policy = policy
         if blob is None:
             row.status = "failed"
             row.error = error[:500]

@@ -22,6 +22,9 @@ from omnidesk.bot.nlu import (
     FaqIndex,
     FaqMatch,
     IntentClassifier,
+    IntentPrediction,
+    Judgement,
+    OperatingPoint,
     TenantPattern,
     analyze_sentiment,
     decide,
@@ -81,11 +84,22 @@ class Brain:
     patterns: list[TenantPattern]
     versions: tuple[int, ...] = (0, 0, 0, 0)
     llm_api_key: str = field(default="", repr=False)
+    # the active model's operating point (answer policy); None: no model, or one trained before the policy
+    point: OperatingPoint | None = None
     # (knowledge id, base language) → that translation, e.g. ("faq-return-policy", "en")
     translations: dict[tuple[str, str], FaqItem] = field(init=False, repr=False)
+    # knowledge id → one of its versions (any language)
+    by_id: dict[str, FaqItem] = field(init=False, repr=False)
+    # knowledge ids the intent model has learnt (its labels ``faq:<id>``)
+    learnt: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.translations = {(item.id, _base_language(item.language)): item for item in self.faq.values()}
+        self.by_id = {}
+        for item in self.faq.values():
+            self.by_id.setdefault(item.id, item)
+        labels = self.model.labels if self.model is not None else []
+        self.learnt = frozenset(label[len(FAQ_LABEL) :] for label in labels if label.startswith(FAQ_LABEL))
 
 
 @dataclass
@@ -103,6 +117,37 @@ class Reply:
     priority: str = "normal"
     flow: str | None = None
     state: dict[str, Any] = field(default_factory=dict)
+
+
+FAQ_LABEL = "faq:"
+"""The intent model learns each FAQ entry as the label ``faq:<knowledge id>``."""
+
+
+def judge(brain: Brain, prediction: IntentPrediction | None, language: str) -> Judgement | None:
+    """The answer policy's view of the model's prediction: its best FAQ entries in the customer's language.
+
+    None when there is no operating point, or the best label is not an FAQ entry still published (a flow's
+    intent, or an entry withdrawn since training): the retrieval rules decide then.
+    """
+    if brain.point is None or prediction is None or not prediction.top:
+        return None
+    wanted = _base_language(language)
+    candidates: list[tuple[str, str]] = []
+    for rank, (label, _) in enumerate(prediction.top[: max(prediction.offered, 1)]):
+        item = brain.by_id.get(label[len(FAQ_LABEL) :]) if label.startswith(FAQ_LABEL) else None
+        if item is None:
+            if rank == 0:
+                return None
+            continue
+        local = brain.translations.get((item.id, wanted), item)
+        candidates.append((local.key, local.question))
+    return Judgement(
+        candidates=tuple(candidates),
+        confidence=prediction.answer_confidence,
+        coverage=prediction.coverage,
+        similarity=prediction.nearest_similarity,
+        out_of_scope=prediction.reason == "oos_class",
+    )
 
 
 def build_index(items: list[FaqItem], encoder: Encoder | None) -> FaqIndex:
@@ -220,6 +265,9 @@ class Assistant:
                 return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
 
         matches = search_faq(brain, text, lang, k=5)
+        judgement = judge(brain, prediction, lang)
+        if judgement is not None:  # the model decides; retrieval only for entries published since it was trained
+            matches = [m for m in matches if _knowledge_id(brain, m.entry_id) not in brain.learnt]
         decision = decide(
             text,
             faq=matches,
@@ -230,6 +278,8 @@ class Assistant:
             customer_tags=tags,
             settings=policy,
             language=lang,
+            judgement=judgement,
+            point=brain.point,
         )
         new_state = {"low": decision.state.low_confidence_turns}
         if (

@@ -56,6 +56,8 @@ class IntentModel(TenantOwned, Base):
     examples: Mapped[int] = mapped_column(default=0)
     train_seconds: Mapped[float] = mapped_column(default=0.0)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    # the operating point in use: the wrong-answer share it aims at (None: the default point)
+    answer_target: Mapped[float | None] = mapped_column(default=None)
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

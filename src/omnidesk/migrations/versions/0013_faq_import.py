@@ -20,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("bot_intent_models", schema=None) as batch_op:
         batch_op.add_column(sa.Column("policy", sa.JSON(), nullable=False, server_default="{}"))
+        batch_op.add_column(sa.Column("answer_target", sa.Double(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("bot_intent_models", schema=None) as batch_op:
+        batch_op.drop_column("answer_target")
         batch_op.drop_column("policy")
