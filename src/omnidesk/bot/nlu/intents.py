@@ -110,6 +110,8 @@ class IntentConfig:
     # every row is held out once by k-fold cross-validation instead (cheap on little data)
     policy_min_rows: int = 300
     policy_folds: int = 5
+    # weight of the held-out rows replayed without their intent (``_rows_for_policy``) in the policy's calibrators
+    pseudo_oos_weight: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +172,19 @@ class _PolicyRows:
     nearest: np.ndarray
     in_scope: np.ndarray
     declined: np.ndarray
+    pseudo: np.ndarray  # an in-scope row with its intent removed (stands for a question without an answer)
 
 
-def _fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+_ROW_FIELDS = ("x", "correct", "covered", "nearest", "in_scope", "declined", "pseudo")
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
     """Intercept + weights of a logistic regression, or a constant model when ``y`` has one class."""
     y = np.asarray(y, dtype=bool)
     if y.all() or not y.any():
         rate = (y.sum() + 0.5) / (len(y) + 1.0)
         return np.concatenate([[np.log(rate / (1 - rate))], np.zeros(x.shape[1])])
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y, sample_weight=weight)
     return np.concatenate([model.intercept_, model.coef_[0]]).astype(np.float64)
 
 
@@ -459,7 +465,7 @@ class IntentClassifier:
             self.conf_model = None
             conf = np.full(len(correct), float(correct.mean()))
         in_hold = in_scope[hold_idx]
-        self._policy_rows = self._rows_for_policy(dec, nearest, classes, y_hold, in_hold)
+        self._policy_rows = self._rows_for_policy(svm_dec, knn, nearest, classes, y_hold, in_hold)
         self.min_similarity = float(np.quantile(nearest[in_hold], 0.005)) - 0.02 if in_hold.any() else -1.0
         self.stats = {"holdout_rows": float(len(hold_idx)), "holdout_accuracy": float(correct[in_hold].mean())}
         if cfg.oos_threshold is not None:
@@ -491,14 +497,41 @@ class IntentClassifier:
         return x, in_cols[order], offered, oos_wins
 
     def _rows_for_policy(
-        self, dec: np.ndarray, nearest: np.ndarray, classes: np.ndarray, y_true: np.ndarray, in_scope: np.ndarray
+        self,
+        svm_dec: np.ndarray,
+        knn: np.ndarray,
+        nearest: np.ndarray,
+        classes: np.ndarray,
+        y_true: np.ndarray,
+        in_scope: np.ndarray,
     ) -> _PolicyRows:
+        """Held-out rows for the policy, plus each in-scope row once more *as if its intent did not exist*: its
+        class's decision and neighbour scores removed. Those stand for questions the tenant has no answer for
+        (out of scope, found from in-scope data alone); they teach the calibrators what such a question looks
+        like, and are not used to choose thresholds (they are harder than most unrelated questions)."""
+        dec = svm_dec + self.knn_weight * knn
         x, ranked, offered, oos_wins = self._policy_features(dec, nearest, classes)
         labels = classes[ranked]
         correct = (labels[:, 0] == y_true) & in_scope
         hits = labels == y_true[:, None]
         covered = np.array([bool(h[:o].any()) for h, o in zip(hits, offered, strict=True)]) & in_scope
-        return _PolicyRows(x, correct, covered, nearest, in_scope, oos_wins)
+        rows = _PolicyRows(x, correct, covered, nearest, in_scope, oos_wins, np.zeros(len(x), bool))
+        col = np.searchsorted(classes, y_true)
+        known = in_scope & (col < len(classes)) & (classes[np.minimum(col, len(classes) - 1)] == y_true)
+        idx = np.flatnonzero(known)
+        if not len(idx) or self.cfg.pseudo_oos_weight <= 0:
+            return rows
+        in_cols = np.flatnonzero(classes != self.oos_label) if self.oos_label else np.arange(len(classes))
+        if len(in_cols) < 3:  # removing a class leaves one: nothing to learn from
+            return rows
+        p_dec, p_knn = dec[idx].copy(), knn[idx].copy()
+        p_dec[np.arange(len(idx)), col[idx]] = -1e3
+        p_knn[np.arange(len(idx)), col[idx]] = -1.0
+        p_near = p_knn[:, in_cols].max(axis=1) if p_knn.any() else nearest[idx]
+        px, _, _, p_oos = self._policy_features(p_dec, p_near, classes)
+        no = np.zeros(len(idx), bool)
+        pseudo = _PolicyRows(px, no, no, p_near, no, p_oos, np.ones(len(idx), bool))
+        return _PolicyRows(*(np.concatenate([getattr(rows, f), getattr(pseudo, f)]) for f in _ROW_FIELDS))
 
     def _cross_validated_rows(
         self, texts: list[str], y: np.ndarray, emb: np.ndarray | None, in_scope: np.ndarray
@@ -514,42 +547,53 @@ class IntentClassifier:
                 return None
             core = _Core(self.cfg, emb is not None)
             core.fit([texts[i] for i in train], y[train], emb[train] if emb is not None else None, in_scope[train])
-            core.knn_weight = self.knn_weight
-            dec, nearest = core.scores([texts[i] for i in test], emb[test] if emb is not None else None)
-            full = np.full((len(test), len(self.classes)), -1e3)  # a class missing from the fold never wins
-            full[:, np.searchsorted(self.classes, core.svm.classes_)] = dec
-            return self._rows_for_policy(full, nearest, self.classes, y[test], in_scope[test])
+            svm_dec, knn, nearest = core.neighbours([texts[i] for i in test], emb[test] if emb is not None else None)
+            cols = np.searchsorted(self.classes, core.svm.classes_)
+            full_dec = np.full((len(test), len(self.classes)), -1e3)  # a class missing from the fold never wins
+            full_knn = np.full((len(test), len(self.classes)), -1.0)
+            full_dec[:, cols], full_knn[:, cols] = svm_dec, knn
+            return self._rows_for_policy(full_dec, full_knn, nearest, self.classes, y[test], in_scope[test])
 
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="intent-cv") as pool:
             parts = [r for r in pool.map(one, range(self.cfg.policy_folds)) if r is not None]
         if not parts:
             return None
-        return _PolicyRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _PolicyRows.__dataclass_fields__))
+        return _PolicyRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _ROW_FIELDS))
 
     def _fit_policy(self, rows: _PolicyRows | None) -> None:
-        """Calibrators for P(best right) and P(right among offered) on held-out in-scope rows, and the operating
-        points chosen on their cross-fitted outputs (:func:`answer_policy.choose_points`)."""
+        """Calibrators for P(best right) and P(right among offered) on held-out rows (in-scope, and the in-scope
+        rows with their intent removed, see ``_rows_for_policy``), and the operating points chosen on their
+        cross-fitted outputs over the real held-out rows (:func:`answer_policy.choose_points`)."""
         from .answer_policy import HeldOut, choose_points, default_points
 
         if rows is None or int(rows.in_scope.sum()) < 2:
             self.policy_points = [p.to_json() for p in default_points()]
             return
-        ins = np.flatnonzero(rows.in_scope)
+        fit = np.flatnonzero(rows.in_scope | rows.pseudo)
+        weight = np.where(rows.pseudo, self.cfg.pseudo_oos_weight, 1.0)
         x = rows.x
-        self.answer_coef = _fit_logistic(x[ins], rows.correct[ins])
-        self.cover_coef = _fit_logistic(x[ins], rows.covered[ins])
+        self.answer_coef = _fit_logistic(x[fit], rows.correct[fit], weight[fit])
+        self.cover_coef = _fit_logistic(x[fit], rows.covered[fit], weight[fit])
         confidence, coverage = _logistic(x, self.answer_coef), _logistic(x, self.cover_coef)
-        # cross-fitted: each in-scope row scored by calibrators that did not see it
+        # cross-fitted: each row scored by calibrators that did not see it
         rng = np.random.default_rng(self.cfg.random_state)
-        fold_of = rng.integers(0, 5, size=len(ins))
+        fold_of = rng.integers(0, 5, size=len(fit))
         for fold in range(5):
-            inside, outside = ins[fold_of == fold], ins[fold_of != fold]
+            inside, outside = fit[fold_of == fold], fit[fold_of != fold]
             if len(inside) and len(outside):
-                confidence[inside] = _logistic(x[inside], _fit_logistic(x[outside], rows.correct[outside]))
-                coverage[inside] = _logistic(x[inside], _fit_logistic(x[outside], rows.covered[outside]))
-        held = HeldOut(confidence, coverage, rows.nearest, rows.correct, rows.covered, rows.in_scope, rows.declined)
+                confidence[inside] = _logistic(
+                    x[inside], _fit_logistic(x[outside], rows.correct[outside], weight[outside])
+                )
+                coverage[inside] = _logistic(
+                    x[inside], _fit_logistic(x[outside], rows.covered[outside], weight[outside])
+                )
+        real = ~rows.pseudo
+        held = HeldOut(
+            confidence[real], coverage[real], rows.nearest[real], rows.correct[real], rows.covered[real],
+            rows.in_scope[real], rows.declined[real],
+        )  # fmt: skip
         self.policy_points = [p.to_json() for p in choose_points(held)]
-        self.stats["policy_rows"] = float(len(ins))
+        self.stats["policy_rows"] = float(held.in_scope.sum())
 
     @staticmethod
     def _pick_knn_weight(
