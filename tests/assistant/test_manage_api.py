@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from omnidesk.security.permissions import Role
 from tests.assistant.conftest import BotWorld
+from tests.factories import World
 
 
 def test_settings_are_validated_versioned_and_roll_back(client: TestClient, bot_world: BotWorld) -> None:
@@ -68,6 +69,34 @@ def test_training_runs_in_the_background_and_models_roll_back(client: TestClient
     assert rolled["active"] is True
     assert [m["active"] for m in client.get("/api/v1/bot/models", headers=h).json()][:2] == [False, True]
     assert client.post("/api/v1/bot/models/999/activate", headers=h).status_code == 404
+
+
+def test_a_model_trained_for_review_waits_with_its_rates_and_its_point_can_be_moved(
+    client: TestClient, bot_world: BotWorld, other_world: World
+) -> None:
+    h = bot_world.world.headers(Role.KNOWLEDGE_MANAGER)
+    live = next(m for m in client.get("/api/v1/bot/models", headers=h).json() if m["active"])
+    started = client.post("/api/v1/bot/models", json={"activate": False}, headers=h)
+    assert started.status_code == 202 and started.json()["activate_when_ready"] is False
+    deadline = time.monotonic() + 60
+    while (model := client.get("/api/v1/bot/models", headers=h).json()[0])["status"] == "training":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert model["status"] == "ready" and not model["active"]  # the admin decides; the old model still serves
+    assert next(m for m in client.get("/api/v1/bot/models", headers=h).json() if m["active"])["id"] == live["id"]
+    targets = [p["target"] for p in model["policy"]["points"]]
+    assert targets == [0.01, 0.02, 0.03, 0.05, 0.08] and model["operating_point"]["target"] == 0.03
+    version = model["version"]
+    url = f"/api/v1/bot/models/{version}/operating-point"
+    assert client.post(url, json={"target": 0.04}, headers=h).status_code == 422
+    other = client.post(url, json={"target": 0.01}, headers=other_world.headers(Role.ADMIN))
+    assert other.status_code == 404, other.text
+    assert client.post(url, json={"target": 0.01}, headers=bot_world.world.headers(Role.AGENT)).status_code == 403
+    moved = client.post(url, json={"target": 0.01}, headers=h).json()
+    assert moved["answer_target"] == 0.01 and moved["operating_point"]["target"] == 0.01
+    assert client.post(f"/api/v1/bot/models/{version}/activate", headers=h).json()["active"] is True
+    reply = client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()
+    assert reply["kind"] == "answer" and reply["knowledge_id"] == "return-policy"
 
 
 def test_unanswered_questions_become_knowledge_gaps(client: TestClient, bot_world: BotWorld) -> None:

@@ -112,16 +112,19 @@ def remove_label(session: Session, actor: Actor, label: str) -> int:
     return int(removed)
 
 
-def request_training(session: Session, actor: Actor) -> IntentModel:
-    """Queue a training run; the job (``train``) picks it up. One run at a time per tenant."""
+def request_training(session: Session, actor: Actor, *, activate: bool = True) -> IntentModel:
+    """Queue a training run; the job (``train``) picks it up. One run at a time per tenant. With ``activate`` the
+    model goes live when ready; without, the admin first reviews its expected answer / clarify / decline rates
+    (the old model serves meanwhile)."""
     actor.require(Perm.BOT_MANAGE)
     if session.scalar(select(IntentModel.id).where(IntentModel.status == "training")) is not None:
         raise Conflict("a training run is already in progress; wait for it to finish")
     version = (session.scalar(select(func.max(IntentModel.version))) or 0) + 1
-    model = IntentModel(tenant_id=actor.tenant_id, version=version, status="training")
+    model = IntentModel(tenant_id=actor.tenant_id, version=version, status="training", activate_when_ready=activate)
     session.add(model)
     session.flush()
-    audit.record(session, actor, "bot.train_request", "intent_model", model.id, {"version": version})
+    audit.record(session, actor, "bot.train_request", "intent_model", model.id, {"version": version,
+                 "activate": activate})  # fmt: skip
     return model
 
 
@@ -165,12 +168,33 @@ def train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brain
         if blob is None:
             row.status = "failed"
             row.error = error[:500]
-        else:
+        elif row.activate_when_ready:
             s.execute(update(IntentModel).where(IntentModel.id != row.id).values(active=False))
             row.status, row.blob, row.active = "ready", blob, True
+        else:
+            row.status, row.blob = "ready", blob
         audit.record(s, system_actor(tenant_id), "bot.train_finish", "intent_model", row.id,
                      {"status": row.status, "seconds": row.train_seconds})  # fmt: skip
         return row
+
+
+def set_operating_point(session: Session, actor: Actor, version: int, target: float) -> IntentModel:
+    """Move a model to another of its operating points (the wrong-answer share it aims at); live on the next
+    message when the model is active."""
+    actor.require(Perm.BOT_MANAGE)
+    row = session.scalar(select(IntentModel).where(IntentModel.version == version))
+    if row is None:
+        raise NotFound("no intent model with this version")
+    targets = [float(p["target"]) for p in (row.policy or {}).get("points", [])]
+    if not targets:
+        raise InvalidInput(f"version {version} has no operating points (trained before the answer policy: retrain it)")
+    if not any(abs(target - t) < 1e-9 for t in targets):
+        raise InvalidInput(f"target must be one of {', '.join(f'{t:g}' for t in targets)}")
+    before = row.answer_target
+    row.answer_target = target
+    audit.record(session, actor, "bot.operating_point", "intent_model", row.id,
+                 {"version": version, "from": before, "to": target})  # fmt: skip
+    return row
 
 
 def activate_model(session: Session, actor: Actor, version: int) -> IntentModel:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -58,6 +58,8 @@ class IntentModel(TenantOwned, Base):
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     # the operating point in use: the wrong-answer share it aims at (None: the default point)
     answer_target: Mapped[float | None] = mapped_column(default=None)
+    # False: the admin reviews the expected rates and activates it (the console trains this way)
+    activate_when_ready: Mapped[bool] = mapped_column(default=True, server_default=true())
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -48,7 +48,10 @@ DEFAULT_NOVELTY = 0.02
 UNRELATED_ANSWERED = 0.03
 UNRELATED_CLARIFIED = 0.10
 MIN_ROWS = 30
-"""Held-out in-scope questions needed to estimate anything; fewer: :func:`default_points`."""
+"""Held-out in-scope questions needed to measure rates at all; fewer: :func:`default_points` without rates."""
+CHOOSE_ROWS = 100
+"""Held-out in-scope questions needed to choose thresholds from them; fewer: the default thresholds, with the rates
+they give on those rows (a few dozen rows cannot tell 1 % wrong answers from 5 %)."""
 _GRID = np.concatenate([np.linspace(0.05, 0.99, 95), [0.995, 0.999]])
 
 
@@ -132,6 +135,13 @@ def choose_points(rows: HeldOut, targets: tuple[float, ...] = TARGETS) -> list[O
     ins = rows.in_scope
     if int(ins.sum()) < MIN_ROWS:
         return default_points()
+    if int(ins.sum()) < CHOOSE_ROWS:
+        similarity = float(np.quantile(rows.nearest[ins], DEFAULT_NOVELTY))
+        return [
+            OperatingPoint(p.target, p.answer, p.clarify, round(similarity, 4), DEFAULT_NOVELTY,
+                           _rates(rows, p.answer, p.clarify, similarity))  # fmt: skip
+            for p in default_points(targets)
+        ]
     unrelated = int((~ins).sum())
     points = []
     for target in targets:

@@ -401,7 +401,7 @@ class IntentClassifier:
         self.classes = core.svm.classes_
         rows = self._policy_rows
         n_rows = int(rows.in_scope.sum()) if rows is not None else 0
-        if n_rows < cfg.policy_min_rows and hold.sum() >= 10 and len(texts) <= 20 * cfg.policy_min_rows:
+        if n_rows < cfg.policy_min_rows and 30 <= len(texts) <= 20 * cfg.policy_min_rows:
             rows = self._cross_validated_rows(texts, y, emb, in_scope)
         self._fit_policy(rows)
         self._policy_rows = None

@@ -12,11 +12,11 @@ wins:
     ``decline`` with a polite fixed text — the bot never improvises on these;
  6. small talk (the message is only a greeting / thanks / goodbye) → ``smalltalk``;
  7. confident intent mapped to a flow → ``flow``;
- 8. FAQ, with the tenant's trained model (a :class:`Judgement` and its :class:`~.answer_policy.OperatingPoint`):
+ 8. FAQ: calibrated retrieval score ≥ ``answer_threshold`` and a clear lead → ``answer``. With the tenant's
+    trained model (a :class:`Judgement` and its :class:`~.answer_policy.OperatingPoint`) ``faq`` holds only the
+    entries published after the model was trained (it cannot know them; this rule answers them first), then
     ``answer`` when P(best entry right) ≥ the point's ``answer`` threshold and the question is not unrelated
-    (less similar to every example than the point's ``similarity``). Entries published after the model was
-    trained are not in it: for them (``faq`` then holds only those) the retrieval rule below still answers.
-    Without a model: calibrated retrieval score ≥ ``answer_threshold`` and a clear lead → ``answer``;
+    (less similar to every example than the point's ``similarity``);
  9. otherwise a *low-confidence turn*: VIP / elderly customers (tenant-configurable tags) go to a human
     right away; a second consecutive low-confidence turn → ``hand_over``; else, with a model, ``clarify`` with
     its 2–3 best entries when P(the right one is among them) ≥ the point's ``clarify`` threshold and the question
@@ -276,6 +276,9 @@ def decide(
     second = next((m for m in faq[1:] if m.entry_id != (top.entry_id if top else None)), None)
     close = top is not None and second is not None and top.score - second.score < cfg.close_margin
     modelled = judgement is not None and point is not None and bool(judgement.candidates)
+    # with a model, ``faq`` holds only entries it has not learnt: a clear match there is one the model cannot know
+    if top is not None and top.score >= cfg.answer_threshold and not close:
+        return Decision("answer", "faq", reset, lang, None, entry_id=top.entry_id, confidence=top.score)
     unrelated = False
     if modelled:
         assert judgement is not None and point is not None
@@ -283,8 +286,6 @@ def decide(
         if not unrelated and judgement.confidence >= point.answer:
             return Decision("answer", "faq_model", reset, lang, None, entry_id=judgement.candidates[0][0],
                             confidence=judgement.confidence)  # fmt: skip
-    if top is not None and top.score >= cfg.answer_threshold and not close:
-        return Decision("answer", "faq", reset, lang, None, entry_id=top.entry_id, confidence=top.score)
     # 9: low-confidence turn
     turns = st.low_confidence_turns + 1
     if tags & set(cfg.handover_tags):

@@ -21,9 +21,11 @@ def upgrade() -> None:
     with op.batch_alter_table("bot_intent_models", schema=None) as batch_op:
         batch_op.add_column(sa.Column("policy", sa.JSON(), nullable=False, server_default="{}"))
         batch_op.add_column(sa.Column("answer_target", sa.Double(), nullable=True))
+        batch_op.add_column(sa.Column("activate_when_ready", sa.Boolean(), nullable=False, server_default=sa.true()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("bot_intent_models", schema=None) as batch_op:
+        batch_op.drop_column("activate_when_ready")
         batch_op.drop_column("answer_target")
         batch_op.drop_column("policy")
