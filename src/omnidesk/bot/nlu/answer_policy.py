@@ -137,11 +137,11 @@ def choose_points(rows: HeldOut, targets: tuple[float, ...] = TARGETS) -> list[O
         return default_points()
     if int(ins.sum()) < CHOOSE_ROWS:
         similarity = float(np.quantile(rows.nearest[ins], DEFAULT_NOVELTY))
-        return [
-            OperatingPoint(p.target, p.answer, p.clarify, round(similarity, 4), DEFAULT_NOVELTY,
-                           _rates(rows, p.answer, p.clarify, similarity))  # fmt: skip
-            for p in default_points(targets)
-        ]
+        rated = []
+        for p in default_points(targets):
+            rates = _rates(rows, p.answer, p.clarify, similarity)
+            rated.append(OperatingPoint(p.target, p.answer, p.clarify, round(similarity, 4), DEFAULT_NOVELTY, rates))
+        return rated
     unrelated = int((~ins).sum())
     points = []
     for target in targets:
