@@ -54,6 +54,7 @@ def test_eval_faq_reports_what_a_tenant_would_see(tmp_path: Path) -> None:
     assert abs(sum(figures[f"oos_{k}"] for k in ("answered", "clarified", "declined")) - 1) < 1e-3
     assert figures["answered_right"] + figures["clarified_right"] >= 5 / 7
     assert figures["p99_ms"] >= figures["p50_ms"] > 0 and figures["examples"] >= 6 * 3
+    assert figures["expected"]["target"] == 0.03
 
 
 def test_scoring_counts_a_clarification_by_its_buttons() -> None:

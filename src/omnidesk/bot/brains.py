@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from omnidesk.accounts import tenant_secrets
 from omnidesk.accounts.models import Tenant
-from omnidesk.bot.engine import Brain, FaqItem, build_index
+from omnidesk.bot.engine import Brain, FaqItem, build_index, learnt_ids
 from omnidesk.bot.models import BotConfig, IntentModel
 from omnidesk.bot.nlu import Encoder, IntentClassifier, OperatingPoint, compile_tenant_pattern, load_default_encoder
 from omnidesk.bot.nlu.answer_policy import point_for
@@ -117,7 +117,11 @@ class Brains:
             settings=settings,
             default_language=default_language,
             faq={item.key: item for item in items},
-            index=build_index(items, self.encoder),
+            # with an answer policy the model answers the entries it learnt: the search index holds only those
+            # published since (few; a big FAQ is not re-encoded on every knowledge change)
+            index=build_index(
+                [i for i in items if i.id not in learnt_ids(model)] if point is not None else items, self.encoder
+            ),
             model=model,
             patterns=patterns,
             versions=versions,

@@ -98,8 +98,7 @@ class Brain:
         self.by_id = {}
         for item in self.faq.values():
             self.by_id.setdefault(item.id, item)
-        labels = self.model.labels if self.model is not None else []
-        self.learnt = frozenset(label[len(FAQ_LABEL) :] for label in labels if label.startswith(FAQ_LABEL))
+        self.learnt = learnt_ids(self.model)
 
 
 @dataclass
@@ -123,27 +122,34 @@ FAQ_LABEL = "faq:"
 """The intent model learns each FAQ entry as the label ``faq:<knowledge id>``."""
 
 
+def learnt_ids(model: IntentClassifier | None) -> frozenset[str]:
+    """The knowledge ids an intent model learnt (its labels ``faq:<id>``)."""
+    labels = model.labels if model is not None else []
+    return frozenset(label[len(FAQ_LABEL) :] for label in labels if label.startswith(FAQ_LABEL))
+
+
 def judge(brain: Brain, prediction: IntentPrediction | None, language: str) -> Judgement | None:
     """The answer policy's view of the model's prediction: its best FAQ entries in the customer's language.
 
-    None when there is no operating point, or the best label is not an FAQ entry still published (a flow's
-    intent, or an entry withdrawn since training): the retrieval rules decide then.
+    None without an operating point. When the best label is not an FAQ entry still published (a tenant intent
+    without a flow, or an entry withdrawn since training) there is nothing to answer with (confidence 0), but the
+    FAQ entries among the best may still be offered.
     """
     if brain.point is None or prediction is None or not prediction.top:
         return None
     wanted = _base_language(language)
     candidates: list[tuple[str, str]] = []
+    answerable = True
     for rank, (label, _) in enumerate(prediction.top[: max(prediction.offered, 1)]):
         item = brain.by_id.get(label[len(FAQ_LABEL) :]) if label.startswith(FAQ_LABEL) else None
         if item is None:
-            if rank == 0:
-                return None
+            answerable = answerable and rank > 0
             continue
         local = brain.translations.get((item.id, wanted), item)
         candidates.append((local.key, local.question))
     return Judgement(
         candidates=tuple(candidates),
-        confidence=prediction.answer_confidence,
+        confidence=prediction.answer_confidence if answerable else 0.0,
         coverage=prediction.coverage,
         similarity=prediction.nearest_similarity,
         out_of_scope=prediction.reason == "oos_class",
@@ -335,15 +341,15 @@ class Assistant:
             other = next((f for f in brain.settings.flows if f.name != flow.name and flows.starts(f, bare, None)), None)
             if other is not None:  # the customer changed the subject to another task
                 return self._start_flow(brain, other, state, text, entities, lang, tenant_key, understood)
-        if not filled and len(brain.index):
+        if not filled and brain.faq:
             # An interruption: answer a confident FAQ question, then come back to the flow.
-            matches = search_faq(brain, text, lang, k=2)
-            if matches and matches[0].score >= brain.settings.thresholds.answer and matches[0].entry_id in brain.faq:
-                item = brain.faq[matches[0].entry_id]
+            key = self._confident_entry(brain, text, lang)
+            if key is not None:
+                item = brain.faq[key]
                 slot = flows.next_missing(flow, fstate)
                 prompt = f"\n\n{TEXTS[lang]['resume']} {slot.prompt.get(lang)}" if slot else ""
                 return self._finish(Reply("answer", item.answer + prompt, lang, "faq_interruption",
-                                          knowledge_id=item.id, confidence=matches[0].score, flow=flow.name,
+                                          knowledge_id=item.id, confidence=1.0, flow=flow.name,
                                           **understood),
                                     state={"flow": fstate.to_json(), "asked": slot.name if slot else None})  # fmt: skip
         return self._advance(brain, flow, fstate, lang, tenant_key, understood, prefix="")
@@ -394,6 +400,26 @@ class Assistant:
             localized.update({k[:-3]: v for k, v in values.items() if k.endswith("_zh")})
         return self._finish(Reply("flow", flows.render(flow.answer.get(lang), localized), lang, f"flow_done:{flow.name}",
                                   flow=flow.name, confidence=1.0, **understood), state={})  # fmt: skip
+
+    @staticmethod
+    def _confident_entry(brain: Brain, text: str, lang: str) -> str | None:
+        """The FAQ entry to answer ``text`` with, only when sure: the model at its operating point, else (or for
+        entries it has not learnt) retrieval at the tenant's answer threshold."""
+        point = brain.point
+        if brain.model is not None and point is not None:
+            judgement = judge(brain, brain.model.predict(text), lang)
+            if (
+                judgement is not None
+                and judgement.candidates
+                and not judgement.out_of_scope
+                and judgement.similarity >= point.similarity
+                and judgement.confidence >= point.answer
+            ):
+                return judgement.candidates[0][0]
+        matches = search_faq(brain, text, lang, k=2)
+        if matches and matches[0].score >= brain.settings.thresholds.answer and matches[0].entry_id in brain.faq:
+            return matches[0].entry_id
+        return None
 
     @staticmethod
     def _finish(reply: Reply, *, state: dict[str, Any]) -> Reply:

@@ -10,8 +10,10 @@ entry the query belongs to (column ``id``; empty or ``oos`` for a question the F
   a polite refusal, a hand-over);
 * out of scope: ``answered`` / ``clarified`` / ``declined``.
 
-Shares are fractions of their rows. ``p50_ms`` / ``p99_ms`` time :meth:`Assistant.reply` alone, one message at a
-time, each message new to the encoders' caches.
+Shares are fractions of their rows. ``p50_ms`` / ``p99_ms`` time one answer as the endpoint computes it (the
+brain's version check in the database, then :meth:`Assistant.reply`), one message at a time, each message new to
+the encoders' caches. ``expected`` is what the trained model's operating point promised (measured on held-out
+examples at training time): the figures a tenant sees in the console before activating it.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def evaluate_faq(
     from omnidesk.accounts import actions as accounts
     from omnidesk.accounts.schemas import TenantCreate
     from omnidesk.bot import actions
-    from omnidesk.bot.brains import Brains
+    from omnidesk.bot.brains import Brains, operating_point
     from omnidesk.bot.engine import Assistant
     from omnidesk.core import migrate
     from omnidesk.core.actor import system_actor
@@ -105,7 +107,8 @@ def evaluate_faq(
             train_seconds = time.perf_counter() - started
             if row.status != "ready":
                 raise RuntimeError(f"training failed: {row.error}")
-            expected_rates = getattr(row, "metrics", None)
+            point = operating_point(row.policy, row.answer_target)
+            expected_rates = {"target": point.target, **point.rates} if point is not None else {}
             assistant = Assistant(OutboundPolicy())
             replies, times = [], []
             for text, _ in queries:
