@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from omnidesk.core.db import Database
 from omnidesk.security.permissions import Role
 from tests.assistant.conftest import BotWorld
 from tests.factories import World
@@ -200,3 +201,20 @@ def test_resolved_hand_overs_become_faq_suggestions(client: TestClient, bot_worl
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     drafts = client.get("/api/v1/knowledge/articles", params={"status": "draft"}, headers=km).json()
     assert any("专用发票" in a["title"] for a in drafts["items"])
+
+
+def test_an_entry_with_thousands_of_variants_teaches_the_model_a_bounded_sample(db: Database) -> None:
+    from omnidesk.bot.actions import MAX_PHRASINGS_PER_ENTRY, training_data
+    from omnidesk.core.actor import system_actor
+    from omnidesk.knowledge import transfer
+    from tests.factories import make_world
+
+    world = make_world(db)
+    many = "|".join(f"how do I open account number {i}" for i in range(2_000))
+    csv = f'id,question,variants,answer,language,status\nopen,How do I open an account?,"{many}",At a branch.,en,published\n'
+    with db.tenant_transaction(world.tenant_id) as s:
+        transfer.import_entries(s, system_actor(world.tenant_id), "csv", csv.encode())
+    with db.tenant_read(world.tenant_id) as s:
+        texts, labels = training_data(s)
+    assert len(texts) == MAX_PHRASINGS_PER_ENTRY and set(labels) == {"faq:open"}
+    assert texts[0] == "How do I open an account?" and texts[-1].endswith("1993")  # spread over the whole list
