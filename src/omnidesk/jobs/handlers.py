@@ -71,6 +71,14 @@ def knowledge_expiry(ctx: JobContext) -> int:
     return state.expire_due(ctx.db)
 
 
+@periodic("knowledge.previews", timedelta(minutes=10))
+def knowledge_previews(ctx: JobContext) -> int:
+    """Import previews nobody confirmed in time: their uploaded files are not kept longer."""
+    from omnidesk.knowledge import imports
+
+    return imports.discard_stale_previews(ctx.db)
+
+
 @periodic("tickets.sla", timedelta(seconds=30))
 def sla_tick(ctx: JobContext) -> dict[str, int]:
     from omnidesk.jobs import tickets
