@@ -56,6 +56,7 @@ from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 from omnidesk.web.security_events import SecurityEvents
 from omnidesk.web.sockets import router as realtime_router
+from omnidesk.webhooks.api import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -76,6 +77,7 @@ def build_api_router() -> APIRouter:
         realtime_router,
         gateway.router,
         jobs_router,
+        webhooks_router,
     )
     for router in routers:
         api.include_router(router)
