@@ -18,6 +18,7 @@ from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings
 from omnidesk.web.app import create_app
 from omnidesk.webhooks.signing import verify
+from tests.conftest import serve_in_thread
 
 
 @dataclass
@@ -93,5 +94,16 @@ def hook_app(hook_settings: Settings, db: Database) -> FastAPI:
 
 @pytest.fixture
 def hook_client(hook_app: FastAPI) -> Iterator[TestClient]:
+    # This app's queue runs the jobs of the shared database while the test runs (its outbound policy opens the
+    # receiver); whatever queue was attached before is put back after.
+    attached = hook_app.state.jobs.attach()
     with TestClient(hook_app) as c:
         yield c
+    if attached:
+        hook_app.state.jobs.detach()
+
+
+@pytest.fixture(scope="session")
+def hook_live_server(hook_app: FastAPI) -> Iterator[str]:
+    with serve_in_thread(hook_app) as url:
+        yield url

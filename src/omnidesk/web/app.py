@@ -57,6 +57,7 @@ from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, Secu
 from omnidesk.web.security_events import SecurityEvents
 from omnidesk.web.sockets import router as realtime_router
 from omnidesk.webhooks.api import router as webhooks_router
+from omnidesk.webhooks.ui import router as webhooks_ui_router
 
 API_PREFIX = "/api/v1"
 
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(knowledge_ui.router)
     app.include_router(workspace.router)
     app.include_router(jobs_ui_router)
+    app.include_router(webhooks_ui_router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",

@@ -47,3 +47,13 @@ def get_delivery(session: Session, actor: Actor, subscription_id: uuid.UUID, del
     if delivery is None or delivery.subscription_id != subscription_id:
         raise NotFound("no such delivery")
     return delivery
+
+
+def recent_deliveries(session: Session, actor: Actor, limit: int = 30) -> list[WebhookDelivery]:
+    """The workspace's latest deliveries over all its webhooks, newest first (the admin page's log)."""
+    actor.require(Perm.TENANT_SETTINGS)
+    return list(
+        session.scalars(
+            select(WebhookDelivery).order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id).limit(limit)
+        )
+    )
