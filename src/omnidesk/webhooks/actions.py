@@ -144,3 +144,18 @@ def replay(session: Session, actor: Actor, subscription_id: uuid.UUID, delivery_
     audit.record(session, actor, "webhook.replayed", "webhook_delivery", delivery.id,
                  {"subscription_id": str(subscription_id), "state": previous})  # fmt: skip
     return delivery
+
+
+def reseal_all(session: Session, keys: PurposeKeys) -> int:
+    """Re-encrypt every webhook secret (all tenants: a platform session) under the current key
+    (``omnidesk secrets rotate``); raises ``SecretUnreadable`` and changes nothing if one does not open."""
+    from sqlalchemy import select
+
+    from omnidesk.accounts.tenant_secrets import unseal
+
+    count = 0
+    for sub in session.scalars(select(WebhookSubscription)):
+        name = secret_name(sub.id)
+        sub.sealed_secret = seal(keys, sub.tenant_id, name, unseal(keys, sub.tenant_id, name, sub.sealed_secret))
+        count += 1
+    return count
