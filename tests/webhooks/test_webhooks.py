@@ -236,3 +236,46 @@ def test_the_delivery_is_written_in_the_transaction_of_the_change(
         assert stored.state == "delivered" and stored.event_type == "ticket.created"
     [sent] = receiver.at(path)
     assert sent.verified and json.loads(sent.body)["data"]["number"] == 7
+
+
+def test_conversation_events_map_to_their_webhook_types(
+    hook_client: TestClient, world: World, receiver: Receiver
+) -> None:
+    """An assignment, a message and a resolution each reach a receiver subscribed to them, and nothing else."""
+    _hook_id, path = subscribe(
+        hook_client, world, receiver, ["conversation.assigned", "conversation.resolved", "message.created"]
+    )
+    admin = world.headers(Role.ADMIN)
+    conversation = f"/api/v1/conversations/{world.conversation.id}"
+    agent_id = str(world.staff[Role.AGENT].id)
+    assert hook_client.patch(conversation, headers=admin, json={"assignee_id": agent_id}).status_code == 200
+    sent = hook_client.post(f"{conversation}/messages", headers=admin, json={"body": "已为您补发"})
+    assert sent.status_code == 201, sent.text
+    assert hook_client.patch(conversation, headers=admin, json={"status": "resolved"}).status_code == 200
+    got = [json.loads(r.body) for r in receiver.at(path)]
+    assert [g["type"] for g in got] == ["conversation.assigned", "message.created", "conversation.resolved"]
+    assert all(r.verified for r in receiver.at(path))
+    assert got[0]["data"]["assignee_id"] == agent_id and got[0]["data"]["changes"]["assignee_id"][1] == agent_id
+    assert got[1]["data"]["message"]["body"] == "已为您补发" and "origin" not in got[1]["data"]
+    assert got[2]["data"]["status"] == "resolved"
+    assert len({g["id"] for g in got}) == 3
+
+
+def test_the_receiver_in_the_docs_verifies_what_we_send() -> None:
+    """docs/webhooks.md's stdlib receiver accepts our signature and refuses a changed body or an old timestamp."""
+    import time
+    from pathlib import Path
+
+    from omnidesk.webhooks import signing
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {"__name__": "docs_receiver"}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)  # our own documentation
+    namespace["SECRET"] = b"whsec_docs"
+    body = signing.body(uuid.uuid4(), "ticket.created", utcnow(), uuid.uuid4(), {"number": 1})
+    now = int(time.time())
+    assert namespace["verified"](signing.signature("whsec_docs", now, body), body)
+    assert not namespace["verified"](signing.signature("whsec_docs", now, body), body + b" ")
+    assert not namespace["verified"](signing.signature("whsec_docs", now - 3600, body), body)
+    assert not namespace["verified"](signing.signature("whsec_other", now, body), body)

@@ -27,8 +27,10 @@ _SEEN = "omnidesk_webhooks_seen"
 
 
 def _queue_deliveries(session: Session) -> None:
-    tenant_id = session.info.get("tenant_id")
     events = queued_events(session)
+    if not events:  # most commits (every read-only one) stop here
+        return
+    tenant_id = session.info.get("tenant_id")
     start = session.info.get(_SEEN, 0)
     session.info[_SEEN] = len(events)
     if tenant_id is None or len(events) <= start:
