@@ -279,3 +279,24 @@ def test_the_receiver_in_the_docs_verifies_what_we_send() -> None:
     assert not namespace["verified"](signing.signature("whsec_docs", now, body), body + b" ")
     assert not namespace["verified"](signing.signature("whsec_docs", now - 3600, body), body)
     assert not namespace["verified"](signing.signature("whsec_other", now, body), body)
+
+
+def test_the_delivery_log_is_purged_after_its_retention(
+    hook_client: TestClient, db: Database, world: World, receiver: Receiver
+) -> None:
+    from datetime import timedelta
+
+    from omnidesk.jobs.maintenance import purge_expired
+
+    hook_id, _path = subscribe(hook_client, world, receiver)
+    new_ticket(hook_client, world, "Old")
+    new_ticket(hook_client, world, "New")
+    old, new = sorted(deliveries(hook_client, world, hook_id), key=lambda d: d["created_at"])
+    with db.tenant_transaction(world.tenant_id) as s:
+        s.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id == uuid.UUID(old["id"]))
+            .values(created_at=utcnow() - timedelta(days=31))
+        )
+    assert purge_expired(db)["webhook_deliveries"] >= 1
+    assert [d["id"] for d in deliveries(hook_client, world, hook_id)] == [new["id"]]

@@ -8,13 +8,15 @@ attempt and replay (the ``OmniDesk-Delivery`` header a receiver de-duplicates on
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
+
+DELIVERY_LOG_RETENTION = timedelta(days=30)  # delivered and failed deliveries are purged after this (maintenance)
 
 
 class DeliveryState:
