@@ -24,7 +24,7 @@ from omnidesk.webhooks.catalogue import EVENT_TYPES
 from omnidesk.webhooks.delivery import secret_name
 from omnidesk.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
 from omnidesk.webhooks.schemas import SubscriptionIn, SubscriptionPatch
-from omnidesk.webhooks.subscriber import JOB_KIND, MAX_JOB_ATTEMPTS
+from omnidesk.webhooks.subscriber import JOB_KIND, MAX_JOB_ATTEMPTS, forget
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def create(session: Session, actor: Actor, data: SubscriptionIn, policy: Outboun
     )  # fmt: skip
     session.add(sub)
     session.flush()
+    forget(session, actor.tenant_id)
     audit.record(session, actor, "webhook.created", "webhook", sub.id, {"url": _safe_url(url), "event_types": types})
     return Created(sub, secret)
 
@@ -115,6 +116,7 @@ def update(
     if changed:
         sub.updated_at = utcnow()
         session.flush()
+        forget(session, actor.tenant_id)
         audit.record(session, actor, "webhook.updated", "webhook", sub.id, changed)
     return sub
 
@@ -124,6 +126,7 @@ def delete(session: Session, actor: Actor, subscription_id: uuid.UUID) -> None:
     audit.record(session, actor, "webhook.deleted", "webhook", sub.id, {"url": _safe_url(sub.url)})
     session.delete(sub)
     session.flush()
+    forget(session, actor.tenant_id)
 
 
 def replay(session: Session, actor: Actor, subscription_id: uuid.UUID, delivery_id: uuid.UUID) -> WebhookDelivery:

@@ -21,6 +21,7 @@ from omnidesk.security.keys import PurposeKeys
 from omnidesk.security.outbound import OutboundClient, OutboundError
 from omnidesk.webhooks import signing
 from omnidesk.webhooks.models import DeliveryState, WebhookDelivery, WebhookSubscription
+from omnidesk.webhooks.subscriber import JOB_KIND, MAX_JOB_ATTEMPTS, forget
 
 SCHEDULE: tuple[timedelta, ...] = tuple(
     timedelta(seconds=s) for s in (60, 5 * 60, 30 * 60, 2 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
@@ -97,6 +98,7 @@ def _record(
             delivery.state = DeliveryState.FAILED
             delivery.next_attempt_at = None
             if status == 410:
+                forget(s, tenant_id)
                 s.execute(
                     update(WebhookSubscription)
                     .where(WebhookSubscription.id == delivery.subscription_id)
@@ -108,8 +110,8 @@ def _record(
         else:
             delivery.next_attempt_at = now + SCHEDULE[delivery.attempts - 1]
             enqueue(
-                s, "webhooks.deliver", {"delivery_id": str(delivery_id)},
+                s, JOB_KIND, {"delivery_id": str(delivery_id)},
                 key=f"{delivery_id}:{delivery.attempts + 1}:{uuid.uuid4().hex[:8]}",
-                run_after=delivery.next_attempt_at, max_attempts=3,
+                run_after=delivery.next_attempt_at, max_attempts=MAX_JOB_ATTEMPTS,
             )  # fmt: skip
         return delivery.state
