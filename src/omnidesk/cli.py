@@ -409,19 +409,23 @@ def secrets_rotate() -> None:
     is no longer needed for tenant secrets (see docs/operations.md for attachments and tokens)."""
     from omnidesk.accounts import tenant_secrets
     from omnidesk.security.keys import Purpose, for_purpose
+    from omnidesk.webhooks import actions as webhook_actions
 
     settings = _settings()
     _require_migrated(settings)
     db = _db(settings)
     try:
         with db.platform_transaction() as s:
-            count = tenant_secrets.reseal_all(s, for_purpose(settings, Purpose.TENANT_SECRETS))
+            keys = for_purpose(settings, Purpose.TENANT_SECRETS)
+            count = tenant_secrets.reseal_all(s, keys)
+            hooks = webhook_actions.reseal_all(s, keys)
     except tenant_secrets.SecretUnreadable:
         raise click.ClickException(
             "a stored secret opens with none of the configured keys: put the key it was written with into "
             "OMNIDESK_SECRET_KEY_PREVIOUS and run this again (nothing was changed)"
         ) from None
     click.echo(f"{count} tenant secret(s) re-encrypted with the current secret key")
+    click.echo(f"{hooks} webhook signing secret(s) re-encrypted with the current secret key")
 
 
 if __name__ == "__main__":  # pragma: no cover

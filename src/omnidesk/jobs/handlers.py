@@ -54,6 +54,15 @@ def knowledge_import(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, A
     imports.run(ctx.db, tenant_id, uuid.UUID(payload["import_id"]), ctx.limits)
 
 
+@job("webhooks.deliver")
+def webhook_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """One attempt of an outgoing webhook delivery (queued with the change it announces, or by a replay); the
+    delivery row schedules its own next attempt, so this job only fails when the worker does."""
+    from omnidesk.webhooks import delivery
+
+    delivery.attempt(ctx.db, ctx.tenant_secret_keys, ctx.outbound, tenant_id, uuid.UUID(payload["delivery_id"]))
+
+
 # --- periodic tasks ----------------------------------------------------------------------------------------------
 
 
