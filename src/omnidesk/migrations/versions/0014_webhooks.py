@@ -1,7 +1,7 @@
 """Outgoing webhooks: per-tenant subscriptions (sealed signing secret) and the delivery log
 
 Revision ID: 0014_webhooks
-Revises: 0012_channels
+Revises: 0013_faq_import
 Create Date: 2026-12-07 15:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_webhooks"
-down_revision: str | None = "0012_channels"
+down_revision: str | None = "0013_faq_import"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
