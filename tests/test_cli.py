@@ -190,7 +190,12 @@ def test_secrets_rotate_reencrypts_tenant_secrets(
     from omnidesk.core.actor import system_actor
     from omnidesk.core.db import Database
     from omnidesk.security.keys import Keyring, Purpose
+    from omnidesk.security.outbound import OutboundPolicy
     from omnidesk.security.permissions import Perm
+    from omnidesk.webhooks import actions as webhook_actions
+    from omnidesk.webhooks.delivery import secret_name
+    from omnidesk.webhooks.models import WebhookSubscription
+    from omnidesk.webhooks.schemas import SubscriptionIn
 
     old, new = "old-rotation-secret-" + "o" * 30, "new-rotation-secret-" + "n" * 30
     with scratch_database(database_url, tmp_path) as url:
@@ -210,15 +215,25 @@ def test_secrets_rotate_reencrypts_tenant_secrets(
             with db.tenant_transaction(tenant_id) as s:
                 tenant_secrets.set_secret(s, system_actor(tenant_id), Keyring(old)[Purpose.TENANT_SECRETS],
                                           "llm_api_key", "sk-rotate-me-000000000000", permission=Perm.BOT_MANAGE)  # fmt: skip
+                hook = webhook_actions.create(
+                    s, system_actor(tenant_id), SubscriptionIn(url="https://93.184.215.14/hook", event_types=["ticket.created"]),
+                    OutboundPolicy(), Keyring(old)[Purpose.TENANT_SECRETS],
+                )  # fmt: skip
+                hook_id, hook_secret = hook.subscription.id, hook.secret
             monkeypatch.setenv("OMNIDESK_SECRET_KEY", new)
             refused = runner.invoke(main, ["secrets", "rotate"])
             assert refused.exit_code == 1 and "OMNIDESK_SECRET_KEY_PREVIOUS" in refused.output
             monkeypatch.setenv("OMNIDESK_SECRET_KEY_PREVIOUS", old)
             rotated = runner.invoke(main, ["secrets", "rotate"])
             assert rotated.exit_code == 0 and "1 tenant secret(s) re-encrypted" in rotated.output, rotated.output
+            assert "1 webhook signing secret(s) re-encrypted" in rotated.output
             with db.tenant_read(tenant_id) as s:  # the new key alone opens it now
                 value = tenant_secrets.reveal(s, Keyring(new)[Purpose.TENANT_SECRETS], tenant_id, "llm_api_key")
-            assert value == "sk-rotate-me-000000000000"
+                sealed = s.get(WebhookSubscription, hook_id).sealed_secret  # type: ignore[union-attr]
+                opened = tenant_secrets.unseal(
+                    Keyring(new)[Purpose.TENANT_SECRETS], tenant_id, secret_name(hook_id), sealed
+                )
+            assert value == "sk-rotate-me-000000000000" and opened == hook_secret
         finally:
             db.dispose()
 

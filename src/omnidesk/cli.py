@@ -268,15 +268,22 @@ def faq() -> None:
 
 @faq.command("import")
 @click.option("--tenant", "slug", required=True)
-@click.option("--skip-errors", is_flag=True, help="import the good rows even if some rows are bad")
+@click.option("--dry-run", is_flag=True, help="only report what the import would do (nothing is written)")
+@click.option("--all-or-nothing", is_flag=True, help="import nothing if any row is bad")
+@click.option("--skip-errors", is_flag=True, hidden=True, help="deprecated: importing the good rows is the default")
 @click.option("--publish/--draft", default=True, show_default=True, help="publish the entries right away")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-def faq_import(slug: str, skip_errors: bool, publish: bool, file: str) -> None:
-    """Import FAQ entries from CSV or XLSX (columns id,question,variants,answer,language; variants split by |)."""
+def faq_import(slug: str, dry_run: bool, all_or_nothing: bool, skip_errors: bool, publish: bool, file: str) -> None:
+    """Import FAQ entries from CSV or XLSX (columns id,question,variants,answer,language; variants split by |).
+
+    The good rows are imported and the bad ones listed (on stderr); the JSON report also lists notices (what was
+    read differently from the file, e.g. language zh read as zh-CN). Exit status 1 when nothing could be imported.
+    """
     from pathlib import Path
 
     from omnidesk.knowledge import transfer
 
+    del skip_errors  # kept so that existing scripts still run
     settings = _settings()
     _require_migrated(settings)
     db = _db(settings)
@@ -285,30 +292,22 @@ def faq_import(slug: str, skip_errors: bool, publish: bool, file: str) -> None:
     fmt = "xlsx" if path.suffix.lower() == ".xlsx" else "csv"
     content = path.read_bytes()
     if publish and fmt == "csv":
-        content = _with_status_column(content)
+        content = transfer.with_status(content, "published")
     try:
-        with db.tenant_transaction(tenant_id) as s:
-            report = transfer.import_entries(s, system_actor(tenant_id), fmt, content, skip_errors=skip_errors)
+        if dry_run:
+            with db.tenant_read(tenant_id) as s:
+                report = transfer.preview(s, system_actor(tenant_id), fmt, content)
+        else:
+            with db.tenant_transaction(tenant_id) as s:
+                report = transfer.import_entries(
+                    s, system_actor(tenant_id), fmt, content, all_or_nothing=all_or_nothing
+                )
     except DomainError as exc:
         lines = [str(exc)] + [f"  row {e.get('row')}: {e.get('field')}: {e.get('message')}" for e in exc.errors[:50]]
         raise click.ClickException("\n".join(lines)) from None
+    for e in report.errors[:50]:
+        click.echo(f"row {e.get('row')}: {e.get('field')}: {e.get('message')}", err=True)
     click.echo(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
-
-
-def _with_status_column(content: bytes) -> bytes:
-    """Add ``status=published`` to a CSV that has no status column (the assistant answers only published FAQ)."""
-    import csv
-    import io
-
-    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    if not rows or "status" in [h.strip().lower() for h in rows[0]]:
-        return content
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*rows[0], "status"])
-    for row in rows[1:]:
-        writer.writerow([*row, "published"] if any(cell.strip() for cell in row) else row)
-    return out.getvalue().encode("utf-8")
 
 
 @main.group()
@@ -338,6 +337,25 @@ def bot_eval(train_csv: str, test_csv: str | None, folds: int | None, oos_label:
     else:
         assert test_csv is not None
         result = evaluate_intents(train_csv, test_csv, oos_label=oos_label, encoder=model_encoder)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@bot.command("eval-faq")
+@click.option("--faq", "faq_csv", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="FAQ CSV as `omnidesk faq import` reads it (id,question,variants,answer,language)")  # fmt: skip
+@click.option("--queries", "queries_csv", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV text,id: a customer question and the FAQ id answering it (empty: not covered)")  # fmt: skip
+@click.option("--encoder", type=click.Choice(ENCODER_KINDS), default=ENCODER_KINDS[0], show_default=True,
+              help="packaged sentence encoder(s)")  # fmt: skip
+def bot_eval_faq(faq_csv: str, queries_csv: str, encoder: str) -> None:
+    """Import FAQ into a scratch tenant, train, and send every query through the answer path of
+    POST /api/v1/bot/answer; print one JSON object (answered right / wrong, clarified, declined, p50/p99)."""
+    from omnidesk.bot.faq_eval import evaluate_faq
+
+    try:
+        result = evaluate_faq(faq_csv, queries_csv, encoder_kind=encoder)
+    except (DomainError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -391,19 +409,23 @@ def secrets_rotate() -> None:
     is no longer needed for tenant secrets (see docs/operations.md for attachments and tokens)."""
     from omnidesk.accounts import tenant_secrets
     from omnidesk.security.keys import Purpose, for_purpose
+    from omnidesk.webhooks import actions as webhook_actions
 
     settings = _settings()
     _require_migrated(settings)
     db = _db(settings)
     try:
         with db.platform_transaction() as s:
-            count = tenant_secrets.reseal_all(s, for_purpose(settings, Purpose.TENANT_SECRETS))
+            keys = for_purpose(settings, Purpose.TENANT_SECRETS)
+            count = tenant_secrets.reseal_all(s, keys)
+            hooks = webhook_actions.reseal_all(s, keys)
     except tenant_secrets.SecretUnreadable:
         raise click.ClickException(
             "a stored secret opens with none of the configured keys: put the key it was written with into "
             "OMNIDESK_SECRET_KEY_PREVIOUS and run this again (nothing was changed)"
         ) from None
     click.echo(f"{count} tenant secret(s) re-encrypted with the current secret key")
+    click.echo(f"{hooks} webhook signing secret(s) re-encrypted with the current secret key")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from omnidesk.jobs import models as jobs_models
 from omnidesk.knowledge import models as knowledge_models
 from omnidesk.routing import models as routing_models
 from omnidesk.tickets import models as tickets_models
+from omnidesk.webhooks import models as webhooks_models
 
 __all__ = [
     "Base",
@@ -27,5 +28,6 @@ __all__ = [
     "routing_models",
     "tenant_secrets_models",
     "tickets_models",
+    "webhooks_models",
     "widget_models",
 ]

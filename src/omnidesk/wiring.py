@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
 from omnidesk.conversations.intake import set_intake_policy
+from omnidesk.webhooks import subscriber as webhooks_subscriber
 
 
 def install() -> None:
     set_intake_policy(assign_arrivals)
+    # Outgoing webhooks: deliveries are queued in the transaction of the change their event announces.
+    webhooks_subscriber.install()

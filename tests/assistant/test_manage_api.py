@@ -11,8 +11,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from omnidesk.core.db import Database
 from omnidesk.security.permissions import Role
 from tests.assistant.conftest import BotWorld
+from tests.factories import World
 
 
 def test_settings_are_validated_versioned_and_roll_back(client: TestClient, bot_world: BotWorld) -> None:
@@ -31,13 +33,13 @@ def test_settings_are_validated_versioned_and_roll_back(client: TestClient, bot_
     assert client.put("/api/v1/bot/config", json={**document, "surprise": 1}, headers=h).status_code == 422
     assert client.get("/api/v1/bot/config", headers=h).json()["version"] == current["version"]
 
-    stricter = {**document, "thresholds": {**document["thresholds"], "answer": 0.99}}
+    stricter = {**document, "forbidden_topics": {**document["forbidden_topics"], "returns": ["退货"]}}
     saved = client.put("/api/v1/bot/config", json=stricter, headers=h).json()
     assert saved["version"] == current["version"] + 1
     reply = client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()
-    assert reply["kind"] == "clarify"  # the new threshold is live on the next message
+    assert reply["kind"] == "decline"  # the new settings are live on the next message
     back = client.post("/api/v1/bot/config/rollback", json={"version": current["version"]}, headers=h).json()
-    assert back["document"]["thresholds"]["answer"] == document["thresholds"]["answer"]
+    assert "returns" not in back["document"]["forbidden_topics"]
     assert (
         client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()["kind"] == "answer"
     )
@@ -68,6 +70,34 @@ def test_training_runs_in_the_background_and_models_roll_back(client: TestClient
     assert rolled["active"] is True
     assert [m["active"] for m in client.get("/api/v1/bot/models", headers=h).json()][:2] == [False, True]
     assert client.post("/api/v1/bot/models/999/activate", headers=h).status_code == 404
+
+
+def test_a_model_trained_for_review_waits_with_its_rates_and_its_point_can_be_moved(
+    client: TestClient, bot_world: BotWorld, other_world: World
+) -> None:
+    h = bot_world.world.headers(Role.KNOWLEDGE_MANAGER)
+    live = next(m for m in client.get("/api/v1/bot/models", headers=h).json() if m["active"])
+    started = client.post("/api/v1/bot/models", json={"activate": False}, headers=h)
+    assert started.status_code == 202 and started.json()["activate_when_ready"] is False
+    deadline = time.monotonic() + 60
+    while (model := client.get("/api/v1/bot/models", headers=h).json()[0])["status"] == "training":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert model["status"] == "ready" and not model["active"]  # the admin decides; the old model still serves
+    assert next(m for m in client.get("/api/v1/bot/models", headers=h).json() if m["active"])["id"] == live["id"]
+    targets = [p["target"] for p in model["policy"]["points"]]
+    assert targets == [0.01, 0.02, 0.03, 0.05, 0.08] and model["operating_point"]["target"] == 0.03
+    version = model["version"]
+    url = f"/api/v1/bot/models/{version}/operating-point"
+    assert client.post(url, json={"target": 0.04}, headers=h).status_code == 422
+    other = client.post(url, json={"target": 0.01}, headers=other_world.headers(Role.ADMIN))
+    assert other.status_code == 404, other.text
+    assert client.post(url, json={"target": 0.01}, headers=bot_world.world.headers(Role.AGENT)).status_code == 403
+    moved = client.post(url, json={"target": 0.01}, headers=h).json()
+    assert moved["answer_target"] == 0.01 and moved["operating_point"]["target"] == 0.01
+    assert client.post(f"/api/v1/bot/models/{version}/activate", headers=h).json()["active"] is True
+    reply = client.post("/api/v1/bot/answer", json={"text": "我想退货，怎么操作？"}, headers=h).json()
+    assert reply["kind"] == "answer" and reply["knowledge_id"] == "return-policy"
 
 
 def test_unanswered_questions_become_knowledge_gaps(client: TestClient, bot_world: BotWorld) -> None:
@@ -112,6 +142,26 @@ def test_faq_import_cli_keeps_external_ids(
     bad.write_text("id,question,variants,answer,language\nQ-78,,x,y,zh-CN\n", encoding="utf-8")
     failed = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(bad)])
     assert failed.exit_code == 1 and "row 2" in failed.output
+    # a file from another system: the good rows go in, the bad one is listed; a dry run writes nothing
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(
+        'id,question,variants,answer,language\nfaq?79,怎么改地址,"地址写错了|收货地址\n怎么改",发货前可在订单页修改。,zh\n'
+        "Q-80,,x,y,zh-CN\n",
+        encoding="utf-8",
+    )
+    dry = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, "--dry-run", str(mixed)])
+    assert dry.exit_code == 0 and '"created": 1' in dry.output and '"dry_run": true' in dry.output
+    assert "'zh' read as zh-CN" in dry.output
+    strict = CliRunner().invoke(
+        main, ["faq", "import", "--tenant", bot_world.world.slug, "--all-or-nothing", str(mixed)]
+    )
+    assert strict.exit_code == 1 and "row 3" in strict.output
+    reply = client.post("/api/v1/bot/answer", json={"text": "收货地址怎么改"}, headers=bot_world.world.headers()).json()
+    assert reply.get("knowledge_id") != "faq?79"  # neither the dry run nor the refused import wrote it
+    done = CliRunner().invoke(main, ["faq", "import", "--tenant", bot_world.world.slug, str(mixed)])
+    assert done.exit_code == 0 and '"created": 1' in done.output and "row 3" in done.output
+    reply = client.post("/api/v1/bot/answer", json={"text": "收货地址怎么改"}, headers=bot_world.world.headers()).json()
+    assert reply["kind"] == "answer" and reply["knowledge_id"] == "faq?79"
 
 
 def test_resolved_hand_overs_become_faq_suggestions(client: TestClient, bot_world: BotWorld) -> None:
@@ -151,3 +201,20 @@ def test_resolved_hand_overs_become_faq_suggestions(client: TestClient, bot_worl
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"
     drafts = client.get("/api/v1/knowledge/articles", params={"status": "draft"}, headers=km).json()
     assert any("专用发票" in a["title"] for a in drafts["items"])
+
+
+def test_an_entry_with_thousands_of_variants_teaches_the_model_a_bounded_sample(db: Database) -> None:
+    from omnidesk.bot.actions import MAX_PHRASINGS_PER_ENTRY, training_data
+    from omnidesk.core.actor import system_actor
+    from omnidesk.knowledge import transfer
+    from tests.factories import make_world
+
+    world = make_world(db)
+    many = "|".join(f"how do I open account number {i}" for i in range(2_000))
+    csv = f'id,question,variants,answer,language,status\nopen,How do I open an account?,"{many}",At a branch.,en,published\n'
+    with db.tenant_transaction(world.tenant_id) as s:
+        transfer.import_entries(s, system_actor(world.tenant_id), "csv", csv.encode())
+    with db.tenant_read(world.tenant_id) as s:
+        texts, labels = training_data(s)
+    assert len(texts) == MAX_PHRASINGS_PER_ENTRY and set(labels) == {"faq:open"}
+    assert texts[0] == "How do I open an account?" and texts[-1].endswith("1993")  # spread over the whole list

@@ -341,7 +341,7 @@ def test_another_tenant_cannot_read_an_import(
 ) -> None:
     with db.tenant_transaction(world.tenant_id) as s:
         job = imports.queue(
-            s, world.actor(Role.ADMIN), "csv", _big_csv(3), filename="f.csv", skip_errors=False, limits=Limits()
+            s, world.actor(Role.ADMIN), "csv", _big_csv(3), filename="f.csv", all_or_nothing=True, limits=Limits()
         )
         job_id = job.id
     assert client.get(f"/api/v1/knowledge/imports/{job_id}", headers=world.headers(Role.ADMIN)).status_code == 200

@@ -36,7 +36,9 @@ def _import(client: TestClient, world: World | Shop, fmt: str, content: bytes, *
 def test_csv_import_then_reimport_changes_nothing(client: TestClient, shop: Shop) -> None:
     r = _import(client, shop, "csv", CSV.encode())
     assert r.status_code == 200, r.text
-    assert r.json() == {"created": 3, "updated": 0, "unchanged": 0, "skipped": 0, "errors": []}
+    assert r.json() == {
+        "created": 3, "updated": 0, "unchanged": 0, "skipped": 0, "errors": [], "notices": [], "dry_run": False
+    }  # fmt: skip
     r = _import(client, shop, "csv", CSV.encode())
     assert r.json()["unchanged"] == 3 and r.json()["created"] == 0 and r.json()["updated"] == 0
     items = client.get("/api/v1/knowledge/articles", params={"language": "zh-CN"}, headers=shop.headers(KM)).json()[
@@ -48,7 +50,7 @@ def test_csv_import_then_reimport_changes_nothing(client: TestClient, shop: Shop
     assert len(hits) == 1
 
 
-def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestClient, shop: Shop) -> None:
+def test_bad_rows_are_reported_and_the_good_ones_imported_unless_all_or_nothing(client: TestClient, shop: Shop) -> None:
     bad = (
         "question,answer,language,tags\n"
         "好问题,好答案,zh-CN,\n"
@@ -56,13 +58,18 @@ def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestCli
         "语言错,答案,fr,\n"
         "标签错,答案,en,has space\n"
     )
+    for refuse in ({"all_or_nothing": "true"}, {"skip_errors": "false"}):  # the old spelling of all-or-nothing
+        r = _import(client, shop, "csv", bad.encode(), **refuse)
+        assert r.status_code == 422
+        errors = r.json()["errors"]
+        assert {(e["row"], e["field"]) for e in errors} == {(3, "question"), (4, "language"), (5, "tags.0")}
+        assert "unknown language 'fr'" in next(e["message"] for e in errors if e["row"] == 4)
+        assert client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()["items"] == []
     r = _import(client, shop, "csv", bad.encode())
-    assert r.status_code == 422
-    errors = r.json()["errors"]
-    assert {(e["row"], e["field"]) for e in errors} == {(3, "question"), (4, "language"), (5, "tags.0")}
-    assert client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()["items"] == []
-    r = _import(client, shop, "csv", bad.encode(), skip_errors="true")
     assert r.status_code == 200 and r.json()["created"] == 1 and r.json()["skipped"] == 3
+    assert [e["row"] for e in r.json()["errors"]] == [3, 4, 5]
+    r = _import(client, shop, "csv", b"question,answer,language\n,a,en\n")
+    assert r.status_code == 422 and "no good one" in r.json()["detail"]  # nothing to import is still a refusal
     r = _import(client, shop, "csv", b"question,answer\nq,a\n")
     assert r.status_code == 422 and "missing column(s): language" in r.json()["detail"]
     r = _import(client, shop, "xlsx", b"not a workbook")
@@ -71,6 +78,78 @@ def test_bad_rows_are_reported_precisely_and_nothing_is_imported(client: TestCli
         "/api/v1/knowledge/import", params={"format": "csv"}, files={"file": ("f.csv", CSV.encode())},
         headers=shop.headers(Role.AGENT),
     ).status_code == 403  # fmt: skip
+
+
+def _real_faq(variants: int = 2_000) -> str:
+    """An FAQ as other systems export it: ids with ?, language tags zh / zh-Hans / en-US, thousands of variants,
+    a variant far over 300 characters, a variant and a question written over two lines, and further variants of
+    an entry on rows of their own."""
+    many = "|".join(f"怎么开通第{i}号账户" for i in range(variants))
+    long_variant = "我想问一下关于信用卡年费的问题，" * 30  # 480 characters
+    return (
+        "id,question,variants,answer,language\n"
+        f'faq?id=1,如何开户,"{many}",带身份证到网点办理。,zh\n'
+        f'faq?id=2,"信用卡年费\n怎么收","免年费吗|{long_variant}|年费\n多少钱",首年免年费。,zh-Hans\n'
+        "faq?id=2,,再问一次年费|年费能退吗,,zh_CN\n"
+        "faq?id=3,How do I open an account?,open account|new account,Bring your ID to a branch.,en-US\n"
+        "faq?id=4,Broken row,,,en\n"
+    )
+
+
+def test_a_real_faq_previews_then_imports_without_losing_a_variant(client: TestClient, shop: Shop) -> None:
+    content = _real_faq().encode()
+    r = _import(client, shop, "csv", content, dry_run="true")
+    assert r.status_code == 200, r.text
+    preview = r.json()
+    assert preview["dry_run"] is True
+    assert (preview["created"], preview["updated"], preview["unchanged"], preview["skipped"]) == (3, 0, 0, 1)
+    assert [(e["row"], e["field"]) for e in preview["errors"]] == [(6, "answer")]
+    notices = {(n["field"], n["message"]): n for n in preview["notices"]}
+    assert notices[("language", "'zh' read as zh-CN")]["rows"] == [2]
+    assert notices[("language", "'en-US' read as en")]["count"] == 1
+    assert ("question", "a question on several lines was joined into one line") in notices
+    assert any(f == "variants" and "first 300" in m for f, m in notices)
+    assert client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()["items"] == []  # nothing yet
+
+    r = _import(client, shop, "csv", content)
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["skipped"], r.json()["dry_run"]) == (3, 1, False)
+    items = {
+        a["external_id"]: a
+        for a in client.get("/api/v1/knowledge/articles", params={"limit": 100}, headers=shop.headers(KM)).json()[
+            "items"
+        ]
+    }
+    assert set(items) == {"faq?id=1", "faq?id=2", "faq?id=3"}
+    assert len(items["faq?id=1"]["variants"]) == 2_000
+    fee = items["faq?id=2"]
+    assert fee["title"] == "信用卡年费 怎么收" and fee["language"] == "zh-CN"
+    assert fee["variants"] == [
+        "免年费吗",
+        "我想问一下关于信用卡年费的问题，" * 30,
+        "年费 多少钱",
+        "再问一次年费",
+        "年费能退吗",
+    ]
+    assert items["faq?id=3"]["language"] == "en"
+    # the same file again: unchanged, in the preview and in the import
+    again = _import(client, shop, "csv", content, dry_run="true").json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 3)
+    assert _import(client, shop, "csv", content).json()["unchanged"] == 3
+
+
+def test_ids_that_cannot_be_stored_as_written_are_mapped_and_said_so(client: TestClient, shop: Shop) -> None:
+    long_id = "https://help.example.com/faq?category=cards&question=" + "x" * 80
+    csv_text = f"id,question,answer,language\n{long_id},Q,A,en\n"
+    r = _import(client, shop, "csv", csv_text.encode())
+    assert r.status_code == 200 and r.json()["created"] == 1
+    notice = next(n for n in r.json()["notices"] if n["field"] == "external_id")
+    stored = notice["message"].rsplit("'", 2)[1]
+    assert len(stored) == 100 and stored.startswith("https://help.example.com/faq?")
+    assert (
+        client.get("/api/v1/knowledge/articles", headers=shop.headers(KM)).json()["items"][0]["external_id"] == stored
+    )
+    assert _import(client, shop, "csv", csv_text.encode()).json()["unchanged"] == 1  # the mapping is stable
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json", "markdown"])

@@ -105,12 +105,59 @@ def test_import_page_reports_bad_rows(client: TestClient, world: World) -> None:
     _login(client, world, Role.KNOWLEDGE_MANAGER)
     csrf = _csrf(client.get("/knowledge").text)
     bad = "question,answer,language\n好问题,好答案,zh-CN\n,缺问题,zh-CN\n".encode()
-    r = client.post("/knowledge/import", data={"csrf": csrf, "format": "csv"}, files={"file": ("faq.csv", bad)})
-    assert r.status_code == 422 and "<td>3</td><td>question</td>" in r.text
     r = client.post(
-        "/knowledge/import", data={"csrf": csrf, "format": "csv", "skip_errors": "on"}, files={"file": ("faq.csv", bad)}
+        "/knowledge/import",
+        data={"csrf": csrf, "format": "csv", "all_or_nothing": "on"},
+        files={"file": ("faq.csv", bad)},
     )
+    assert r.status_code == 422 and "<td>3</td><td>question</td>" in r.text
+    r = client.post("/knowledge/import", data={"csrf": csrf, "format": "csv"}, files={"file": ("faq.csv", bad)})
     assert r.status_code == 200 and "<td>3</td>" in r.text
+
+
+def test_the_import_preview_shows_what_would_happen_then_imports_on_confirmation(
+    client: TestClient, world: World
+) -> None:
+    _login(client, world, Role.KNOWLEDGE_MANAGER)
+    h = world.headers(Role.KNOWLEDGE_MANAGER)
+    client.cookies.set("omnidesk_lang", "zh-CN")
+    listing = client.get("/knowledge").text
+    assert 'value="preview"' in listing and "有任何一行出错就全部不导入" in listing
+    csrf = _csrf(listing)
+    faq = (
+        "id,question,variants,answer,language\n"
+        'q?1,怎么退货,"退货流程|退货\n怎么弄",七天内可退。,zh\n'
+        "q?2,,没有答案,,zh-CN\n"
+        "q?3,Shipping fees,shipping cost,Free over 99.,en-US\n"
+    ).encode()
+    r = client.post(
+        "/knowledge/import",
+        data={"csrf": csrf, "format": "csv", "action": "preview"},
+        files={"file": ("faq.csv", faq)},
+    )
+    assert r.status_code == 200
+    assert 'data-created="2"' in r.text and 'data-skipped="1"' in r.text
+    assert "尚未导入任何内容" in r.text and "&#39;zh&#39; read as zh-CN" in r.text and "<td>3</td>" in r.text
+    assert client.get("/api/v1/knowledge/articles", headers=h).json()["items"] == []
+    confirm = re.search(r'action="(/knowledge/imports/[^"]+/confirm)"', r.text).group(1)  # type: ignore[union-attr]
+    assert "导入这 2 条" in r.text
+
+    client.cookies.set("omnidesk_lang", "en")
+    done = client.post(confirm, data={"csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    page = client.get(done.headers["location"])
+    assert "The import has finished." in page.text and "2 new" in page.text and "<td>3</td>" in page.text
+    items = client.get("/api/v1/knowledge/articles", headers=h).json()["items"]
+    assert sorted(a["external_id"] for a in items) == ["q?1", "q?3"]
+    # a preview is confirmed once; and the English page says the same as the Chinese one
+    assert client.post(confirm, data={"csrf": csrf}).status_code == 404
+    r = client.post(
+        "/knowledge/import",
+        data={"csrf": csrf, "format": "csv", "action": "preview", "all_or_nothing": "on"},
+        files={"file": ("faq.csv", faq)},
+    )
+    assert "Nothing has been imported yet" in r.text and "the file would be refused" in r.text
+    assert "/confirm" not in r.text  # nothing to confirm when the whole file would be refused
 
 
 def test_another_tenants_entries_are_not_found_in_the_ui(client: TestClient, world: World, other_world: World) -> None:

@@ -60,6 +60,8 @@ DELEGATED = {
     "survey_id": "tests/tickets/test_isolation_more.py",
     "import_job_id": "tests/knowledge/test_import_limits.py",
     "job_id": "tests/jobs/test_dead_letters.py",
+    "webhook_id": "tests/webhooks/test_webhooks.py",
+    "delivery_id": "tests/webhooks/test_webhooks.py",
 }
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -27,7 +27,7 @@ from omnidesk.core.schemas import contains_nul, error_message
 from omnidesk.jobs import outbox as jobs
 from omnidesk.knowledge import actions as knowledge_actions
 from omnidesk.knowledge.queries import published_faq
-from omnidesk.knowledge.schemas import ArticleCreate
+from omnidesk.knowledge.schemas import ASSISTANT_MATCH_CHARS, ArticleCreate
 from omnidesk.knowledge.states import Kind
 from omnidesk.security.keys import PurposeKeys
 from omnidesk.security.permissions import Perm
@@ -113,18 +113,27 @@ def remove_label(session: Session, actor: Actor, label: str) -> int:
     return int(removed)
 
 
-def request_training(session: Session, actor: Actor) -> IntentModel:
-    """Queue a training run; the job (``train``) picks it up. One run at a time per tenant."""
+def request_training(session: Session, actor: Actor, *, activate: bool = True) -> IntentModel:
+    """Queue a training run; the job (``train``) picks it up. One run at a time per tenant. With ``activate`` the
+    model goes live when ready; without, the admin first reviews its expected answer / clarify / decline rates
+    (the old model serves meanwhile)."""
     actor.require(Perm.BOT_MANAGE)
     if session.scalar(select(IntentModel.id).where(IntentModel.status == "training")) is not None:
         raise Conflict("a training run is already in progress; wait for it to finish")
     version = (session.scalar(select(func.max(IntentModel.version))) or 0) + 1
-    model = IntentModel(tenant_id=actor.tenant_id, version=version, status="training")
+    model = IntentModel(tenant_id=actor.tenant_id, version=version, status="training", activate_when_ready=activate)
     session.add(model)
     session.flush()
-    audit.record(session, actor, "bot.train_request", "intent_model", model.id, {"version": version})
+    audit.record(session, actor, "bot.train_request", "intent_model", model.id, {"version": version,
+                 "activate": activate})  # fmt: skip
     jobs.enqueue(session, "bot.train", {"model_id": str(model.id)}, key=str(model.id), max_attempts=1)
     return model
+
+
+MAX_PHRASINGS_PER_ENTRY = 300
+"""An FAQ entry teaches the model its question and at most this many variants, spread evenly over its list: real
+FAQs carry 100–200 and an entry may hold thousands, but past a few hundred more phrasings barely move accuracy
+and training time grows with every one (BANKING77: ~100 per entry)."""
 
 
 def training_data(session: Session) -> tuple[list[str], list[str]]:
@@ -134,8 +143,12 @@ def training_data(session: Session) -> tuple[list[str], list[str]]:
         texts.append(text)
         labels.append(label)
     for entry in published_faq(session):
-        for question in (entry.question, *entry.variants):
-            texts.append(question)
+        variants = list(entry.variants)
+        if len(variants) > MAX_PHRASINGS_PER_ENTRY - 1:
+            step = len(variants) / (MAX_PHRASINGS_PER_ENTRY - 1)
+            variants = [variants[int(i * step)] for i in range(MAX_PHRASINGS_PER_ENTRY - 1)]
+        for question in (entry.question, *variants):
+            texts.append(question[:ASSISTANT_MATCH_CHARS])  # a long variant is kept whole, matched on its start
             labels.append(f"faq:{entry.external_id or entry.id}")
     return texts, labels
 
@@ -147,9 +160,11 @@ def train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brain
     start = time.perf_counter()
     blob: bytes | None = None
     error = ""
+    policy: dict[str, Any] = {}
     try:
         model = IntentClassifier.train(texts, labels, encoder=brains.encoder, oos_label="oos")
         blob = model.to_bytes()
+        policy = {"points": model.policy_points, "held_out": int(model.stats.get("policy_rows", 0))}
     except TrainingError as exc:
         error = str(exc)
     seconds = time.perf_counter() - start
@@ -161,15 +176,37 @@ def train(db: Database, tenant_id: uuid.UUID, model_id: uuid.UUID, brains: Brain
         row.train_seconds = round(seconds, 3)
         row.examples = len(texts)
         row.labels = sorted(set(labels) - {"oos"})
+        row.policy = policy
         if blob is None:
             row.status = "failed"
             row.error = error[:500]
-        else:
+        elif row.activate_when_ready:
             s.execute(update(IntentModel).where(IntentModel.id != row.id).values(active=False))
             row.status, row.blob, row.active = "ready", blob, True
+        else:
+            row.status, row.blob = "ready", blob
         audit.record(s, system_actor(tenant_id), "bot.train_finish", "intent_model", row.id,
                      {"status": row.status, "seconds": row.train_seconds})  # fmt: skip
         return row
+
+
+def set_operating_point(session: Session, actor: Actor, version: int, target: float) -> IntentModel:
+    """Move a model to another of its operating points (the wrong-answer share it aims at); live on the next
+    message when the model is active."""
+    actor.require(Perm.BOT_MANAGE)
+    row = session.scalar(select(IntentModel).where(IntentModel.version == version))
+    if row is None:
+        raise NotFound("no intent model with this version")
+    targets = [float(p["target"]) for p in (row.policy or {}).get("points", [])]
+    if not targets:
+        raise InvalidInput(f"version {version} has no operating points (trained before the answer policy: retrain it)")
+    if not any(abs(target - t) < 1e-9 for t in targets):
+        raise InvalidInput(f"target must be one of {', '.join(f'{t:g}' for t in targets)}")
+    before = row.answer_target
+    row.answer_target = target
+    audit.record(session, actor, "bot.operating_point", "intent_model", row.id,
+                 {"version": version, "from": before, "to": target})  # fmt: skip
+    return row
 
 
 def activate_model(session: Session, actor: Actor, version: int) -> IntentModel:

@@ -26,6 +26,8 @@ from omnidesk.bot.schemas import (
     IntentModelOut,
     LlmKeyIn,
     LlmKeyOut,
+    OperatingPointIn,
+    TrainIn,
 )
 from omnidesk.core.db import utcnow
 from omnidesk.security.keys import Purpose, for_purpose
@@ -145,12 +147,23 @@ def list_models(db: DbDep, actor: ActorDep) -> list[IntentModelOut]:
 
 
 @router.post("/models", status_code=status.HTTP_202_ACCEPTED)
-def train_model(request: Request, db: DbDep, actor: ActorDep) -> IntentModelOut:
-    """Start training a new version from the examples and the published FAQ; it activates itself when ready."""
+def train_model(request: Request, db: DbDep, actor: ActorDep, data: TrainIn | None = None) -> IntentModelOut:
+    """Start training a new version from the examples and the published FAQ; it activates itself when ready,
+    unless ``{"activate": false}`` (then review its ``policy`` and activate it)."""
     with db.tenant_transaction(actor.tenant_id) as s:
-        model = actions.request_training(s, actor)
+        model = actions.request_training(s, actor, activate=data.activate if data is not None else True)
         out = IntentModelOut.model_validate(model)
     return out  # the "bot.train" job queued with the request trains it
+
+
+@router.post("/models/{version}/operating-point")
+def move_operating_point(
+    version: Annotated[int, Path(ge=1, le=1_000_000_000)], data: OperatingPointIn, db: DbDep, actor: ActorDep
+) -> IntentModelOut:
+    """Use another of the model's operating points (``target``: the wrong-answer share it aims at); live on the
+    next message when the model is active."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return IntentModelOut.model_validate(actions.set_operating_point(s, actor, version, data.target))
 
 
 @router.post("/models/{version}/activate")

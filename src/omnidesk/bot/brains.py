@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from omnidesk.accounts import tenant_secrets
 from omnidesk.accounts.models import Tenant
-from omnidesk.bot.engine import Brain, FaqItem, build_index
+from omnidesk.bot.engine import Brain, FaqItem, build_index, learnt_ids
 from omnidesk.bot.models import BotConfig, IntentModel
-from omnidesk.bot.nlu import Encoder, IntentClassifier, compile_tenant_pattern, load_default_encoder
+from omnidesk.bot.nlu import Encoder, IntentClassifier, OperatingPoint, compile_tenant_pattern, load_default_encoder
+from omnidesk.bot.nlu.answer_policy import point_for
 from omnidesk.bot.settings import STORED, BotSettings
 from omnidesk.knowledge.queries import knowledge_stamp, published_faq
 from omnidesk.security.keys import PurposeKeys
@@ -38,10 +39,15 @@ def current_settings(session: Session) -> tuple[int, BotSettings]:
     return int(row[0]), BotSettings.model_validate(row[1], context=STORED)
 
 
-def _versions(session: Session) -> tuple[int, int, int, int]:
+def _versions(session: Session) -> tuple[int, int, int, int, int]:
     config = session.scalar(select(func.max(BotConfig.version))) or 0
-    model = session.scalar(select(IntentModel.version).where(IntentModel.active.is_(True))) or 0
-    return int(config), knowledge_stamp(session).version, int(model), tenant_secrets.version(session, LLM_KEY)
+    active = session.execute(
+        select(IntentModel.version, IntentModel.answer_target).where(IntentModel.active.is_(True))
+    ).first()
+    model, target = (int(active[0]), active[1]) if active is not None else (0, None)
+    # the operating point moves without a new model: it is part of what the brain was built from
+    point = -1 if target is None else round(float(target) * 10_000)
+    return int(config), knowledge_stamp(session).version, model, tenant_secrets.version(session, LLM_KEY), point
 
 
 class Brains:
@@ -88,12 +94,17 @@ class Brains:
             for entry in published_faq(session)
         ]
         model = None
-        row = session.execute(select(IntentModel.blob).where(IntentModel.active.is_(True))).first()
+        point = None
+        row = session.execute(
+            select(IntentModel.blob, IntentModel.policy, IntentModel.answer_target).where(IntentModel.active.is_(True))
+        ).first()
         if row is not None and row[0]:
             try:
                 model = IntentClassifier.from_bytes(row[0], encoder=self.encoder)
             except Exception:  # a model from an older code version: answer without intents until retrained
                 log.exception("could not load the active intent model", extra={"tenant_id": str(tenant_id)})
+            else:
+                point = operating_point(row[1], row[2])
         patterns = [compile_tenant_pattern(kind, pattern) for kind, pattern in settings.entity_patterns.items()]
         llm_key = ""
         if settings.llm.enabled and self._secret_keys is not None:
@@ -106,9 +117,22 @@ class Brains:
             settings=settings,
             default_language=default_language,
             faq={item.key: item for item in items},
-            index=build_index(items, self.encoder),
+            # with an answer policy the model answers the entries it learnt: the search index holds only those
+            # published since (few; a big FAQ is not re-encoded on every knowledge change)
+            index=build_index(
+                [i for i in items if i.id not in learnt_ids(model)] if point is not None else items, self.encoder
+            ),
             model=model,
             patterns=patterns,
             versions=versions,
             llm_api_key=llm_key,
+            point=point,
         )
+
+
+def operating_point(policy: dict[str, object] | None, target: float | None) -> OperatingPoint | None:
+    """The point in use from a model row's ``policy`` (None for models trained before the answer policy)."""
+    raw = (policy or {}).get("points")
+    if not isinstance(raw, list) or not raw:
+        return None
+    return point_for([OperatingPoint.from_json(p) for p in raw], target)

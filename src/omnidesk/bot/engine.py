@@ -22,6 +22,9 @@ from omnidesk.bot.nlu import (
     FaqIndex,
     FaqMatch,
     IntentClassifier,
+    IntentPrediction,
+    Judgement,
+    OperatingPoint,
     TenantPattern,
     analyze_sentiment,
     decide,
@@ -30,6 +33,7 @@ from omnidesk.bot.nlu import (
     normalize,
 )
 from omnidesk.bot.settings import BotSettings, FlowSpec
+from omnidesk.knowledge.schemas import ASSISTANT_MATCH_CHARS
 from omnidesk.security.outbound import OutboundClient, OutboundPolicy
 
 TEXTS = {
@@ -80,11 +84,21 @@ class Brain:
     patterns: list[TenantPattern]
     versions: tuple[int, ...] = (0, 0, 0, 0)
     llm_api_key: str = field(default="", repr=False)
+    # the active model's operating point (answer policy); None: no model, or one trained before the policy
+    point: OperatingPoint | None = None
     # (knowledge id, base language) → that translation, e.g. ("faq-return-policy", "en")
     translations: dict[tuple[str, str], FaqItem] = field(init=False, repr=False)
+    # knowledge id → one of its versions (any language)
+    by_id: dict[str, FaqItem] = field(init=False, repr=False)
+    # knowledge ids the intent model has learnt (its labels ``faq:<id>``)
+    learnt: frozenset[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.translations = {(item.id, _base_language(item.language)): item for item in self.faq.values()}
+        self.by_id = {}
+        for item in self.faq.values():
+            self.by_id.setdefault(item.id, item)
+        self.learnt = learnt_ids(self.model)
 
 
 @dataclass
@@ -104,9 +118,48 @@ class Reply:
     state: dict[str, Any] = field(default_factory=dict)
 
 
+FAQ_LABEL = "faq:"
+"""The intent model learns each FAQ entry as the label ``faq:<knowledge id>``."""
+
+
+def learnt_ids(model: IntentClassifier | None) -> frozenset[str]:
+    """The knowledge ids an intent model learnt (its labels ``faq:<id>``)."""
+    labels = model.labels if model is not None else []
+    return frozenset(label[len(FAQ_LABEL) :] for label in labels if label.startswith(FAQ_LABEL))
+
+
+def judge(brain: Brain, prediction: IntentPrediction | None, language: str) -> Judgement | None:
+    """The answer policy's view of the model's prediction: its best FAQ entries in the customer's language.
+
+    None without an operating point. When the best label is not an FAQ entry still published (a tenant intent
+    without a flow, or an entry withdrawn since training) there is nothing to answer with (confidence 0), but the
+    FAQ entries among the best may still be offered.
+    """
+    if brain.point is None or prediction is None or not prediction.top:
+        return None
+    wanted = _base_language(language)
+    candidates: list[tuple[str, str]] = []
+    answerable = True
+    for rank, (label, _) in enumerate(prediction.top[: max(prediction.offered, 1)]):
+        item = brain.by_id.get(label[len(FAQ_LABEL) :]) if label.startswith(FAQ_LABEL) else None
+        if item is None:
+            answerable = answerable and rank > 0
+            continue
+        local = brain.translations.get((item.id, wanted), item)
+        candidates.append((local.key, local.question))
+    return Judgement(
+        candidates=tuple(candidates),
+        confidence=prediction.answer_confidence if answerable else 0.0,
+        coverage=prediction.coverage,
+        similarity=prediction.nearest_similarity,
+        out_of_scope=prediction.reason == "oos_class",
+    )
+
+
 def build_index(items: list[FaqItem], encoder: Encoder | None) -> FaqIndex:
     index = FaqIndex(encoder=encoder)
-    index.add_many((item.key, [item.question, *item.variants]) for item in items)
+    # a long variant is kept whole in the knowledge base; what a customer types is matched against its start
+    index.add_many((item.key, [q[:ASSISTANT_MATCH_CHARS] for q in (item.question, *item.variants)]) for item in items)
     return index
 
 
@@ -218,6 +271,9 @@ class Assistant:
                 return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
 
         matches = search_faq(brain, text, lang, k=5)
+        judgement = judge(brain, prediction, lang)
+        if judgement is not None:  # the model decides; retrieval only for entries published since it was trained
+            matches = [m for m in matches if _knowledge_id(brain, m.entry_id) not in brain.learnt]
         decision = decide(
             text,
             faq=matches,
@@ -228,6 +284,8 @@ class Assistant:
             customer_tags=tags,
             settings=policy,
             language=lang,
+            judgement=judgement,
+            point=brain.point,
         )
         new_state = {"low": decision.state.low_confidence_turns}
         if (
@@ -252,7 +310,10 @@ class Assistant:
             return self._finish(Reply("answer", answer_text, lang, decision.reason, knowledge_id=item.id,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
         if decision.kind == "clarify":
-            buttons = [{"label": question, "value": question} for _, question in decision.options]
+            buttons = [
+                {"label": question, "value": question, "knowledge_id": _knowledge_id(brain, key)}
+                for key, question in decision.options
+            ]
             return self._finish(Reply("clarify", decision.message or "", lang, decision.reason, buttons=buttons,
                                       knowledge_id=_knowledge_id(brain, decision.options[0][0]) if decision.options else None,
                                       confidence=decision.confidence, **understood), state=new_state)  # fmt: skip
@@ -280,15 +341,15 @@ class Assistant:
             other = next((f for f in brain.settings.flows if f.name != flow.name and flows.starts(f, bare, None)), None)
             if other is not None:  # the customer changed the subject to another task
                 return self._start_flow(brain, other, state, text, entities, lang, tenant_key, understood)
-        if not filled and len(brain.index):
+        if not filled and brain.faq:
             # An interruption: answer a confident FAQ question, then come back to the flow.
-            matches = search_faq(brain, text, lang, k=2)
-            if matches and matches[0].score >= brain.settings.thresholds.answer and matches[0].entry_id in brain.faq:
-                item = brain.faq[matches[0].entry_id]
+            key = self._confident_entry(brain, text, lang)
+            if key is not None:
+                item = brain.faq[key]
                 slot = flows.next_missing(flow, fstate)
                 prompt = f"\n\n{TEXTS[lang]['resume']} {slot.prompt.get(lang)}" if slot else ""
                 return self._finish(Reply("answer", item.answer + prompt, lang, "faq_interruption",
-                                          knowledge_id=item.id, confidence=matches[0].score, flow=flow.name,
+                                          knowledge_id=item.id, confidence=1.0, flow=flow.name,
                                           **understood),
                                     state={"flow": fstate.to_json(), "asked": slot.name if slot else None})  # fmt: skip
         return self._advance(brain, flow, fstate, lang, tenant_key, understood, prefix="")
@@ -339,6 +400,26 @@ class Assistant:
             localized.update({k[:-3]: v for k, v in values.items() if k.endswith("_zh")})
         return self._finish(Reply("flow", flows.render(flow.answer.get(lang), localized), lang, f"flow_done:{flow.name}",
                                   flow=flow.name, confidence=1.0, **understood), state={})  # fmt: skip
+
+    @staticmethod
+    def _confident_entry(brain: Brain, text: str, lang: str) -> str | None:
+        """The FAQ entry to answer ``text`` with, only when sure: the model at its operating point, else (or for
+        entries it has not learnt) retrieval at the tenant's answer threshold."""
+        point = brain.point
+        if brain.model is not None and point is not None:
+            judgement = judge(brain, brain.model.predict(text), lang)
+            if (
+                judgement is not None
+                and judgement.candidates
+                and not judgement.out_of_scope
+                and judgement.similarity >= point.similarity
+                and judgement.confidence >= point.answer
+            ):
+                return judgement.candidates[0][0]
+        matches = search_faq(brain, text, lang, k=2)
+        if matches and matches[0].score >= brain.settings.thresholds.answer and matches[0].entry_id in brain.faq:
+            return matches[0].entry_id
+        return None
 
     @staticmethod
     def _finish(reply: Reply, *, state: dict[str, Any]) -> Reply:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -37,7 +37,12 @@ class IntentExample(TenantOwned, Base):
 
 
 class IntentModel(TenantOwned, Base):
-    """A trained intent classifier, versioned; exactly one version per tenant is active (rollback = activate)."""
+    """A trained intent classifier, versioned; exactly one version per tenant is active (rollback = activate).
+
+    ``policy`` is its decision policy (:mod:`omnidesk.bot.nlu.answer_policy`): the operating points chosen from
+    the tenant's own data at training time, each with its thresholds and the answer / clarify / decline rates it
+    is expected to give, and which one is in use (the admin may move it).
+    """
 
     __tablename__ = "bot_intent_models"
     __table_args__ = (UniqueConstraint("tenant_id", "version"),)
@@ -50,6 +55,11 @@ class IntentModel(TenantOwned, Base):
     labels: Mapped[list[str]] = mapped_column(default=list)
     examples: Mapped[int] = mapped_column(default=0)
     train_seconds: Mapped[float] = mapped_column(default=0.0)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    # the operating point in use: the wrong-answer share it aims at (None: the default point)
+    answer_target: Mapped[float | None] = mapped_column(default=None)
+    # False: the admin reviews the expected rates and activates it (the console trains this way)
+    activate_when_ready: Mapped[bool] = mapped_column(default=True, server_default=true())
     error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, computed_field
 
+from omnidesk.bot.nlu.answer_policy import DEFAULT_TARGET
 from omnidesk.core.schemas import Input, Language, Output, SingleLine
 
 Utterance = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
@@ -26,6 +27,7 @@ class AnswerRequest(Input):
 class Button(Output):
     label: str
     value: str
+    knowledge_id: str | None = Field(default=None, description="a clarification's FAQ entry (its external id)")
 
 
 class AnswerOut(Output):
@@ -58,8 +60,32 @@ class IntentModelOut(Output):
     examples: int
     train_seconds: float
     error: str
+    activate_when_ready: bool = Field(description="false: it waits for an admin to activate it")
+    policy: dict[str, Any] = Field(
+        description="the operating points chosen from held-out examples: per target (wrong answers aimed at, a "
+        "share of in-scope questions) the thresholds and the expected answered / clarified / declined rates"
+    )
+    answer_target: float | None = Field(description="the target of the point in use (null: the default, 0.03)")
     created_at: datetime
     finished_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def operating_point(self) -> dict[str, Any] | None:
+        """The point in use, with the rates it is expected to give."""
+        points = [p for p in self.policy.get("points", []) if isinstance(p, dict)]
+        if not points:
+            return None
+        want = DEFAULT_TARGET if self.answer_target is None else self.answer_target
+        return min(points, key=lambda p: abs(float(p.get("target", 0)) - want))
+
+
+class TrainIn(Input):
+    activate: bool = Field(default=True, description="false: wait for an admin to review and activate it")
+
+
+class OperatingPointIn(Input):
+    target: float = Field(ge=0, le=1, description="one of the model's points: the wrong-answer share it aims at")
 
 
 class ConfigOut(Output):

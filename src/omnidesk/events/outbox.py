@@ -28,6 +28,12 @@ def publish_on_commit(session: Session, event: TypedEvent) -> None:
     session.info.setdefault(_OUTBOX, []).append((tenant_channel(event.tenant_id), event))
 
 
+def queued_events(session: Session) -> list[TypedEvent]:
+    """The typed events this transaction will publish (read by subscribers that must write in the same
+    transaction, e.g. outgoing webhooks queueing their deliveries before the commit)."""
+    return [ev for _, ev in session.info.get(_OUTBOX, [])]
+
+
 def pending_events(session: Session) -> list[Event]:
     """The events this transaction will publish, in their wire form (tests, and callers that answer with them)."""
     return [ev.to_dict() for _, ev in session.info.get(_OUTBOX, [])]

@@ -40,3 +40,36 @@ def pick_language(*candidates: str | None, accept_language: str | None = None) -
             if tag.startswith("en"):
                 return "en"
     return DEFAULT
+
+
+_CHINESE_NAMES = {
+    "chinese",
+    "中文",
+    "简体中文",
+    "繁體中文",
+    "繁体中文",
+    "汉语",
+    "漢語",
+    "cn",
+    "chs",
+    "cht",
+    "zho",
+    "chi",
+}
+_ENGLISH_NAMES = {"english", "英文", "英语", "英語", "eng"}
+
+
+def language_tag(value: str) -> str | None:
+    """The language OmniDesk stores for a tag written any common way, or None when it is neither Chinese nor
+    English: ``zh``, ``zh-Hans``, ``zh_CN``, ``zh-TW``, ``Chinese``, ``中文`` → ``zh-CN``; ``en``, ``en-US``,
+    ``EN_gb``, ``English`` → ``en``. Files from other systems write them all (BCP 47, POSIX locales, names);
+    Chinese in any script is kept as ``zh-CN``, the only Chinese the product has."""
+    tag = value.strip().replace("_", "-").lower()
+    if not tag:
+        return None
+    primary = tag.split("-", 1)[0]
+    if primary in ("zh", "cmn", "yue") or tag in _CHINESE_NAMES:
+        return "zh-CN"
+    if primary == "en" or tag in _ENGLISH_NAMES:
+        return "en"
+    return None

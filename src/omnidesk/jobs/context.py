@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from omnidesk.bot.engine import Assistant
     from omnidesk.events.presence import PresenceStore
     from omnidesk.knowledge.archive import Limits
+    from omnidesk.security.keys import PurposeKeys
+    from omnidesk.security.outbound import OutboundClient
 
 
 class JobContext:
@@ -54,6 +56,10 @@ class JobContext:
             from omnidesk.security.outbound import OutboundPolicy
 
             return Assistant(OutboundPolicy.from_settings(self.settings))
+        if name == "outbound":
+            from omnidesk.security.outbound import OutboundClient, OutboundPolicy
+
+            return OutboundClient(OutboundPolicy.from_settings(self.settings))
         raise KeyError(name)
 
     @property
@@ -70,6 +76,18 @@ class JobContext:
     def assistant(self) -> Assistant:
         assistant: Assistant = self._get("assistant")
         return assistant
+
+    @property
+    def outbound(self) -> OutboundClient:
+        """One client per process for tenant-chosen URLs (webhooks): the platform's outbound policy applies."""
+        client: OutboundClient = self._get("outbound")
+        return client
+
+    @property
+    def tenant_secret_keys(self) -> PurposeKeys:
+        from omnidesk.security.keys import Purpose, for_purpose
+
+        return for_purpose(self.settings, Purpose.TENANT_SECRETS)
 
     @property
     def limits(self) -> Limits:

@@ -54,6 +54,15 @@ def knowledge_import(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, A
     imports.run(ctx.db, tenant_id, uuid.UUID(payload["import_id"]), ctx.limits)
 
 
+@job("webhooks.deliver")
+def webhook_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """One attempt of an outgoing webhook delivery (queued with the change it announces, or by a replay); the
+    delivery row schedules its own next attempt, so this job only fails when the worker does."""
+    from omnidesk.webhooks import delivery
+
+    delivery.attempt(ctx.db, ctx.tenant_secret_keys, ctx.outbound, tenant_id, uuid.UUID(payload["delivery_id"]))
+
+
 # --- periodic tasks ----------------------------------------------------------------------------------------------
 
 
@@ -69,6 +78,14 @@ def knowledge_expiry(ctx: JobContext) -> int:
     from omnidesk.knowledge import state
 
     return state.expire_due(ctx.db)
+
+
+@periodic("knowledge.previews", timedelta(minutes=10))
+def knowledge_previews(ctx: JobContext) -> int:
+    """Import previews nobody confirmed in time: their uploaded files are not kept longer."""
+    from omnidesk.knowledge import imports
+
+    return imports.discard_stale_previews(ctx.db)
 
 
 @periodic("tickets.sla", timedelta(seconds=30))

@@ -304,9 +304,16 @@ async def import_file(
     actor: ActorDep,
     settings: SettingsDep,
     format: Annotated[Literal["csv", "xlsx", "json", "markdown"], Query()],
-    skip_errors: bool = False,
+    dry_run: Annotated[bool, Query(description="only report what the import would do; nothing is written")] = False,
+    all_or_nothing: Annotated[bool, Query(description="refuse the whole file if any row is bad")] = False,
+    skip_errors: Annotated[
+        bool | None, Query(description="deprecated: skip_errors=false is all_or_nothing=true", deprecated=True)
+    ] = None,
 ) -> ImportReport | JSONResponse:
-    """Import FAQ/articles. Any bad row → 422 listing every bad row, nothing imported (unless ``skip_errors``).
+    """Import FAQ/articles: the good rows are imported and every bad row is listed (``errors``); with
+    ``all_or_nothing`` any bad row → 422 listing them all, nothing imported. ``notices`` say what was read
+    differently from the file (a language tag ``zh`` read as ``zh-CN``, an id mapped, a long question shortened).
+    ``dry_run`` answers the same report with the counts the import would reach, and writes nothing.
 
     A file over ``OMNIDESK_KNOWLEDGE_IMPORT_BACKGROUND_BYTES`` is queued instead: 202 with the job, whose
     ``status_url`` reports progress. A file over an import limit → 413/422 naming the limit, nothing imported.
@@ -314,13 +321,17 @@ async def import_file(
     limits = Limits.from_settings(settings)
     content = await file.read(limits.max_bytes + 1)
     background = len(content) > settings.knowledge_import_background_bytes
+    strict = all_or_nothing or skip_errors is False
 
     def run() -> ImportReport | JSONResponse:
         if len(content) > limits.max_bytes:
             raise LimitExceeded("max_bytes", limits.max_bytes, f"import files are limited to {limits.max_bytes} bytes")
+        if dry_run:
+            with db.tenant_read(actor.tenant_id) as s:
+                return ImportReport.model_validate(transfer.preview(s, actor, format, content, limits=limits).__dict__)
         if background:
             with db.tenant_transaction(actor.tenant_id) as s:
-                job = imports.queue(s, actor, format, content, filename=file.filename or "", skip_errors=skip_errors,
+                job = imports.queue(s, actor, format, content, filename=file.filename or "", all_or_nothing=strict,
                                     limits=limits)  # fmt: skip
                 out = job_out(job)
             return JSONResponse(
@@ -328,7 +339,7 @@ async def import_file(
             )
         with db.tenant_transaction(actor.tenant_id) as s:
             imports.refuse_if_busy(s)
-            report = transfer.import_entries(s, actor, format, content, skip_errors=skip_errors, limits=limits)
+            report = transfer.import_entries(s, actor, format, content, all_or_nothing=strict, limits=limits)
             return ImportReport.model_validate(report.__dict__)
 
     return await run_in_threadpool(run)

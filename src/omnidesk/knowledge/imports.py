@@ -5,20 +5,25 @@ The request checks what is cheap (permission, size, the archive's central direct
 the row (one process wins), parses and validates the whole file under the import limits, then applies it in
 batches of :data:`BATCH` entries, one transaction each, recording progress in the same transaction. Between
 batches other tenants' writes go ahead (SQLite has one writer). Bad rows found while validating stop the job
-before anything is written (unless ``skip_errors``); a row that fails while applying stops it after the batches
+before anything is written when the import is all-or-nothing, and are reported otherwise; a row that fails while applying stops it after the batches
 already written, which stay: re-importing the fixed file is safe, since unchanged entries are not written again.
 The import is a job of the job queue (``knowledge.import``, enqueued with the row): a job whose worker died is
 taken up again when its lease ends, from the start (batches already written are unchanged and not written again);
 a tenant has at most one unfinished import.
+
+The admin console's preview keeps the uploaded file as a job in the ``preview`` state (not unfinished: it blocks
+nothing) until the person confirms it (it is then queued like any other) or :data:`PREVIEW_KEPT` has passed.
+The column ``skip_errors`` holds "not all-or-nothing" (the import of the good rows, the default).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +42,7 @@ from omnidesk.security.permissions import Perm, Role
 log = logging.getLogger("omnidesk.knowledge")
 
 BATCH = 200
+PREVIEW_KEPT = timedelta(hours=24)
 MAX_ERRORS_KEPT = 1000
 UNFINISHED = ("queued", "running")
 
@@ -74,7 +80,7 @@ def queue(
     content: bytes,
     *,
     filename: str,
-    skip_errors: bool,
+    all_or_nothing: bool,
     limits: Limits,
 ) -> KbImportJob:
     actor.require(Perm.KNOWLEDGE_WRITE)
@@ -84,7 +90,7 @@ def queue(
         tenant_id=actor.tenant_id,
         format=fmt,
         filename=filename[:200],
-        skip_errors=skip_errors,
+        skip_errors=not all_or_nothing,
         content=content,
         size=len(content),
         actor_kind=actor.kind.value,
@@ -103,6 +109,75 @@ def queue(
     return job
 
 
+def save_preview(
+    session: Session,
+    actor: Actor,
+    fmt: str,
+    content: bytes,
+    *,
+    filename: str,
+    all_or_nothing: bool,
+    limits: Limits,
+) -> tuple[KbImportJob, transfer.Report]:
+    """Preview a file (nothing imported) and keep it, so that confirming does not need it uploaded again."""
+    report = transfer.preview(session, actor, fmt, content, limits=limits)
+    job = KbImportJob(
+        tenant_id=actor.tenant_id,
+        format=fmt,
+        filename=filename[:200],
+        skip_errors=not all_or_nothing,
+        content=content,
+        size=len(content),
+        state="preview",
+        active=None,
+        rows_total=report.created + report.updated + report.unchanged + report.skipped,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        skipped=report.skipped,
+        errors=report.errors[:MAX_ERRORS_KEPT],
+        actor_kind=actor.kind.value,
+        actor_id=actor.id,
+    )
+    session.add(job)
+    session.flush()
+    return job, report
+
+
+def confirm(session: Session, actor: Actor, job_id: uuid.UUID) -> KbImportJob:
+    """Queue a previewed import (as whoever confirms it, with their rights when it runs)."""
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    job = session.get(KbImportJob, job_id)
+    if job is None or job.state != "preview":
+        raise NotFound("no such import preview (it was already imported, or has expired)")
+    refuse_if_busy(session)
+    job.state, job.active = "queued", 1
+    job.created = job.updated = job.unchanged = job.skipped = job.rows_total = 0
+    job.errors = []
+    job.actor_kind, job.actor_id = actor.kind.value, actor.id
+    job.updated_at = utcnow()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict("an import is already queued; wait for it to finish") from None
+    audit.record(session, actor, "knowledge.import_queued", "kb_import_job", job.id,
+                 {"format": job.format, "filename": job.filename, "bytes": job.size, "previewed": True})  # fmt: skip
+    jobs.enqueue(session, "knowledge.import", {"import_id": str(job.id)}, key=str(job.id), max_attempts=3)
+    return job
+
+
+def discard_stale_previews(db: Database) -> int:
+    """Previews nobody confirmed within :data:`PREVIEW_KEPT`: their files are not kept longer."""
+    stale = (KbImportJob.state == "preview") & (KbImportJob.created_at < utcnow() - PREVIEW_KEPT)
+    with db.platform_read() as s:  # a read first: the task ticks often, writes are rare
+        if s.scalar(select(KbImportJob.id).where(stale).limit(1)) is None:
+            return 0
+    with db.platform_transaction() as s:
+        gone = s.execute(delete(KbImportJob).where(stale)).rowcount  # type: ignore[attr-defined]
+    return int(gone or 0)
+
+
 def get(session: Session, actor: Actor, job_id: uuid.UUID) -> KbImportJob:
     actor.require(Perm.KNOWLEDGE_WRITE)
     job = session.get(KbImportJob, job_id)
@@ -113,7 +188,14 @@ def get(session: Session, actor: Actor, job_id: uuid.UUID) -> KbImportJob:
 
 def recent(session: Session, actor: Actor, limit: int = 20) -> list[KbImportJob]:
     actor.require(Perm.KNOWLEDGE_WRITE)
-    return list(session.scalars(select(KbImportJob).order_by(KbImportJob.created_at.desc()).limit(limit)))
+    return list(
+        session.scalars(
+            select(KbImportJob)
+            .where(KbImportJob.state != "preview")
+            .order_by(KbImportJob.created_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 # --- the job -------------------------------------------------------------------------------------------------
@@ -187,7 +269,7 @@ def _execute(db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, limits: Limi
         assert job is not None
         actor = _actor(s, job)
         fmt, content, skip_errors = job.format, job.content or b"", job.skip_errors
-    entries, report = transfer.prepare(actor, fmt, content, skip_errors=skip_errors, limits=limits)
+    entries, report = transfer.prepare(actor, fmt, content, all_or_nothing=not skip_errors, limits=limits)
     del content
     bad = len(report.errors)
     with db.tenant_transaction(tenant_id) as s:

@@ -21,10 +21,20 @@ def _no_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 Title = Annotated[SingleLine, StringConstraints(min_length=1, max_length=300)]
-Variant = Annotated[SingleLine, StringConstraints(min_length=1, max_length=300)]
+MAX_VARIANTS = 5_000
+"""Phrasings per FAQ entry: real FAQs carry 100–200, other products accept 2,000 training phrases per intent."""
+ASSISTANT_MATCH_CHARS = 300
+"""The assistant matches a question or variant on its first this many characters; the whole text is kept."""
+Variant = Annotated[SingleLine, StringConstraints(min_length=1, max_length=2_000)]
 MarkdownBody = Annotated[Text, StringConstraints(max_length=100_000)]
 Note = Annotated[Text, StringConstraints(max_length=500)]
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-.:/]+$")]
+# any printable text without surrounding spaces: ids come from other systems ("faq?id=12", "常见问题-3")
+ExternalId = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=100, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+    ),
+]
 LocalisedText = dict[Language, Annotated[Text, StringConstraints(max_length=300)]]
 LocalisedName = dict[Language, Annotated[SingleLine, StringConstraints(max_length=300)]]
 
@@ -64,7 +74,9 @@ class ArticleCreate(_Dates):
     kind: Kind = Kind.ARTICLE
     language: Language
     title: Title = Field(description="the article title, or the FAQ question")
-    variants: list[Variant] = Field(default=[], max_length=50, description="other phrasings of an FAQ question")
+    variants: list[Variant] = Field(
+        default=[], max_length=MAX_VARIANTS, description="other phrasings of an FAQ question"
+    )
     body: MarkdownBody = Field(default="", description="Markdown; raw HTML is not rendered")
     summary: Note = ""
     category_id: uuid.UUID | None = None
@@ -79,7 +91,7 @@ class ArticleCreate(_Dates):
 
 class ArticleUpdate(_Dates):
     title: Title | None = None
-    variants: list[Variant] | None = Field(default=None, max_length=50)
+    variants: list[Variant] | None = Field(default=None, max_length=MAX_VARIANTS)
     body: MarkdownBody | None = None
     summary: Note | None = None
     category_id: uuid.UUID | None = None
@@ -105,7 +117,7 @@ class Rollback(Input):
 
 class SuggestionCreate(Input):
     title: Title | None = None
-    variants: list[Variant] | None = Field(default=None, max_length=50)
+    variants: list[Variant] | None = Field(default=None, max_length=MAX_VARIANTS)
     body: MarkdownBody | None = None
     note: Annotated[Text, StringConstraints(max_length=1000)] = ""
 
@@ -194,12 +206,25 @@ class ImportError_(Output):
     message: str
 
 
+class ImportNotice(Output):
+    """Something the import read differently from how the file wrote it, on every row listed (nothing is lost)."""
+
+    field: str
+    message: str
+    count: int = Field(description="how many rows")
+    rows: list[int] = Field(description="the first rows concerned (at most 20)")
+
+
 class ImportReport(Output):
+    """What an import did, or with ``dry_run`` what it would do: nothing is written by a dry run."""
+
     created: int
     updated: int
     unchanged: int
-    skipped: int
+    skipped: int = Field(description="bad rows left out (listed in errors)")
     errors: list[ImportError_]
+    notices: list[ImportNotice] = Field(default_factory=list)
+    dry_run: bool = False
 
 
 class ImportJobOut(Output):

@@ -1,10 +1,18 @@
 """Import and export of knowledge: CSV and XLSX (FAQ columns), JSON, and a zip of Markdown files.
 
-Parsing is pure (bytes → rows with their row numbers). :func:`import_entries` validates every row first and
-writes nothing when any row is bad, unless ``skip_errors`` is set; each entry is matched on
-``(language, external_id)`` (an entry without an external id gets one derived from its question), and entries
-whose content is unchanged are not written at all, so re-importing the same file changes nothing. An export read
-back by import is reported as all unchanged.
+Parsing is pure (bytes → rows with their row numbers). Files from other systems are read as their authors meant
+them: language tags written any common way (``zh``, ``zh-Hans``, ``zh_CN``, ``en-US`` …) are normalised, any
+printable id is kept (one that is not — too long, control characters — is mapped to a stable id and the mapping
+reported), a multi-line question is one line, thousands of variants per entry are accepted (``|``-separated, or
+one per line, or spread over further rows with the same id and no answer), and long variants are kept whole
+(the assistant matches on their first :data:`ASSISTANT_MATCH_CHARS` characters). What was read differently is
+reported as *notices*; bad rows as *errors*.
+
+:func:`import_entries` imports the good rows and reports the bad ones, unless ``all_or_nothing`` (then any bad row
+refuses the whole file); :func:`preview` says what an import would do without writing anything. Each entry is
+matched on ``(language, external_id)`` (an entry without an external id gets one derived from its question), and
+entries whose content is unchanged are not written at all, so re-importing the same file changes nothing. An
+export read back by import is reported as all unchanged.
 """
 
 from __future__ import annotations
@@ -20,17 +28,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor
 from omnidesk.core.errors import DomainError, InvalidInput
 from omnidesk.core.schemas import Input, Language, SingleLine, Tag, Timestamp, error_message
+from omnidesk.i18n import language_tag
 from omnidesk.knowledge import actions, archive, queries
 from omnidesk.knowledge.archive import LimitExceeded, Limits
 from omnidesk.knowledge.models import KbArticle, KbCategory
-from omnidesk.knowledge.schemas import CategoryCreate, ExternalId, MarkdownBody, Text, Title, Variant
+from omnidesk.knowledge.schemas import (
+    ASSISTANT_MATCH_CHARS,
+    MAX_VARIANTS,
+    CategoryCreate,
+    ExternalId,
+    MarkdownBody,
+    Text,
+    Title,
+    Variant,
+)
 from omnidesk.knowledge.states import ArticleStatus, Kind, Visibility
 from omnidesk.security.permissions import Perm
 
@@ -60,7 +78,7 @@ class ImportEntry(Input):
     kind: Kind = Kind.FAQ
     external_id: ExternalId | None = None
     question: Title
-    variants: list[Variant] = Field(default=[], max_length=50)
+    variants: list[Variant] = Field(default=[], max_length=MAX_VARIANTS)
     answer: MarkdownBody
     summary: Annotated[Text, StringConstraints(max_length=500)] = ""
     category: Annotated[SingleLine, StringConstraints(max_length=300)] | None = None
@@ -79,14 +97,38 @@ class Report:
     unchanged: int = 0
     skipped: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    dry_run: bool = False
+
+
+class _Notices:
+    """Notices grouped by (field, message): one line for 500 rows written ``zh``, with the first rows listed."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def add(self, row: int, field: str, message: str) -> None:
+        notice = self._by_key.setdefault((field, message), {"field": field, "message": message, "count": 0, "rows": []})
+        notice["count"] += 1
+        if len(notice["rows"]) < 20:
+            notice["rows"].append(row)
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return list(self._by_key.values())
 
 
 # --- parsing -------------------------------------------------------------------------------------------------
 
 
 def _split_lines(value: str) -> list[str]:
-    """Variants are one per line (our export) or separated by ``|`` (the assistant's FAQ format)."""
-    return [v.strip() for v in re.split(r"\r?\n|\|", value) if v.strip()]
+    """Variants are separated by ``|`` (the assistant's FAQ format) or one per line (our export). A cell with a
+    ``|`` is split on it alone, so a variant that wraps onto a second line stays one variant (on one line)."""
+    parts = value.split("|") if "|" in value else value.splitlines()
+    return [_one_line(v) for v in parts if v.strip()]
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.split())
 
 
 def _split_tags(value: str) -> list[str]:
@@ -290,6 +332,23 @@ def _parse_markdown_zip(content: bytes, limits: Limits) -> list[tuple[int, dict[
     return out
 
 
+def with_status(content: bytes, status: str) -> bytes:
+    """A CSV with ``status`` set on every row when the file has no status column (the assistant answers only
+    published FAQ, and FAQ files from other systems have no such column)."""
+    try:
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        return content  # the import reports what is wrong with the file
+    if not rows or "status" in [h.strip().lower() for h in rows[0]]:
+        return content
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*rows[0], "status"])
+    for row in rows[1:]:
+        writer.writerow([*row, status] if any(cell.strip() for cell in row) else row)
+    return out.getvalue().encode("utf-8")
+
+
 def _bounded(rows: list[tuple[int, dict[str, Any]]], limits: Limits) -> list[tuple[int, dict[str, Any]]]:
     if len(rows) > limits.max_rows:
         raise LimitExceeded(
@@ -298,11 +357,75 @@ def _bounded(rows: list[tuple[int, dict[str, Any]]], limits: Limits) -> list[tup
     return rows
 
 
-def validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[tuple[int, ImportEntry]], list[dict[str, Any]]]:
-    """Typed entries and precise errors (row, field, message); pure."""
+_PRINTABLE_ID = re.compile(r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$")
+_ID_CHARS = 100  # kb_articles.external_id
+_TITLE_CHARS = 300  # kb_articles.title
+_variants_adapter: TypeAdapter[list[str]] = TypeAdapter(list[Variant])
+
+
+def stored_id(value: str) -> str:
+    """The id kept for ``value``: itself when it is printable and fits, else a readable prefix plus a hash of the
+    whole (stable: importing the same file again finds the same entries)."""
+    if len(value) <= _ID_CHARS and _PRINTABLE_ID.match(value):
+        return value
+    readable = " ".join(re.sub(r"[\x00-\x1f\x7f]", " ", value).split())
+    if readable and len(readable) <= _ID_CHARS:
+        return readable
+    digest = hashlib.sha256(value.encode()).hexdigest()[:12]
+    return f"{readable[: _ID_CHARS - 13].rstrip()}~{digest}" if readable else f"id~{digest}"
+
+
+def _read_leniently(n: int, data: dict[str, Any], notices: _Notices) -> dict[str, Any] | str:
+    """Normalise what other systems write differently; returns the data, or an error message for the language."""
+    language = data.get("language")
+    if isinstance(language, str):
+        tag = language_tag(language)
+        if tag is None:
+            return f"unknown language '{language[:40]}': use zh-CN or en (zh, zh-Hans, en-US … are read as these)"
+        if tag != language:
+            notices.add(n, "language", f"'{language[:40]}' read as {tag}")
+        data["language"] = tag
+    external_id = data.get("external_id")
+    if isinstance(external_id, int | float) and not isinstance(external_id, bool):
+        external_id = data["external_id"] = str(external_id)
+    if isinstance(external_id, str):
+        kept = stored_id(external_id)
+        if kept != external_id:
+            notices.add(n, "external_id", f"id '{external_id[:60]}' stored as '{kept}'")
+        data["external_id"] = kept
+    variants = data.get("variants")
+    if isinstance(variants, str):
+        data["variants"] = variants = _split_lines(variants)
+    question = data.get("question")
+    if isinstance(question, str):
+        line = question.strip()
+        if "\n" in line or "\r" in line:
+            line = _one_line(line)
+            notices.add(n, "question", "a question on several lines was joined into one line")
+        if len(line) > _TITLE_CHARS:
+            notices.add(
+                n, "question", f"a question over {_TITLE_CHARS} characters is shortened as the title; "
+                "its whole text is kept as the first variant",
+            )  # fmt: skip
+            data["variants"] = [line, *(variants if isinstance(variants, list) else [])]
+            line = line[: _TITLE_CHARS - 1].rstrip() + "…"
+        data["question"] = line
+    return data
+
+
+def validate(
+    rows: list[tuple[int, dict[str, Any]]],
+) -> tuple[list[tuple[int, ImportEntry]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Typed entries, precise errors (row, field, message) and notices (what was read differently); pure.
+
+    A row with the id and language of an earlier entry and no answer adds its variants to that entry (files with
+    one phrasing per row); any other repeated id is an error.
+    """
     good: list[tuple[int, ImportEntry]] = []
     errors: list[dict[str, Any]] = []
-    seen: dict[tuple[str, str], int] = {}
+    notices = _Notices()
+    seen: dict[tuple[str, str], int] = {}  # (language, id) → index in ``good``
+    seen_row: dict[tuple[str, str], int] = {}
     for n, raw in rows:
         if "_invalid" in raw:
             errors.append({"row": n, "field": "", "message": str(raw["_invalid"])[:300]})
@@ -312,6 +435,33 @@ def validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[tuple[int, Im
             data["question"] = data.pop("title")
         if "body" in data and "answer" not in data:
             data["answer"] = data.pop("body")
+        read = _read_leniently(n, data, notices)
+        if isinstance(read, str):
+            errors.append({"row": n, "field": "language", "message": read})
+            continue
+        key = (str(data.get("language")), str(data.get("external_id"))) if data.get("external_id") else None
+        if key is not None and key in seen and not data.get("answer"):
+            index = seen[key]
+            first_row, entry = good[index]
+            if data.get("question") not in (None, entry.question):
+                errors.append({"row": n, "field": "question",
+                               "message": f"row {first_row} has this id with another question"})  # fmt: skip
+                continue
+            try:
+                more = _variants_adapter.validate_python(list(data.get("variants") or []))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    errors.append({"row": n, "field": ".".join(["variants", *map(str, err["loc"])]),
+                                   "message": err["msg"]})  # fmt: skip
+                continue
+            merged = list(dict.fromkeys([*entry.variants, *more]))
+            if len(merged) > MAX_VARIANTS:
+                errors.append({"row": n, "field": "variants",
+                               "message": f"more than {MAX_VARIANTS} variants for id {key[1]}"})  # fmt: skip
+                continue
+            good[index] = (first_row, entry.model_copy(update={"variants": merged}))
+            _note_long_variants(n, more, notices)
+            continue
         try:
             entry = ImportEntry.model_validate(data)
         except ValidationError as exc:
@@ -325,15 +475,30 @@ def validate(rows: list[tuple[int, dict[str, Any]]]) -> tuple[list[tuple[int, Im
         if not entry.answer.strip():
             errors.append({"row": n, "field": "answer", "message": "must not be empty"})
             continue
+        if entry.visibility == Visibility.RESTRICTED:
+            errors.append({"row": n, "field": "visibility", "message": "restricted entries cannot be imported "
+                           "(teams are not part of the file); use internal"})  # fmt: skip
+            continue
         key = (entry.language, entry.external_id or _derived_id(entry))
-        if key in seen:
+        if key in seen_row:
             errors.append(
-                {"row": n, "field": "external_id", "message": f"duplicate of row {seen[key]} ({key[1]}, {key[0]})"}
+                {"row": n, "field": "external_id", "message": f"duplicate of row {seen_row[key]} ({key[1]}, {key[0]})"}
             )
             continue
-        seen[key] = n
+        seen_row[key] = n
+        if entry.external_id:
+            seen[key] = len(good)
         good.append((n, entry))
-    return good, errors
+        _note_long_variants(n, entry.variants, notices)
+    return good, errors, notices.as_list()
+
+
+def _note_long_variants(n: int, variants: list[str], notices: _Notices) -> None:
+    if any(len(v) > ASSISTANT_MATCH_CHARS for v in variants):
+        notices.add(
+            n, "variants", f"variants over {ASSISTANT_MATCH_CHARS} characters are kept whole; the assistant "
+            f"matches on their first {ASSISTANT_MATCH_CHARS}",
+        )  # fmt: skip
 
 
 def _derived_id(entry: ImportEntry) -> str:
@@ -350,14 +515,14 @@ def import_entries(
     fmt: str,
     content: bytes,
     *,
-    skip_errors: bool = False,
+    all_or_nothing: bool = False,
     limits: Limits = Limits(),
 ) -> Report:
-    """Import in the caller's transaction: all or nothing unless ``skip_errors``."""
-    entries, report = prepare(actor, fmt, content, skip_errors=skip_errors, limits=limits)
+    """Import in the caller's transaction: the good rows, the bad ones reported (all or nothing if asked)."""
+    entries, report = prepare(actor, fmt, content, all_or_nothing=all_or_nothing, limits=limits)
     apply(session, actor, entries, report)
     report.skipped = len({e["row"] for e in report.errors})
-    if report.errors and not skip_errors:
+    if report.errors and all_or_nothing:
         raise InvalidInput(
             f"{len(report.errors)} row(s) could not be applied; nothing was imported", errors=report.errors
         )
@@ -365,19 +530,55 @@ def import_entries(
 
 
 def prepare(
-    actor: Actor, fmt: str, content: bytes, *, skip_errors: bool, limits: Limits
+    actor: Actor, fmt: str, content: bytes, *, all_or_nothing: bool, limits: Limits
 ) -> tuple[list[tuple[int, ImportEntry]], Report]:
     """Parse and validate (pure): the entries to apply and a report holding the bad rows, or the refusal."""
     actor.require(Perm.KNOWLEDGE_WRITE)
-    entries, errors = validate(parse(fmt, content, limits))
+    entries, errors, notices = validate(parse(fmt, content, limits))
     if any(e.status in (ArticleStatus.PUBLISHED, ArticleStatus.ARCHIVED) for _, e in entries):
         actor.require(Perm.KNOWLEDGE_PUBLISH)
-    if errors and not skip_errors:
+    if errors and all_or_nothing:
         raise InvalidInput(
-            f"{len(errors)} bad row(s); nothing was imported. Fix them, or import with skip_errors=true",
+            f"{len(errors)} bad row(s); nothing was imported. Fix them, or import without all-or-nothing to "
+            "import the good rows",
             errors=errors,
         )
-    return entries, Report(errors=list(errors))
+    if errors and not entries:
+        raise InvalidInput(f"{len(errors)} bad row(s) and no good one; nothing was imported", errors=errors)
+    return entries, Report(errors=list(errors), notices=notices)
+
+
+def preview(session: Session, actor: Actor, fmt: str, content: bytes, *, limits: Limits = Limits()) -> Report:
+    """What :func:`import_entries` would do with this file (created / updated / unchanged per entry, the bad rows
+    and the notices), reading the database only. Never raises for bad rows: previewing them is the point."""
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    entries, errors, notices = validate(parse(fmt, content, limits))
+    report = Report(errors=list(errors), notices=notices, dry_run=True)
+    cats = _Categories(session, actor)
+    may_publish = actor.can(Perm.KNOWLEDGE_PUBLISH)
+    for n, entry in entries:
+        external_id = entry.external_id or _derived_id(entry)
+        publishes = entry.status in (ArticleStatus.PUBLISHED, ArticleStatus.ARCHIVED)
+        existing = session.scalar(
+            select(KbArticle).where(KbArticle.language == entry.language, KbArticle.external_id == external_id)
+        )
+        if existing is None:
+            outcome = "created"
+        else:
+            values = _values(entry, cats.find(entry.category))
+            changed = not _same(existing, values)
+            status_changed = entry.status is not None and entry.status.value != existing.status
+            outcome = "updated" if changed or status_changed else "unchanged"
+            publishes = publishes or (changed and existing.status == ArticleStatus.PUBLISHED.value)
+        if publishes and not may_publish and outcome != "unchanged":
+            report.errors.append(
+                {"row": n, "field": "status", "message": "publishing needs the knowledge manager role"}
+            )
+            continue
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    report.errors.sort(key=lambda e: e["row"])
+    report.skipped = len({e["row"] for e in report.errors})
+    return report
 
 
 def apply(session: Session, actor: Actor, entries: list[tuple[int, ImportEntry]], report: Report) -> None:
@@ -405,6 +606,11 @@ class _Categories:
             for name in c.names.values():
                 self.by_key.setdefault(str(name).lower(), c)
 
+    def find(self, label: str | None) -> uuid.UUID | None:
+        """The existing category's id, without creating one (a preview)."""
+        found = (self.by_key.get(label) or self.by_key.get(label.lower())) if label else None
+        return found.id if found is not None else None
+
     def resolve(self, label: str | None, language: str) -> uuid.UUID | None:
         if not label:
             return None
@@ -426,9 +632,7 @@ def _slugify(label: str) -> str:
     return ("c-" + hashlib.sha256(label.encode()).hexdigest()[:10])[:63]
 
 
-def _import_one(session: Session, actor: Actor, entry: ImportEntry, cats: _Categories) -> str:
-    external_id = entry.external_id or _derived_id(entry)
-    category_id = cats.resolve(entry.category, entry.language)
+def _values(entry: ImportEntry, category_id: uuid.UUID | None) -> dict[str, Any]:
     values: dict[str, Any] = {
         "title": entry.question,
         "variants": list(dict.fromkeys(entry.variants)),
@@ -441,8 +645,12 @@ def _import_one(session: Session, actor: Actor, entry: ImportEntry, cats: _Categ
     }
     if entry.summary:
         values["summary"] = entry.summary
-    if entry.visibility == Visibility.RESTRICTED:
-        raise InvalidInput("restricted entries cannot be imported (teams are not part of the file); use internal")
+    return values
+
+
+def _import_one(session: Session, actor: Actor, entry: ImportEntry, cats: _Categories) -> str:
+    external_id = entry.external_id or _derived_id(entry)
+    values = _values(entry, cats.resolve(entry.category, entry.language))
     existing = session.scalar(
         select(KbArticle).where(KbArticle.language == entry.language, KbArticle.external_id == external_id)
     )
@@ -573,7 +781,12 @@ def _csv_safe(cell: str) -> str:
 
 
 def _safe_name(external_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", external_id)
+    """A file name for the id; ids that differ only in characters a file name cannot hold ("a?b", "a/b") get
+    different names (the id itself is read back from the front matter)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", external_id)
+    if safe == external_id:
+        return safe
+    return f"{safe[:80]}-{hashlib.sha256(external_id.encode()).hexdigest()[:10]}"
 
 
 def _markdown_file(row: dict[str, Any]) -> str:

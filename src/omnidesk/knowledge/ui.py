@@ -206,8 +206,11 @@ async def import_file(
     csrf: Short,
     format: Short,
     file: Annotated[UploadFile, File()],
-    skip_errors: Short = "",
+    action: Short = "import",
+    all_or_nothing: Short = "",
+    skip_errors: Short = "",  # the form before previews; importing the good rows is the default now
 ) -> Response:
+    """Import, or with ``action=preview`` show what the import would do and keep the file for a confirmation."""
     from starlette.concurrency import run_in_threadpool
 
     info = await run_in_threadpool(_session, request)
@@ -218,6 +221,7 @@ async def import_file(
     limits = Limits.from_settings(settings)
     content = await file.read(limits.max_bytes + 1)
     db = get_db(request)
+    strict = all_or_nothing == "on"
 
     def run() -> dict[str, Any]:
         try:
@@ -225,17 +229,23 @@ async def import_file(
                 raise LimitExceeded("max_bytes", limits.max_bytes, "file too large")
             if format not in transfer.FORMATS:
                 return {"error": f"unknown format '{format}'", "errors": []}
+            if action == "preview":
+                imports.check_cheaply(format, content, limits)
+                with db.tenant_transaction(info.actor.tenant_id) as s:
+                    job, report = imports.save_preview(s, info.actor, format, content, filename=file.filename or "",
+                                                       all_or_nothing=strict, limits=limits)  # fmt: skip
+                    return {"preview": report, "job_id": job.id, "filename": job.filename, "all_or_nothing": strict}
             if len(content) > settings.knowledge_import_background_bytes:
                 with db.tenant_transaction(info.actor.tenant_id) as s:
                     job = imports.queue(s, info.actor, format, content, filename=file.filename or "",
-                                        skip_errors=skip_errors == "on", limits=limits)  # fmt: skip
+                                        all_or_nothing=strict, limits=limits)  # fmt: skip
                     job_id = job.id
                 return {"job_id": job_id}
             with db.tenant_transaction(info.actor.tenant_id) as s:
                 imports.refuse_if_busy(s)
                 return {
                     "report": transfer.import_entries(
-                        s, info.actor, format, content, skip_errors=skip_errors == "on", limits=limits
+                        s, info.actor, format, content, all_or_nothing=strict, limits=limits
                     )
                 }
         except LimitExceeded as exc:
@@ -245,9 +255,34 @@ async def import_file(
             return {"error": exc.detail, "errors": exc.errors}
 
     result = await run_in_threadpool(run)
+    if "preview" in result:
+        return _page(request, info, "knowledge/import_preview.html", result)
     if "job_id" in result:
         return RedirectResponse(f"/knowledge/imports/{result['job_id']}", status_code=303)
     return _page(request, info, "knowledge/import.html", result, 200 if "report" in result else 422)
+
+
+@router.post("/imports/{job_id}/confirm")
+async def confirm_import(request: Request, job_id: uuid.UUID, csrf: Short) -> Response:
+    """Import a previewed file: small ones right away, big ones as a background job; either way the job's page
+    shows the outcome."""
+    from starlette.concurrency import run_in_threadpool
+
+    info = await run_in_threadpool(_session, request)
+    if info is None:
+        return _login()
+    check_form_csrf(info, csrf)
+    db = get_db(request)
+
+    def run() -> Response:
+        try:
+            with db.tenant_transaction(info.actor.tenant_id) as s:
+                imports.confirm(s, info.actor, job_id)  # queues the import's job in this transaction
+        except DomainError as exc:
+            return _page(request, info, "knowledge/import.html", {"error": exc.detail, "errors": []}, exc.status)
+        return RedirectResponse(f"/knowledge/imports/{job_id}", status_code=303)
+
+    return await run_in_threadpool(run)
 
 
 @router.get("/imports/{job_id}")

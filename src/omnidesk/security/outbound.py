@@ -260,13 +260,15 @@ class OutboundClient:
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         allowed_hosts: Collection[str] | None = None,
         max_redirects: int = 0,
     ) -> Fetched:
-        """``allowed_hosts``: the tenant's own allow-list (None: no tenant restriction), checked on every hop."""
+        """``allowed_hosts``: the tenant's own allow-list (None: no tenant restriction), checked on every hop.
+        ``content``: a body sent byte for byte (a signed webhook: ``json`` would re-serialise it)."""
         limit = min(timeout or self.policy.timeout_seconds, self.policy.timeout_seconds)
         deadline = time.monotonic() + limit
-        request = self._build(method, url, headers, json, limit, allowed_hosts)
+        request = self._build(method, url, headers, json, content, limit, allowed_hosts)
         for _hop in range(max_redirects + 1):
             try:
                 response = self._client.send(request, stream=True)
@@ -290,12 +292,13 @@ class OutboundClient:
         url: str,
         headers: Mapping[str, str] | None,
         json: Any,
+        content: bytes | None,
         limit: float,
         allowed_hosts: Collection[str] | None,
     ) -> httpx.Request:
         self._check_url(url, allowed_hosts)
         try:
-            return self._client.build_request(method, url, headers=headers, json=json, timeout=limit)
+            return self._client.build_request(method, url, headers=headers, json=json, content=content, timeout=limit)
         except httpx.HTTPError as exc:  # an unparsable URL
             raise OutboundRefused(f"not a valid URL: {exc}") from None
 

@@ -56,6 +56,8 @@ from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 from omnidesk.web.security_events import SecurityEvents
 from omnidesk.web.sockets import router as realtime_router
+from omnidesk.webhooks.api import router as webhooks_router
+from omnidesk.webhooks.ui import router as webhooks_ui_router
 
 API_PREFIX = "/api/v1"
 
@@ -76,6 +78,7 @@ def build_api_router() -> APIRouter:
         realtime_router,
         gateway.router,
         jobs_router,
+        webhooks_router,
     )
     for router in routers:
         api.include_router(router)
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(knowledge_ui.router)
     app.include_router(workspace.router)
     app.include_router(jobs_ui_router)
+    app.include_router(webhooks_ui_router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",

@@ -18,13 +18,23 @@ Typical use per tenant::
                       state=BotState(), customer_tags=["vip"], settings=PolicySettings())
 """
 
+from .answer_policy import OperatingPoint
 from .encoders import ConcatEncoder, E5Encoder, Encoder, HashingEncoder, USEEncoder, load_default_encoder
 from .entities import Entity, InvalidPatternError, TenantPattern, compile_tenant_pattern, extract_entities
 from .evaluate import evaluate_intents, evaluate_pairs
 from .intents import IntentClassifier, IntentConfig, IntentPrediction, TrainingError
 from .normalize import detect_language, normalize, to_simplified
 from .pairs import PairClassifier
-from .policy import MESSAGES, BotState, Decision, PolicySettings, decide, is_human_request, smalltalk_kind
+from .policy import (
+    MESSAGES,
+    BotState,
+    Decision,
+    Judgement,
+    PolicySettings,
+    decide,
+    is_human_request,
+    smalltalk_kind,
+)
 from .retrieval import FaqIndex, FaqMatch
 from .sentiment import Sentiment, analyze_sentiment
 from .tokenize import Tokenizer, get_tokenizer
@@ -44,6 +54,8 @@ __all__ = [
     "IntentConfig",
     "IntentPrediction",
     "InvalidPatternError",
+    "Judgement",
+    "OperatingPoint",
     "PairClassifier",
     "PolicySettings",
     "Sentiment",

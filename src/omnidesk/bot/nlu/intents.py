@@ -106,6 +106,12 @@ class IntentConfig:
     default_knn_weight: float = 0.0  # when there are too few examples to hold any out
     random_state: int = 0
     user_words: tuple[str, ...] = ()
+    # the answer policy needs enough held-out questions: below this many in the held-out split (small tenants),
+    # every row is held out once by k-fold cross-validation instead (cheap on little data)
+    policy_min_rows: int = 300
+    policy_folds: int = 5
+    # weight of the held-out rows replayed without their intent (``_rows_for_policy``) in the policy's calibrators
+    pseudo_oos_weight: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,11 @@ class IntentPrediction:
     top: list[tuple[str, float]] = field(default_factory=list)
     nearest_similarity: float = 0.0
     reason: str | None = None  # "oos_class" | "low_confidence" | "far_from_examples"
+    # for the answer policy (:mod:`.answer_policy`): P(the best label is right) and P(the right label is among the
+    # first ``offered`` of ``top``), from calibrators fitted on held-out rows
+    answer_confidence: float = 0.0
+    coverage: float = 0.0
+    offered: int = 0
 
 
 def _stratified_holdout(
@@ -135,6 +146,52 @@ def _stratified_holdout(
         if k > 0:
             mask[rng.choice(idx, size=k, replace=False)] = True
     return mask
+
+
+def _stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """A fold number per row (``-1``: never held out): each label's rows dealt round-robin over the folds, so a
+    fold holds out at most ``ceil(m / k)`` of a label's ``m`` rows, and a label's only row stays in training."""
+    rng = np.random.default_rng(seed)
+    folds = np.full(len(labels), -1)
+    start = 0
+    for lab in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == lab))
+        if len(idx) >= 2:
+            folds[idx] = (np.arange(len(idx)) + start) % k
+            start += len(idx)
+    return folds
+
+
+@dataclass(slots=True)
+class _PolicyRows:
+    """Held-out rows for the answer policy: features, outcomes, novelty (see ``_policy_features``)."""
+
+    x: np.ndarray
+    correct: np.ndarray
+    covered: np.ndarray
+    nearest: np.ndarray
+    in_scope: np.ndarray
+    declined: np.ndarray
+    pseudo: np.ndarray  # an in-scope row with its intent removed (stands for a question without an answer)
+
+
+_ROW_FIELDS = ("x", "correct", "covered", "nearest", "in_scope", "declined", "pseudo")
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> np.ndarray:
+    """Intercept + weights of a logistic regression, or a constant model when ``y`` has one class."""
+    y = np.asarray(y, dtype=bool)
+    if y.all() or not y.any():
+        rate = (y.sum() + 0.5) / (len(y) + 1.0)
+        return np.concatenate([[np.log(rate / (1 - rate))], np.zeros(x.shape[1])])
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y, sample_weight=weight)
+    return np.concatenate([model.intercept_, model.coef_[0]]).astype(np.float64)
+
+
+def _logistic(x: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    z = coef[0] + x @ coef[1:]
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
+    return out
 
 
 class _Core:
@@ -281,8 +338,12 @@ class IntentClassifier:
         self.knn_weight = 0.0
         self.train_seconds = 0.0
         self.stats: dict[str, float] = {}
+        self.answer_coef: np.ndarray | None = None  # logistic P(best right) over the policy features
+        self.cover_coef: np.ndarray | None = None  # logistic P(right among offered)
+        self.policy_points: list[dict[str, object]] = []  # answer_policy.OperatingPoint.to_json() per target
         self._core: _Core | None = None
         self._encoder: Encoder | None = None
+        self._policy_rows: _PolicyRows | None = None
 
     # -- training -------------------------------------------------------------------------------------------
     @classmethod
@@ -338,6 +399,12 @@ class IntentClassifier:
         core.knn_weight = self.knn_weight
         self._core = core
         self.classes = core.svm.classes_
+        rows = self._policy_rows
+        n_rows = int(rows.in_scope.sum()) if rows is not None else 0
+        if n_rows < cfg.policy_min_rows and 30 <= len(texts) <= 20 * cfg.policy_min_rows:
+            rows = self._cross_validated_rows(texts, y, emb, in_scope)
+        self._fit_policy(rows)
+        self._policy_rows = None
         self.train_seconds = time.perf_counter() - start
         return self
 
@@ -398,6 +465,7 @@ class IntentClassifier:
             self.conf_model = None
             conf = np.full(len(correct), float(correct.mean()))
         in_hold = in_scope[hold_idx]
+        self._policy_rows = self._rows_for_policy(svm_dec, knn, nearest, classes, y_hold, in_hold)
         self.min_similarity = float(np.quantile(nearest[in_hold], 0.005)) - 0.02 if in_hold.any() else -1.0
         self.stats = {"holdout_rows": float(len(hold_idx)), "holdout_accuracy": float(correct[in_hold].mean())}
         if cfg.oos_threshold is not None:
@@ -408,6 +476,124 @@ class IntentClassifier:
             self.oos_threshold = cfg.default_oos_threshold
         self.stats["oos_threshold"] = self.oos_threshold
         self.stats["knn_weight"] = self.knn_weight
+
+    # -- the answer policy's calibration --------------------------------------------------------------------
+    def _policy_features(
+        self, dec: np.ndarray, nearest: np.ndarray, classes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Policy features, in-scope labels best first (``(n, k)`` column indices), how many are offered, and
+        whether the out-of-scope class won."""
+        feats, _, oos_wins = self._features(dec, nearest, classes)
+        in_cols = np.flatnonzero(classes != self.oos_label) if self.oos_label else np.arange(len(classes))
+        probs = softmax(dec[:, in_cols] / self.temperature, axis=1)
+        k = min(3, len(in_cols))
+        order = np.argsort(-probs, axis=1)[:, :k]
+        top = np.take_along_axis(probs, order, axis=1)
+        offered = np.full(len(dec), k)
+        if k == 3:  # a third button only when it is a real candidate, not a sliver of probability
+            offered = np.where(top[:, 2] >= 0.1 * top[:, 0], 3, 2)
+        mass = np.where(offered == 3, top.sum(axis=1), top[:, :2].sum(axis=1)) if k >= 2 else top[:, 0]
+        x = np.column_stack([feats, top[:, 0], mass])
+        return x, in_cols[order], offered, oos_wins
+
+    def _rows_for_policy(
+        self,
+        svm_dec: np.ndarray,
+        knn: np.ndarray,
+        nearest: np.ndarray,
+        classes: np.ndarray,
+        y_true: np.ndarray,
+        in_scope: np.ndarray,
+    ) -> _PolicyRows:
+        """Held-out rows for the policy, plus each in-scope row once more *as if its intent did not exist*: its
+        class's decision and neighbour scores removed. Those stand for questions the tenant has no answer for
+        (out of scope, found from in-scope data alone); they teach the calibrators what such a question looks
+        like, and are not used to choose thresholds (they are harder than most unrelated questions)."""
+        dec = svm_dec + self.knn_weight * knn
+        x, ranked, offered, oos_wins = self._policy_features(dec, nearest, classes)
+        labels = classes[ranked]
+        correct = (labels[:, 0] == y_true) & in_scope
+        hits = labels == y_true[:, None]
+        covered = np.array([bool(h[:o].any()) for h, o in zip(hits, offered, strict=True)]) & in_scope
+        rows = _PolicyRows(x, correct, covered, nearest, in_scope, oos_wins, np.zeros(len(x), bool))
+        col = np.searchsorted(classes, y_true)
+        known = in_scope & (col < len(classes)) & (classes[np.minimum(col, len(classes) - 1)] == y_true)
+        idx = np.flatnonzero(known)
+        if not len(idx) or self.cfg.pseudo_oos_weight <= 0:
+            return rows
+        in_cols = np.flatnonzero(classes != self.oos_label) if self.oos_label else np.arange(len(classes))
+        if len(in_cols) < 3:  # removing a class leaves one: nothing to learn from
+            return rows
+        p_dec, p_knn = dec[idx].copy(), knn[idx].copy()
+        p_dec[np.arange(len(idx)), col[idx]] = -1e3
+        p_knn[np.arange(len(idx)), col[idx]] = -1.0
+        p_near = p_knn[:, in_cols].max(axis=1) if p_knn.any() else nearest[idx]
+        px, _, _, p_oos = self._policy_features(p_dec, p_near, classes)
+        no = np.zeros(len(idx), bool)
+        pseudo = _PolicyRows(px, no, no, p_near, no, p_oos, np.ones(len(idx), bool))
+        return _PolicyRows(*(np.concatenate([getattr(rows, f), getattr(pseudo, f)]) for f in _ROW_FIELDS))
+
+    def _cross_validated_rows(
+        self, texts: list[str], y: np.ndarray, emb: np.ndarray | None, in_scope: np.ndarray
+    ) -> _PolicyRows | None:
+        """Every row held out once (k folds, stratified; a label's only example is never held out)."""
+        folds = _stratified_folds(y, self.cfg.policy_folds, self.cfg.random_state)
+        parts: list[_PolicyRows] = []
+
+        def one(fold: int) -> _PolicyRows | None:
+            test = np.flatnonzero(folds == fold)
+            train = np.flatnonzero(folds != fold)
+            if not len(test) or len(set(y[train][in_scope[train]])) < 2:
+                return None
+            core = _Core(self.cfg, emb is not None)
+            core.fit([texts[i] for i in train], y[train], emb[train] if emb is not None else None, in_scope[train])
+            svm_dec, knn, nearest = core.neighbours([texts[i] for i in test], emb[test] if emb is not None else None)
+            cols = np.searchsorted(self.classes, core.svm.classes_)
+            full_dec = np.full((len(test), len(self.classes)), -1e3)  # a class missing from the fold never wins
+            full_knn = np.full((len(test), len(self.classes)), -1.0)
+            full_dec[:, cols], full_knn[:, cols] = svm_dec, knn
+            return self._rows_for_policy(full_dec, full_knn, nearest, self.classes, y[test], in_scope[test])
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="intent-cv") as pool:
+            parts = [r for r in pool.map(one, range(self.cfg.policy_folds)) if r is not None]
+        if not parts:
+            return None
+        return _PolicyRows(*(np.concatenate([getattr(p, f) for p in parts]) for f in _ROW_FIELDS))
+
+    def _fit_policy(self, rows: _PolicyRows | None) -> None:
+        """Calibrators for P(best right) and P(right among offered) on held-out rows (in-scope, and the in-scope
+        rows with their intent removed, see ``_rows_for_policy``), and the operating points chosen on their
+        cross-fitted outputs over the real held-out rows (:func:`answer_policy.choose_points`)."""
+        from .answer_policy import HeldOut, choose_points, default_points
+
+        if rows is None or int(rows.in_scope.sum()) < 2:
+            self.policy_points = [p.to_json() for p in default_points()]
+            return
+        fit = np.flatnonzero(rows.in_scope | rows.pseudo)
+        weight = np.where(rows.pseudo, self.cfg.pseudo_oos_weight, 1.0)
+        x = rows.x
+        self.answer_coef = _fit_logistic(x[fit], rows.correct[fit], weight[fit])
+        self.cover_coef = _fit_logistic(x[fit], rows.covered[fit], weight[fit])
+        confidence, coverage = _logistic(x, self.answer_coef), _logistic(x, self.cover_coef)
+        # cross-fitted: each row scored by calibrators that did not see it
+        rng = np.random.default_rng(self.cfg.random_state)
+        fold_of = rng.integers(0, 5, size=len(fit))
+        for fold in range(5):
+            inside, outside = fit[fold_of == fold], fit[fold_of != fold]
+            if len(inside) and len(outside):
+                confidence[inside] = _logistic(
+                    x[inside], _fit_logistic(x[outside], rows.correct[outside], weight[outside])
+                )
+                coverage[inside] = _logistic(
+                    x[inside], _fit_logistic(x[outside], rows.covered[outside], weight[outside])
+                )
+        real = ~rows.pseudo
+        held = HeldOut(
+            confidence[real], coverage[real], rows.nearest[real], rows.correct[real], rows.covered[real],
+            rows.in_scope[real], rows.declined[real],
+        )  # fmt: skip
+        self.policy_points = [p.to_json() for p in choose_points(held)]
+        self.stats["policy_rows"] = float(held.in_scope.sum())
 
     @staticmethod
     def _pick_knn_weight(
@@ -491,6 +677,9 @@ class IntentClassifier:
             dec, nearest = core.scores(texts, emb)
         feats, top_idx, oos_wins = self._features(dec, nearest, self.classes)
         conf = self.conf_model.predict_proba(feats)[:, 1] if self.conf_model is not None else np.full(len(texts), 0.5)
+        x, _, offered, _ = self._policy_features(dec, nearest, self.classes)
+        answer_conf = _logistic(x, self.answer_coef) if self.answer_coef is not None else conf
+        coverage = _logistic(x, self.cover_coef) if self.cover_coef is not None else conf
         probs = softmax(dec / self.temperature, axis=1)
         out: list[IntentPrediction] = []
         in_cols = np.flatnonzero(self.classes != self.oos_label) if self.oos_label else np.arange(len(self.classes))
@@ -514,6 +703,9 @@ class IntentClassifier:
                     top=top,
                     nearest_similarity=float(nearest[i]),
                     reason=reason,
+                    answer_confidence=float(answer_conf[i]),
+                    coverage=float(coverage[i]),
+                    offered=int(offered[i]),
                 )
             )
         return out

@@ -12,11 +12,17 @@ wins:
     ``decline`` with a polite fixed text — the bot never improvises on these;
  6. small talk (the message is only a greeting / thanks / goodbye) → ``smalltalk``;
  7. confident intent mapped to a flow → ``flow``;
- 8. FAQ: calibrated top score ≥ ``answer_threshold`` and a clear lead over the runner-up → ``answer``;
+ 8. FAQ: calibrated retrieval score ≥ ``answer_threshold`` and a clear lead → ``answer``. With the tenant's
+    trained model (a :class:`Judgement` and its :class:`~.answer_policy.OperatingPoint`) ``faq`` holds only the
+    entries published after the model was trained (it cannot know them; this rule answers them first), then
+    ``answer`` when P(best entry right) ≥ the point's ``answer`` threshold and the question is not unrelated
+    (less similar to every example than the point's ``similarity``);
  9. otherwise a *low-confidence turn*: VIP / elderly customers (tenant-configurable tags) go to a human
-    right away; a second consecutive low-confidence turn → ``hand_over``; else ``clarify`` when something
-    plausible exists (top two offered as buttons when they are close; the single best otherwise) or
-    ``decline`` (out of scope: polite, nothing invented).
+    right away; a second consecutive low-confidence turn → ``hand_over``; else, with a model, ``clarify`` with
+    its 2–3 best entries when P(the right one is among them) ≥ the point's ``clarify`` threshold and the question
+    is not unrelated, otherwise ``decline``; without a model, ``clarify`` when something plausible exists (top two
+    offered as buttons when they are close; the single best otherwise) or ``decline`` (out of scope: polite,
+    nothing invented).
 
 The returned ``state`` is the conversation's next bot state (the caller stores it): the low-confidence
 counter resets on any confident outcome.
@@ -28,13 +34,23 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .answer_policy import OperatingPoint
 from .entities import Entity
 from .intents import IntentPrediction
 from .normalize import detect_language, normalize
 from .retrieval import FaqMatch
 from .sentiment import Sentiment
 
-__all__ = ["MESSAGES", "BotState", "Decision", "PolicySettings", "decide", "is_human_request", "smalltalk_kind"]
+__all__ = [
+    "MESSAGES",
+    "BotState",
+    "Decision",
+    "Judgement",
+    "PolicySettings",
+    "decide",
+    "is_human_request",
+    "smalltalk_kind",
+]
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -127,6 +143,17 @@ class BotState:
 
 
 @dataclass(frozen=True, slots=True)
+class Judgement:
+    """What the tenant's model says about a message's FAQ answer (see :class:`~.intents.IntentPrediction`)."""
+
+    candidates: tuple[tuple[str, str], ...]  # (entry id, question) to answer with or offer, best first
+    confidence: float  # P(the first is right)
+    coverage: float  # P(the right entry is among the candidates)
+    similarity: float  # cosine to the nearest training example
+    out_of_scope: bool = False  # the tenant's own out-of-scope examples won
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the bot does with this turn."""
 
@@ -192,11 +219,14 @@ def decide(
     customer_tags: Sequence[str] = (),
     settings: PolicySettings | None = None,
     language: str | None = None,
+    judgement: Judgement | None = None,
+    point: OperatingPoint | None = None,
 ) -> Decision:
     """Decide the reply kind for one customer message (see the module docstring for the rule order).
 
     ``faq`` must be sorted best first (as :meth:`FaqIndex.search` returns it). ``entities`` are passed
-    through for flows; they do not change the decision today.
+    through for flows; they do not change the decision today. With ``judgement`` and ``point`` the model's
+    answer policy decides (rules 8–9); ``faq`` then lists only entries the model has not learnt.
     """
     del entities  # part of the stable signature; flows consume entities, the policy does not (yet)
     cfg = settings or PolicySettings()
@@ -245,8 +275,17 @@ def decide(
     top = faq[0] if faq else None
     second = next((m for m in faq[1:] if m.entry_id != (top.entry_id if top else None)), None)
     close = top is not None and second is not None and top.score - second.score < cfg.close_margin
+    modelled = judgement is not None and point is not None and bool(judgement.candidates)
+    # with a model, ``faq`` holds only entries it has not learnt: a clear match there is one the model cannot know
     if top is not None and top.score >= cfg.answer_threshold and not close:
         return Decision("answer", "faq", reset, lang, None, entry_id=top.entry_id, confidence=top.score)
+    unrelated = False
+    if modelled:
+        assert judgement is not None and point is not None
+        unrelated = judgement.out_of_scope or judgement.similarity < point.similarity
+        if not unrelated and judgement.confidence >= point.answer:
+            return Decision("answer", "faq_model", reset, lang, None, entry_id=judgement.candidates[0][0],
+                            confidence=judgement.confidence)  # fmt: skip
     # 9: low-confidence turn
     turns = st.low_confidence_turns + 1
     if tags & set(cfg.handover_tags):
@@ -255,6 +294,14 @@ def decide(
     if turns >= cfg.max_low_confidence_turns:
         return hand_over("repeated_low_confidence")
     nxt = BotState(low_confidence_turns=turns)
+    if modelled:
+        assert judgement is not None and point is not None
+        options = judgement.candidates
+        if not unrelated and len(options) >= 2 and judgement.coverage >= point.clarify:
+            return Decision("clarify", "candidates", nxt, lang, msg["clarify"], options=options,
+                            confidence=judgement.confidence)  # fmt: skip
+        reason = "out_of_scope" if unrelated else "no_match"
+        return Decision("decline", reason, nxt, lang, msg["decline"], confidence=judgement.confidence)
     if top is not None and top.score >= cfg.clarify_threshold:
         if close and second is not None and second.score >= cfg.clarify_threshold:
             options = ((top.entry_id, top.question), (second.entry_id, second.question))

@@ -14,9 +14,12 @@ Pipeline for a query:
      ``score >= 0.8`` means "about 80 % of such matches are the same question" for text like the corpus;
   3. results are sorted by that score.
 
-Add / remove are incremental (document frequencies are maintained, BM25 is computed at query time), so
-editing one FAQ never rebuilds the index; building 1,000 entries from scratch takes well under a second
-without an encoder (jieba's one-time dictionary load excluded).
+Add / remove are incremental (document frequencies are maintained), so editing one FAQ never re-tokenises or
+re-encodes the others; building 1,000 entries from scratch takes well under a second without an encoder (jieba's
+one-time dictionary load excluded). The first search after a change compiles the index into sparse matrices
+(BM25 term weights, feature presence, IDF, the dense vectors): a query is then a few sparse column sums, so an
+FAQ with thousands of variants per entry answers in about a millisecond (8,000 variants: 80 ms per query with
+the posting lists walked in Python, ~1 ms compiled).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .encoders import Encoder, multilingual
 from .tokenize import Tokenizer, get_tokenizer
@@ -56,6 +60,20 @@ class FaqMatch:
     bm25: float
     dense: float | None
     overlap: float
+
+
+@dataclass(slots=True)
+class _Compiled:
+    """The index as matrices over its documents in ``doc_ids`` order (rebuilt after any change)."""
+
+    doc_ids: list[int]
+    columns: dict[str, int]
+    idf: np.ndarray  # (features,)
+    unseen_idf: float  # the IDF of a feature no document has
+    weights: sp.csc_matrix  # (documents, features) BM25 term weights
+    present: sp.csr_matrix  # (documents, features) 1 where the document has the feature
+    doc_mass: np.ndarray  # (documents,) the IDF mass of each document's features
+    vectors: np.ndarray | None  # (documents, dim) dense embeddings
 
 
 @dataclass(slots=True)
@@ -91,8 +109,7 @@ class FaqIndex:
         self._postings: dict[str, dict[int, int]] = {}
         self._total_len = 0
         self._next = 0
-        self._matrix: np.ndarray | None = None
-        self._matrix_ids: list[int] = []
+        self._compiled: _Compiled | None = None
 
     # -- editing --------------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -118,7 +135,7 @@ class FaqIndex:
             self._total_len += doc.length
             ids.append(did)
         self._by_entry[entry_id] = ids
-        self._matrix = None
+        self._compiled = None
 
     def add_many(self, entries: Iterable[tuple[str, Sequence[str]]]) -> None:
         """Add several entries; questions of all entries are encoded in one batch."""
@@ -139,27 +156,13 @@ class FaqIndex:
                     if not posting:
                         del self._postings[f]
             self._total_len -= doc.length
-        self._matrix = None
+        self._compiled = None
 
     # -- scoring --------------------------------------------------------------------------------------------
     def _idf(self, feat: str) -> float:
         n = len(self._docs)
         df = len(self._postings.get(feat, ()))
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-
-    def _bm25(self, qfeats: Counter[str]) -> dict[int, float]:
-        scores: dict[int, float] = {}
-        avgdl = self._total_len / max(1, len(self._docs))
-        for f in qfeats:
-            posting = self._postings.get(f)
-            if not posting:
-                continue
-            idf = self._idf(f)
-            for did, tf in posting.items():
-                dl = self._docs[did].length
-                denom = tf + self.k1 * (1 - self.b + self.b * dl / avgdl)
-                scores[did] = scores.get(did, 0.0) + idf * tf * (self.k1 + 1) / denom
-        return scores
 
     def _overlap(self, qfeats: Counter[str], dfeats: Counter[str]) -> tuple[float, float]:
         """IDF-weighted Jaccard of the feature sets, and the share of the query's IDF mass covered."""
@@ -175,36 +178,84 @@ class FaqIndex:
         z = b0 + b1 * overlap + b2 * coverage + b3 * (dense if dense is not None else 0.0)
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
-    def _dense_scores(self, query: str) -> dict[int, float]:
-        if self.encoder is None or not self._docs:
-            return {}
-        if self._matrix is None:
-            self._matrix_ids = list(self._docs)
-            vectors = [self._docs[i].vector for i in self._matrix_ids]
-            self._matrix = np.vstack([v for v in vectors if v is not None]).astype(np.float32)
-        qv = self.encoder.encode([query.strip()])[0]  # stripped, like the intent classifier: shares the cache
-        sims = self._matrix @ qv
-        return dict(zip(self._matrix_ids, (float(s) for s in sims), strict=True))
+    def _compile(self) -> _Compiled:
+        if self._compiled is not None:
+            return self._compiled
+        doc_ids = list(self._docs)
+        columns = {f: j for j, f in enumerate(self._postings)}
+        n = len(doc_ids)
+        idf = np.array([self._idf(f) for f in self._postings], dtype=np.float64)
+        avgdl = self._total_len / max(1, n)
+        rows, cols, tfs, lengths = [], [], [], []
+        for i, did in enumerate(doc_ids):
+            doc = self._docs[did]
+            for f, count in doc.feats.items():
+                rows.append(i)
+                cols.append(columns[f])
+                tfs.append(count)
+                lengths.append(doc.length)
+        tf = np.asarray(tfs, dtype=np.float64)
+        norm = tf + self.k1 * (1 - self.b + self.b * np.asarray(lengths, dtype=np.float64) / avgdl)
+        col_idx = np.asarray(cols, dtype=np.int64)
+        weights = idf[col_idx] * tf * (self.k1 + 1) / norm
+        shape = (n, len(columns))
+        present = sp.csr_matrix((np.ones(len(tf)), (rows, cols)), shape=shape)
+        vectors = None
+        if self.encoder is not None:
+            vectors = np.vstack([self._docs[d].vector for d in doc_ids]).astype(np.float32)  # type: ignore[misc]
+        self._compiled = _Compiled(
+            doc_ids=doc_ids,
+            columns=columns,
+            idf=idf,
+            unseen_idf=math.log(1.0 + (n + 0.5) / 0.5),
+            weights=sp.csc_matrix((weights, (rows, cols)), shape=shape),
+            present=present,
+            doc_mass=np.asarray(present @ idf).ravel(),
+            vectors=vectors,
+        )
+        return self._compiled
 
     def search(self, query: str, k: int = 5, *, k_candidates: int = 30) -> list[FaqMatch]:
         """Best ``k`` entries for ``query`` (one per entry), sorted by calibrated score, highest first."""
         if not self._docs or not query.strip():
             return []
-        qfeats = Counter(self.tokenizer.features(query))
-        bm25 = self._bm25(qfeats)
-        dense = self._dense_scores(query)
+        index = self._compile()
+        qfeats = set(self.tokenizer.features(query))
+        cols = np.asarray(sorted(index.columns[f] for f in qfeats if f in index.columns), dtype=np.int64)
+        bm25 = np.asarray(index.weights[:, cols].sum(axis=1)).ravel() if len(cols) else np.zeros(len(index.doc_ids))
+        dense = None
+        if index.vectors is not None:
+            # stripped, like the intent classifier: the encoder's cache serves both
+            dense = index.vectors @ self.encoder.encode([query.strip()])[0]  # type: ignore[union-attr]
         fused: dict[int, float] = {}
-        for scores in (bm25, dense):
-            ranked = sorted(scores.items(), key=lambda kv: -kv[1])[:k_candidates]
-            for rank, (did, _) in enumerate(ranked):
-                fused[did] = fused.get(did, 0.0) + 1.0 / (_RRF_K + rank + 1)
+        for scores, only_positive in ((bm25, True), (dense, False)):
+            if scores is None:
+                continue
+            for rank, row in enumerate(_top(scores, k_candidates, only_positive)):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (_RRF_K + rank + 1)
+        if not fused:
+            return []
+        rows = np.asarray(sorted(fused, key=lambda r: -fused[r])[: 2 * k_candidates], dtype=np.int64)
+        q_idf = index.idf[cols]
+        q_mass = float(q_idf.sum()) + (len(qfeats) - len(cols)) * index.unseen_idf or 1.0
+        shared = np.asarray(index.present[rows][:, cols] @ q_idf).ravel() if len(cols) else np.zeros(len(rows))
+        overlap = shared / (q_mass + index.doc_mass[rows] - shared)
+        coverage = shared / q_mass
+        cos = dense[rows] if dense is not None else None
+        b0, b1, b2, b3 = self.calibration
+        z = b0 + b1 * overlap + b2 * coverage + (b3 * cos if cos is not None else 0.0)
+        calibrated = 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
         best: dict[str, FaqMatch] = {}
-        for did in sorted(fused, key=lambda d: -fused[d])[: 2 * k_candidates]:
-            doc = self._docs[did]
-            overlap, coverage = self._overlap(qfeats, doc.feats)
-            cos = dense.get(did) if dense else None
-            score = self.calibrated(overlap, coverage, cos)
-            match = FaqMatch(doc.entry_id, doc.text, score, bm25.get(did, 0.0), cos, overlap)
+        for j, row in enumerate(rows):
+            doc = self._docs[index.doc_ids[row]]
+            match = FaqMatch(
+                doc.entry_id,
+                doc.text,
+                float(calibrated[j]),
+                float(bm25[row]),
+                float(cos[j]) if cos is not None else None,
+                float(overlap[j]),
+            )
             prev = best.get(doc.entry_id)
             if prev is None or match.score > prev.score:
                 best[doc.entry_id] = match
@@ -238,3 +289,11 @@ class FaqIndex:
         coef = model.coef_[0]
         self.calibration = (float(model.intercept_[0]), float(coef[0]), float(coef[1]), float(coef[2]))
         return self.calibration
+
+
+def _top(scores: np.ndarray, k: int, only_positive: bool) -> list[int]:
+    """Rows of the ``k`` highest scores, best first (rows scoring 0 left out when ``only_positive``)."""
+    rows = np.flatnonzero(scores > 0) if only_positive else np.arange(len(scores))
+    if len(rows) > k:
+        rows = rows[np.argpartition(-scores[rows], k - 1)[:k]]
+    return [int(r) for r in rows[np.argsort(-scores[rows], kind="stable")]]
