@@ -115,6 +115,16 @@ def sign_in(client: TestClient, world: World, role: Role = Role.AGENT, password:
     return str(response.headers["location"])
 
 
+def browser_sign_in(page: Any, base: str, world: World, role: Role = Role.AGENT, password: str = PASSWORD) -> None:
+    """Sign in through the log-in page in a real browser (Chinese labels: the default language), land on home."""
+    page.goto(f"{base}/login")
+    page.get_by_label("工作区").fill(world.slug)
+    page.get_by_label("邮箱").fill(world.emails[role])
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(f"{base}/")
+
+
 def session_csrf(client: TestClient) -> str:
     """The CSRF token of the signed-in session, as the home page embeds it."""
     match = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text)

@@ -9,7 +9,7 @@ import pytest
 
 from omnidesk.security.permissions import Role
 from tests.assistant.conftest import BotWorld
-from tests.factories import PASSWORD
+from tests.factories import browser_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -20,12 +20,7 @@ def test_console_answers_clarifies_and_runs_a_flow(
     world = bot_world.world
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工作区").fill(world.slug)
-    page.get_by_label("邮箱").fill(world.emails[Role.KNOWLEDGE_MANAGER])
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    browser_sign_in(page, live_server, world, Role.KNOWLEDGE_MANAGER)
     page.get_by_role("link", name="智能助手").click()
     page.wait_for_url(f"{live_server}/admin/assistant")
 

@@ -14,7 +14,7 @@ from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
 from omnidesk.knowledge import transfer
 from omnidesk.security.permissions import Role
-from tests.factories import PASSWORD, make_world
+from tests.factories import browser_sign_in, make_world
 
 pytestmark = pytest.mark.browser
 
@@ -45,12 +45,7 @@ def test_the_admin_reviews_the_rates_moves_the_point_and_activates(
         transfer.import_entries(s, system_actor(world.tenant_id), "csv", csv.encode())
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工作区").fill(world.slug)
-    page.get_by_label("邮箱").fill(world.emails[Role.ADMIN])
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    browser_sign_in(page, live_server, world, Role.ADMIN)
     page.goto(f"{live_server}/admin/assistant")
 
     page.get_by_role("button", name="训练新模型").click()

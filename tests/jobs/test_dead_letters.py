@@ -16,7 +16,7 @@ from omnidesk.core.db import Database, utcnow
 from omnidesk.jobs.models import Job, JobState
 from omnidesk.jobs.outbox import enqueue
 from omnidesk.security.permissions import Role
-from tests.factories import PASSWORD, World
+from tests.factories import World, browser_sign_in
 from tests.jobs.kinds import RAN
 
 
@@ -108,12 +108,7 @@ def test_the_failed_jobs_page_retries_and_discards_in_both_languages(
     second = dead_job(db, world, "TimeoutError: 15 s")
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
-    page.goto(f"{live_server}/login")
-    page.get_by_label("工作区").fill(world.slug)
-    page.get_by_label("邮箱").fill(world.emails[Role.ADMIN])
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{live_server}/")
+    browser_sign_in(page, live_server, world, Role.ADMIN)
     page.get_by_role("link", name="失败的任务").click()
     page.wait_for_url(f"{live_server}/admin/jobs")
     assert page.get_by_role("heading", name="失败的后台任务").is_visible()

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from omnidesk.security.permissions import Role
-from tests.factories import PASSWORD, World
+from tests.factories import World, browser_sign_in
 from tests.webhooks.conftest import Receiver
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -26,12 +26,7 @@ def test_an_admin_manages_webhooks_and_replays_a_delivery_in_both_languages(
     path = "/hooks/page"
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.get_by_label("工作区").fill(world.slug)
-    page.get_by_label("邮箱").fill(world.emails[Role.ADMIN])
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(f"{base}/")
+    browser_sign_in(page, base, world, Role.ADMIN)
     page.get_by_role("link", name="Webhook").click()
     page.wait_for_url(f"{base}/admin/webhooks")
     assert page.get_by_role("heading", name="外发 Webhook").is_visible()

@@ -250,7 +250,11 @@ def update_conversation(
         if data.subject is not None:
             conversation.subject = data.subject
     after = {k: getattr(conversation, k) for k in _UPDATABLE}
-    changed = audit.diff(before, after)
+    return _record_update(session, actor, conversation, audit.diff(before, after))
+
+
+def _record_update(session: Session, actor: Actor, conversation: Conversation, changed: dict[str, Any]) -> Conversation:
+    """Stamp, audit and announce a conversation's changed fields; nothing at all when nothing changed."""
     if not changed:
         return conversation
     conversation.updated_at = utcnow()
@@ -280,15 +284,4 @@ def do_escalate(
         if add_tags:
             conversation.tags = list(dict.fromkeys([*(conversation.tags or []), *add_tags]))
     changed = audit.diff(before, {"priority": conversation.priority, "tags": list(conversation.tags or [])})
-    if not changed:
-        return conversation
-    conversation.updated_at = utcnow()
-    session.flush()
-    audit.record(session, actor, "conversation.update", "conversation", conversation.id, changed)
-    publish_on_commit(
-        session,
-        ConversationUpdated(
-            tenant_id=actor.tenant_id, scope=Scope.of(conversation), changes=changed, status=conversation.status
-        ),
-    )
-    return conversation
+    return _record_update(session, actor, conversation, changed)
