@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from omnidesk.compliance import audit
@@ -108,6 +108,33 @@ def update_category(session: Session, actor: Actor, category_id: uuid.UUID, data
         audit.record(session, actor, "knowledge.category_update", "kb_category", category.id, changed)
         state.bump(session, actor.tenant_id, "category")
     return category
+
+
+def delete_category(session: Session, actor: Actor, category_id: uuid.UUID) -> None:
+    """Remove an empty category. One that still holds articles (in any state) is refused: deleting it would
+    silently move them out of the help center's structure."""
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    category = queries.get_category(session, category_id)
+    held = session.scalar(select(func.count()).select_from(KbArticle).where(KbArticle.category_id == category.id))
+    if held:
+        raise Conflict(
+            f"the category '{category.slug}' still holds {held} article(s); move or delete them first",
+            errors=[{"field": "category", "message": "not empty", "articles": held}],
+        )
+    audit.record(session, actor, "knowledge.category_delete", "kb_category", category.id, {"slug": category.slug})
+    session.delete(category)
+    session.flush()
+    state.bump(session, actor.tenant_id, "category")
+
+
+def reorder_categories(session: Session, actor: Actor, ordered: list[uuid.UUID]) -> None:
+    """Give the categories positions 0, 10, 20 … in the order given (every category exactly once)."""
+    actor.require(Perm.KNOWLEDGE_WRITE)
+    rows = {c.id: c for c in queries.categories(session)}
+    if sorted(map(str, ordered)) != sorted(map(str, rows)):
+        raise InvalidInput("the order must name every category exactly once; reload and try again")
+    for index, category_id in enumerate(ordered):
+        update_category(session, actor, category_id, CategoryUpdate(position=index * 10))
 
 
 # --- articles ------------------------------------------------------------------------------------------------

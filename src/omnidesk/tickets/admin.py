@@ -104,6 +104,20 @@ def put_policy(session: Session, actor: Actor, data: PolicyIn) -> SlaPolicy:
     return row
 
 
+def delete_policy(session: Session, actor: Actor, policy_id: uuid.UUID) -> None:
+    """Remove the targets for one (type, priority); tickets then fall back to the ``*`` policy or the defaults.
+    Existing tickets keep their clocks until they change, as with :func:`put_policy`."""
+    queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
+    row = session.scalar(select(SlaPolicy).where(SlaPolicy.id == policy_id))
+    if row is None:
+        raise NotFound("no SLA policy with this id")
+    facts = {"type_key": row.type_key, "priority": row.priority}
+    session.delete(row)
+    session.flush()
+    queries.forget_policies(session)
+    audit.record(session, actor, "sla_policy.delete", "sla_policy", policy_id, facts)
+
+
 def update_settings(session: Session, actor: Actor, data: SettingsIn) -> Any:
     queries.require_perm(session, actor, Perm.TICKETS_ADMIN)
     row = ops.ensure_settings(session, actor.tenant_id)

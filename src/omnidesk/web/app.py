@@ -52,6 +52,7 @@ from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
 from omnidesk.web import account, ops, problems, ui, workspace
+from omnidesk.web.console import router as console_router
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
 from omnidesk.web.security_events import SecurityEvents
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(workspace.router)
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
+    app.include_router(console_router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",
