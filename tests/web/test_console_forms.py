@@ -263,3 +263,11 @@ def test_knowledge_categories(client: TestClient, world: World, db: Database) ->
 
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def test_the_console_texts_exist_in_both_languages() -> None:
+    from omnidesk.i18n import catalogue
+
+    zh = {k for k in catalogue("zh-CN") if k.startswith("console.")}
+    en = {k for k in catalogue("en") if k.startswith("console.")}
+    assert zh == en and len(en) > 100

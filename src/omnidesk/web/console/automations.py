@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from omnidesk.core.errors import DomainError, InvalidInput
+from omnidesk.core.errors import DomainError, InvalidInput, NotFound
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import admin, dry_run
 from omnidesk.tickets.models import AutomationRule
@@ -181,7 +181,7 @@ def toggle(request: Request, rule_id: uuid.UUID, csrf: Annotated[str, Form(max_l
     def flip(s: Any, actor: Any) -> None:
         rule = s.scalar(select(AutomationRule).where(AutomationRule.id == rule_id))
         if rule is None:
-            raise InvalidInput("no automation rule with this id")
+            raise NotFound("no automation rule with this id")
         state["enabled"] = not rule.enabled
         data = RuleIn(name=rule.name, enabled=not rule.enabled, position=rule.position, trigger=rule.trigger,
                       conditions=rule.conditions, actions=rule.actions)  # fmt: skip
@@ -189,7 +189,7 @@ def toggle(request: Request, rule_id: uuid.UUID, csrf: Annotated[str, Form(max_l
 
     _, error = run(v, flip)
     if error:
-        return _render(v, _blank(), error=error, status_code=422)
+        return _render(v, _blank(), error=error, status_code=404 if "no automation rule" in error else 422)
     return done(PAGE, "enabled" if state["enabled"] else "disabled")
 
 

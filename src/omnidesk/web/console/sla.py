@@ -20,13 +20,17 @@ PAGE = "/settings/sla"
 NOTICES = ("saved", "deleted")
 
 
+def _blank() -> dict[str, Any]:
+    return {"type_key": "*", "priority": "normal", "first_response_minutes": "", "resolution_minutes": "",
+            "warn_percent": "80"}  # fmt: skip
+
+
 @router.get(PAGE)
 def sla_page(request: Request, done: str = "", edit: uuid.UUID | None = None) -> Response:
     v = visit(request, Perm.TICKETS_ADMIN)
     if not isinstance(v, Visit):
         return v
-    form: dict[str, Any] = {"type_key": "*", "priority": "normal", "first_response_minutes": "",
-                            "resolution_minutes": "", "warn_percent": "80"}  # fmt: skip
+    form = _blank()
     with v.read() as s:
         for p in queries.list_policies(s):
             if p.id == edit:
@@ -85,5 +89,5 @@ def delete_policy(request: Request, policy_id: uuid.UUID, csrf: Annotated[str, F
         return v
     _, error = run(v, lambda s, a: admin.delete_policy(s, a, policy_id))
     if error:
-        return _render(v, {"type_key": "*", "priority": "normal"}, error=error, status_code=404)
+        return _render(v, _blank(), error=error, status_code=404)
     return done(PAGE, "deleted")
