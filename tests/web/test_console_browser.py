@@ -61,11 +61,13 @@ def test_hours_sla_and_ticket_types(browser: Any, live_server: str, world: World
     expect(page.get_by_role("alert")).to_contain_text("cannot be longer than the resolution target")
     assert page.locator("tr[data-policy]").count() == 0
     page.get_by_label("首次响应（分钟）").fill("15")
+    page.get_by_label("自然时间（7×24 小时）").check()
     page.get_by_role("button", name="保存").click()
     row = page.locator("tr[data-policy='*:urgent']")
     expect(row).to_contain_text("全部类型")
     expect(row).to_contain_text("15 分钟")
     expect(row).to_contain_text("240 分钟")
+    expect(row).to_contain_text("自然时间")
     _fits(page)
     page.screenshot(path=str(artifacts_dir / "console-sla-zh-360.png"), full_page=True)
     page.context.close()

@@ -98,10 +98,11 @@ def test_sla_policies(client: TestClient, world: World, db: Database) -> None:
     assert bad.status_code == 422 and "cannot be longer than the resolution target" in bad.text
     assert client.get("/api/v1/sla-policies", headers=world.headers()).json() == []
     ok = _post(client, "/settings/sla", {"csrf": csrf, "type_key": "*", "priority": "urgent",
-                                         "first_response_minutes": "15", "resolution_minutes": "240"})  # fmt: skip
+                                         "first_response_minutes": "15", "resolution_minutes": "240", "clock": "calendar"})  # fmt: skip
     assert ok.status_code == 303 and ok.headers["location"] == "/settings/sla?done=saved"
     [policy] = client.get("/api/v1/sla-policies", headers=world.headers()).json()
     assert (policy["type_key"], policy["priority"], policy["first_response_minutes"]) == ("*", "urgent", 15)
+    assert policy["business_hours"] is False
     edit = client.get(f"/settings/sla?edit={policy['id']}")
     assert 'value="240"' in edit.text
     assert _post(client, f"/settings/sla/{policy['id']}/delete", {"csrf": csrf}).status_code == 303

@@ -98,6 +98,7 @@ def put_policy(session: Session, actor: Actor, data: PolicyIn) -> SlaPolicy:
     row.first_response_minutes = data.first_response_minutes
     row.resolution_minutes = data.resolution_minutes
     row.warn_percent = data.warn_percent
+    row.business_hours = data.business_hours
     session.flush()
     queries.forget_policies(session)
     audit.record(session, actor, "sla_policy.put", "sla_policy", row.id, data.model_dump(mode="json"))

@@ -106,13 +106,12 @@ def create_ticket(data: TicketCreate, db: DbDep, actor: ActorDep) -> TicketOut:
 def _detail(s: Any, actor: Any, ticket_id: uuid.UUID) -> TicketDetail:
     ticket = queries.get_ticket(s, actor, ticket_id)
     rows = queries.clocks_of(s, ticket.id)
-    cal = clocks.calendar(s, ticket)
     now = utcnow()
     current = queries.current_clocks(s, ticket.id)
     return TicketDetail(
         ticket=TicketOut.model_validate(ticket),
         clocks=[ClockOut.model_validate(c) for c in rows],
-        badges={m: clocks.badge(cal, c, now) for m, c in current.items()},
+        badges={m: clocks.badge(clocks.calendar_of(s, ticket, c.business_hours), c, now) for m, c in current.items()},
         watchers=queries.watchers(s, ticket.id),
         merged_from=queries.merged_sources(s, ticket.id),
         surveys=[SurveyOut.model_validate(v) for v in s.scalars(select(Survey).where(Survey.ticket_id == ticket.id))],

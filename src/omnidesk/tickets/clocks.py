@@ -32,6 +32,13 @@ def calendar(session: Session, ticket: Ticket) -> sla.Calendar:
     return cal
 
 
+def calendar_of(session: Session, ticket: Ticket, business_hours: bool) -> sla.Calendar:
+    """The calendar a clock counts in: the business calendar, or 24 × 7 (in its zone) for a clock that counts
+    calendar time (a policy with ``business_hours`` off)."""
+    cal = calendar(session, ticket)
+    return cal if business_hours else sla.always(cal.time_zone)
+
+
 def forget_calendar(session: Session) -> None:
     session.info.pop(_CAL_KEY, None)
 
@@ -66,7 +73,7 @@ def start(session: Session, ticket: Ticket, now: datetime, metrics: tuple[str, .
     policy = queries.policy_for(session, ticket.type_key, ticket.priority)
     if policy is None:
         return
-    cal = calendar(session, ticket)
+    cal = calendar_of(session, ticket, policy.business_hours)
     current = queries.current_clocks(session, ticket.id)
     targets = {FIRST_RESPONSE: policy.first_response_minutes * 60, RESOLUTION: policy.resolution_minutes * 60}
     for metric in metrics:
@@ -78,6 +85,7 @@ def start(session: Session, ticket: Ticket, now: datetime, metrics: tuple[str, .
             cycle=previous.cycle + 1 if previous else 1,
             target_seconds=float(targets[metric]),
             warn_percent=policy.warn_percent,
+            business_hours=policy.business_hours,
         )
         clock = sla.start(targets[metric], now)
         if Status(ticket.status) in PAUSED:
@@ -97,11 +105,11 @@ def _finish(cal: sla.Calendar, row: SlaClock, now: datetime) -> None:
 
 
 def on_status(session: Session, ticket: Ticket, old: Status, new: Status, now: datetime) -> None:
-    cal = calendar(session, ticket)
     if new == Status.REOPENED:
         start(session, ticket, now, (RESOLUTION,))
         return
     for row in _active(session, ticket):
+        cal = calendar_of(session, ticket, row.business_hours)
         if new in DONE:
             _finish(cal, row, now)
         elif new in PAUSED:
@@ -111,10 +119,9 @@ def on_status(session: Session, ticket: Ticket, old: Status, new: Status, now: d
 
 
 def on_first_response(session: Session, ticket: Ticket, now: datetime) -> None:
-    cal = calendar(session, ticket)
     for row in _active(session, ticket):
         if row.metric == FIRST_RESPONSE:
-            _finish(cal, row, now)
+            _finish(calendar_of(session, ticket, row.business_hours), row, now)
 
 
 def on_retarget(session: Session, ticket: Ticket) -> None:
@@ -136,10 +143,12 @@ def _retarget(session: Session, ticket: Ticket, active: list[SlaClock]) -> None:
     policy = queries.policy_for(session, ticket.type_key, ticket.priority)
     if policy is None:
         return
-    cal = calendar(session, ticket)
     targets = {FIRST_RESPONSE: policy.first_response_minutes * 60, RESOLUTION: policy.resolution_minutes * 60}
     for row in active:
         row.warn_percent = policy.warn_percent
+        # A running clock keeps the way it counts (its counted time is in that currency); new cycles take the
+        # policy's current choice.
+        cal = calendar_of(session, ticket, row.business_hours)
         store(cal, row, sla.retarget(pure(row), float(targets[row.metric])))
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -47,7 +47,8 @@ class TicketType(TenantOwned, Base):
 
 
 class SlaPolicy(TenantOwned, Base):
-    """First-response and resolution targets (business minutes) for one priority, per type or for all (``*``)."""
+    """First-response and resolution targets (minutes) for one priority, per type or for all (``*``), counted in
+    the tenant's business hours or, with ``business_hours`` off, around the clock."""
 
     __tablename__ = "sla_policies"
     __table_args__ = (UniqueConstraint("tenant_id", "type_key", "priority"),)
@@ -58,6 +59,7 @@ class SlaPolicy(TenantOwned, Base):
     first_response_minutes: Mapped[int] = mapped_column()
     resolution_minutes: Mapped[int] = mapped_column()
     warn_percent: Mapped[int] = mapped_column(default=80)
+    business_hours: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -218,6 +220,8 @@ class SlaClock(TenantOwned, Base):
     cycle: Mapped[int] = mapped_column(default=1)
     target_seconds: Mapped[float] = mapped_column(Float)
     warn_percent: Mapped[int] = mapped_column(default=80)
+    business_hours: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """Counted in the tenant's business hours (the policy's choice when the clock started) or around the clock."""
     elapsed_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     running_since: Mapped[datetime | None] = mapped_column(default=None)
     stopped_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -164,6 +164,9 @@ class PolicyIn(Input):
     first_response_minutes: int = Field(ge=1, le=60 * 24 * 365)
     resolution_minutes: int = Field(ge=1, le=60 * 24 * 365)
     warn_percent: int = Field(default=80, ge=10, le=99)
+    business_hours: bool = Field(
+        default=True, description="count the targets in the tenant's business hours (true) or around the clock"
+    )
 
 
 class SettingsIn(Input):
@@ -243,6 +246,7 @@ class ClockOut(Output):
     warned_at: datetime | None
     breached_at: datetime | None
     met: bool | None
+    business_hours: bool
 
 
 class ChangeOut(Output):
@@ -288,6 +292,7 @@ class PolicyOut(Output):
     first_response_minutes: int
     resolution_minutes: int
     warn_percent: int
+    business_hours: bool
 
 
 class SettingsOut(Output):

@@ -63,7 +63,7 @@ def act_on_due(session: Session, tenant_id: uuid.UUID, clock_ids: list[uuid.UUID
         if row.running_since is None or row.stopped_at is not None or ticket.deleted_at is not None:
             row.due_at = None
             continue
-        cal = clocks.calendar(s, ticket)
+        cal = clocks.calendar_of(s, ticket, row.business_hours)
         used = sla.elapsed(cal, clocks.pure(row), now)
         if used >= row.target_seconds and row.breached_at is None:
             breach.append(row)
@@ -79,7 +79,7 @@ def act_on_due(session: Session, tenant_id: uuid.UUID, clock_ids: list[uuid.UUID
     fired = 0
     for row in warn:
         row.warned_at = now
-        clocks.store(clocks.calendar(s, tickets[row.ticket_id]), row, clocks.pure(row))
+        clocks.store(clocks.calendar_of(s, tickets[row.ticket_id], row.business_hours), row, clocks.pure(row))
         if row.id in new_warn:
             warned[tickets[row.ticket_id].assignee_id].append(tickets[row.ticket_id])
     with ops.retarget_in_one_go(s), history.in_bulk(s):

@@ -222,10 +222,11 @@ def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Resp
     with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
         ticket = queries.get_ticket(s, info.actor, ticket_id)
         ids = [ticket.id, *queries.merged_sources(s, ticket.id)]
-        cal = clocks.calendar(s, ticket)
         now = utcnow()
         current = queries.current_clocks(s, ticket.id)
-        badges = {m: (clocks.badge(cal, c, now), c) for m, c in current.items()}
+        badges = {
+            m: (clocks.badge(clocks.calendar_of(s, ticket, c.business_hours), c, now), c) for m, c in current.items()
+        }
         teams, staff = _names(s)
         return _page(
             request,

@@ -22,7 +22,8 @@ NOTICES = ("saved", "deleted")
 
 def _blank() -> dict[str, Any]:
     return {"type_key": "*", "priority": "normal", "first_response_minutes": "", "resolution_minutes": "",
-            "warn_percent": "80"}  # fmt: skip
+            "warn_percent": "80",
+            "business_hours": True}  # fmt: skip
 
 
 @router.get(PAGE)
@@ -70,12 +71,14 @@ def save_policy(
     first_response_minutes: Annotated[str, Form(max_length=12)] = "",
     resolution_minutes: Annotated[str, Form(max_length=12)] = "",
     warn_percent: Annotated[str, Form(max_length=4)] = "80",
+    clock: Annotated[str, Form(pattern="^(business|calendar)$")] = "business",
 ) -> Response:
     v = visit(request, Perm.TICKETS_ADMIN, csrf)
     if not isinstance(v, Visit):
         return v
     form = {"type_key": type_key, "priority": priority, "first_response_minutes": first_response_minutes,
-            "resolution_minutes": resolution_minutes, "warn_percent": warn_percent}  # fmt: skip
+            "resolution_minutes": resolution_minutes, "warn_percent": warn_percent,
+            "business_hours": clock == "business"}  # fmt: skip
     _, error = run(v, lambda s, a: admin.put_policy(s, a, parse(PolicyIn, form)))
     if error:
         return _render(v, form, error=error, status_code=422)
