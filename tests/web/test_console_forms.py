@@ -272,3 +272,21 @@ def test_the_console_texts_exist_in_both_languages() -> None:
     zh = {k for k in catalogue("zh-CN") if k.startswith("console.")}
     en = {k for k in catalogue("en") if k.startswith("console.")}
     assert zh == en and len(en) > 100
+
+
+def test_the_new_deletions_are_in_the_api_too(client: TestClient, world: World) -> None:
+    admin = world.headers()
+    policy = client.put("/api/v1/sla-policies", headers=admin,
+                        json={"priority": "high", "first_response_minutes": 10, "resolution_minutes": 60}).json()  # fmt: skip
+    assert client.delete(f"/api/v1/sla-policies/{policy['id']}", headers=world.headers(Role.AGENT)).status_code == 403
+    assert client.delete(f"/api/v1/sla-policies/{policy['id']}", headers=admin).status_code == 204
+    assert client.delete(f"/api/v1/sla-policies/{policy['id']}", headers=admin).status_code == 404
+    cat = client.post(
+        "/api/v1/knowledge/categories", headers=admin, json={"slug": "faq", "names": {"en": "FAQ"}}
+    ).json()
+    made = client.post("/api/v1/knowledge/articles", headers=admin,
+                       json={"title": "Hours", "body": "9 to 6", "language": "en", "category_id": cat["id"]})  # fmt: skip
+    assert made.status_code == 201
+    held = client.delete(f"/api/v1/knowledge/categories/{cat['id']}", headers=admin)
+    assert held.status_code == 409 and "still holds 1 article" in held.json()["detail"]
+    assert [c["slug"] for c in client.get("/api/v1/knowledge/categories", headers=admin).json()] == ["faq"]

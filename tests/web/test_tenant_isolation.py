@@ -121,6 +121,11 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
         "canned_id": client.post(
             "/api/v1/canned-responses", headers=headers, json={"shortcut": "hi", "title": "Hi", "body": "您好"}
         ).json()["id"],
+        "policy_id": client.put(
+            "/api/v1/sla-policies",
+            headers=headers,
+            json={"priority": "urgent", "first_response_minutes": 10, "resolution_minutes": 60},
+        ).json()["id"],
     }
 
 

@@ -85,6 +85,13 @@ def update_category(category_id: uuid.UUID, data: CategoryUpdate, db: DbDep, act
         return CategoryOut.model_validate(actions.update_category(s, actor, category_id, data))
 
 
+@router.delete("/categories/{category_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_category(category_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
+    """Remove an empty category; 409 while it still holds articles (in any state)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        actions.delete_category(s, actor, category_id)
+
+
 # --- articles ------------------------------------------------------------------------------------------------
 
 

@@ -349,6 +349,13 @@ def put_policy(data: PolicyIn, db: DbDep, actor: ActorDep) -> PolicyOut:
         return PolicyOut.model_validate(admin.put_policy(s, actor, data))
 
 
+@router.delete("/sla-policies/{policy_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_policy(policy_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
+    """Tickets of that type and priority fall back to the ``*`` policy (or none); running clocks keep theirs."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        admin.delete_policy(s, actor, policy_id)
+
+
 @router.get("/ticket-settings")
 def get_settings(db: DbDep, actor: ActorDep) -> SettingsOut:
     actor.require(Perm.TICKETS_READ)
