@@ -38,7 +38,9 @@ def test_hours_sla_and_ticket_types(browser: Any, live_server: str, world: World
     expect(page.get_by_role("heading", name="营业时间", exact=True)).to_be_visible()
     page.get_by_label("星期一").fill("9点到18点")
     page.get_by_role("button", name="保存").click()
-    expect(page.get_by_role("alert")).to_contain_text("is not a range like 09:00-18:00")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "请更正以下问题，未做任何修改：\n星期一：“9点到18点”不是 09:00-18:00 这样的时间段"
+    )
     page.get_by_label("时区").fill("Asia/Shanghai")
     page.get_by_label("星期一").fill("09:00-12:00, 13:00-18:00")
     page.get_by_label("星期二").fill("09:00-18:00")

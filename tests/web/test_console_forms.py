@@ -73,7 +73,17 @@ def test_a_form_without_the_session_token_is_refused(client: TestClient, world: 
 def test_hours_and_holidays(client: TestClient, world: World, db: Database) -> None:
     csrf = _admin(client, world)
     bad = _post(client, "/settings/hours", {"csrf": csrf, "time_zone": "Asia/Shanghai", "mon": "9-18"})
-    assert bad.status_code == 422 and "is not a range like 09:00-18:00" in bad.text and 'value="9-18"' in bad.text
+    assert (
+        bad.status_code == 422
+        and "星期一：“9-18”不是 09:00-18:00 这样的时间段" in bad.text
+        and 'value="9-18"' in bad.text
+    )
+    client.get("/lang/en")
+    english = _post(client, "/settings/hours", {"csrf": csrf, "time_zone": "Asia/Shanghai", "tue": "morning"})
+    assert (
+        "Please correct the following; nothing was changed:\nTuesday: “morning” is not a range like 09:00-18:00"
+        in english.text
+    )
     zone = _post(client, "/settings/hours", {"csrf": csrf, "time_zone": "Mars/Base", "mon": "09:00-18:00"})
     assert zone.status_code == 422 and "unknown time zone" in zone.text
     assert _audits(db, world, "ticket_settings.update") == 0
@@ -82,7 +92,7 @@ def test_hours_and_holidays(client: TestClient, world: World, db: Database) -> N
     assert ok.status_code == 303
     assert _post(client, "/settings/hours/holidays", {"csrf": csrf, "day": "2026-10-01"}).status_code == 303
     twice = _post(client, "/settings/hours/holidays", {"csrf": csrf, "day": "2026-10-01"})
-    assert twice.status_code == 422 and "already a holiday" in twice.text
+    assert twice.status_code == 422 and "2026-10-01 is already a holiday" in twice.text
     got = client.get("/api/v1/ticket-settings", headers=world.headers()).json()["calendar"]
     assert got == {"time_zone": "Asia/Shanghai", "holidays": ["2026-10-01"],
                    "hours": {"mon": [["09:00", "12:00"], ["13:00", "18:00"]], "fri": [["09:00", "17:00"]]}}  # fmt: skip
@@ -161,7 +171,7 @@ def test_automation_rules_validate_and_dry_run(client: TestClient, world: World,
     )
     assert bad.status_code == 422 and "conditions[0]: unknown field &#39;colour&#39;" in bad.text
     broken = _post(client, "/settings/automations", {**RULE, "csrf": csrf, "conditions": "[{"})
-    assert broken.status_code == 422 and "conditions: not valid JSON" in broken.text
+    assert broken.status_code == 422 and "conditions：不是有效的 JSON" in broken.text
     assert client.get("/api/v1/automations", headers=world.headers()).json() == []
     dry = _post(client, "/settings/automations", {**RULE, "csrf": csrf, "intent": "dry_run", "last": "10"})
     assert dry.status_code == 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -92,8 +93,9 @@ def _render(v: Visit, form: dict[str, Any], *, notice: str = "", error: str = ""
     )
 
 
-def rule_input(form: dict[str, Any]) -> RuleIn:
-    """The API's input from the typed form; JSON or number mistakes raise :class:`InvalidInput` naming the box."""
+def rule_input(form: dict[str, Any], t: Callable[..., str]) -> RuleIn:
+    """The API's input from the typed form; JSON or number mistakes raise :class:`InvalidInput` naming the box
+    (worded by ``t`` in the page's language)."""
     trigger: dict[str, Any] = {"event": form["event"]}
     fields = [f.strip() for f in form["fields"].replace("，", ",").split(",") if f.strip()]
     if fields:
@@ -103,19 +105,20 @@ def rule_input(form: dict[str, Any]) -> RuleIn:
         try:
             trigger["minutes"] = int(form["minutes"])
         except ValueError:
-            raise InvalidInput("trigger.minutes: a whole number of minutes") from None
+            raise InvalidInput(t("console.err.whole_number", where="trigger.minutes", text=form["minutes"])) from None
     lists: dict[str, Any] = {}
     for name in ("conditions", "actions"):
         try:
             lists[name] = json.loads(form[name] or "[]")
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{name}: not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
+            detail = f"{exc.msg}, {exc.lineno}:{exc.colno}"
+            raise InvalidInput(t("console.err.json", where=name, detail=detail)) from None
         if not isinstance(lists[name], list) or not all(isinstance(x, dict) for x in lists[name]):
-            raise InvalidInput(f"{name}: a JSON list of objects, like {EXAMPLE_CONDITIONS}")
+            raise InvalidInput(t("console.err.json_list", where=name, example=EXAMPLE_CONDITIONS))
     try:
         position = int(form["position"] or 0)
     except ValueError:
-        raise InvalidInput("position: a whole number") from None
+        raise InvalidInput(t("console.err.whole_number", where="position", text=form["position"])) from None
     return parse(RuleIn, {"name": form["name"], "enabled": form["enabled"], "position": position,
                           "trigger": trigger, **lists})  # fmt: skip
 
@@ -160,11 +163,11 @@ def save(
     if intent == "dry_run":
         try:
             with v.read() as s:
-                result = dry_run.dry_run(s, v.actor, rule_input(form), last)
+                result = dry_run.dry_run(s, v.actor, rule_input(form, v.t), last)
         except (DomainError, ValidationError) as exc:
             return _render(v, form, error=problem_text(exc), last=last, status_code=422)
         return _render(v, form, result=result, last=last)
-    _, error = run(v, lambda s, a: admin.save_rule(s, a, rule_input(form), target))
+    _, error = run(v, lambda s, a: admin.save_rule(s, a, rule_input(form, v.t), target))
     if error:
         return _render(v, form, error=error, last=last, status_code=422)
     return done(PAGE, "saved" if target else "created")

@@ -70,7 +70,7 @@ def save(
         try:
             target = uuid.UUID(canned_id)
         except ValueError:
-            return _render(v, form, error="this page is out of date; reload it", status_code=422)
+            return _render(v, form, error=v.t("console.err.stale"), status_code=422)
     if target is None:
         _, error = run(v, lambda s, a: canned.create_canned(s, a, parse(CannedCreate, data)))
     else:

@@ -4,6 +4,7 @@ the holidays. Saved through ``tickets.admin.update_settings`` (``tickets.admin``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -38,13 +39,14 @@ def _as_text(ranges: list[list[str]]) -> str:
     return ", ".join(f"{a}-{b}" for a, b in ranges)
 
 
-def parse_ranges(day: str, text: str) -> list[list[str]]:
-    """``"09:00-12:00, 13:00-18:00"`` → ``[["09:00", "12:00"], ["13:00", "18:00"]]``; empty is a day off."""
+def parse_ranges(day: str, text: str, t: Callable[..., str]) -> list[list[str]]:
+    """``"09:00-12:00, 13:00-18:00"`` → ``[["09:00", "12:00"], ["13:00", "18:00"]]``; empty is a day off.
+    ``t`` words the error in the page's language."""
     out = []
     for part in (p for p in text.replace("，", ",").split(",") if p.strip()):
         m = _RANGE.match(part)
         if not m:
-            raise InvalidInput(f"{day}: '{part.strip()}' is not a range like 09:00-18:00")
+            raise InvalidInput(t("console.err.range", day=t(f"console.day.{day}"), text=part.strip()))
         out.append([m.group(1).zfill(5), m.group(2).zfill(5)])
     return out
 
@@ -102,7 +104,7 @@ def save_hours(
 
     def save(s: Session, actor: Actor) -> None:
         spec = current_spec(s, actor)
-        hours = {d: parse_ranges(d, form[d]) for d in sla.DAYS}
+        hours = {d: parse_ranges(d, form[d], v.t) for d in sla.DAYS}
         calendar = {"time_zone": time_zone.strip(), "hours": {d: r for d, r in hours.items() if r}}
         admin.update_settings(s, actor, SettingsIn(calendar={**calendar, "holidays": spec["holidays"]}))
 
@@ -123,11 +125,11 @@ def _holiday(request: Request, csrf: str, day: str, add: bool) -> Response:
         try:
             when = date.fromisoformat(day.strip())
         except ValueError:
-            raise InvalidInput(f"'{day}' is not a date like 2026-10-01") from None
+            raise InvalidInput(v.t("console.err.date", text=day.strip())) from None
         spec = current_spec(s, actor)
         days = set(spec["holidays"])
         if add and when.isoformat() in days:
-            raise InvalidInput(f"{when.isoformat()} is already a holiday")
+            raise InvalidInput(v.t("console.err.holiday_exists", day=when.isoformat()))
         days = days | {when.isoformat()} if add else days - {when.isoformat()}
         admin.update_settings(s, actor, SettingsIn(calendar={**spec, "holidays": sorted(days)}))
 

@@ -98,11 +98,11 @@ def _save_capacity(request: Request, form: FormData) -> Response:
         for staff_id, text in typed.items():
             user = current.get(staff_id)
             if user is None:
-                raise InvalidInput("this page is out of date; reload it")
+                raise InvalidInput(v.t("console.err.stale"))
             try:
                 value = int(text.strip())
             except ValueError:
-                raise InvalidInput(f"{user.display_name}: '{text}' is not a whole number") from None
+                raise InvalidInput(v.t("console.err.whole_number", where=user.display_name, text=text)) from None
             if value != user.max_concurrent:
                 data = parse(StaffUpdate, {"max_concurrent": value})
                 accounts_actions.update_staff(s, actor, uuid.UUID(staff_id), data)

@@ -4,6 +4,7 @@ is left empty is dropped; the template is validated as a whole (``tickets.fields
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -77,18 +78,18 @@ def _render(v: Visit, form: dict[str, Any], *, editing: bool, notice: str = "", 
     )
 
 
-def _number(text: str, where: str) -> float | int | None:
+def _number(text: str, where: str, t: Callable[..., str]) -> float | int | None:
     text = text.strip()
     if not text:
         return None
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{where}: '{text}' is not a number") from None
+        raise ValueError(t("console.err.number", where=where, text=text)) from None
     return int(value) if value.is_integer() else value
 
 
-def _read_fields(form: FormData) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _read_fields(form: FormData, t: Callable[..., str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows as typed (to show again) and as the API's field definitions (rows with a key)."""
     shown: list[dict[str, Any]] = []
     specs: list[dict[str, Any]] = []
@@ -112,8 +113,8 @@ def _read_fields(form: FormData) -> tuple[list[dict[str, Any]], list[dict[str, A
         options = [o.strip() for o in str(row["options"]).replace("，", ",").split(",") if o.strip()]
         if options:
             spec["options"] = options
-        spec["min"] = _number(str(row["min"]), key)
-        spec["max"] = _number(str(row["max"]), key)
+        spec["min"] = _number(str(row["min"]), key, t)
+        spec["max"] = _number(str(row["max"]), key, t)
         specs.append(spec)
     return shown, specs
 
@@ -146,7 +147,7 @@ def _save(request: Request, form: FormData, key: str | None) -> Response:
         "fields": [],
     }
     try:
-        typed["fields"], specs = _read_fields(form)
+        typed["fields"], specs = _read_fields(form, v.t)
     except ValueError as exc:
         return _render(v, typed, editing=key is not None, error=str(exc), status_code=422)
     body = {"name": typed["name"], "default_priority": typed["default_priority"], "fields": specs}
