@@ -300,3 +300,16 @@ def test_the_new_deletions_are_in_the_api_too(client: TestClient, world: World) 
     held = client.delete(f"/api/v1/knowledge/categories/{cat['id']}", headers=admin)
     assert held.status_code == 409 and "still holds 1 article" in held.json()["detail"]
     assert [c["slug"] for c in client.get("/api/v1/knowledge/categories", headers=admin).json()] == ["faq"]
+
+
+def test_the_dry_run_looks_at_most_at_the_last_n_tickets(client: TestClient, world: World) -> None:
+    csrf = _admin(client, world)
+    for n in range(3):
+        made = client.post(
+            "/api/v1/tickets", headers=world.headers(), json={"subject": f"票 {n}", "priority": "urgent"}
+        )
+        assert made.status_code == 201
+    for last, examined in (("2", 2), ("9999", 3), ("abc", 3)):
+        dry = _post(client, "/settings/automations", {**RULE, "csrf": csrf, "intent": "dry_run", "last": last})
+        assert dry.status_code == 200
+        assert f"最近 {examined} 个工单中有 {examined} 个匹配" in dry.text

@@ -149,12 +149,14 @@ def save(
     actions: Json = "[]",
     rule_id: Annotated[str, Form(max_length=36)] = "",
     intent: Annotated[str, Form(max_length=10)] = "save",
-    last: Annotated[int, Form(ge=1, le=dry_run.MAX_TICKETS)] = DEFAULT_LAST,
+    last_text: Annotated[str, Form(alias="last", max_length=6)] = "",
 ) -> Response:
     """One form, two buttons: "save" stores the rule, "dry run" tests the rule as typed (saved or not)."""
     v = visit(request, Perm.TICKETS_ADMIN, csrf)
     if not isinstance(v, Visit):
         return v
+    last = int(last_text) if last_text.strip().isdigit() else DEFAULT_LAST
+    last = max(1, min(last, dry_run.MAX_TICKETS))
     form = _form(name, enabled, position, event, fields, since, minutes, conditions, actions, rule_id)
     try:
         target = uuid.UUID(rule_id) if rule_id else None
