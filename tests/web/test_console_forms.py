@@ -182,6 +182,12 @@ def test_automation_rules_validate_and_dry_run(client: TestClient, world: World,
     assert saved.status_code == 303
     [rule] = client.get("/api/v1/automations", headers=world.headers()).json()
     assert rule["enabled"] and rule["actions"] == [{"type": "add_tag", "tag": "vip"}]
+    form = client.get(f"/settings/automations?edit={rule['id']}")
+    assert f'name="rule_id" value="{rule["id"]}"' in form.text and "VIP 加急" in form.text
+    renamed = _post(client, "/settings/automations", {**RULE, "csrf": csrf, "rule_id": rule["id"], "name": "VIP 升级"})
+    assert renamed.headers["location"].endswith("done=saved")
+    [rule] = client.get("/api/v1/automations", headers=world.headers()).json()
+    assert rule["name"] == "VIP 升级"
     assert (
         _post(client, f"/settings/automations/{rule['id']}/toggle", {"csrf": csrf})
         .headers["location"]
@@ -190,7 +196,7 @@ def test_automation_rules_validate_and_dry_run(client: TestClient, world: World,
     assert client.get("/api/v1/automations", headers=world.headers()).json()[0]["enabled"] is False
     assert _post(client, f"/settings/automations/{rule['id']}/delete", {"csrf": csrf}).status_code == 303
     assert client.get("/api/v1/automations", headers=world.headers()).json() == []
-    assert _audits(db, world, "automation.save") == 2 and _audits(db, world, "automation.delete") == 1
+    assert _audits(db, world, "automation.save") == 3 and _audits(db, world, "automation.delete") == 1
 
 
 def test_routing_policy_and_capacity(client: TestClient, world: World, db: Database) -> None:
@@ -313,3 +319,16 @@ def test_the_dry_run_looks_at_most_at_the_last_n_tickets(client: TestClient, wor
         dry = _post(client, "/settings/automations", {**RULE, "csrf": csrf, "intent": "dry_run", "last": last})
         assert dry.status_code == 200
         assert f"最近 {examined} 个工单中有 {examined} 个匹配" in dry.text
+
+
+def test_each_role_opens_exactly_the_pages_its_permissions_allow(app: Any, world: World) -> None:
+    from omnidesk.security.permissions import ROLE_PERMISSIONS
+    from omnidesk.web.console import SECTIONS
+
+    assert [s.path for s in SECTIONS] == list(PAGES)
+    for role in Role:
+        with TestClient(app) as client:
+            sign_in(client, world, role)
+            for section in SECTIONS:
+                expected = 200 if section.permission in ROLE_PERMISSIONS[role] else 403
+                assert client.get(section.path).status_code == expected, (role, section.path)
