@@ -332,3 +332,9 @@ def test_each_role_opens_exactly_the_pages_its_permissions_allow(app: Any, world
             for section in SECTIONS:
                 expected = 200 if section.permission in ROLE_PERMISSIONS[role] else 403
                 assert client.get(section.path).status_code == expected, (role, section.path)
+
+
+def test_signed_out_visitors_are_sent_to_log_in(client: TestClient) -> None:
+    for path in PAGES:
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303 and answer.headers["location"] == "/login"
