@@ -39,7 +39,15 @@ def _count(db: Database, world: World, model: type, *where: object) -> int:
 
 @pytest.mark.parametrize(
     "path",
-    ["/settings", "/settings/users", "/settings/teams", "/settings/roles", "/settings/api-keys", "/audit", "/audit.csv"],
+    [
+        "/settings",
+        "/settings/users",
+        "/settings/teams",
+        "/settings/roles",
+        "/settings/api-keys",
+        "/audit",
+        "/audit.csv",
+    ],
 )
 def test_an_agent_gets_403_on_every_console_page(client: TestClient, world: World, path: str) -> None:
     sign_in(client, world, Role.AGENT)
@@ -98,7 +106,13 @@ def test_an_invite_with_bad_input_changes_nothing_and_says_why_beside_the_field(
     # A team id that is not one of this workspace's: the person is not created either (one transaction).
     ghost = client.post(
         "/settings/users",
-        data={"csrf": csrf, "email": "ghost@x.example", "display_name": "G", "role": "agent", "teams": str(uuid.uuid4())},
+        data={
+            "csrf": csrf,
+            "email": "ghost@x.example",
+            "display_name": "G",
+            "role": "agent",
+            "teams": str(uuid.uuid4()),
+        },
     )
     assert ghost.status_code == 404
     assert _count(db, world, StaffUser) == before
@@ -200,7 +214,7 @@ def test_teams_and_skills(client: TestClient, world: World, db: Database) -> Non
 def test_the_roles_matrix_is_translated(client: TestClient, world: World) -> None:
     _admin(client, world)
     zh = client.get("/settings/roles").text
-    assert "查看审计日志" in zh and "审计员" in zh or "Auditor" in zh
+    assert "查看审计日志" in zh and "审计员" in zh
     client.get("/lang/en")
     en = client.get("/settings/roles").text
     assert "Read the audit log" in en and 'data-perm="audit.read"' in en
@@ -211,7 +225,9 @@ def test_api_keys_show_the_secret_once_and_revoke(client: TestClient, world: Wor
     before = _count(db, world, ApiKey)
     bad = client.post("/settings/api-keys", data={"csrf": csrf, "name": "", "role": "agent", "expires": "2001-01-01"})
     assert bad.status_code == 422 and 'id="name-error"' in bad.text and _count(db, world, ApiKey) == before
-    past = client.post("/settings/api-keys", data={"csrf": csrf, "name": "old", "role": "agent", "expires": "2001-01-01"})
+    past = client.post(
+        "/settings/api-keys", data={"csrf": csrf, "name": "old", "role": "agent", "expires": "2001-01-01"}
+    )
     assert past.status_code == 422 and 'id="expires-error"' in past.text and _count(db, world, ApiKey) == before
     made = client.post("/settings/api-keys", data={"csrf": csrf, "name": "CRM 同步", "role": "agent"})
     secret = re.search(r'<code class="secret" aria-label="[^"]+">([^<]+)</code>', made.text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -72,7 +71,9 @@ def teams_by_member(session: Session) -> dict[uuid.UUID, list[uuid.UUID]]:
 
 def last_sign_ins(session: Session) -> dict[uuid.UUID, datetime]:
     """When each person last signed in: the start of their newest browser session (kept while sessions are)."""
-    rows = session.execute(select(StaffSession.user_id, func.max(StaffSession.created_at)).group_by(StaffSession.user_id))
+    rows = session.execute(
+        select(StaffSession.user_id, func.max(StaffSession.created_at)).group_by(StaffSession.user_id)
+    )
     return {user_id: at for user_id, at in rows if at is not None}
 
 
@@ -81,7 +82,9 @@ def live_sessions_of(session: Session, user_id: uuid.UUID) -> list[StaffSession]
     return list(
         session.scalars(
             select(StaffSession)
-            .where(StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None), StaffSession.expires_at > utcnow())
+            .where(
+                StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None), StaffSession.expires_at > utcnow()
+            )
             .order_by(StaffSession.last_seen_at.desc())
         )
     )

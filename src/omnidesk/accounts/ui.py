@@ -84,6 +84,7 @@ class Page:
 
 def _page(fn: Callable[..., Response]) -> Callable[..., Response]:
     """Turn a :class:`_Refused` into its response (keeps each handler's happy path flat)."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
@@ -561,4 +562,3 @@ def api_key_revoke(request: Request, key_id: uuid.UUID, csrf: Csrf) -> Response:
     except DomainError as exc:
         return _keys_page(page, {"error": exc.detail}, exc.status)
     return RedirectResponse(f"{KEYS}?done=revoked", status_code=303)
-
