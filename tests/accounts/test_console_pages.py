@@ -9,7 +9,7 @@ import re
 import uuid
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -18,6 +18,7 @@ from omnidesk.accounts.models import ApiKey, StaffSession, StaffUser, Team, Team
 from omnidesk.compliance.models import AuditRecord
 from omnidesk.core.db import Database
 from omnidesk.security.permissions import Role
+from omnidesk.web import settings_nav
 from tests.factories import World, sign_in
 
 
@@ -70,17 +71,22 @@ def test_pages_follow_the_roles(client: TestClient, world: World) -> None:
         assert 'href="/settings/teams"' not in landing.text
 
 
-def test_the_navigation_lists_sections_only_once_their_page_exists(
-    app: FastAPI, client: TestClient, world: World
-) -> None:
-    # Another change adds the SLA page: its entry in the registry shows up by itself.
-    app.add_api_route("/settings/sla", lambda: PlainTextResponse("sla"), methods=["GET"], include_in_schema=False)
+def test_the_navigation_lists_sections_only_once_their_page_exists(client: TestClient, world: World) -> None:
     _admin(client, world)
     nav = client.get("/settings").text
     for present in ("/settings/users", "/settings/teams", "/settings/roles", "/settings/api-keys", "/audit",
-                    "/settings/widget", "/admin/assistant", "/admin/webhooks", "/admin/jobs", "/settings/sla"):  # fmt: skip
+                    "/settings/widget", "/admin/assistant", "/admin/webhooks", "/admin/jobs"):  # fmt: skip
         assert f'href="{present}"' in nav, present
-    assert 'href="/settings/hours"' not in nav  # not built (here): not listed
+    # Another change adds the SLA page: its line in the registry shows up by itself, with nothing else to do.
+    later = FastAPI()
+    later.include_router(settings_nav.router)
+    later.add_api_route("/settings/sla", lambda: PlainTextResponse("sla"), methods=["GET"])
+    scope = {"type": "http", "app": later, "path": "/settings/sla", "headers": [], "query_string": b"",
+             "state": {"actor": world.actor(Role.ADMIN)}}  # fmt: skip
+    items = settings_nav.visible_sections(Request(scope))
+    assert [(i.key, i.current) for i in items] == [("sla", True)]
+    scope["state"] = {"actor": world.actor(Role.AGENT)}
+    assert settings_nav.visible_sections(Request(scope)) == []
     # The older admin pages carry the same navigation, with the current page marked.
     jobs = client.get("/admin/jobs").text
     assert 'class="settings-nav"' in jobs and 'href="/admin/jobs" aria-current="page"' in jobs
@@ -266,3 +272,17 @@ def test_the_csv_export_filters_and_masks_like_the_api(client: TestClient, world
     # The export is itself on the trail.
     trail = client.get("/api/v1/audit", headers=world.headers(Role.AUDITOR), params={"action": "audit.export"})
     assert trail.json()["items"]
+
+
+def test_every_console_text_exists_in_both_languages() -> None:
+    from omnidesk.i18n import catalogue
+    from omnidesk.security.permissions import Perm
+    from omnidesk.web.settings_nav import GROUPS, SECTIONS
+
+    zh, en = catalogue("zh-CN"), catalogue("en")
+    ours = {k for k in en if k.startswith(("settings.", "audit.", "perm."))}
+    assert ours == {k for k in zh if k.startswith(("settings.", "audit.", "perm."))}
+    needed = {f"settings.nav.{s.key}" for s in SECTIONS} | {f"settings.about.{s.key}" for s in SECTIONS}
+    needed |= {f"settings.group.{g}" for g in GROUPS} | {f"perm.{p.value}" for p in Perm}
+    assert needed <= ours, needed - ours
+    assert all(s.group in GROUPS for s in SECTIONS)
