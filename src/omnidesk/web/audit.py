@@ -160,6 +160,7 @@ def audit_page(
         "records": [],
         "next_cursor": None,
         "first_page": not cursor,
+        "as_json": _as_json,
     }
     if errors:
         return render(request, "settings/audit.html", ctx, 422)
@@ -177,6 +178,11 @@ def audit_page(
     query = urlencode({k: v for k, v in filters.raw.items() if v})
     ctx |= {"records": records, "next_cursor": next_cursor, "query": query}
     return render(request, "settings/audit.html", ctx)
+
+
+def _as_json(value: object) -> str:
+    """Changes as readable JSON (Chinese as written, not as \\u escapes); the template escapes it for HTML."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 def _cell(value: object) -> str:
@@ -200,7 +206,7 @@ def _row(item: AuditRecordOut, names: dict[str, str]) -> list[str]:
             item.action,
             item.target_type,
             item.target_id,
-            json.dumps(item.changes, ensure_ascii=False, sort_keys=True),
+            _as_json(item.changes),
             item.ip,
             item.request_id,
         )
