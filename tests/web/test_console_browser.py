@@ -78,6 +78,16 @@ def test_an_admin_invites_a_person_and_adds_them_to_a_new_team(
     assert "李娜" in page.locator("#members li[data-member]").inner_text()
     _fits(page)
     page.screenshot(path=str(artifacts_dir / "console-team-zh.png"), full_page=True)
+    nav = page.get_by_role("navigation", name="设置")
+    nav.get_by_role("link", name="角色", exact=True).click()
+    assert "查看审计日志" in page.locator('tr[data-perm="audit.read"]').inner_text()
+    nav = page.get_by_role("navigation", name="设置")
+    nav.get_by_role("link", name="API 密钥", exact=True).click()
+    assert page.get_by_role("heading", name="新建 API 密钥").is_visible()
+    keys = page.locator("tr[data-key]").count()
+    page.get_by_role("button", name="创建密钥").click()  # no name: refused beside the field
+    assert page.locator("#name-error").inner_text() == "请输入名称（单行，最多 200 个字符）。"
+    assert page.locator("tr[data-key]").count() == keys
 
     # The same console in English: the person's row shows the new team.
     page.goto(f"{base}/lang/en?next=/settings/users")
@@ -106,6 +116,17 @@ def test_an_admin_invites_a_person_and_adds_them_to_a_new_team(
     page.wait_for_url(f"{base}/settings/api-keys?done=revoked")
     assert "revoked" in page.locator("tr[data-key]", has_text="ERP sync").inner_text()
     assert secret not in page.content()
+    _fits(page)
+
+    page.get_by_role("link", name="Teams & skills", exact=True).click()
+    field = page.get_by_label("李娜 Agent")
+    field.fill("Cantonese, refunds")
+    field.press("Enter")
+    page.wait_for_url(f"{base}/settings/teams?done=skills_saved*")
+    assert page.get_by_role("status").inner_text() == "The skills were saved."
+    assert page.get_by_label("李娜 Agent").input_value() == "Cantonese, refunds"
+    assert "李娜" in page.locator("tr[data-team]", has_text="退款组").inner_text()
+    page.screenshot(path=str(artifacts_dir / "console-teams-en.png"), full_page=True)
     _fits(page)
     context.close()
 
