@@ -208,18 +208,20 @@ def test_reset_links_are_rate_limited_and_only_the_newest_works(client: TestClie
 
 def test_staff_page_offers_reset_to_admins_only(client: TestClient, world: World) -> None:
     sign_in(client, world, Role.ADMIN)
-    page = client.get("/admin/staff")
+    assert client.get("/admin/staff", follow_redirects=False).headers["location"] == "/settings/users"
+    page = client.get("/settings/users")
     assert page.status_code == 200 and world.emails[Role.AGENT] in page.text
     agent_id = world.staff[Role.AGENT].id
-    assert f"/admin/staff/{agent_id}/password-reset" in page.text
-    shown = client.post(f"/admin/staff/{agent_id}/password-reset", data={"csrf": _csrf(page.text)})
+    person = client.get(f"/settings/users/{agent_id}")
+    assert f"/settings/users/{agent_id}/password-reset" in person.text
+    shown = client.post(f"/settings/users/{agent_id}/password-reset", data={"csrf": _csrf(person.text)})
     assert shown.status_code == 200
     link = re.search(r'id="reset-link" readonly value="([^"]+)"', shown.text)
     assert link and "/password-reset/" in link.group(1)
     with TestClient(client.app) as agent_browser:
         sign_in(agent_browser, world, Role.AGENT)
-        listing = agent_browser.get("/admin/staff")  # agents may read the staff list, not reset passwords
-        assert listing.status_code == 200 and "/password-reset" not in listing.text
-        refused = agent_browser.post(f"/admin/staff/{agent_id}/password-reset", data={"csrf": _csrf(listing.text)})
+        assert agent_browser.get("/settings/users").status_code == 403  # the console is for admins
+        csrf = _csrf(agent_browser.get("/").text)
+        refused = agent_browser.post(f"/settings/users/{agent_id}/password-reset", data={"csrf": csrf})
         assert refused.status_code == 403
         assert "/account/password" in agent_browser.get("/").text  # the account link in the header

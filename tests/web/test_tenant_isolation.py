@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from omnidesk.accounts.models import StaffSession
 from omnidesk.bot.models import FaqSuggestion
-from omnidesk.core.db import Database
+from omnidesk.core.db import Database, utcnow
 from omnidesk.security.permissions import Role
 from tests.factories import World
 
@@ -28,6 +30,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/staff/{user_id}"): {"display_name": "pwned"},
     ("PATCH", "/api/v1/teams/{team_id}"): {"name": "pwned"},
     ("POST", "/api/v1/teams/{team_id}/members"): {"user_id": "{user_id}"},
+    ("PUT", "/api/v1/staff/{user_id}/skills"): {"skills": ["pwned"]},
+    ("PUT", "/api/v1/staff/{user_id}/teams"): {"team_ids": []},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "pwned"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"kind": "external", "value": "pwned"},
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
@@ -77,8 +81,17 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
             tenant_id=world.tenant_id, conversation_id=world.conversation.id, question="q", answer="a", language="zh-CN"
         )
         s.add(faq_suggestion)
+        victim_session = StaffSession(
+            tenant_id=world.tenant_id,
+            token_digest=uuid.uuid4().hex,
+            csrf_token="x",
+            user_id=world.staff[Role.AGENT].id,
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        s.add(victim_session)
         s.flush()
         faq_suggestion_id = str(faq_suggestion.id)
+        session_id = str(victim_session.id)
     customer = client.get(f"/api/v1/customers/{world.customer.id}", headers=headers).json()
     keys = client.get("/api/v1/api-keys", headers=headers).json()
     category = client.post(
@@ -106,6 +119,7 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
         "conversation_id": str(world.conversation.id),
         "customer_id": str(world.customer.id),
         "user_id": str(world.staff[Role.AGENT].id),
+        "session_id": session_id,
         "team_id": str(world.team_id),
         "identity_id": customer["identities"][0]["id"],
         "key_id": keys[0]["id"],

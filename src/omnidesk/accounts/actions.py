@@ -25,9 +25,17 @@ from omnidesk.accounts.schemas import (
 from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import Conflict, InvalidInput
+from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.events.outbox import publish_on_commit
-from omnidesk.events.types import StaffAdded, StaffUpdated, TeamAdded
+from omnidesk.events.types import (
+    ApiKeyAdded,
+    ApiKeyRevoked,
+    StaffAdded,
+    StaffUpdated,
+    TeamAdded,
+    TeamRemoved,
+    TeamUpdated,
+)
 from omnidesk.security import passwords, tokens
 from omnidesk.security.permissions import Perm, Role
 
@@ -133,6 +141,32 @@ def update_staff(session: Session, actor: Actor, user_id: uuid.UUID, data: Staff
     return user
 
 
+def _unique(values: list[str]) -> list[str]:
+    """Skills as typed, without blanks or repeats (case-insensitive), in their first order."""
+    seen: set[str] = set()
+    out = []
+    for value in values:
+        value = value.strip()
+        if value and value.casefold() not in seen:
+            seen.add(value.casefold())
+            out.append(value)
+    return out
+
+
+def set_staff_skills(session: Session, actor: Actor, user_id: uuid.UUID, skills: list[str]) -> StaffUser:
+    """Replace a person's own skills (what routing and supervisors read beside their teams' skills). Team
+    managers (supervisors) may, like team membership: it says what work suits a person, not what they may see."""
+    actor.require(Perm.TEAMS_MANAGE)
+    user = queries.get_staff(session, user_id)
+    before = list(user.skills or [])
+    after = _unique(skills)
+    if after != before:
+        user.skills = after
+        audit.record(session, actor, "staff.skills", "staff", user.id, {"skills": [before, after]})
+        publish_on_commit(session, StaffUpdated(tenant_id=actor.tenant_id, user_id=user.id))
+    return user
+
+
 def _end_sessions(session: Session, user_id: uuid.UUID) -> None:
     now = utcnow()
     for staff_session in session.scalars(
@@ -148,6 +182,23 @@ def end_sessions_of(session: Session, actor: Actor, user_id: uuid.UUID) -> None:
     _end_sessions(session, user.id)
     sockets.revoke_all(session, user)
     audit.record(session, actor, "staff.sessions_ended", "staff", user.id)
+    publish_on_commit(session, StaffUpdated(tenant_id=actor.tenant_id, user_id=user.id))
+
+
+def end_session_of(session: Session, actor: Actor, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """An admin ends one browser session of a person (a lost laptop), and the sockets it opened."""
+    actor.require(Perm.STAFF_MANAGE)
+    user = queries.get_staff(session, user_id)
+    staff_session = session.scalar(
+        select(StaffSession).where(StaffSession.id == session_id, StaffSession.user_id == user.id)
+    )
+    if staff_session is None:
+        raise NotFound("no session with this id for this person")
+    if staff_session.revoked_at is None:
+        staff_session.revoked_at = utcnow()
+        sockets.revoke_sessions(session, actor.tenant_id, user.id, [staff_session.id])
+        audit.record(session, actor, "staff.session_ended", "staff", user.id, {"session_id": str(staff_session.id)})
+        publish_on_commit(session, StaffUpdated(tenant_id=actor.tenant_id, user_id=user.id))
 
 
 def create_team(session: Session, actor: Actor, data: TeamCreate) -> Team:
@@ -177,7 +228,41 @@ def update_team(session: Session, actor: Actor, team_id: uuid.UUID, data: TeamUp
         setattr(team, name, list(value) if name == "skills" else value)
     after = {"name": team.name, "description": team.description, "skills": list(team.skills)}
     audit.record(session, actor, "team.update", "team", team.id, audit.diff(before, after))
+    publish_on_commit(session, TeamUpdated(tenant_id=actor.tenant_id, team_id=team.id))
     return team
+
+
+def delete_team(session: Session, actor: Actor, team_id: uuid.UUID) -> None:
+    """Delete a team. Its conversations, tickets and queue entries keep going without a team (the foreign keys
+    set NULL); its members' sockets close, since what they may see narrows."""
+    actor.require(Perm.TEAMS_MANAGE)
+    team = queries.get_team(session, team_id)
+    member_ids = queries.team_members(session, [team.id])[team.id]
+    for user in session.scalars(select(StaffUser).where(StaffUser.id.in_(member_ids))) if member_ids else ():
+        sockets.revoke_all(session, user)
+    audit.record(
+        session, actor, "team.delete", "team", team.id, {"name": team.name, "members": [str(u) for u in member_ids]}
+    )
+    session.delete(team)
+    session.flush()
+    publish_on_commit(session, TeamRemoved(tenant_id=actor.tenant_id, team_id=team_id))
+
+
+def set_staff_teams(session: Session, actor: Actor, user_id: uuid.UUID, team_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Make ``team_ids`` the person's teams: joins and leaves go through the member actions (audit, events,
+    sockets). Every id must be a team of the tenant (404 otherwise, and nothing changes). Returns the teams."""
+    actor.require(Perm.TEAMS_MANAGE)
+    user = queries.get_staff(session, user_id)
+    wanted = list(dict.fromkeys(team_ids))
+    for team_id in wanted:
+        queries.get_team(session, team_id)
+    current = queries.teams_of(session, user.id)
+    for team_id in wanted:
+        if team_id not in current:
+            add_team_member(session, actor, team_id, user.id)
+    for team_id in current - set(wanted):
+        remove_team_member(session, actor, team_id, user.id)
+    return wanted
 
 
 def add_team_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id: uuid.UUID) -> Team:
@@ -188,6 +273,7 @@ def add_team_member(session: Session, actor: Actor, team_id: uuid.UUID, user_id:
     if exists is None:
         session.add(TeamMember(tenant_id=actor.tenant_id, team_id=team.id, user_id=user.id))
         audit.record(session, actor, "team.member_add", "team", team.id, {"user_id": str(user.id)})
+        publish_on_commit(session, TeamUpdated(tenant_id=actor.tenant_id, team_id=team.id))
     return team
 
 
@@ -202,6 +288,7 @@ def remove_team_member(session: Session, actor: Actor, team_id: uuid.UUID, user_
     # Leaving a team narrows what the person may see: their open sockets still carry the team, so they close.
     sockets.revoke_all(session, queries.get_staff(session, user_id))
     audit.record(session, actor, "team.member_remove", "team", team.id, {"user_id": str(user_id)})
+    publish_on_commit(session, TeamUpdated(tenant_id=actor.tenant_id, team_id=team.id))
     return team
 
 
@@ -232,6 +319,7 @@ def do_create_api_key(session: Session, actor: Actor, data: ApiKeyCreate) -> tup
     except IntegrityError as exc:  # a 48-bit prefix collision: vanishingly rare, but never a 500
         raise Conflict("could not allocate a key; try again") from exc
     audit.record(session, actor, "api_key.create", "api_key", key.id, {"name": key.name, "role": key.role})
+    publish_on_commit(session, ApiKeyAdded(tenant_id=actor.tenant_id, key_id=key.id))
     return key, full
 
 
@@ -241,4 +329,5 @@ def revoke_api_key(session: Session, actor: Actor, key_id: uuid.UUID) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(session, actor, "api_key.revoke", "api_key", key.id, {"name": key.name})
+        publish_on_commit(session, ApiKeyRevoked(tenant_id=actor.tenant_id, key_id=key.id))
     return key

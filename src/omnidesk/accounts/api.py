@@ -22,6 +22,9 @@ from omnidesk.accounts.schemas import (
     StaffCreate,
     StaffCreated,
     StaffOut,
+    StaffSessionOut,
+    StaffSkills,
+    StaffTeams,
     StaffUpdate,
     TeamCreate,
     TeamMemberAdd,
@@ -94,6 +97,36 @@ def end_sessions(user_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
         actions.end_sessions_of(s, actor, user_id)
 
 
+@router.put("/staff/{user_id}/skills", tags=["staff"])
+def set_skills(user_id: uuid.UUID, data: StaffSkills, db: DbDep, actor: ActorDep) -> StaffOut:
+    """Replace the person's own skills (teams.manage: supervisors too)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return StaffOut.model_validate(actions.set_staff_skills(s, actor, user_id, data.skills))
+
+
+@router.put("/staff/{user_id}/teams", tags=["staff"])
+def set_teams(user_id: uuid.UUID, data: StaffTeams, db: DbDep, actor: ActorDep) -> list[uuid.UUID]:
+    """Replace the person's teams (each join and leave audited as on the team)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return actions.set_staff_teams(s, actor, user_id, data.team_ids)
+
+
+@router.get("/staff/{user_id}/sessions", tags=["staff"])
+def list_sessions(user_id: uuid.UUID, db: DbDep, actor: ActorDep) -> list[StaffSessionOut]:
+    """The person's live browser sessions, newest activity first (admins)."""
+    actor.require(Perm.STAFF_MANAGE)
+    with db.tenant_read(actor.tenant_id) as s:
+        user = queries.get_staff(s, user_id)
+        return [StaffSessionOut.model_validate(x) for x in queries.live_sessions_of(s, user.id)]
+
+
+@router.post("/staff/{user_id}/sessions/{session_id}/end", status_code=status.HTTP_204_NO_CONTENT, tags=["staff"])
+def end_session(user_id: uuid.UUID, session_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
+    """End one browser session of the person (and the sockets it opened)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        actions.end_session_of(s, actor, user_id, session_id)
+
+
 @router.post("/staff/{user_id}/password-reset", status_code=status.HTTP_201_CREATED, tags=["staff"])
 def create_password_reset(user_id: uuid.UUID, request: Request, db: DbDep, actor: ActorDep) -> PasswordResetLink:
     """A one-time link (valid 30 minutes, once) to a page where the person sets a new password without signing
@@ -161,6 +194,13 @@ def get_team(team_id: uuid.UUID, db: DbDep, actor: ActorDep) -> TeamOut:
 def update_team(team_id: uuid.UUID, data: TeamUpdate, db: DbDep, actor: ActorDep) -> TeamOut:
     with db.tenant_transaction(actor.tenant_id) as s:
         return _team_out(s, [actions.update_team(s, actor, team_id, data)])[0]
+
+
+@router.delete("/teams/{team_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["teams"])
+def delete_team(team_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
+    """Delete a team; its conversations and tickets stay, without a team."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        actions.delete_team(s, actor, team_id)
 
 
 @router.post("/teams/{team_id}/members", tags=["teams"])

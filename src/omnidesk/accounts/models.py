@@ -41,6 +41,8 @@ class StaffUser(TenantOwned, Base):
     password_hash: Mapped[str | None] = mapped_column(String(200), default=None)
     is_active: Mapped[bool] = mapped_column(default=True)
     max_concurrent: Mapped[int] = mapped_column(default=5)
+    # What the person is good at ("退款", "English", "VIP"): shown to supervisors beside the teams' own skills.
+    skills: Mapped[list[str]] = mapped_column(default=list)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)

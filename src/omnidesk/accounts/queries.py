@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from omnidesk.accounts.models import ApiKey, StaffUser, Team, TeamMember
+from omnidesk.accounts.models import ApiKey, StaffSession, StaffUser, Team, TeamMember
+from omnidesk.core.db import utcnow
 from omnidesk.core.errors import NotFound
 
 
@@ -57,3 +59,32 @@ def teams_of(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
 
 def list_api_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc())))
+
+
+def teams_by_member(session: Session) -> dict[uuid.UUID, list[uuid.UUID]]:
+    """Every person's team ids, in one query (the staff console's user list)."""
+    out: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for team_id, user_id in session.execute(select(TeamMember.team_id, TeamMember.user_id)):
+        out.setdefault(user_id, []).append(team_id)
+    return out
+
+
+def last_sign_ins(session: Session) -> dict[uuid.UUID, datetime]:
+    """When each person last signed in: the start of their newest browser session (kept while sessions are)."""
+    rows = session.execute(
+        select(StaffSession.user_id, func.max(StaffSession.created_at)).group_by(StaffSession.user_id)
+    )
+    return {user_id: at for user_id, at in rows if at is not None}
+
+
+def live_sessions_of(session: Session, user_id: uuid.UUID) -> list[StaffSession]:
+    """The person's sessions that still let a browser in (neither ended nor expired), newest first."""
+    return list(
+        session.scalars(
+            select(StaffSession)
+            .where(
+                StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None), StaffSession.expires_at > utcnow()
+            )
+            .order_by(StaffSession.last_seen_at.desc())
+        )
+    )

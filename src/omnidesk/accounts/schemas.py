@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints
 from omnidesk.core.schemas import Email, Input, Language, Name, Output, ShortText, SingleLine, Slug, Timestamp
 from omnidesk.security.permissions import Role
 
+Skill = Annotated[SingleLine, StringConstraints(min_length=1, max_length=50)]
 TimeZone = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+\-]+)*$")]
 
 
@@ -64,7 +65,16 @@ class StaffOut(Output):
     language: str
     is_active: bool
     max_concurrent: int
+    skills: list[str] = Field(default_factory=list)
     created_at: datetime
+
+
+class StaffSkills(Input):
+    skills: list[Skill] = Field(max_length=50, description="the person's own skills; replaces the list")
+
+
+class StaffTeams(Input):
+    team_ids: list[uuid.UUID] = Field(max_length=200, description="the person's teams; replaces the list")
 
 
 class StaffCreated(StaffOut):
@@ -79,17 +89,13 @@ class RoleOut(Output):
 class TeamCreate(Input):
     name: Name
     description: ShortText = ""
-    skills: list[Annotated[SingleLine, StringConstraints(min_length=1, max_length=50)]] = Field(
-        default=[], max_length=50
-    )
+    skills: list[Skill] = Field(default=[], max_length=50)
 
 
 class TeamUpdate(Input):
     name: Name | None = None
     description: ShortText | None = None
-    skills: list[Annotated[SingleLine, StringConstraints(min_length=1, max_length=50)]] | None = Field(
-        default=None, max_length=50
-    )
+    skills: list[Skill] | None = Field(default=None, max_length=50)
 
 
 class TeamOut(Output):
@@ -103,6 +109,17 @@ class TeamOut(Output):
 
 class TeamMemberAdd(Input):
     user_id: uuid.UUID
+
+
+class StaffSessionOut(Output):
+    """A browser session of a person (no token: only its digest is stored, and that is never shown)."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ip: str
+    user_agent: str
 
 
 class ApiKeyCreate(Input):

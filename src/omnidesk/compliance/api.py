@@ -8,28 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from omnidesk.compliance import audit, queries
-from omnidesk.compliance.models import AuditRecord
 from omnidesk.compliance.schemas import AuditRecordOut
-from omnidesk.core.actor import Actor
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page, Timestamp
-from omnidesk.security.masking import mask_personal_changes
-from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep
 
 router = APIRouter(tags=["audit"])
 
 
-def present(actor: Actor, record: AuditRecord) -> AuditRecordOut:
-    """One record as ``actor`` may read it: credentials never (also in rows written before that rule), customers'
-    contact details masked without ``customers.pii``; staff records as ``staff.read`` shows them anyway."""
-    item = AuditRecordOut.model_validate(record)
-    changes = audit.redact(dict(record.changes or {}))
-    readable_staff = record.target_type == "staff" and actor.can(Perm.STAFF_READ)
-    if not actor.can(Perm.CUSTOMERS_PII) and not readable_staff:
-        changes = mask_personal_changes(changes)
-    item.changes = changes
-    return item
+present = queries.present  # one record as the reader may see it; shared with the audit page and its CSV
 
 
 @router.get("/audit")

@@ -8,10 +8,26 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from omnidesk.compliance import audit
 from omnidesk.compliance.models import AuditRecord
+from omnidesk.compliance.schemas import AuditRecordOut
 from omnidesk.core.actor import Actor
 from omnidesk.core.pagination import decode_cursor
+from omnidesk.security.masking import mask_personal_changes
 from omnidesk.security.permissions import Perm
+
+
+def present(actor: Actor, record: AuditRecord) -> AuditRecordOut:
+    """One record as ``actor`` may read it: credentials never (also in rows written before that rule), customers'
+    contact details masked without ``customers.pii``; staff records as ``staff.read`` shows them anyway. The API,
+    the audit page and its CSV export all read through here, so they mask alike."""
+    item = AuditRecordOut.model_validate(record)
+    changes = audit.redact(dict(record.changes or {}))
+    readable_staff = record.target_type == "staff" and actor.can(Perm.STAFF_READ)
+    if not actor.can(Perm.CUSTOMERS_PII) and not readable_staff:
+        changes = mask_personal_changes(changes)
+    item.changes = changes
+    return item
 
 
 def list_audit(

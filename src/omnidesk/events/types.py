@@ -232,6 +232,36 @@ class TeamAdded(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class TeamUpdated(Event):
+    """A team's name, description, skills or members changed."""
+
+    type = "team"
+    op = "update"
+    team_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TeamRemoved(Event):
+    type = "team"
+    op = "remove"
+    team_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApiKeyAdded(Event):
+    type = "api_key"
+    op = "add"
+    key_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ApiKeyRevoked(Event):
+    type = "api_key"
+    op = "remove"
+    key_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class AccessRevoked(Event):
     """Acted on by the gateway (closes the person's sockets), never forwarded: a new ``epoch`` voids every token
     minted before it; ``session_ids`` close the sockets opened through those browser sessions."""

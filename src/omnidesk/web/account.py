@@ -1,5 +1,5 @@
-"""Pages for a person's own credentials and an admin's staff list: change password (also the forced first one),
-sign out other sessions, the one-time reset link's set-new-password page, and "reset password" on the staff list.
+"""Pages for a person's own credentials: change password (also the forced first one), sign out other sessions,
+and the one-time reset link's set-new-password page (an admin makes the link in the console, ``accounts/ui.py``).
 
 Every form carries a CSRF token; every change goes through ``accounts.credentials``, like the API.
 """
@@ -7,19 +7,16 @@ Every form carries a CSRF token; every change goes through ``accounts.credential
 from __future__ import annotations
 
 import hmac
-import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from omnidesk.accounts import auth, credentials, queries
-from omnidesk.accounts.api import reset_url
+from omnidesk.accounts import auth, credentials
 from omnidesk.core.errors import DomainError, InvalidInput, NotFound, RateLimited
 from omnidesk.core.schemas import Int32
 from omnidesk.i18n import pick_language, translate
 from omnidesk.security import tokens
-from omnidesk.security.permissions import Perm
 from omnidesk.security.ratelimit import RateLimiter
 from omnidesk.web.deps import check_form_csrf, client_ip, get_db, get_settings_dep, page_session
 from omnidesk.web.ui import LANG_COOKIE, LOGIN_CSRF_COOKIE, render
@@ -213,57 +210,3 @@ def reset_submit(
     response = RedirectResponse(f"/login?error=password_set&workspace={target.tenant_slug}", status_code=303)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return _no_referrer(response)
-
-
-# ---- the admin's staff list ----
-
-
-def _staff_page(request: Request, info: auth.SessionInfo, ctx: dict[str, Any], status_code: int = 200) -> Response:
-    actor = info.actor
-    with get_db(request).tenant_read(actor.tenant_id) as s:
-        staff = queries.list_staff(s)
-    return render(
-        request,
-        "account/staff.html",
-        {
-            "lang": _lang(request, info),
-            "user": info.user,
-            "csrf": info.csrf_token,
-            "staff": staff,
-            "manage": actor.can(Perm.STAFF_MANAGE),
-            **ctx,
-        },
-        status_code,
-    )
-
-
-@router.get("/admin/staff")
-def staff_list(request: Request) -> Response:
-    info = page_session(request)
-    if info is None:
-        return _login()
-    if not info.actor.can(Perm.STAFF_READ):
-        return render(request, "workspace/forbidden.html", {"lang": _lang(request, info)}, 403)
-    return _staff_page(request, info, {})
-
-
-@router.post("/admin/staff/{user_id}/password-reset")
-def staff_reset_link(request: Request, user_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    info = page_session(request)
-    if info is None:
-        return _login()
-    check_form_csrf(info, csrf)
-    actor = info.actor
-    if not actor.can(Perm.STAFF_MANAGE):
-        return render(request, "workspace/forbidden.html", {"lang": _lang(request, info)}, 403)
-    lang = _lang(request, info)
-    try:
-        _limiter(request).hit(f"pwreset:{actor.tenant_id}:{user_id}", 5, 3600)
-        with get_db(request).tenant_transaction(actor.tenant_id) as s:
-            link_token, expires_at = credentials.create_reset_link(s, actor, user_id)
-            person = queries.get_staff(s, user_id)
-            who = f"{person.display_name} <{person.email}>"
-    except (InvalidInput, NotFound, RateLimited) as exc:
-        return _staff_page(request, info, {"error": _problem_text(exc, lang)}, exc.status)
-    link = reset_url(request, link_token)
-    return _staff_page(request, info, {"link": link, "link_for": who, "link_expires": expires_at})

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 from omnidesk import __version__, wiring
 from omnidesk.accounts import auth
 from omnidesk.accounts.api import router as accounts_router
+from omnidesk.accounts.ui import router as accounts_ui_router
 from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
@@ -51,7 +52,7 @@ from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import account, ops, problems, ui, workspace
+from omnidesk.web import account, audit, ops, problems, settings_nav, ui, workspace
 from omnidesk.web.console import router as console_router
 from omnidesk.web.deps import session_cookie_name
 from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
@@ -149,12 +150,17 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
     app.state.templates = Jinja2Templates(directory=template_dir)
+    # The staff console's navigation, on every settings page whichever slice renders it (web/settings_nav.py).
+    app.state.templates.env.globals["settings_sections"] = settings_nav.visible_sections
 
     problems.install(app)
     app.include_router(build_api_router())
     app.include_router(ops.router)
     app.include_router(ui.router)
     app.include_router(account.router)
+    app.include_router(settings_nav.router)
+    app.include_router(accounts_ui_router)
+    app.include_router(audit.router)
     app.include_router(bot_ui_router)
     app.include_router(helpcenter.router)
     app.include_router(tickets_ui_router)

@@ -212,6 +212,7 @@ def home(request: Request) -> Response:
     except Unauthenticated:
         return RedirectResponse("/login?error=expired", status_code=303)
     actor = info.actor
+    request.state.actor = actor  # the header's settings link asks what this person may open
     counts: dict[str, int] | None = None
     recent: list[Conversation] = []
     if actor.can(Perm.CONVERSATIONS_READ):
