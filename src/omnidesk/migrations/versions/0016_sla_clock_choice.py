@@ -1,8 +1,8 @@
 """SLA policies choose their clock: business hours (the tenant's calendar) or calendar time (24 × 7); each clock
 remembers the choice it was started with
 
-Revision ID: 0019_config16
-Revises: 0014_webhooks
+Revision ID: 0016_sla_clock_choice
+Revises: 0015_staff_skills
 Create Date: 2026-12-07 17:30:00
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_config16"
-down_revision: str | None = "0014_webhooks"
+revision: str = "0016_sla_clock_choice"
+down_revision: str | None = "0015_staff_skills"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
