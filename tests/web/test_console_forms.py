@@ -43,12 +43,12 @@ def _post(client: TestClient, path: str, data: dict[str, Any]) -> Any:
 
 def test_every_page_renders_for_an_admin_in_both_languages(client: TestClient, world: World) -> None:
     _admin(client, world)
-    for lang, back in (("zh-CN", "← 设置"), ("en", "← Settings")):
+    for lang, nav in (("zh-CN", 'aria-label="设置"'), ("en", 'aria-label="Settings"')):
         client.get(f"/lang/{lang}")
         for path in PAGES:
             page = client.get(path)
             assert page.status_code == 200, (path, page.text[:500])
-            assert back in page.text and 'href="/settings"' in page.text
+            assert nav in page.text and f'href="{path}" aria-current="page"' in page.text  # the one settings navigation
             assert 'name="csrf"' in page.text
 
 
