@@ -30,6 +30,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/teams/{team_id}/members"): {"user_id": "{user_id}"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "pwned"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"kind": "external", "value": "pwned"},
+    ("POST", "/api/v1/customers/{customer_id}/merge"): {"duplicate_id": "{customer_id}"},
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"body": "pwned"},
     ("POST", "/api/v1/conversations/{conversation_id}/notes"): {"body": "pwned"},

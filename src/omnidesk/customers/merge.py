@@ -50,9 +50,9 @@ def merge_customers(session: Session, actor: Actor, survivor_id: uuid.UUID, dupl
     marked merged (its page and API answer name the survivor). Both must be live profiles of the actor's tenant
     (another tenant's is simply not found); merging a profile into itself is refused."""
     actor.require(Perm.CUSTOMERS_WRITE)
+    survivor = queries.get_customer(session, survivor_id, for_update=True)
     if survivor_id == duplicate_id:
         raise InvalidInput("a customer cannot be merged into itself")
-    survivor = queries.get_customer(session, survivor_id, for_update=True)
     duplicate = queries.get_customer(session, duplicate_id, for_update=True)
     for customer in (survivor, duplicate):
         if customer.merged_into_id is not None:

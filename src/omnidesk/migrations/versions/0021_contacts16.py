@@ -20,10 +20,6 @@ def upgrade() -> None:
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("merged_into_id", sa.Uuid(), nullable=True))
         batch_op.add_column(sa.Column("merged_at", sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_foreign_key(
-            batch_op.f("fk_customers_merged_into_id_customers"), "customers", ["merged_into_id"], ["id"],
-            ondelete="SET NULL",
-        )
         batch_op.create_index(batch_op.f("ix_customers_merged_into_id"), ["merged_into_id"], unique=False)
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True))
@@ -36,6 +32,5 @@ def downgrade() -> None:
         batch_op.drop_column("resolved_at")
     with op.batch_alter_table("customers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_customers_merged_into_id"))
-        batch_op.drop_constraint(batch_op.f("fk_customers_merged_into_id_customers"), type_="foreignkey")
         batch_op.drop_column("merged_at")
         batch_op.drop_column("merged_into_id")
