@@ -56,7 +56,9 @@ def seed(db: Database, tenant_id: uuid.UUID, customer_id: uuid.UUID) -> None:
                 message = conversation_actions.do_post_message(
                     s, system, conversation, body="hello", sender_type=SenderType.AGENT, sender_id=None
                 )
-                s.execute(update(Message).where(Message.id == message.id).values(created_at=start + timedelta(seconds=reply)))
+                s.execute(
+                    update(Message).where(Message.id == message.id).values(created_at=start + timedelta(seconds=reply))
+                )
             if resolve is not None:
                 conversation.status = "resolved"
                 s.flush()
@@ -108,7 +110,9 @@ def test_report_figures_equal_hand_computed_values(db: Database, world: World, o
 
 def test_an_empty_range_has_no_figures_and_ranges_are_checked(db: Database, world: World) -> None:
     with db.tenant_read(world.tenant_id) as s:
-        r = reports.build(s, world.actor(Role.ADMIN), reports.period("Asia/Shanghai", date(2020, 1, 1), date(2020, 1, 2)))
+        r = reports.build(
+            s, world.actor(Role.ADMIN), reports.period("Asia/Shanghai", date(2020, 1, 1), date(2020, 1, 2))
+        )
     assert r.total == 0 and r.first_response == reports.Durations(0, None, None, None)
     assert r.csat.percent is None and r.bot.containment_percent is None
     for first, last in ((date(2026, 3, 5), date(2026, 3, 1)), (date(2024, 1, 1), date(2026, 1, 1))):
@@ -126,15 +130,27 @@ def test_reports_page_and_csv_for_supervisors_only(client: TestClient, db: Datab
     assert client.get("/reports/channels.csv").status_code == 403
     client.cookies.clear()
     sign_in(client, world, Role.SUPERVISOR)
-    page = client.get("/reports", params={"start": "2026-03-02", "end": "2026-03-03"}, headers={"accept-language": "en"})
+    page = client.get(
+        "/reports", params={"start": "2026-03-02", "end": "2026-03-03"}, headers={"accept-language": "en"}
+    )
     assert page.status_code == 200
-    assert 'data-kpi="total">7<' in page.text and "<svg" in page.text and "<title id=\"chart-channels-title\">" in page.text
+    assert (
+        'data-kpi="total">7<' in page.text and "<svg" in page.text and '<title id="chart-channels-title">' in page.text
+    )
     assert 'data-kpi="containment">33.3%<' in page.text
     response = client.get("/reports/times.csv", params={"start": "2026-03-02", "end": "2026-03-03"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
     assert rows[1][1:] == ["5", "120.0", "900.0", "282.0"] and rows[2][1:] == ["5", "1200.0", "3600.0", "1460.0"]
-    channels = list(csv.reader(io.StringIO(client.get("/reports/channels.csv", params={"start": "2026-03-02", "end": "2026-03-03"}).text.lstrip("\ufeff"))))
+    channels = list(
+        csv.reader(
+            io.StringIO(
+                client.get("/reports/channels.csv", params={"start": "2026-03-02", "end": "2026-03-03"}).text.lstrip(
+                    "\ufeff"
+                )
+            )
+        )
+    )
     assert [r[1] for r in channels[1:]] == ["4", "2", "1"]
     # A reversed range says so and shows the default week instead of failing.
     reversed_range = client.get("/reports", params={"start": "2026-03-05", "end": "2026-03-01"})

@@ -66,7 +66,9 @@ def test_merge_moves_everything_to_the_survivor_in_one_audited_transaction(
         assert set(s.scalars(select(Conversation.customer_id).where(Conversation.subject == "发票"))) == {survivor}
         ticket = s.scalar(select(Ticket).where(Ticket.subject == "Invoice"))
         assert ticket is not None and ticket.customer_id == survivor
-        change = s.scalar(select(TicketChange).where(TicketChange.ticket_id == ticket.id, TicketChange.field == "customer_id"))
+        change = s.scalar(
+            select(TicketChange).where(TicketChange.ticket_id == ticket.id, TicketChange.field == "customer_id")
+        )
         assert change is not None and change.new == str(survivor)
         audits = {a.action: a for a in s.scalars(select(AuditRecord).where(AuditRecord.action.like("customer.merge%")))}
         assert audits["customer.merge"].target_id == str(survivor)
@@ -91,17 +93,30 @@ def test_merge_over_the_api_refuses_another_workspace_and_itself(
     h = world.headers(Role.AGENT)
     theirs = other_world.customer.id
     # Another workspace's profile, as the duplicate or as the survivor, is not found: nothing moves.
-    assert client.post(f"/api/v1/customers/{dup.id}/merge", json={"duplicate_id": str(theirs)}, headers=h).status_code == 404
-    assert client.post(f"/api/v1/customers/{theirs}/merge", json={"duplicate_id": str(dup.id)}, headers=h).status_code == 404
-    assert client.post(f"/api/v1/customers/{dup.id}/merge", json={"duplicate_id": str(dup.id)}, headers=h).status_code == 422
+    assert (
+        client.post(f"/api/v1/customers/{dup.id}/merge", json={"duplicate_id": str(theirs)}, headers=h).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/api/v1/customers/{theirs}/merge", json={"duplicate_id": str(dup.id)}, headers=h).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/api/v1/customers/{dup.id}/merge", json={"duplicate_id": str(dup.id)}, headers=h).status_code
+        == 422
+    )
     # A role without customers.write may not merge.
     inspector = world.headers(Role.QUALITY_INSPECTOR)
-    refused = client.post(f"/api/v1/customers/{world.customer.id}/merge", json={"duplicate_id": str(dup.id)}, headers=inspector)
+    refused = client.post(
+        f"/api/v1/customers/{world.customer.id}/merge", json={"duplicate_id": str(dup.id)}, headers=inspector
+    )
     assert refused.status_code == 403
     with db.tenant_read(other_world.tenant_id) as s:
         other = s.scalar(select(Customer).where(Customer.id == theirs))
         assert other is not None and other.merged_into_id is None
-        assert s.scalar(select(Conversation.customer_id).where(Conversation.id == other_world.conversation.id)) == theirs
+        assert (
+            s.scalar(select(Conversation.customer_id).where(Conversation.id == other_world.conversation.id)) == theirs
+        )
     with db.tenant_read(world.tenant_id) as s:
         assert s.scalar(select(Customer.merged_into_id).where(Customer.id == dup.id)) is None
         assert not list(s.scalars(select(AuditRecord).where(AuditRecord.action == "customer.merge")))

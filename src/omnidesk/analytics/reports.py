@@ -167,13 +167,14 @@ def hours(session: Session, tenant: uuid.UUID, span: Period) -> list[int]:
     return out
 
 
-def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[float]:
+def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
+    """Seconds from ``earlier`` to ``later``, in the database's own arithmetic."""
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", later - earlier)
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _durations(session: Session, value: ColumnElement[float], *where: Any, joins: tuple[Any, ...] = ()) -> Durations:
+def _durations(session: Session, value: ColumnElement[Any], *where: Any, joins: tuple[Any, ...] = ()) -> Durations:
     """Count, nearest-rank median and p90, and mean of ``value`` over the rows ``where`` selects, in one query:
     rows are ranked by a window function and the percentile is the least value whose rank reaches ⌈p·n⌉ (integer
     arithmetic: ``rank·10 ≥ 9·n``, so no float rounding picks a neighbour)."""

@@ -98,7 +98,10 @@ def reports_page(request: Request, start: str = "", end: str = "") -> Response:
 
 def table(name: str, report: reports.Report, lang: str) -> tuple[list[str], list[list[Any]]]:
     """One report as a header and rows: the page's accessible table and the CSV download are the same figures."""
-    t = lambda key: translate(f"reports.{key}", lang)  # noqa: E731
+
+    def t(key: str) -> str:
+        return translate(f"reports.{key}", lang)
+
     if name == "channels":
         rows: list[list[Any]] = [[translate(f"reports.channel.{c}", lang), n] for c, n in report.by_channel.items()]
         return [t("col.channel"), t("col.conversations")], rows
