@@ -236,12 +236,8 @@ def contact_edit(
     if not errors:
         try:
             with get_db(request).tenant_transaction(actor.tenant_id) as s:
+                # Every field is sent, so an emptied e-mail or phone is cleared (None set explicitly).
                 actions.update_customer(s, actor, customer_id, data)
-                # Clearing an e-mail or phone is explicit: the schema's "unset" would keep the old value.
-                customer = queries.get_customer(s, customer_id)
-                for field in ("email", "phone"):
-                    if not values[field].strip() and getattr(customer, field):
-                        actions.update_customer(s, actor, customer_id, CustomerUpdate(**{field: None}))
             return RedirectResponse(f"/contacts/{customer_id}?saved=1", status_code=303)
         except NotFound:
             raise
