@@ -22,7 +22,9 @@ def test_search_pages_through_results_and_is_audited(client: TestClient, db: Dat
     tag = uuid.uuid4().hex[:6]
     with db.tenant_transaction(world.tenant_id) as s:
         for i in range(30):
-            customer_actions.create_customer(s, system_actor(world.tenant_id), CustomerCreate(name=f"客户 {tag} {i:02d}"))
+            customer_actions.create_customer(
+                s, system_actor(world.tenant_id), CustomerCreate(name=f"客户 {tag} {i:02d}")
+            )
     sign_in(client, world, Role.AGENT)
     first = client.get("/contacts", params={"q": tag})
     assert first.status_code == 200
@@ -56,4 +58,6 @@ def test_an_invalid_edit_is_explained_beside_the_field_and_changes_nothing(
     assert saved.status_code == 303
     with db.tenant_read(world.tenant_id) as s:
         customer = s.scalar(select(Customer).where(Customer.id == world.customer.id))
-        assert customer is not None and customer.email == "li.lei.new@example.com" and customer.tags == ["vip", "老客户"]
+        assert (
+            customer is not None and customer.email == "li.lei.new@example.com" and customer.tags == ["vip", "老客户"]
+        )
