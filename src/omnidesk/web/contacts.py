@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from omnidesk.accounts import auth
 from omnidesk.accounts.models import StaffUser
@@ -100,7 +100,7 @@ def _profile(s: Any, info: auth.SessionInfo, customer: Customer) -> dict[str, An
     conversations = list(
         s.scalars((stmt.where(scope) if scope is not None else stmt).order_by(Conversation.created_at.desc()).limit(50))
     )
-    all_conversations = len(list(s.scalars(select(Conversation.id).where(Conversation.customer_id == customer.id))))
+    all_conversations = s.scalar(select(func.count()).where(Conversation.customer_id == customer.id)) or 0
     ratings = dict(
         s.execute(
             select(ConversationRating.conversation_id, ConversationRating.score).where(
