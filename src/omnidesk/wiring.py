@@ -8,7 +8,10 @@ test suite) before anything is stored. Idempotent.
 from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
+from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.intake import set_intake_policy
+from omnidesk.customers.merge import register_mover
+from omnidesk.tickets import actions as ticket_actions
 from omnidesk.webhooks import subscriber as webhooks_subscriber
 
 
@@ -16,3 +19,6 @@ def install() -> None:
     set_intake_policy(assign_arrivals)
     # Outgoing webhooks: deliveries are queued in the transaction of the change their event announces.
     webhooks_subscriber.install()
+    # A merge of duplicate customers moves the rows of the slices above customers (customers/merge.py).
+    register_mover("conversations", conversation_actions.do_move_customer)
+    register_mover("tickets", ticket_actions.do_move_customer)

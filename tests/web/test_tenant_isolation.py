@@ -34,6 +34,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/staff/{user_id}/teams"): {"team_ids": []},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "pwned"},
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"kind": "external", "value": "pwned"},
+    ("POST", "/api/v1/customers/{customer_id}/merge"): {"duplicate_id": "{customer_id}"},
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"body": "pwned"},
     ("POST", "/api/v1/conversations/{conversation_id}/notes"): {"body": "pwned"},

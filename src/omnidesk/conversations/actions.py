@@ -232,6 +232,8 @@ def update_conversation(
             check_transition(Status(conversation.status), data.status)
             if data.status == Status.SNOOZED and data.snoozed_until is None:
                 raise InvalidInput("snoozing needs snoozed_until, the time to wake the conversation up")
+            if data.status == Status.RESOLVED and conversation.status != Status.RESOLVED.value:
+                conversation.resolved_at = utcnow()
             conversation.status = data.status.value
             if data.status != Status.SNOOZED:
                 conversation.snoozed_until = None
@@ -285,3 +287,16 @@ def do_escalate(
             conversation.tags = list(dict.fromkeys([*(conversation.tags or []), *add_tags]))
     changed = audit.diff(before, {"priority": conversation.priority, "tags": list(conversation.tags or [])})
     return _record_update(session, actor, conversation, changed)
+
+
+def do_move_customer(session: Session, actor: Actor, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
+    """Re-point every conversation of customer ``from_id`` to ``to_id`` (a merge of duplicate profiles, registered
+    with ``customers.merge``; the merge audits and announces it). Each moved conversation's version moves, so an
+    edit made from a page loaded before the merge is detected. Returns how many moved."""
+    result = session.execute(
+        update(Conversation)
+        .where(Conversation.customer_id == from_id)
+        .values(customer_id=to_id, version=Conversation.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -71,6 +71,8 @@ def _add_identity(session: Session, actor: Actor, customer: Customer, data: Iden
 def update_customer(session: Session, actor: Actor, customer_id: uuid.UUID, data: CustomerUpdate) -> Customer:
     actor.require(Perm.CUSTOMERS_WRITE)
     customer = queries.get_customer(session, customer_id)
+    if customer.merged_into_id is not None:
+        raise Conflict("this customer was merged into another profile; edit that one")
     changes = data.model_dump(exclude_unset=True)
     before = {k: getattr(customer, k) for k in _WRITABLE}
     for name in _WRITABLE:

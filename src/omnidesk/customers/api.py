@@ -12,9 +12,9 @@ from omnidesk.compliance import audit
 from omnidesk.core.actor import Actor
 from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
-from omnidesk.customers import actions, queries
+from omnidesk.customers import actions, merge, queries
 from omnidesk.customers.models import Customer
-from omnidesk.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate, IdentityIn, IdentityOut
+from omnidesk.customers.schemas import CustomerCreate, CustomerOut, CustomerUpdate, IdentityIn, IdentityOut, MergeIn
 from omnidesk.security.masking import mask_email, mask_phone, present_identity
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep
@@ -51,7 +51,9 @@ def list_customers(
 ) -> Page[CustomerOut]:
     actor.require(Perm.CUSTOMERS_READ)
     with db.tenant_read(actor.tenant_id) as s:
-        rows, more = queries.list_customers(s, q=q, tag=tag, cursor=cursor, limit=limit)
+        rows, more = queries.list_customers(
+            s, q=q, tag=tag, cursor=cursor, limit=limit, contact_details=actor.can(Perm.CUSTOMERS_PII)
+        )
         next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
         page = Page[CustomerOut](items=present(s, actor, rows), next_cursor=next_cursor)
     if rows and actor.can(Perm.CUSTOMERS_PII):
@@ -78,6 +80,15 @@ def get_customer(customer_id: uuid.UUID, db: DbDep, actor: ActorDep) -> Customer
 def update_customer(customer_id: uuid.UUID, data: CustomerUpdate, db: DbDep, actor: ActorDep) -> CustomerOut:
     with db.tenant_transaction(actor.tenant_id) as s:
         return present(s, actor, [actions.update_customer(s, actor, customer_id, data)])[0]
+
+
+@router.post("/customers/{customer_id}/merge")
+def merge_customer(customer_id: uuid.UUID, data: MergeIn, db: DbDep, actor: ActorDep) -> CustomerOut:
+    """Merge the duplicate ``duplicate_id`` into this customer (the survivor): its identities, conversations,
+    tickets, tags and notes move here, and it is marked merged (``merged_into_id``). One transaction, audited."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        result = merge.merge_customers(s, actor, customer_id, data.duplicate_id)
+        return present(s, actor, [result.survivor])[0]
 
 
 @router.post("/customers/{customer_id}/identities", status_code=status.HTTP_201_CREATED)

@@ -25,6 +25,11 @@ class Customer(TenantOwned, Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     notes: Mapped[str] = mapped_column(String(4000), default="")
+    # A duplicate merged into another profile keeps its row (links and audit records still name it) and points here.
+    # No foreign key: adding one would make SQLite rebuild ``customers``, and dropping the old table there cascades
+    # into conversations; the merge action is the only writer and points at a live profile of the same tenant.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

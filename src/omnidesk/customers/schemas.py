@@ -62,6 +62,10 @@ class CustomerUpdate(Input):
     notes: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
 
+class MergeIn(Input):
+    duplicate_id: uuid.UUID = Field(description="the duplicate profile that is merged into this one and retired")
+
+
 class IdentityOut(Output):
     id: uuid.UUID
     kind: str
@@ -80,5 +84,6 @@ class CustomerOut(Output):
     attributes: dict[str, Any]
     notes: str
     identities: list[IdentityOut] = Field(default_factory=list)
+    merged_into_id: uuid.UUID | None = Field(default=None, description="set when this profile was merged away")
     created_at: datetime
     updated_at: datetime

@@ -211,6 +211,16 @@ class CustomerUpdated(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class CustomerMerged(Event):
+    """``merged_id`` was a duplicate of ``customer_id``: its identities, conversations and tickets moved there."""
+
+    type = "customer"
+    op = "merge"
+    customer_id: uuid.UUID
+    merged_id: uuid.UUID
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class StaffAdded(Event):
     type = "staff"
     op = "add"

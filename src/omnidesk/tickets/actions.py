@@ -614,3 +614,15 @@ def mark_notification_read(session: Session, actor: Actor, notification_id: uuid
             session, NotificationRead(tenant_id=actor.tenant_id, recipient_id=row.recipient_id, notification_id=row.id)
         )
     return row
+
+
+def do_move_customer(session: Session, actor: Actor, from_id: uuid.UUID, to_id: uuid.UUID) -> int:
+    """Re-point every ticket of customer ``from_id`` to ``to_id`` (a merge of duplicate profiles, registered with
+    ``customers.merge``): each ticket's history gets a ``customer_id`` change row. Returns how many moved."""
+    tickets = list(session.scalars(select(Ticket).where(Ticket.customer_id == from_id)))
+    for ticket in tickets:
+        ticket.customer_id = to_id
+        ticket.updated_at = utcnow()
+        history.record(session, actor, ticket, "customer_id", from_id, to_id, note="customer profiles merged")
+    session.flush()
+    return len(tickets)

@@ -22,6 +22,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "ticket.message_created",
     "customer.created",
     "customer.updated",
+    "customer.merged",
 )
 
 _SIMPLE: dict[type[ev.Event], str] = {
@@ -33,6 +34,7 @@ _SIMPLE: dict[type[ev.Event], str] = {
     ev.TicketMessageAdded: "ticket.message_created",
     ev.CustomerAdded: "customer.created",
     ev.CustomerUpdated: "customer.updated",
+    ev.CustomerMerged: "customer.merged",
 }
 _DROPPED = {"type", "op", "tenant_id", "origin"}
 

@@ -1,0 +1,1 @@
+"""Analytics: the day-one reports over conversations, the assistant and ratings."""
