@@ -1,0 +1,88 @@
+"""Issue "The staff console": what an agent sees in the inbox when an action fails or a chat is transferred.
+
+In tests/web so that it runs after the suites using asyncio.run (Playwright's sync API keeps a loop)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from omnidesk.accounts import actions as accounts
+from omnidesk.accounts.schemas import StaffCreate, TeamCreate
+from omnidesk.core.actor import system_actor
+from omnidesk.core.db import Database
+from omnidesk.security.permissions import Role
+from tests.factories import PASSWORD, World
+
+pytestmark = pytest.mark.browser
+
+ERRORS = {
+    "zh-CN": ("输入的内容无法执行此操作", "转移"),
+    "en": ("This cannot be done as entered", "Transfer"),
+}
+
+
+def sign_in_as(page: Any, base: str, world: World, role: Role) -> None:
+    """The log-in form by its fields' names: its labels follow the browser's language."""
+    page.goto(f"{base}/login")
+    page.locator("input[name=workspace]").fill(world.slug)
+    page.locator("input[name=email]").fill(world.emails[role])
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url(f"{base}/")
+
+
+def _agent_page(browser: Any, base: str, world: World, lang: str) -> Any:
+    context = browser.new_context(locale=lang, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    sign_in_as(page, base, world, Role.AGENT)
+    page.goto(f"{base}/lang/{lang}?next=/inbox")
+    return page
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_a_failed_action_says_why_and_a_transfer_to_another_team_goes_through(
+    browser: Any, live_server: str, db: Database, world: World, artifacts_dir: Path, lang: str
+) -> None:
+    system = system_actor(world.tenant_id)
+    with db.tenant_transaction(world.tenant_id) as s:
+        colleague, _ = accounts.do_create_staff(
+            s, system, StaffCreate(email=f"b@{world.slug}.example", display_name="王芳", role=Role.AGENT,
+                                   password=PASSWORD),
+        )  # fmt: skip
+        team = accounts.create_team(s, system, TeamCreate(name="账务 Billing"))
+        accounts.add_team_member(s, system, team.id, colleague.id)
+    conv = str(world.conversation.id)
+    me = str(world.staff[Role.AGENT].id)
+    response = httpx.post(
+        f"{live_server}/api/v1/conversations/{conv}/assign", json={"assignee_id": me}, headers=world.headers()
+    )
+    assert response.status_code == 200
+    page = _agent_page(browser, live_server, world, lang)
+    page.goto(f"{live_server}/inbox?view=mine&c={conv}")
+    page.wait_for_selector("#workspace[data-live='1']")
+    # The auditor cannot open chats, so the list offers only people who can.
+    options = page.locator("#assign select[name=assignee_id] option").all_inner_texts()
+    assert "王芳" in options and not any(Role.AUDITOR.value in o for o in options)
+
+    # A snooze into the past fails on the server: the agent is told why, in the page's language.
+    page.locator("#snooze input[name=until]").fill("2020-01-01T09:00")
+    page.locator("#snooze button[type=submit]").click()
+    alert = page.locator("#action-error")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text(ERRORS[lang][0])
+    page.screenshot(path=str(artifacts_dir / f"console-action-error-{lang}.png"))
+
+    # Transfer with a note to a colleague of another team: it goes through and leaves the agent's inbox.
+    page.locator("#assign select[name=assignee_id]").select_option(label="王芳")
+    page.locator("#assign input[name=note]").fill("客户要开发票")
+    page.locator("#assign button[type=submit]").click()
+    page.wait_for_url(f"{live_server}/inbox?view=mine")
+    expect(page.locator(f"#conv-list li[data-id='{conv}']")).to_have_count(0)
+    moved = httpx.get(f"{live_server}/api/v1/conversations/{conv}", headers=world.headers()).json()
+    assert moved["assignee_id"] == str(colleague.id)
+    page.context.close()
