@@ -623,7 +623,7 @@
     var q = await response.json();
     if (!q.waiting) { hideQueue(); return; }
     el.queue.hidden = false;
-    el.queue.textContent = t("widget.queue_position", { position: q.position, minutes: Math.max(1, Math.round(q.expected_wait_seconds / 60)) });
+    el.queue.textContent = q.message;  // the server's one sentence: place in line and an honest wait
     queueTimer = setTimeout(pollQueue, 15000);
   }
 
