@@ -86,3 +86,28 @@ def test_a_failed_action_says_why_and_a_transfer_to_another_team_goes_through(
     moved = httpx.get(f"{live_server}/api/v1/conversations/{conv}", headers=world.headers()).json()
     assert moved["assignee_id"] == str(colleague.id)
     page.context.close()
+
+
+QUEUE = {
+    "zh-CN": ("您是下一位", "目前没有客服在线"),
+    "en": ("You are next in line.", "No agent is online right now"),
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_widget_queue_line_is_honest_when_no_agent_is_online(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path, lang: str
+) -> None:
+    context = browser.new_context(locale=lang, viewport={"width": 360, "height": 740})
+    customer = context.new_page()
+    customer.goto(f"{live_server}/chat/{world.slug}")
+    customer.wait_for_selector("body[data-connected='1']")
+    customer.locator("#composer textarea, #composer input[type=text]").first.fill("Where is my order?" if lang == "en" else "我的订单到哪了？")
+    customer.keyboard.press("Enter")
+    line = customer.locator("#queue")
+    expect(line).to_be_visible()
+    for part in QUEUE[lang]:
+        expect(line).to_contain_text(part)
+    expect(line).not_to_contain_text("minutes" if lang == "en" else "分钟")
+    customer.screenshot(path=str(artifacts_dir / f"widget-queue-{lang}.png"))
+    context.close()
