@@ -127,3 +127,25 @@ def test_api_docs_page_renders_operations_from_local_files(browser: Any, live_se
     expect(page.locator(".errors-wrapper")).to_have_count(0)  # no "unable to render this definition"
     assert not [u for u in outside if u.startswith("http")], outside  # nothing from a CDN
     context.close()
+
+
+def test_widget_keeps_the_lists_of_an_answer(browser: Any, live_server: str, world: World) -> None:
+    context = browser.new_context(locale="zh-CN", viewport={"width": 360, "height": 740})
+    customer = context.new_page()
+    customer.goto(f"{live_server}/chat/{world.slug}")
+    customer.wait_for_selector("body[data-connected='1']")
+    customer.locator("#message-input").fill("怎么退货？")
+    customer.keyboard.press("Enter")
+    customer.wait_for_selector(".msg.customer[data-seq='1']")
+    newest = httpx.get(f"{live_server}/api/v1/conversations", params={"channel": "web"}, headers=world.headers())
+    conv = newest.json()["items"][0]["id"]
+    body = "退货步骤：\n1. 登录“我的订单”\n2. 点击“申请售后”\n- 注意 **7 天**内有效\n<img src=x onerror=alert(1)>"
+    sent = httpx.post(f"{live_server}/api/v1/conversations/{conv}/messages", json={"body": body}, headers=world.headers())
+    assert sent.status_code == 201, sent.text
+    answer = customer.locator(".msg.agent").last
+    expect(answer.locator("ol > li")).to_have_count(2)
+    expect(answer.locator("ol > li").nth(1)).to_have_text("点击“申请售后”")
+    expect(answer.locator("ul > li strong")).to_have_text("7 天")
+    expect(answer.locator("img")).to_have_count(0)  # text stays text
+    expect(answer).to_contain_text("<img src=x onerror=alert(1)>")
+    context.close()
