@@ -149,3 +149,23 @@ def test_widget_keeps_the_lists_of_an_answer(browser: Any, live_server: str, wor
     expect(answer.locator("img")).to_have_count(0)  # text stays text
     expect(answer).to_contain_text("<img src=x onerror=alert(1)>")
     context.close()
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_slash_shortcut_inserts_a_canned_response(browser: Any, live_server: str, world: World, lang: str) -> None:
+    canned = {"shortcut": "shipped", "title": "已发货", "body": "您好{customer_name}，您的包裹已发出。"}
+    assert httpx.post(f"{live_server}/api/v1/canned-responses", json=canned, headers=world.headers()).status_code == 201
+    page = _agent_page(browser, live_server, world, lang)
+    page.goto(f"{live_server}/inbox?view=unassigned&c={world.conversation.id}")
+    page.wait_for_selector("#workspace[data-live='1']")
+    box = page.locator("#reply-body")
+    expect(box).to_have_attribute("placeholder", "回复客户（输入 / 插入快捷回复）" if lang == "zh-CN" else
+                                  "Your reply to the customer (type / for canned responses)")  # fmt: skip
+    box.press_sequentially("好的 /shi")
+    menu = page.locator("#slash-menu")
+    expect(menu).to_be_visible()
+    expect(menu.get_by_role("option")).to_have_text(["/shipped — 已发货"])
+    box.press("Enter")
+    expect(menu).to_be_hidden()
+    expect(box).to_have_value("好的 您好李雷 Li Lei，您的包裹已发出。")
+    page.context.close()

@@ -260,6 +260,60 @@
         ws.send(JSON.stringify({ type: "typing", conversation_id: conversationId, customer_id: customerId, active: true }));
       }
     });
+    /* Slash shortcuts: "/" + a canned response's shortcut offers the matching responses under the composer;
+     * Enter or Tab (or a click) puts the chosen text in place of the "/shortcut", Escape closes the list. */
+    var slashMenu = document.getElementById("slash-menu");
+    var slashChoice = 0;
+    var cannedOptions = Array.prototype.slice.call(document.querySelectorAll("#canned option[data-shortcut]"));
+    function slashToken() {
+      var upto = body.value.slice(0, body.selectionStart);
+      var match = upto.match(/(^|\s)\/([^\s\/]*)$/);
+      return match ? { start: upto.length - match[2].length - 1, prefix: match[2].toLowerCase() } : null;
+    }
+    function closeSlash() { slashMenu.hidden = true; slashMenu.replaceChildren(); }
+    function openSlash() {
+      var token = slashToken();
+      var found = token ? cannedOptions.filter(function (o) { return o.dataset.shortcut.toLowerCase().indexOf(token.prefix) === 0; }).slice(0, 8) : [];
+      if (!found.length) { closeSlash(); return; }
+      slashChoice = Math.min(slashChoice, found.length - 1);
+      slashMenu.replaceChildren();
+      found.forEach(function (o, i) {
+        var item = document.createElement("li");
+        item.setAttribute("role", "option");
+        item.dataset.id = o.value;
+        item.setAttribute("aria-selected", i === slashChoice ? "true" : "false");
+        item.textContent = o.textContent;
+        item.addEventListener("mousedown", function (event) { event.preventDefault(); insertCanned(o.value); });
+        slashMenu.appendChild(item);
+      });
+      slashMenu.hidden = false;
+    }
+    async function insertCanned(id) {
+      var token = slashToken();
+      closeSlash();
+      var response = await call("GET", "/conversations/" + conversationId + "/canned-responses/" + id);
+      if (!(await ok(response))) return;
+      var text = (await response.json()).text;
+      var start = token ? token.start : body.selectionStart, end = body.selectionStart;
+      body.value = body.value.slice(0, start) + text + body.value.slice(end);
+      body.selectionStart = body.selectionEnd = start + text.length;
+      body.focus();
+    }
+    body.addEventListener("input", function () { slashChoice = 0; openSlash(); });
+    body.addEventListener("blur", function () { setTimeout(closeSlash, 150); });
+    body.addEventListener("keydown", function (event) {
+      if (slashMenu.hidden) return;
+      var items = slashMenu.querySelectorAll("li");
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        slashChoice = (slashChoice + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+        openSlash();
+      } else if ((event.key === "Enter" && !event.ctrlKey && !event.metaKey) || event.key === "Tab") {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        insertCanned(items[slashChoice].dataset.id);
+      } else if (event.key === "Escape") { closeSlash(); }
+    });
     document.getElementById("canned").addEventListener("change", async function (event) {
       var id = event.target.value;
       if (!id) return;
