@@ -46,3 +46,17 @@ def test_a_ticket_comment_mentions_a_colleague_by_name(client: TestClient, db: D
         headers=world.headers(Role.AGENT),
     )
     assert plain.json()["mentions"] == []
+
+
+def test_ticket_page_shows_status_and_author_words_in_chinese(client: TestClient, world: World) -> None:
+    from tests.factories import sign_in
+    from tests.tickets.helpers import move
+
+    t = new_ticket(client, world)
+    t = move(client, world, t, "pending_customer")
+    sign_in(client, world, Role.AGENT)
+    client.cookies.set("omnidesk_lang", "zh-CN")
+    page = client.get(f"/tickets/{t['id']}").text
+    history = page.split('class="grid history"')[1]
+    assert "等待客户" in history and "pending_customer" not in history
+    assert ">status<" not in history

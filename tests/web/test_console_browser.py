@@ -169,3 +169,50 @@ def test_slash_shortcut_inserts_a_canned_response(browser: Any, live_server: str
     expect(menu).to_be_hidden()
     expect(box).to_have_value("好的 您好李雷 Li Lei，您的包裹已发出。")
     page.context.close()
+
+
+LABELS = {
+    "zh-CN": {"high": "高", "bot": "智能助手", "web": "网页"},
+    "en": {"high": "High", "bot": "Assistant", "web": "Web"},
+}
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_inbox_shows_words_not_codes_and_times_in_the_tenants_zone(
+    browser: Any, live_server: str, db: Database, world: World, lang: str
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from omnidesk.accounts.models import Tenant
+    from omnidesk.conversations import actions as conversation_actions
+    from omnidesk.conversations.schemas import SenderType
+
+    conv = world.conversation.id
+    with db.platform_transaction() as s:
+        tenant = s.get(Tenant, world.tenant_id)
+        assert tenant is not None
+        tenant.time_zone = "America/New_York"  # far from UTC, so a UTC time cannot pass for a local one
+    with db.tenant_transaction(world.tenant_id) as s:
+        conversation = s.get(type(world.conversation), conv)
+        assert conversation is not None
+        message = conversation_actions.do_post_message(
+            s, system_actor(world.tenant_id), conversation, body="您好，我是智能助手", sender_type=SenderType.BOT,
+            sender_id=None,
+        )  # fmt: skip
+        created: datetime = message.created_at
+    patched = httpx.patch(f"{live_server}/api/v1/conversations/{conv}", json={"priority": "high"}, headers=world.headers())
+    assert patched.status_code == 200, patched.text
+    page = _agent_page(browser, live_server, world, lang)
+    page.goto(f"{live_server}/inbox?view=unassigned&c={conv}")
+    words = LABELS[lang]
+    row = page.locator(f"#conv-list li[data-id='{conv}']")
+    expect(row.locator(".badge.prio-high")).to_have_text(words["high"])
+    expect(row).to_contain_text(words["web"])
+    bot = page.locator("#thread li.msg.bot").last
+    expect(bot.locator(".who")).to_have_text(words["bot"])
+    local = created.replace(tzinfo=created.tzinfo or ZoneInfo("UTC")).astimezone(ZoneInfo("America/New_York"))
+    expect(bot.locator(".muted.small")).to_have_text(local.strftime("%H:%M"))
+    options = page.locator("#filters select[name=priority] option").all_inner_texts()
+    assert words["high"] in options and ("high" not in options or lang == "en")
+    page.context.close()

@@ -151,7 +151,7 @@
         window.__typingTimer = setTimeout(function () { typing.hidden = true; }, 6000);
       } else if (e.type === "conversation" && e.status) {
         var badge = document.getElementById("conv-status");
-        if (badge) { badge.className = "badge " + e.status; badge.textContent = e.status; }
+        if (badge) { badge.className = "badge " + e.status; badge.textContent = badge.getAttribute("data-label-" + e.status) || e.status; }
       }
     }
     if (e.type === "message" || e.type === "conversation" || e.type === "queue") refreshList();
