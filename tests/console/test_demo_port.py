@@ -38,7 +38,9 @@ def test_demo_moves_its_order_service_off_a_busy_port(
             first = runner.invoke(main, ["demo", "--no-serve"])
             assert first.exit_code == 0, first.output
             assert f"port {port} is taken" in first.output
-            moved = re.search(r"order service \(the demo tenant's own system\): (http://127\.0\.0\.1:(\d+))", first.output)
+            moved = re.search(
+                r"order service \(the demo tenant's own system\): (http://127\.0\.0\.1:(\d+))", first.output
+            )
             assert moved and int(moved.group(2)) != port
             # A later run lands on yet another port: the seeded tenant's connectors follow it.
             second = runner.invoke(main, ["demo", "--no-serve"])

@@ -35,9 +35,7 @@ def _first_response(client: TestClient, world: World) -> dict[str, Any]:
     return {"total": sum(r["total"] for r in met), "met": sum(r["met"] for r in met)}
 
 
-def test_the_automatic_acknowledgement_is_not_a_first_response(
-    client: TestClient, db: Database, world: World
-) -> None:
+def test_the_automatic_acknowledgement_is_not_a_first_response(client: TestClient, db: Database, world: World) -> None:
     policies(db, world)
     _ack_rule(client, world)
     t = new_ticket(client, world)

@@ -96,7 +96,9 @@ def test_queue_sentence_counts_and_units() -> None:
 
     assert queue_sentence(1, 30, 1, "en") == "You are next in line. The expected wait is under a minute."
     assert queue_sentence(2, 60, 1, "en") == "There is 1 customer ahead of you. The expected wait is about 1 minute."
-    assert queue_sentence(3, 300, 2, "en").endswith("There are 2 customers ahead of you. The expected wait is about 5 minutes."[-45:])
+    assert queue_sentence(3, 300, 2, "en").endswith(
+        "There are 2 customers ahead of you. The expected wait is about 5 minutes."[-45:]
+    )
     assert "about 1 minutes" not in queue_sentence(2, 70, 1, "en")
     assert queue_sentence(3, 300, 2, "zh-CN") == "您前面还有 2 位客户。预计等待约 5 分钟。"
     assert "无法估计" in queue_sentence(1, None, 0, "zh-CN")

@@ -102,7 +102,9 @@ def test_widget_queue_line_is_honest_when_no_agent_is_online(
     customer = context.new_page()
     customer.goto(f"{live_server}/chat/{world.slug}")
     customer.wait_for_selector("body[data-connected='1']")
-    customer.locator("#composer textarea, #composer input[type=text]").first.fill("Where is my order?" if lang == "en" else "我的订单到哪了？")
+    customer.locator("#composer textarea, #composer input[type=text]").first.fill(
+        "Where is my order?" if lang == "en" else "我的订单到哪了？"
+    )
     customer.keyboard.press("Enter")
     line = customer.locator("#queue")
     expect(line).to_be_visible()
@@ -140,7 +142,9 @@ def test_widget_keeps_the_lists_of_an_answer(browser: Any, live_server: str, wor
     newest = httpx.get(f"{live_server}/api/v1/conversations", params={"channel": "web"}, headers=world.headers())
     conv = newest.json()["items"][0]["id"]
     body = "退货步骤：\n1. 登录“我的订单”\n2. 点击“申请售后”\n- 注意 **7 天**内有效\n<img src=x onerror=alert(1)>"
-    sent = httpx.post(f"{live_server}/api/v1/conversations/{conv}/messages", json={"body": body}, headers=world.headers())
+    sent = httpx.post(
+        f"{live_server}/api/v1/conversations/{conv}/messages", json={"body": body}, headers=world.headers()
+    )
     assert sent.status_code == 201, sent.text
     answer = customer.locator(".msg.agent").last
     expect(answer.locator("ol > li")).to_have_count(2)
@@ -201,7 +205,9 @@ def test_inbox_shows_words_not_codes_and_times_in_the_tenants_zone(
             sender_id=None,
         )  # fmt: skip
         created: datetime = message.created_at
-    patched = httpx.patch(f"{live_server}/api/v1/conversations/{conv}", json={"priority": "high"}, headers=world.headers())
+    patched = httpx.patch(
+        f"{live_server}/api/v1/conversations/{conv}", json={"priority": "high"}, headers=world.headers()
+    )
     assert patched.status_code == 200, patched.text
     page = _agent_page(browser, live_server, world, lang)
     page.goto(f"{live_server}/inbox?view=unassigned&c={conv}")

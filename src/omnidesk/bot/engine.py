@@ -7,9 +7,8 @@ systems). Callers (the conversation pipeline, ``POST /bot/answer``) load the bra
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 

@@ -36,6 +36,7 @@ from omnidesk.i18n import translate
 from omnidesk.jobs import outbox as jobs
 from omnidesk.routing import actions as routing
 
+
 @dataclass(frozen=True)
 class NextStep:
     """What the customer is told after a hand-over: ``text`` is added to the assistant's own hand-over sentence,

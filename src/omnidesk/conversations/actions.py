@@ -236,8 +236,13 @@ def update_conversation(
                 raise InvalidInput(
                     f"{assignee.display_name} ({assignee.role}) cannot open or answer conversations;"
                     " assign an agent, a supervisor or an admin",
-                    errors=[{"field": "assignee_id", "message": "role cannot handle conversations",
-                             "type": "assignee_cannot_handle"}],
+                    errors=[
+                        {
+                            "field": "assignee_id",
+                            "message": "role cannot handle conversations",
+                            "type": "assignee_cannot_handle",
+                        }
+                    ],
                 )
             conversation.assignee_id = assignee.id
         elif "assignee_id" in changes:
