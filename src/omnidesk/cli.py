@@ -162,12 +162,18 @@ def demo(no_serve: bool, host: str | None, port: int | None) -> None:
     from omnidesk.demo.order_service import OrderService
 
     try:
-        orders = OrderService(port=settings.demo_services_port).start()
+        service, moved = OrderService.on_port_or_any(settings.demo_services_port)
     except OSError as exc:
         raise click.ClickException(
-            f"the demo order service cannot listen on port {settings.demo_services_port} ({exc.strerror}); "
-            "set OMNIDESK_DEMO_SERVICES_PORT to a free port"
+            f"the demo order service cannot listen ({exc.strerror}); set OMNIDESK_DEMO_SERVICES_PORT to a free port"
         ) from None
+    orders = service.start()
+    if moved:
+        click.echo(
+            f"port {settings.demo_services_port} is taken (another demo?): the demo order service listens on "
+            f"{orders.address} instead",
+            err=True,
+        )
     result = seed_demo(_db(settings), orders_base=orders.url, brains=Brains(settings.bot_encoder))
     settings = _allow_outbound(orders.address)
     port = port or int(os.environ.get("PORT", settings.port))

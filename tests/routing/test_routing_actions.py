@@ -45,8 +45,11 @@ def test_waiting_conversation_is_offered_accepted_and_assigned(client: TestClien
     conv = visitor_conversation(client, visitor, "人工客服")
     assert _entry_state(db, world, conv["id"]) == ("waiting", None)
     status = client.get(f"{visitor['base']}/conversations/{conv['id']}/queue", headers=visitor["headers"]).json()
-    assert status["waiting"] is True and status["position"] >= 1 and status["expected_wait_seconds"] > 0
+    # Nobody online: a place in line but no made-up wait.
+    assert status["waiting"] is True and status["position"] >= 1 and status["expected_wait_seconds"] is None
     agent = _online(db, world, presence)
+    status = client.get(f"{visitor['base']}/conversations/{conv['id']}/queue", headers=visitor["headers"]).json()
+    assert status["expected_wait_seconds"] > 0
     assert uuid.UUID(conv["id"]) in _route(db, world, presence)
     assert _entry_state(db, world, conv["id"]) == ("offered", agent)
     with db.tenant_transaction(world.tenant_id) as s:

@@ -8,7 +8,7 @@ from importlib import resources
 from typing import Any
 
 from omnidesk.bot import actions
-from omnidesk.bot.brains import Brains
+from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.settings import BotSettings
 from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
@@ -36,3 +36,24 @@ def seed_bot(db: Database, tenant_id: uuid.UUID, orders_base: str, brains: Brain
         model = actions.request_training(s, actor)
         model_id = model.id
     actions.train(db, tenant_id, model_id, brains or Brains())
+
+
+def repoint_connectors(db: Database, tenant_id: uuid.UUID, orders_base: str) -> bool:
+    """Point the demo's connectors at the order service of this run (its port may differ from the last run's):
+    a new settings version when a URL changes, nothing otherwise. Returns whether it saved one."""
+    actor = system_actor(tenant_id)
+    wanted = demo_settings(orders_base).model_dump(mode="json", by_alias=True).get("connectors", {})
+    with db.tenant_transaction(tenant_id) as s:
+        version, current = current_settings(s)
+        if version == 0:
+            return False
+        document = current.model_dump(mode="json", by_alias=True)
+        connectors = document.get("connectors", {})
+        changed = False
+        for name, spec in wanted.items():
+            if name in connectors and connectors[name].get("url") != spec.get("url"):
+                connectors[name]["url"] = spec["url"]
+                changed = True
+        if changed:
+            actions.do_save_config(s, actor, BotSettings.model_validate(document))
+        return changed

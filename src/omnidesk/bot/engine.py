@@ -8,6 +8,7 @@ systems). Callers (the conversation pipeline, ``POST /bot/answer``) load the bra
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -215,8 +216,9 @@ class Assistant:
     ) -> Reply:
         state = dict(state or {})
         settings = brain.settings
-        # Inside a flow the conversation keeps its language: "SO20261118001" alone says nothing about it.
-        lang = language or state.get("lang") or _language_of(text, brain.default_language)
+        # Inside a flow the conversation keeps its language ("SO20261118001" alone says nothing about it), until the
+        # customer clearly writes in the other one: then the answer, and any hand-over, follows them.
+        lang = language or _clear_language(text) or state.get("lang") or _language_of(text, brain.default_language)
         entities = extract_entities(text, reference=today, tenant_patterns=brain.patterns)
         sentiment = analyze_sentiment(text, urgent_words=tuple(settings.urgent_words))
         understood: dict[str, Any] = {
@@ -441,6 +443,20 @@ def _flow(settings: BotSettings, name: str) -> FlowSpec | None:
 def _knowledge_id(brain: Brain, key: str) -> str:
     item = brain.faq.get(key)
     return item.id if item is not None else key
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _clear_language(text: str) -> str | None:
+    """The language a message is unmistakably written in: any Chinese character, or two Latin words and none;
+    None for codes, numbers and one-word answers ("SO20261118001", "North", "3")."""
+    if _CJK.search(text):
+        return "zh-CN"
+    if len(_LATIN_WORD.findall(text)) >= 2:
+        return "en"
+    return None
 
 
 def _language_of(text: str, default: str) -> str:

@@ -57,9 +57,21 @@ def _value_for(slot: SlotSpec, text: str, entities: list[Entity], *, asked: bool
         for choice in slot.choices:
             if choice.lower() in lowered:
                 return choice
+        for choice, words in slot.synonyms.items():
+            if any(_names_word(lowered, word.lower()) for word in words):
+                return choice
     if slot.kind == "text" and asked and text.strip():
         return text.strip()[:500]
     return None
+
+
+def _names_word(lowered: str, word: str) -> bool:
+    """``word`` in the text; a Latin word only as a whole word ("Xi'an" is not in "Xi'anyang")."""
+    if not word:
+        return False
+    if word.isascii():
+        return re.search(r"(?<![a-z])" + re.escape(word) + r"(?![a-z])", lowered) is not None
+    return word in lowered
 
 
 def fill(flow: FlowSpec, state: FlowState, text: str, entities: list[Entity], *, asked_slot: str | None) -> list[str]:

@@ -1,7 +1,8 @@
 """Where a hand-over goes: to the waiting queue when a person can take it, otherwise into a ticket.
 
-Called inside the hand-over transaction (see ``pipeline.respond``). Returns the sentence that tells the customer
-what happens next and how long it may take.
+Called inside the hand-over transaction (see ``pipeline.respond``). Returns what the customer is told, as one
+message in the customer's language: the queue's place and wait come from ``routing.service.queue_status`` (the
+same the widget shows), and a ticket is named by its number only, never by internal reason codes.
 """
 
 from __future__ import annotations
@@ -10,25 +11,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from omnidesk.bot.engine import Reply
-from omnidesk.conversations.models import Conversation
+from omnidesk.bot.nlu import is_human_request
+from omnidesk.bot.pipeline import NextStep
+from omnidesk.conversations.models import Conversation, Message
 from omnidesk.core.actor import Actor
+from omnidesk.customers.models import Customer
+from omnidesk.i18n import translate
 from omnidesk.routing import actions as routing
+from omnidesk.routing import service as routing_service
 from omnidesk.routing.models import AgentPresence
-from omnidesk.routing.queries import recent_waits, waiting_entries
 from omnidesk.tickets import actions as tickets
 from omnidesk.tickets.schemas import TicketCreate
 
-_TEXT = {
-    "zh-CN": {
-        "queue": "您前面还有 {ahead} 位客户，预计等待约 {minutes} 分钟。",
-        "ticket": "现在没有在线的客服，已为您创建工单 #{number}，我们会在工作时间尽快回复您，无需重复说明。",
-    },
-    "en": {
-        "queue": "There are {ahead} customers ahead of you; the expected wait is about {minutes} minutes.",
-        "ticket": "No one is online right now, so I've opened ticket #{number} for you. We'll reply as soon as we're "
-        "back; you won't need to explain again.",
-    },
-}
+TITLE_MAX = 80
 
 
 def agents_online(session: Session) -> int:
@@ -37,15 +32,45 @@ def agents_online(session: Session) -> int:
     )
 
 
-def route_or_ticket(session: Session, actor: Actor, conversation: Conversation, reply: Reply) -> str:
-    texts = _TEXT["zh-CN" if reply.language.startswith("zh") else "en"]
+def customer_language(session: Session, conversation: Conversation, reply: Reply) -> str:
+    """The language the customer is writing in now (what the assistant detected), else their profile's."""
+    if reply.language:
+        return "zh-CN" if reply.language.startswith("zh") else "en"
+    stored = session.scalar(select(Customer.language).where(Customer.id == conversation.customer_id))
+    return "en" if (stored or "").startswith("en") else "zh-CN"
+
+
+def ticket_title(session: Session, conversation: Conversation, language: str) -> str:
+    """A title a person can read: the customer's own words (their first message that says more than "a person,
+    please"), else the conversation's subject, else "Chat with <name>"; never a reason code."""
+    bodies = list(
+        session.scalars(
+            select(Message.body)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.sender_type == "customer",
+                Message.internal.is_(False),
+                Message.kind == "text",
+            )
+            .order_by(Message.seq)
+            .limit(20)
+        )
+    )
+    words = [" ".join(b.split()) for b in bodies if b and b.strip()]
+    telling = [w for w in words if not is_human_request(w) and len(w) >= 4]
+    title = telling[0] if telling else " ".join((conversation.subject or "").split())
+    if not title:
+        name = session.scalar(select(Customer.name).where(Customer.id == conversation.customer_id)) or ""
+        title = translate("bot.handover.ticket_title", language, name=name or "—")
+    return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1].rstrip() + "…"
+
+
+def route_or_ticket(session: Session, actor: Actor, conversation: Conversation, reply: Reply) -> NextStep:
+    language = customer_language(session, conversation, reply)
     if agents_online(session) > 0:
-        ahead = len(waiting_entries(session))
         routing.enqueue(session, actor, conversation)
-        waits = recent_waits(session)
-        average = sum(w.total_seconds() for w in waits) / len(waits) if waits else 120.0
-        minutes = max(1, round(average * (ahead + 1) / 60))
-        return texts["queue"].format(ahead=ahead, minutes=minutes)
+        status = routing_service.queue_status(session, conversation.id, language)
+        return NextStep(translate("bot.handover.queue", language, queue=status.message), replaces=True)
     intent = (reply.intent or {}).get("label")
     complaint = reply.reason == "complaint"
     ticket = tickets.create_ticket(
@@ -53,7 +78,7 @@ def route_or_ticket(session: Session, actor: Actor, conversation: Conversation, 
         actor,
         TicketCreate(
             type="complaint" if complaint else "inquiry",
-            subject=(conversation.subject or reply.reason)[:200] or "Chat hand-over",
+            subject=ticket_title(session, conversation, language),
             customer_id=conversation.customer_id,
             conversation_id=conversation.id,
             priority=reply.priority if reply.priority in ("urgent", "high") else None,
@@ -62,4 +87,4 @@ def route_or_ticket(session: Session, actor: Actor, conversation: Conversation, 
         ),
         source="assistant",
     )
-    return texts["ticket"].format(number=ticket.number)
+    return NextStep(translate("bot.handover.ticket", language, number=ticket.number), replaces=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -35,9 +36,19 @@ from omnidesk.i18n import translate
 from omnidesk.jobs import outbox as jobs
 from omnidesk.routing import actions as routing
 
-HandoverHook = Callable[[Any, Actor, Conversation, Reply], str | None]
-"""Called inside the hand-over transaction; may route the conversation or open a ticket and return a sentence
-telling the customer what happens next (None keeps the default)."""
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the customer is told after a hand-over: ``text`` is added to the assistant's own hand-over sentence,
+    or stands alone when ``replaces`` (one coherent message rather than two that may contradict each other)."""
+
+    text: str
+    replaces: bool = False
+
+
+HandoverHook = Callable[[Any, Actor, Conversation, Reply], NextStep | None]
+"""Called inside the hand-over transaction; may route the conversation or open a ticket and say what happens
+next (None keeps the assistant's own sentence)."""
 
 
 def bot_takes_new_conversations(session: Session) -> bool:
@@ -148,8 +159,8 @@ def respond(
                 s, system, conversation, body=summary, sender_type=SenderType.BOT, sender_id=None, internal=True
             )
             next_step = on_hand_over(s, system, conversation, reply) if on_hand_over else None
-            if next_step:
-                text = f"{text}\n{next_step}"
+            if next_step is not None and next_step.text:
+                text = next_step.text if next_step.replaces or not text else f"{text}\n{next_step.text}"
             publish_on_commit(
                 s, BotHandedOver(tenant_id=tenant_id, conversation_id=conversation_id, reason=reply.reason,
                                  priority=reply.priority, intent=(reply.intent or {}).get("label")),

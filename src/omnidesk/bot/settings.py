@@ -61,12 +61,19 @@ class SlotSpec(_Strict):
     kind: Literal["order_number", "tracking_number", "phone", "email", "date", "amount", "weight_kg", "choice", "text"]
     prompt: Localized
     choices: list[Word] = Field(default_factory=list, max_length=12)
+    # Words that mean a choice ("北京" → "华北", "Beijing" → "华北"): customers name a place, not the zone.
+    synonyms: dict[Word, list[Word]] = Field(default_factory=dict, max_length=12)
     max_attempts: int = Field(default=2, ge=1, le=5)
 
     @model_validator(mode="after")
     def _choices_for_choice(self) -> SlotSpec:
         if self.kind == "choice" and len(self.choices) < 2:
             raise ValueError("a 'choice' slot needs at least two choices")
+        unknown = set(self.synonyms) - set(self.choices)
+        if unknown:
+            raise ValueError(f"synonyms name choices the slot does not have: {', '.join(sorted(unknown))}")
+        if sum(len(words) for words in self.synonyms.values()) > 300:
+            raise ValueError("at most 300 synonyms per slot")
         return self
 
 

@@ -35,7 +35,7 @@ from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.customers import queries as customer_queries
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.events.types import ConversationUpdated, MessageAdded, Scope
-from omnidesk.security.permissions import Perm
+from omnidesk.security.permissions import Perm, Role, has
 
 
 def open_conversation(session: Session, actor: Actor, data: ConversationCreate) -> Conversation:
@@ -200,6 +200,15 @@ def do_post_message(
     return message
 
 
+def can_handle_conversations(user: StaffUser) -> bool:
+    """Whether this staff member's role can open and answer a conversation: only they are assignable."""
+    try:
+        role = Role(user.role)
+    except ValueError:
+        return False
+    return has(role, Perm.CONVERSATIONS_WRITE) and has(role, Perm.CONVERSATIONS_READ)
+
+
 _UPDATABLE = ("status", "priority", "assignee_id", "team_id", "tags", "subject", "snoozed_until")
 
 
@@ -223,6 +232,18 @@ def update_conversation(
             assignee: StaffUser = accounts_queries.get_staff(session, data.assignee_id)
             if not assignee.is_active:
                 raise InvalidInput("that staff user is deactivated and cannot be assigned")
+            if not can_handle_conversations(assignee):
+                raise InvalidInput(
+                    f"{assignee.display_name} ({assignee.role}) cannot open or answer conversations;"
+                    " assign an agent, a supervisor or an admin",
+                    errors=[
+                        {
+                            "field": "assignee_id",
+                            "message": "role cannot handle conversations",
+                            "type": "assignee_cannot_handle",
+                        }
+                    ],
+                )
             conversation.assignee_id = assignee.id
         elif "assignee_id" in changes:
             conversation.assignee_id = None

@@ -151,6 +151,17 @@ class OrderService:
         host, port = self._server.server_address[:2]
         return f"{host!s}:{port}"
 
+    @classmethod
+    def on_port_or_any(cls, port: int, host: str = "127.0.0.1") -> tuple[OrderService, bool]:
+        """Listen on ``port``, or on any free port when that one is taken (a second demo on the same machine);
+        the flag says whether it moved."""
+        try:
+            return cls(host, port), False
+        except OSError:
+            if port == 0:
+                raise
+            return cls(host, 0), True
+
     def set_failing(self, failing: bool) -> None:
         self._server.failing = failing  # type: ignore[attr-defined]
 

@@ -17,7 +17,7 @@ from omnidesk.accounts import actions as accounts
 from omnidesk.accounts.models import StaffUser, Tenant
 from omnidesk.accounts.schemas import StaffCreate, TeamCreate, TenantCreate
 from omnidesk.bot.brains import Brains
-from omnidesk.bot.demo import seed_bot
+from omnidesk.bot.demo import repoint_connectors, seed_bot
 from omnidesk.channels.widget.demo import seed_live
 from omnidesk.conversations import actions as conversations
 from omnidesk.conversations.schemas import ConversationCreate, ConversationUpdate, SenderType
@@ -57,8 +57,12 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
     spec = data["tenant"]
     logins = [DemoLogin(s["role"], s["email"], s["password"]) for s in data["staff"]]
     with db.platform_transaction() as s:
-        if s.scalar(select(Tenant.id).where(Tenant.slug == spec["slug"])) is not None:
-            return DemoResult(created=False, tenant_slug=spec["slug"], logins=logins)
+        existing = s.scalar(select(Tenant.id).where(Tenant.slug == spec["slug"]))
+    if existing is not None:
+        # Seeded by an earlier run, whose order service may have listened on another port.
+        repoint_connectors(db, existing, orders_base)
+        return DemoResult(created=False, tenant_slug=spec["slug"], logins=logins)
+    with db.platform_transaction() as s:
         tenant, admin, _ = accounts.create_tenant(
             s,
             TenantCreate(

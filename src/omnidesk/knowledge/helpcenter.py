@@ -85,7 +85,12 @@ def _site(request: Request, tenant_slug: str, lang: str | None) -> Site:
             raise NotFound("no help center here")
         default = tenant.default_language
         tenant_id, name = tenant.id, tenant.name
-    language = pick_language(lang, request.cookies.get(LANG_COOKIE), default)
+    # An explicit choice (?lang=, the switch's cookie) wins, then the browser's Accept-Language when it names a
+    # language the help center has, then the tenant's default.
+    accept = request.headers.get("accept-language") or ""
+    tags = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    browser = pick_language(accept_language=accept) if any(t.startswith(("zh", "en")) for t in tags) else None
+    language = pick_language(lang, request.cookies.get(LANG_COOKIE), browser, default)
     key = request.cookies.get(SESSION_COOKIE, "")
     new = not (16 <= len(key) <= 64 and key.replace("-", "").replace("_", "").isalnum())
     if new:

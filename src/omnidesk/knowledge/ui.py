@@ -87,7 +87,7 @@ def index(request: Request, status: str = "", language: str = "", q: str = "") -
         try:
             rows, _ = queries.list_articles(s, info.actor, filters=filters, cursor=None, limit=200)
         except PermissionDenied:
-            return _page(request, info, "knowledge/denied.html", {}, 403)
+            return _page(request, info, "forbidden.html", {"forbidden_key": "knowledge.ui.denied"}, 403)
         cats = {c.id: c for c in queries.categories(s)}
         open_suggestions = len(queries.list_suggestions(s, info.actor, "open"))
         stats = (

@@ -215,10 +215,12 @@ def assign(
     current = conversation_queries.get_conversation(session, actor, conversation_id)
     if assignee_id is None and team_id is None:
         raise InvalidInput("name an agent (assignee_id), a team (team_id), or both")
-    update = ConversationUpdate(assignee_id=assignee_id, team_id=team_id or current.team_id)
-    conversation = conversation_actions.update_conversation(session, actor, conversation_id, update)
+    # The note is written first, while the sender still sees the conversation: a transfer to a colleague of
+    # another team takes it out of the sender's view, and a note added after it would answer 404.
     if note:
         conversation_actions.add_note(session, actor, conversation_id, note)
+    update = ConversationUpdate(assignee_id=assignee_id, team_id=team_id or current.team_id)
+    conversation = conversation_actions.update_conversation(session, actor, conversation_id, update)
     entry = queries.entry_for(session, conversation_id)
     if assignee_id is not None:
         if entry is not None and entry.state != QueueState.ASSIGNED.value:

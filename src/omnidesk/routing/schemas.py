@@ -13,9 +13,16 @@ from omnidesk.routing.strategy import Presence
 
 
 class QueueStatusOut(Output):
+    """A waiting customer's place: the one source for the widget's line and the assistant's hand-over sentence."""
+
     waiting: bool
-    position: int | None
-    expected_wait_seconds: int | None
+    position: int | None = Field(default=None, description="1 = next in line")
+    ahead: int | None = Field(default=None, description="customers before this one (position - 1)")
+    expected_wait_seconds: int | None = Field(
+        default=None, description="null when no estimate is honest: no agent online, or waited past the estimate"
+    )
+    agents_online: int = 0
+    message: str = Field(default="", description="the sentence shown to the customer, in the asked language")
 
 
 class PresenceIn(Input):

@@ -17,12 +17,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from omnidesk.core.db import Database
+from omnidesk.core.db import Database, utcnow
 from omnidesk.events.presence import PresenceStore
+from omnidesk.i18n import translate
 from omnidesk.routing import actions, queries
 from omnidesk.routing.models import QueueEntry
 from omnidesk.routing.schemas import QueueStatusOut
-from omnidesk.routing.strategy import Presence, QueueState, expected_wait
+from omnidesk.routing.strategy import Presence, QueueState, remaining_wait
 
 log = logging.getLogger("omnidesk.routing")
 
@@ -55,14 +56,54 @@ def reconcile_once(db: Database, presence: PresenceStore) -> int:
     return offered
 
 
-def queue_status(session: Session, conversation_id: uuid.UUID) -> QueueStatusOut:
+def queue_status(session: Session, conversation_id: uuid.UUID, language: str = "zh-CN") -> QueueStatusOut:
+    """Where a waiting conversation stands: position among the open entries (waiting or on offer, in service
+    order), an honest estimate, and the sentence the customer reads. The widget and the assistant's hand-over both
+    use this, so the two never disagree."""
     entry = queries.entry_for(session, conversation_id)
     if entry is None or entry.state not in (QueueState.WAITING.value, QueueState.OFFERED.value):
-        return QueueStatusOut(waiting=False, position=None, expected_wait_seconds=None)
+        return QueueStatusOut(waiting=False)
     line = queries.open_entries(session)
-    position = next((i + 1 for i, e in enumerate(line) if e.id == entry.id), len(line))
+    position = next((i + 1 for i, e in enumerate(line) if e.id == entry.id), len(line) + 1)
     online = sum(1 for c in queries.candidates(session, None) if c.presence == Presence.ONLINE)
-    wait = expected_wait(
-        position, recent_waits=queries.recent_waits(session), agents_available=online, default=DEFAULT_WAIT
+    wait = remaining_wait(
+        position,
+        waited=utcnow() - entry.waiting_since,
+        recent_waits=queries.recent_waits(session),
+        agents_online=online,
+        default=DEFAULT_WAIT,
     )
-    return QueueStatusOut(waiting=True, position=position, expected_wait_seconds=int(wait.total_seconds()))
+    seconds = int(wait.total_seconds()) if wait is not None else None
+    return QueueStatusOut(
+        waiting=True,
+        position=position,
+        ahead=position - 1,
+        expected_wait_seconds=seconds,
+        agents_online=online,
+        message=queue_sentence(position, seconds, online, language),
+    )
+
+
+def queue_sentence(position: int, wait_seconds: int | None, agents_online: int, language: str) -> str:
+    """One sentence, plural and units right in each language: the place in line, then the wait or why none."""
+    ahead = position - 1
+    if ahead <= 0:
+        place = translate("routing.queue.next", language)
+    elif ahead == 1:
+        place = translate("routing.queue.ahead_one", language)
+    else:
+        place = translate("routing.queue.ahead_many", language, ahead=ahead)
+    if agents_online <= 0:
+        wait = translate("routing.queue.no_agents", language)
+    elif wait_seconds is None:
+        wait = translate("routing.queue.overdue", language)
+    else:
+        minutes = round(wait_seconds / 60)
+        if minutes < 1:
+            wait = translate("routing.queue.wait_under_minute", language)
+        elif minutes == 1:
+            wait = translate("routing.queue.wait_one", language)
+        else:
+            wait = translate("routing.queue.wait_many", language, minutes=minutes)
+    joiner = "" if language.startswith("zh") else " "
+    return f"{place}{joiner}{wait}"

@@ -78,3 +78,20 @@ def expected_wait(
     among the agents on duty. ``position`` counts from 1 (next in line)."""
     average = sum(recent_waits, timedelta()) / len(recent_waits) if recent_waits else default
     return average * position / max(agents_available, 1)
+
+
+def remaining_wait(
+    position: int,
+    *,
+    waited: timedelta,
+    recent_waits: list[timedelta],
+    agents_online: int,
+    default: timedelta,
+) -> timedelta | None:
+    """What a waiting customer may honestly be told: ``None`` (no estimate) when no agent is online, or when the
+    customer has already waited longer than the estimate (an estimate that keeps saying "1 minute" after 25 is
+    a lie); otherwise the estimate less the time already waited."""
+    if agents_online <= 0:
+        return None
+    left = expected_wait(position, recent_waits=recent_waits, agents_available=agents_online, default=default) - waited
+    return left if left > timedelta(0) else None

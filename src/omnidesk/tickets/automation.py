@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.errors import DomainError
+from omnidesk.customers.models import Customer
 from omnidesk.tickets import history, notify, ops, queries
 from omnidesk.tickets.models import AutomationRule, AutomationRun, Ticket
 from omnidesk.tickets.rules import ActionType, Trigger, fires_on, matches
@@ -193,10 +194,26 @@ def _apply_one(
         )
         history.record(session, actor, ticket, "notified", None, to, rule_id=rule.id, note=note)
         return set()
-    body = act["body"].replace("{number}", str(ticket.number)).replace("{subject}", ticket.subject)
-    ops.add_message(session, actor, ticket, body, public=True, source="automation")
+    template = _template_for(session, ticket, act)
+    body = template.replace("{number}", str(ticket.number)).replace("{subject}", ticket.subject)
+    ops.add_message(
+        session, actor, ticket, body, public=True, source="automation",
+        counts_as_response=bool(act.get("counts_as_first_response")),
+    )  # fmt: skip
     history.record(session, actor, ticket, "reply", None, "template", rule_id=rule.id, note=note)
     return {"@public_message"}
+
+
+def _template_for(session: Session, ticket: Ticket, act: dict[str, Any]) -> str:
+    """The template in the customer's language when the rule has one (``bodies``: {"zh-CN": …, "en": …}), else
+    ``body``: an English-speaking customer is not answered in Chinese first."""
+    bodies = act.get("bodies") or {}
+    if bodies and ticket.customer_id is not None:
+        language = session.scalar(select(Customer.language).where(Customer.id == ticket.customer_id)) or ""
+        lang = "en" if language.startswith("en") else "zh-CN" if language.startswith("zh") else ""
+        if lang and bodies.get(lang):
+            return str(bodies[lang])
+    return str(act.get("body") or next(iter(bodies.values()), ""))
 
 
 def _team_members(session: Session, ticket: Ticket) -> list[uuid.UUID]:

@@ -84,9 +84,32 @@ def supervisors(session: Session) -> list[uuid.UUID]:
 
 
 def mentioned(session: Session, body: str) -> list[StaffUser]:
-    """Staff named as ``@name`` (the local part of their e-mail) or ``@full@address`` in a comment."""
-    handles = {h.lower() for h in _MENTION.findall(body)}
-    if not handles:
+    """Staff named in a comment as ``@王芳`` (their display name, as colleagues know them), ``@wang.fang`` (the
+    local part of their e-mail) or ``@full@address``. A name is matched after an ``@`` that starts a word; Chinese
+    names need no space after them ("@王芳请看一下")."""
+    if "@" not in body:
         return []
+    handles = {h.lower() for h in _MENTION.findall(body)}
     people = session.scalars(select(StaffUser).where(StaffUser.is_active.is_(True))).all()
-    return [p for p in people if p.email.lower() in handles or p.email.split("@")[0].lower() in handles]
+    lowered = body.lower()
+    return [
+        p
+        for p in people
+        if p.email.lower() in handles or p.email.split("@")[0].lower() in handles or _named(lowered, p.display_name)
+    ]
+
+
+def _named(lowered_body: str, display_name: str) -> bool:
+    name = " ".join(display_name.split()).lower()
+    if not name:
+        return False
+    start = 0
+    while (at := lowered_body.find("@" + name, start)) >= 0:
+        before = lowered_body[at - 1] if at > 0 else " "
+        after = lowered_body[at + 1 + len(name) : at + 2 + len(name)]
+        # Latin names end at a non-letter ("@Ann," yes, "@Anna" not Ann); CJK names run into the sentence.
+        latin_end = name[-1].isascii() and name[-1].isalnum()
+        if not (before.isalnum() or before in "._") and not (latin_end and after.isascii() and after.isalnum()):
+            return True
+        start = at + 1
+    return False

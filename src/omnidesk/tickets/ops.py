@@ -349,11 +349,16 @@ def add_message(
     author_type: str | None = None,
     source: str = "agent",
     now: datetime | None = None,
+    counts_as_response: bool | None = None,
 ) -> TicketMessage:
-    """Store a message. A public staff reply is the first response (stopping that clock) and reaches the customer:
-    through the linked conversation, or by e-mail for e-mail tickets."""
+    """Store a message. A public reply reaches the customer: through the linked conversation, or by e-mail for
+    e-mail tickets. Only a person's public reply is the first response (stopping that clock, and so what the SLA
+    report counts): an automatic acknowledgement is not, unless the caller says so (``counts_as_response``: a
+    rule the tenant marked ``counts_as_first_response``)."""
     now = now or utcnow()
     author = author_type or ("system" if actor.id is None else actor.kind.value)
+    if counts_as_response is None:
+        counts_as_response = author != "system" and source != "automation"
     message = TicketMessage(
         tenant_id=ticket.tenant_id,
         ticket_id=ticket.id,
@@ -366,7 +371,7 @@ def add_message(
     )
     session.add(message)
     if public and author != "customer":
-        if ticket.first_responded_at is None:
+        if ticket.first_responded_at is None and counts_as_response:
             ticket.first_responded_at = now
             clocks.on_first_response(session, ticket, now)
         _deliver(session, actor, ticket, body)

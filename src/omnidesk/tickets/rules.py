@@ -159,7 +159,7 @@ def _check_action(where: str, act: dict[str, Any], custom_keys: set[str]) -> lis
         ActionType.NOTIFY: {"to", "message"},
         ActionType.ESCALATE: set(),
         ActionType.ADD_WATCHER: {"staff_id"},
-        ActionType.REPLY_TEMPLATE: {"body"},
+        ActionType.REPLY_TEMPLATE: {"body", "bodies", "counts_as_first_response"},
         ActionType.ADD_TAG: {"tag"},
     }[kind]
     extra = set(act) - allowed - {"type"}
@@ -199,6 +199,14 @@ def _check_action(where: str, act: dict[str, Any], custom_keys: set[str]) -> lis
         body = act.get("body")
         if not isinstance(body, str) or not body.strip() or len(body) > 5000:
             errs.append({"field": where, "message": "reply_template needs a body of 1 … 5000 characters"})
+        bodies = act.get("bodies", {})
+        if not isinstance(bodies, dict) or any(
+            k not in ("zh-CN", "en") or not isinstance(v, str) or not v.strip() or len(v) > 5000
+            for k, v in bodies.items()
+        ):
+            errs.append({"field": where, "message": "bodies maps 'zh-CN' / 'en' to a text of 1 … 5000 characters"})
+        if not isinstance(act.get("counts_as_first_response", False), bool):
+            errs.append({"field": where, "message": "counts_as_first_response is true or false"})
     elif kind == ActionType.ADD_TAG:
         tag = act.get("tag")
         if not isinstance(tag, str) or not tag or len(tag) > 50 or any(c.isspace() or c == "," for c in tag):

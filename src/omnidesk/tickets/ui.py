@@ -32,7 +32,9 @@ router = APIRouter(include_in_schema=False)
 
 def _page(request: Request, info: Any, name: str, **context: Any) -> HTMLResponse:
     lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
-    return render(request, name, {"user": info.user, "csrf": info.csrf_token, "lang": lang, **context})
+    return render(
+        request, name, {"user": info.user, "tenant": info.tenant, "csrf": info.csrf_token, "lang": lang, **context}
+    )
 
 
 def _names(s: Any) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, str]]:

@@ -190,16 +190,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
 
 
 def _mount_docs(app: FastAPI) -> None:
-    import swagger_ui_bundle
-
-    app.mount(f"{API_PREFIX}/docs/static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+    """The API reference page: Swagger UI 5 (reads OpenAPI 3.1), vendored in ``static/vendor/swagger-ui`` (see
+    its README for version, checksums and licence) and served by this server, never from a CDN."""
+    vendor = "/static/vendor/swagger-ui"
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=f"{API_PREFIX}/openapi.json",
             title="OmniDesk API",
-            swagger_js_url=f"{API_PREFIX}/docs/static/swagger-ui-bundle.js",
-            swagger_css_url=f"{API_PREFIX}/docs/static/swagger-ui.css",
-            swagger_favicon_url=f"{API_PREFIX}/docs/static/favicon-32x32.png",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
         )

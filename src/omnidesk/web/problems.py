@@ -17,10 +17,10 @@ from starlette.routing import BaseRoute, Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from omnidesk.core.errors import DomainError, PasswordChangeRequired, RateLimited
+from omnidesk.core.errors import DomainError, PasswordChangeRequired, PermissionDenied, RateLimited
 from omnidesk.core.schemas import error_message
 from omnidesk.i18n import pick_language, translate
-from omnidesk.web.ui import LANG_COOKIE
+from omnidesk.web.ui import LANG_COOKIE, render
 
 log = logging.getLogger("omnidesk.web")
 
@@ -128,9 +128,18 @@ def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
     return sorted(methods)
 
 
+def _is_page(request: Request) -> bool:
+    """A request for an HTML page of the staff UI (not the API, the widget's API or a static file)."""
+    path = request.url.path
+    return request.method in ("GET", "HEAD") and not path.startswith(("/api/", "/static/"))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, PermissionDenied) and _is_page(request):
+            # A page answers a person with the one 403 page of every section, never the API's JSON.
+            return render(request, "forbidden.html", {}, status_code=403)
         if isinstance(exc, RateLimited):
             # The wait is also in the body (an RFC 9457 extension member), for clients that cannot read headers.
             response = problem(exc.status, exc.code, exc.title, exc.detail, retry_after=exc.retry_after)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -39,10 +41,55 @@ def render(request: Request, name: str, context: dict[str, Any], status_code: in
     lang = context.get("lang") or pick_language(
         request.cookies.get(LANG_COOKIE), accept_language=request.headers.get("accept-language")
     )
-    context = {**context, "lang": lang, "t": lambda key, **kw: translate(key, lang, **kw)}
+    tenant = context.get("tenant")
+    zone = _zone(getattr(tenant, "time_zone", None))
+    context = {
+        **context,
+        "lang": lang,
+        "t": lambda key, **kw: translate(key, lang, **kw),
+        "label": lambda kind, value: label(kind, value, lang),
+        "when": lambda moment, fmt="%Y-%m-%d %H:%M": local_time(moment, zone, fmt),
+    }
     response = templates(request).TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+_LABELS = {
+    "priority": "tickets.priority.{}",
+    "status": "status.{}",
+    "ticket_status": "tickets.status.{}",
+    "channel": "channel.{}",
+    "sender": "sender.{}",
+    "field": "tickets.field.{}",
+}
+
+
+def label(kind: str, value: object, lang: str) -> str:
+    """A stored code (``high``, ``pending_customer``, ``bot``, ``wechat``) as words of the page's language; the
+    code itself only when no text exists for it."""
+    if value is None or value == "":
+        return ""
+    code = str(getattr(value, "value", value))
+    key = _LABELS.get(kind, kind + ".{}").format(code)
+    text = translate(key, lang)
+    return code if text == key else text
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(moment: datetime | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time (UTC; naive ones are UTC too, as SQLite returns them) in the tenant's time zone."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(zone).strftime(fmt)
 
 
 def _same_site_path(path: str) -> str:

@@ -17,6 +17,7 @@ from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.channels.widget import actions as widget_actions
 from omnidesk.channels.widget.api import snippet_for
 from omnidesk.conversations import canned, feedback, queries
+from omnidesk.conversations.actions import can_handle_conversations
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import Channel
 from omnidesk.conversations.states import Priority, Status
@@ -166,6 +167,7 @@ def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[st
     marks = feedback.markers(s, conversation)
     rating = feedback.rating_of(s, conversation)
     staff_names = {u.id: u.display_name for u in staff}
+    assignable = [u for u in staff if can_handle_conversations(u)]  # the auditor cannot open a chat
     return {
         "conversation": conversation,
         "messages": messages,
@@ -175,7 +177,7 @@ def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[st
         "identities": [(i.kind, present_identity(i.kind, i.value, reveal_pii=pii)) for i in identities],
         "identities_masked": any(present_identity(i.kind, i.value, reveal_pii=pii) != i.value for i in identities),
         "previous": previous,
-        "staff": staff,
+        "staff": assignable,
         "staff_names": staff_names,
         "teams": teams,
         "canned": canned.list_canned(s, actor),

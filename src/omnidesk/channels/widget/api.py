@@ -282,11 +282,15 @@ def rate(tenant: str, conversation_id: uuid.UUID, data: RatingIn, visitor: Visit
 
 
 @router.get("/widget/{tenant}/conversations/{conversation_id}/queue")
-def queue_status(tenant: str, conversation_id: uuid.UUID, visitor: VisitorDep, db: DbDep) -> QueueStatusOut:
-    """Where the visitor stands while waiting for a person, and a rough expected wait."""
+def queue_status(
+    tenant: str, conversation_id: uuid.UUID, visitor: VisitorDep, db: DbDep, request: Request
+) -> QueueStatusOut:
+    """Where the visitor stands while waiting for a person, an honest expected wait (none while no agent is
+    online), and the sentence to show, in the language of ``Accept-Language``."""
+    language = pick_language(accept_language=request.headers.get("accept-language"))
     with db.tenant_transaction(visitor.tenant_id) as s:
         actions.own_conversation(s, visitor.customer_id, conversation_id)
-        return routing_service.queue_status(s, conversation_id)
+        return routing_service.queue_status(s, conversation_id, language)
 
 
 @router.post("/widget/{tenant}/conversations/{conversation_id}/attachments", status_code=status.HTTP_201_CREATED)

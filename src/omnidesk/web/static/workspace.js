@@ -26,6 +26,40 @@
     return fetch("/api/v1" + path, init);
   }
 
+  /* ---- failed actions: always say why, in the page's language ---- */
+  var errorBox = document.getElementById("action-error");
+  function showError(text, detail) {
+    if (!errorBox) return;
+    var d = errorBox.dataset;
+    errorBox.replaceChildren();
+    var strong = document.createElement("strong"); strong.textContent = text; errorBox.appendChild(strong);
+    if (detail) { var small = document.createElement("span"); small.className = "small muted"; small.textContent = " (" + detail + ")"; errorBox.appendChild(small); }
+    var close = document.createElement("button");
+    close.type = "button"; close.className = "secondary small"; close.textContent = d.close || "×";
+    close.addEventListener("click", function () { errorBox.hidden = true; });
+    errorBox.appendChild(close);
+    errorBox.hidden = false;
+  }
+  /* Returns true when the response is a success; otherwise shows the reason (a translated headline for the
+   * problem's kind, the server's own words beside it) and returns false. */
+  async function ok(response) {
+    if (response.ok) { if (errorBox) errorBox.hidden = true; return true; }
+    var d = errorBox ? errorBox.dataset : {};
+    var problem = {};
+    try { problem = await response.clone().json(); } catch (e) { problem = {}; }
+    var kind = (problem.errors && problem.errors[0] && problem.errors[0].type) || "";
+    var text = (kind === "assignee_cannot_handle" && d.assignee) ||
+      (response.status === 403 && d.forbidden) || (response.status === 404 && d.gone) ||
+      (response.status === 409 && d.conflict) || (response.status === 422 && d.invalid) ||
+      (response.status === 429 && d.busy) || d.generic || "Error";
+    showError(text.replace("{status}", String(response.status)), problem.detail || "");
+    return false;
+  }
+  async function call(method, path, payload, isForm) {
+    try { return await api(method, path, payload, isForm); }
+    catch (e) { showError((errorBox && errorBox.dataset.network) || "Network error", ""); return { ok: false, status: 0, json: async function () { return {}; }, clone: function () { return this; } }; }
+  }
+
   /* ---- the list ---- */
   var listTimer = null;
   function refreshList() {
@@ -117,7 +151,7 @@
         window.__typingTimer = setTimeout(function () { typing.hidden = true; }, 6000);
       } else if (e.type === "conversation" && e.status) {
         var badge = document.getElementById("conv-status");
-        if (badge) { badge.className = "badge " + e.status; badge.textContent = e.status; }
+        if (badge) { badge.className = "badge " + e.status; badge.textContent = badge.getAttribute("data-label-" + e.status) || e.status; }
       }
     }
     if (e.type === "message" || e.type === "conversation" || e.type === "queue") refreshList();
@@ -178,17 +212,17 @@
   document.addEventListener("click", async function (event) {
     var target = event.target;
     if (target.classList.contains("accept-offer")) {
-      var r = await api("POST", "/routing/offers/" + target.dataset.id + "/accept");
-      if (r.ok) location.href = "/inbox?view=mine&c=" + target.dataset.id; else refreshOffers();
+      var r = await call("POST", "/routing/offers/" + target.dataset.id + "/accept");
+      if (await ok(r)) location.href = "/inbox?view=mine&c=" + target.dataset.id; else refreshOffers();
     } else if (target.classList.contains("decline-offer")) {
-      await api("POST", "/routing/offers/" + target.dataset.id + "/decline");
+      await ok(await call("POST", "/routing/offers/" + target.dataset.id + "/decline"));
       refreshOffers();
     }
   });
 
   /* ---- presence ---- */
   var presence = document.getElementById("presence");
-  if (presence) presence.addEventListener("change", function () { api("PUT", "/routing/presence", { status: presence.value }); });
+  if (presence) presence.addEventListener("change", async function () { await ok(await call("PUT", "/routing/presence", { status: presence.value })); });
 
   /* ---- filters update live: changing a select applies it at once ---- */
   var filters = document.getElementById("filters");
@@ -210,10 +244,10 @@
       var button = document.getElementById("send-reply");
       button.disabled = true;
       var response = note
-        ? await api("POST", "/conversations/" + conversationId + "/notes", { body: text })
-        : await api("POST", "/conversations/" + conversationId + "/messages", { body: text, client_id: newClientId() });
+        ? await call("POST", "/conversations/" + conversationId + "/notes", { body: text })
+        : await call("POST", "/conversations/" + conversationId + "/messages", { body: text, client_id: newClientId() });
       button.disabled = false;
-      if (response.ok) { body.value = ""; appendMessage(await response.json()); }
+      if (await ok(response)) { body.value = ""; appendMessage(await response.json()); }
       body.focus();
     });
     body.addEventListener("keydown", function (event) {
@@ -226,11 +260,65 @@
         ws.send(JSON.stringify({ type: "typing", conversation_id: conversationId, customer_id: customerId, active: true }));
       }
     });
+    /* Slash shortcuts: "/" + a canned response's shortcut offers the matching responses under the composer;
+     * Enter or Tab (or a click) puts the chosen text in place of the "/shortcut", Escape closes the list. */
+    var slashMenu = document.getElementById("slash-menu");
+    var slashChoice = 0;
+    var cannedOptions = Array.prototype.slice.call(document.querySelectorAll("#canned option[data-shortcut]"));
+    function slashToken() {
+      var upto = body.value.slice(0, body.selectionStart);
+      var match = upto.match(/(^|\s)\/([^\s\/]*)$/);
+      return match ? { start: upto.length - match[2].length - 1, prefix: match[2].toLowerCase() } : null;
+    }
+    function closeSlash() { slashMenu.hidden = true; slashMenu.replaceChildren(); }
+    function openSlash() {
+      var token = slashToken();
+      var found = token ? cannedOptions.filter(function (o) { return o.dataset.shortcut.toLowerCase().indexOf(token.prefix) === 0; }).slice(0, 8) : [];
+      if (!found.length) { closeSlash(); return; }
+      slashChoice = Math.min(slashChoice, found.length - 1);
+      slashMenu.replaceChildren();
+      found.forEach(function (o, i) {
+        var item = document.createElement("li");
+        item.setAttribute("role", "option");
+        item.dataset.id = o.value;
+        item.setAttribute("aria-selected", i === slashChoice ? "true" : "false");
+        item.textContent = o.textContent;
+        item.addEventListener("mousedown", function (event) { event.preventDefault(); insertCanned(o.value); });
+        slashMenu.appendChild(item);
+      });
+      slashMenu.hidden = false;
+    }
+    async function insertCanned(id) {
+      var token = slashToken();
+      closeSlash();
+      var response = await call("GET", "/conversations/" + conversationId + "/canned-responses/" + id);
+      if (!(await ok(response))) return;
+      var text = (await response.json()).text;
+      var start = token ? token.start : body.selectionStart, end = body.selectionStart;
+      body.value = body.value.slice(0, start) + text + body.value.slice(end);
+      body.selectionStart = body.selectionEnd = start + text.length;
+      body.focus();
+    }
+    body.addEventListener("input", function () { slashChoice = 0; openSlash(); });
+    body.addEventListener("blur", function () { setTimeout(closeSlash, 150); });
+    body.addEventListener("keydown", function (event) {
+      if (slashMenu.hidden) return;
+      var items = slashMenu.querySelectorAll("li");
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        slashChoice = (slashChoice + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+        openSlash();
+      } else if ((event.key === "Enter" && !event.ctrlKey && !event.metaKey) || event.key === "Tab") {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        insertCanned(items[slashChoice].dataset.id);
+      } else if (event.key === "Escape") { closeSlash(); }
+    });
     document.getElementById("canned").addEventListener("change", async function (event) {
       var id = event.target.value;
       if (!id) return;
-      var response = await api("GET", "/conversations/" + conversationId + "/canned-responses/" + id);
-      if (response.ok) {
+      var response = await call("GET", "/conversations/" + conversationId + "/canned-responses/" + id);
+      if (await ok(response)) {
         var text = (await response.json()).text;
         body.value = body.value ? body.value + "\n" + text : text;
         body.focus();
@@ -242,8 +330,8 @@
       event.target.value = "";
       if (!file) return;
       var form = new FormData(); form.append("file", file); form.append("client_id", newClientId());
-      var response = await api("POST", "/conversations/" + conversationId + "/attachments", form, true);
-      if (response.ok) appendMessage(await response.json());
+      var response = await call("POST", "/conversations/" + conversationId + "/attachments", form, true);
+      if (await ok(response)) appendMessage(await response.json());
     });
   }
 
@@ -251,16 +339,16 @@
   ["resolve", "reopen"].forEach(function (id) {
     var button = document.getElementById(id);
     if (button) button.addEventListener("click", async function () {
-      var response = await api("PATCH", "/conversations/" + conversationId, { status: button.dataset.status });
-      if (response.ok) location.reload();
+      var response = await call("PATCH", "/conversations/" + conversationId, { status: button.dataset.status });
+      if (await ok(response)) location.reload();
     });
   });
   var snooze = document.getElementById("snooze");
   if (snooze) snooze.addEventListener("submit", async function (event) {
     event.preventDefault();
     var until = new Date(snooze.elements.until.value);
-    var response = await api("PATCH", "/conversations/" + conversationId, { status: "snoozed", snoozed_until: until.toISOString() });
-    if (response.ok) location.reload();
+    var response = await call("PATCH", "/conversations/" + conversationId, { status: "snoozed", snoozed_until: until.toISOString() });
+    if (await ok(response)) location.reload();
   });
   var assign = document.getElementById("assign");
   if (assign) assign.addEventListener("submit", async function (event) {
@@ -269,8 +357,11 @@
     var payload = { note: String(data.get("note") || "") };
     if (data.get("assignee_id")) payload.assignee_id = data.get("assignee_id");
     if (data.get("team_id")) payload.team_id = data.get("team_id");
-    var response = await api("POST", "/conversations/" + conversationId + "/assign", payload);
-    if (response.ok) location.reload();
+    var response = await call("POST", "/conversations/" + conversationId + "/assign", payload);
+    if (!(await ok(response))) return;
+    var moved = await response.json();
+    // Handed to someone else: it may no longer be in this agent's view, so go back to their own inbox.
+    if (moved.assignee_id && moved.assignee_id !== me) location.href = "/inbox?view=mine"; else location.reload();
   });
 
   /* ---- keyboard shortcuts (not while typing) ---- */

@@ -186,6 +186,8 @@
     var payload = message.payload || {};
     if (message.kind === "attachment" && payload.attachment) {
       renderAttachment(body, payload.attachment);
+    } else if (message.sender_type && message.sender_type !== "customer") {
+      renderRichText(body, String(message.body || ""));
     } else {
       var text = document.createElement("p");
       text.textContent = message.body;
@@ -220,6 +222,44 @@
       if (href) body.appendChild(link(href, payload.title || href));
     }
     li.appendChild(body);
+  }
+
+  /* Answers written with Markdown-ish lists keep their shape: "- a" / "* a" / "• a" lines become a bulleted list,
+   * "1. a" / "1) a" / "1、a" lines a numbered one, **bold** is bold, other lines stay paragraphs (line breaks
+   * kept). Built with createElement/textContent only: nothing in the text is ever parsed as HTML. */
+  function renderRichText(holder, source) {
+    var list = null, listKind = "", para = null;
+    function inline(parent, line) {
+      var parts = line.split(/\*\*([^*]+)\*\*/);
+      parts.forEach(function (part, i) {
+        if (!part) return;
+        if (i % 2 === 1) { var b = document.createElement("strong"); b.textContent = part; parent.appendChild(b); }
+        else parent.appendChild(document.createTextNode(part));
+      });
+    }
+    source.replace(/\r\n?/g, "\n").split("\n").forEach(function (raw) {
+      var bullet = raw.match(/^\s*(?:[-*•·])\s+(.*)$/);
+      var number = raw.match(/^\s*(\d{1,3})(?:[.)]|、)\s*(.*)$/);
+      var kind = bullet ? "ul" : number ? "ol" : "";
+      if (kind) {
+        if (listKind !== kind) {
+          list = document.createElement(kind);
+          if (kind === "ol" && number[1] !== "1") list.start = Number(number[1]);
+          holder.appendChild(list); listKind = kind;
+        }
+        var item = document.createElement("li");
+        inline(item, bullet ? bullet[1] : number[2]);
+        list.appendChild(item);
+        para = null;
+        return;
+      }
+      list = null; listKind = "";
+      if (!raw.trim()) { para = null; return; }
+      if (para) para.appendChild(document.createElement("br"));
+      else { para = document.createElement("p"); holder.appendChild(para); }
+      inline(para, raw);
+    });
+    if (!holder.firstChild) { var empty = document.createElement("p"); holder.appendChild(empty); }
   }
 
   function link(href, label) {
@@ -623,7 +663,7 @@
     var q = await response.json();
     if (!q.waiting) { hideQueue(); return; }
     el.queue.hidden = false;
-    el.queue.textContent = t("widget.queue_position", { position: q.position, minutes: Math.max(1, Math.round(q.expected_wait_seconds / 60)) });
+    el.queue.textContent = q.message;  // the server's one sentence: place in line and an honest wait
     queueTimer = setTimeout(pollQueue, 15000);
   }
 
