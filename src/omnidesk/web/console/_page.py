@@ -61,7 +61,9 @@ def visit(request: Request, perm: Perm, csrf: str | None = None) -> Visit | Resp
     lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
     if not info.actor.can(perm):
         # A 403 answer is audited as a security event after the request (web/security_events.py).
-        return render(request, "console/forbidden.html", {"lang": lang, "user": info.user}, status_code=403)
+        return render(
+            request, "forbidden.html", {"lang": lang, "user": info.user, "forbidden_key": "console.forbidden"}, 403
+        )
     return Visit(request, info, lang)
 
 
