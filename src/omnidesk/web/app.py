@@ -19,6 +19,7 @@ from omnidesk import __version__, wiring
 from omnidesk.accounts import auth
 from omnidesk.accounts.api import router as accounts_router
 from omnidesk.bot.api import router as bot_router
+from omnidesk.bot.assist_api import router as assist_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
@@ -71,6 +72,7 @@ def build_api_router() -> APIRouter:
         audit_router,
         knowledge_router,
         bot_router,
+        assist_router,
         tickets_router,
         live_router,
         routing_router,
