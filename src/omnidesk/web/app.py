@@ -18,8 +18,8 @@ from fastapi.templating import Jinja2Templates
 from omnidesk import __version__, wiring
 from omnidesk.accounts import auth
 from omnidesk.accounts.api import router as accounts_router
+from omnidesk.bot.api import assist_router
 from omnidesk.bot.api import router as bot_router
-from omnidesk.bot.assist_api import router as assist_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router

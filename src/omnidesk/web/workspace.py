@@ -6,6 +6,7 @@ parts: it refetches the list partial when events arrive, appends messages, and p
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -16,14 +17,15 @@ from omnidesk.accounts import auth
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.channels.widget import actions as widget_actions
 from omnidesk.channels.widget.api import snippet_for
-from omnidesk.conversations import canned, feedback, queries
+from omnidesk.conversations import canned, feedback, inbox, queries
 from omnidesk.conversations.models import Conversation
 from omnidesk.conversations.schemas import Channel
 from omnidesk.conversations.states import Priority, Status
+from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError
 from omnidesk.customers import queries as customer_queries
 from omnidesk.customers.models import Customer
-from omnidesk.i18n import pick_language
+from omnidesk.i18n import pick_language, translate
 from omnidesk.routing import queries as routing_queries
 from omnidesk.routing.api import supervisor_view
 from omnidesk.routing.strategy import Presence
@@ -36,7 +38,17 @@ from omnidesk.web.ui import LANG_COOKIE, render
 router = APIRouter(include_in_schema=False)
 
 VIEWS = ("mine", "unassigned", "teams", "all")
+SORTS = ("newest", "waiting", "sla")
 LIST_LIMIT = 100
+NEVER = datetime.max.replace(tzinfo=UTC)
+CHANNEL_ICONS = {"web": "💬", "email": "✉️", "phone": "📞", "sms": "📱", "wechat": "🟢", "whatsapp": "🟩", "api": "🔌"}
+
+
+def visitor_label(customer_id: uuid.UUID, name: str | None, lang: str) -> str:
+    """The customer's name, or a visitor label that tells two anonymous visitors apart ("访客 3F2A")."""
+    if name:
+        return name
+    return translate("conversations.visitor_label", lang, code=customer_id.hex[:4].upper())
 
 
 def _filters(request: Request) -> dict[str, str]:
@@ -47,6 +59,7 @@ def _filters(request: Request) -> dict[str, str]:
         "channel": q.get("channel", "") if q.get("channel") in {c.value for c in Channel} else "",
         "priority": q.get("priority", "") if q.get("priority") in {p.value for p in Priority} else "",
         "tag": (q.get("tag") or "")[:50],
+        "sort": q.get("sort", "newest") if q.get("sort") in SORTS else "newest",
     }
     return out
 
@@ -79,14 +92,53 @@ def _inbox_rows(s: Any, info: auth.SessionInfo, f: dict[str, str]) -> list[Conve
     return rows
 
 
-def _list_context(s: Any, info: auth.SessionInfo, f: dict[str, str], current: uuid.UUID | None) -> dict[str, Any]:
+def _list_context(
+    s: Any, info: auth.SessionInfo, f: dict[str, str], current: uuid.UUID | None, lang: str
+) -> dict[str, Any]:
     rows = _inbox_rows(s, info, f)
     names = (
         dict(s.execute(select(Customer.id, Customer.name).where(Customer.id.in_([c.customer_id for c in rows]))).all())
         if rows
         else {}
     )
-    return {"rows": rows, "names": names, "f": f, "current": current}
+    assignees = {c.assignee_id for c in rows if c.assignee_id}
+    staff = (
+        dict(s.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(assignees))).all())
+        if assignees
+        else {}
+    )
+    facts = inbox.row_facts(s, rows)
+    now = utcnow()
+    due = {c.id: inbox.reply_due(facts[c.id].waiting_since, c.priority, now) for c in rows}
+    if f["sort"] == "waiting":
+        rows.sort(key=lambda c: facts[c.id].waiting_since or NEVER)
+    elif f["sort"] == "sla":
+        rows.sort(key=lambda c: (d.due_at if (d := due[c.id]) else NEVER))
+    labels = {c.customer_id: visitor_label(c.customer_id, names.get(c.customer_id), lang) for c in rows}
+    return {
+        "rows": rows,
+        "names": names,
+        "labels": labels,
+        "staff_names": staff,
+        "facts": facts,
+        "due": due,
+        "now": now,
+        "icons": CHANNEL_ICONS,
+        "unread_total": sum(x.unread for x in facts.values()),
+        "f": f,
+        "current": current,
+    }
+
+
+def waited(since: datetime | None, now: datetime) -> str:
+    """A short waiting time: 45s, 12m, 3h, 2d."""
+    if since is None:
+        return ""
+    seconds = max(int((now - since).total_seconds()), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _lang(request: Request, info: auth.SessionInfo) -> str:
@@ -114,11 +166,13 @@ def inbox(request: Request, c: str = "") -> Response:
         "channels": list(Channel),
         "priorities": list(Priority),
         "presences": list(Presence),
+        "sorts": SORTS,
+        "waited": waited,
     }
     if not actor.can(Perm.CONVERSATIONS_READ):
         return render(request, "workspace/forbidden.html", context, status_code=403)
     with db.tenant_transaction(actor.tenant_id) as s:
-        context.update(_list_context(s, info, f, current_id))
+        context.update(_list_context(s, info, f, current_id, context["lang"]))
         presence = next((p for p in routing_queries.candidates(s, None) if p.staff_id == actor.staff_id), None)
         context["my_presence"] = presence.presence.value if presence else "offline"
         context["offers"] = routing_queries.offers_for(s, actor.staff_id) if actor.staff_id else []
@@ -141,9 +195,10 @@ def inbox_list(request: Request, c: str = "") -> Response:
         current_id = uuid.UUID(c) if c else None
     except ValueError:
         current_id = None
+    lang = _lang(request, info)
     with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-        context = _list_context(s, info, _filters(request), current_id)
-    return render(request, "workspace/_list.html", {**context, "lang": _lang(request, info)})
+        context = _list_context(s, info, _filters(request), current_id, lang)
+    return render(request, "workspace/_list.html", {**context, "lang": lang, "waited": waited})
 
 
 def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[str, Any]:
