@@ -11,14 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from omnidesk.accounts import auth
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.channels.widget import actions as widget_actions
 from omnidesk.channels.widget.api import snippet_for
 from omnidesk.conversations import canned, feedback, inbox, queries
-from omnidesk.conversations.models import Conversation
+from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import Channel
 from omnidesk.conversations.states import Priority, Status
 from omnidesk.core.db import utcnow
@@ -31,6 +31,7 @@ from omnidesk.routing.api import supervisor_view
 from omnidesk.routing.strategy import Presence
 from omnidesk.security.masking import mask_email, mask_phone, present_identity
 from omnidesk.security.permissions import Perm
+from omnidesk.tickets import queries as ticket_queries
 from omnidesk.web.deps import get_db
 from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE, render
@@ -175,7 +176,7 @@ def inbox(request: Request, c: str = "") -> Response:
         context.update(_list_context(s, info, f, current_id, context["lang"]))
         presence = next((p for p in routing_queries.candidates(s, None) if p.staff_id == actor.staff_id), None)
         context["my_presence"] = presence.presence.value if presence else "offline"
-        context["offers"] = routing_queries.offers_for(s, actor.staff_id) if actor.staff_id else []
+        context["offers"] = _offers(s, info, context["lang"])
         context["conversation"] = None
         if current_id is not None:
             try:
@@ -183,6 +184,18 @@ def inbox(request: Request, c: str = "") -> Response:
             except DomainError:
                 context["conversation"] = None
     return render(request, "workspace/inbox.html", context)
+
+
+@router.get("/inbox/offers")
+def inbox_offers(request: Request) -> Response:
+    """The agent's offers alone (who and what), for live refresh after an ``offer`` event."""
+    info = _session(request)
+    if info is None:
+        return Response(status_code=401)
+    lang = _lang(request, info)
+    with get_db(request).tenant_read(info.actor.tenant_id) as s:
+        offers = _offers(s, info, lang)
+    return render(request, "workspace/_offers.html", {"offers": offers, "lang": lang})
 
 
 @router.get("/inbox/list")
@@ -196,7 +209,7 @@ def inbox_list(request: Request, c: str = "") -> Response:
     except ValueError:
         current_id = None
     lang = _lang(request, info)
-    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+    with get_db(request).tenant_read(info.actor.tenant_id) as s:
         context = _list_context(s, info, _filters(request), current_id, lang)
     return render(request, "workspace/_list.html", {**context, "lang": lang, "waited": waited})
 
@@ -238,7 +251,63 @@ def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[st
         "rating": rating,
         "can_assign": actor.can(Perm.CONVERSATIONS_ASSIGN),
         "can_write": actor.can(Perm.CONVERSATIONS_WRITE),
+        "linked_tickets": ticket_queries.tickets_of_conversation(s, actor, conversation.id)
+        if actor.can(Perm.TICKETS_READ)
+        else [],
+        "can_create_ticket": actor.can(Perm.TICKETS_WRITE),
+        "ticket_subject": _ticket_subject(messages, conversation),
+        "ticket_description": _ticket_description(messages),
     }
+
+
+def _ticket_subject(messages: list[Any], conversation: Conversation) -> str:
+    """The customer's own words as a ticket title: their first message that says more than a greeting."""
+    said = [m.body for m in messages if m.sender_type == "customer" and not m.internal and m.kind == "text"]
+    words = next((b for b in said if len(b.strip()) > 4), said[0] if said else conversation.subject)
+    return " ".join((words or "").split())[:200]
+
+
+def _ticket_description(messages: list[Any]) -> str:
+    said = [m.body.strip() for m in messages if m.sender_type == "customer" and not m.internal and m.kind == "text"]
+    return "\n".join(said[-5:])[:2000]
+
+
+def _offers(s: Any, info: auth.SessionInfo, lang: str) -> list[dict[str, Any]]:
+    """The agent's open offers with who is asking and their first words, to decide before accepting."""
+    actor = info.actor
+    entries = routing_queries.offers_for(s, actor.staff_id) if actor.staff_id else []
+    if not entries:
+        return []
+    ids = [e.conversation_id for e in entries]
+    people = dict(
+        (row[0], (row[1], row[2]))
+        for row in s.execute(
+            select(Conversation.id, Conversation.customer_id, Customer.name)
+            .join(Customer, Customer.id == Conversation.customer_id)
+            .where(Conversation.id.in_(ids))
+        ).all()
+    )
+    latest = (
+        select(Message.conversation_id, func.max(Message.seq).label("seq"))
+        .where(Message.conversation_id.in_(ids), Message.sender_type == "customer", Message.internal.is_(False))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    said = dict(
+        s.execute(
+            select(Message.conversation_id, Message.body).join(
+                latest, (latest.c.conversation_id == Message.conversation_id) & (latest.c.seq == Message.seq)
+            )
+        ).all()
+    )
+    out = []
+    for e in entries:
+        customer_id, name = people.get(e.conversation_id, (None, None))
+        who = visitor_label(customer_id, name, lang) if customer_id else translate("conversations.unknown_customer", lang)
+        words = " ".join(said.get(e.conversation_id, "").split())
+        words = words[:60] + ("…" if len(words) > 60 else "")
+        out.append({"conversation_id": e.conversation_id, "who": who, "words": words})
+    return out
 
 
 @router.get("/supervisor")
