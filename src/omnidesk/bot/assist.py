@@ -47,6 +47,7 @@ SUGGESTIONS = 3
 REPLIES = 3
 KEY_SENTENCES = 3
 MIN_REPLY_SIMILARITY = 0.25
+UNSURE_INTENT = 0.3
 LLM_DEADLINE_SECONDS = 6.0
 """The abstractive summary is dropped (extractive shown) when the tenant's LLM takes longer than this."""
 
@@ -339,13 +340,17 @@ def _understanding(brain: Brain, message: Message | None, language: str) -> Unde
     intent: dict[str, Any] | None = None
     if brain.model is not None:
         prediction = brain.model.predict(text)
-        if prediction.label is not None and not prediction.out_of_scope:
-            label = prediction.label
+        label = prediction.label if not prediction.out_of_scope else None
+        if label is None and prediction.top and prediction.top[0][1] >= UNSURE_INTENT:
+            label = prediction.top[0][0]  # below the answer threshold, still the likeliest reading for a person
+        if label is not None:
             item = brain.by_id.get(label[len(FAQ_LABEL) :]) if label.startswith(FAQ_LABEL) else None
+            if item is not None:
+                item = brain.translations.get((item.id, language.split("-")[0].lower()), item)
             intent = {
                 "label": label,
                 "title": item.question if item else label,
-                "confidence": round(prediction.confidence, 3),
+                "confidence": round(prediction.confidence if label == prediction.label else prediction.top[0][1], 3),
                 "source": "model",
             }
     if intent is None:

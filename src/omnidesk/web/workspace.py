@@ -17,7 +17,8 @@ from omnidesk.accounts import auth
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.channels.widget import actions as widget_actions
 from omnidesk.channels.widget.api import snippet_for
-from omnidesk.conversations import canned, feedback, inbox, queries
+from omnidesk.conversations import canned, feedback, queries
+from omnidesk.conversations import inbox as inbox_rows
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import Channel
 from omnidesk.conversations.states import Priority, Status
@@ -42,7 +43,8 @@ VIEWS = ("mine", "unassigned", "teams", "all")
 SORTS = ("newest", "waiting", "sla")
 LIST_LIMIT = 100
 NEVER = datetime.max.replace(tzinfo=UTC)
-CHANNEL_ICONS = {"web": "💬", "email": "✉️", "phone": "📞", "sms": "📱", "wechat": "🟢", "whatsapp": "🟩", "api": "🔌"}
+# short chips rather than emoji: a desk without an emoji font would show empty boxes
+CHANNEL_ICONS = {"web": "WEB", "email": "MAIL", "phone": "TEL", "sms": "SMS", "wechat": "WX", "whatsapp": "WA", "api": "API"}
 
 
 def visitor_label(customer_id: uuid.UUID, name: str | None, lang: str) -> str:
@@ -108,9 +110,9 @@ def _list_context(
         if assignees
         else {}
     )
-    facts = inbox.row_facts(s, rows)
+    facts = inbox_rows.row_facts(s, rows)
     now = utcnow()
-    due = {c.id: inbox.reply_due(facts[c.id].waiting_since, c.priority, now) for c in rows}
+    due = {c.id: inbox_rows.reply_due(facts[c.id].waiting_since, c.priority, now) for c in rows}
     if f["sort"] == "waiting":
         rows.sort(key=lambda c: facts[c.id].waiting_since or NEVER)
     elif f["sort"] == "sla":
