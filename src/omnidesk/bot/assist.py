@@ -68,6 +68,7 @@ class KnowledgeSuggestion:
     text: str
     source: str  # "faq" (the assistant's matcher) | "article" (knowledge search)
     score: float
+    language: str = ""
 
 
 @dataclass
@@ -169,7 +170,10 @@ def _knowledge(
             if item is None or probability < 0.05:
                 continue
             local = brain.translations.get((item.id, language.split("-")[0].lower()), item)
-            found.setdefault(local.id, KnowledgeSuggestion(local.id, local.question, local.answer, "faq", probability))
+            found.setdefault(
+                local.id,
+                KnowledgeSuggestion(local.id, local.question, local.answer, "faq", probability, local.language),
+            )
     for match in search_faq(brain, question, language, k=SUGGESTIONS):
         item = brain.faq.get(match.entry_id)
         if item is None or match.score <= 0:
@@ -177,7 +181,7 @@ def _knowledge(
         previous = found.get(item.id)
         score = min(float(match.score), 1.0)
         if previous is None or previous.score < score:
-            found[item.id] = KnowledgeSuggestion(item.id, item.question, item.answer, "faq", score)
+            found[item.id] = KnowledgeSuggestion(item.id, item.question, item.answer, "faq", score, item.language)
     # The knowledge search: articles (and FAQ entries the matcher does not hold) the agent may read.
     index, bodies = CACHE.get(session, actor.tenant_id)
     reader = Visibility(
@@ -193,9 +197,14 @@ def _knowledge(
         # BM25 scores are unbounded: scaled to the best hit, and kept below a confident matcher answer
         found.setdefault(
             str(hit.doc.id),
-            KnowledgeSuggestion(str(hit.doc.id), hit.doc.title, text, "article", 0.6 * hit.score / (top or 1.0)),
+            KnowledgeSuggestion(
+                str(hit.doc.id), hit.doc.title, text, "article", 0.6 * hit.score / (top or 1.0), hit.doc.language
+            ),
         )
-    return sorted(found.values(), key=lambda s: -s.score)[:SUGGESTIONS]
+    # an entry in another language is offered only when there is none in the customer's
+    base = language.split("-")[0].lower()
+    same = [s for s in found.values() if s.language.split("-")[0].lower() == base]
+    return sorted(same or found.values(), key=lambda s: -s.score)[:SUGGESTIONS]
 
 
 def _fill_values(session: Session, actor: Actor, conversation: Conversation) -> dict[str, str]:

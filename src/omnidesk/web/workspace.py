@@ -182,7 +182,7 @@ def inbox(request: Request, c: str = "") -> Response:
         context["conversation"] = None
         if current_id is not None:
             try:
-                context.update(_pane(s, info, current_id))
+                context.update(_pane(s, info, current_id, context["lang"]))
             except DomainError:
                 context["conversation"] = None
     return render(request, "workspace/inbox.html", context)
@@ -216,7 +216,7 @@ def inbox_list(request: Request, c: str = "") -> Response:
     return render(request, "workspace/_list.html", {**context, "lang": lang, "waited": waited})
 
 
-def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[str, Any]:
+def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID, lang: str) -> dict[str, Any]:
     actor = info.actor
     conversation = queries.get_conversation(s, actor, conversation_id)
     messages, _ = queries.list_messages(s, conversation, after_seq=0, limit=1000, include_internal=True)
@@ -240,6 +240,7 @@ def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID) -> dict[st
         "conversation": conversation,
         "messages": messages,
         "customer": customer,
+        "customer_label": visitor_label(customer.id, customer.name, lang),
         "customer_email": customer.email if pii else mask_email(customer.email),
         "customer_phone": customer.phone if pii else mask_phone(customer.phone),
         "identities": [(i.kind, present_identity(i.kind, i.value, reveal_pii=pii)) for i in identities],
