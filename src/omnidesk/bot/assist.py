@@ -271,13 +271,20 @@ def _past_answers(session: Session, conversation: Conversation, wanted: set[str]
             continue
         # how much of that question the current one contains; a greeting or a one-word line is no question
         past = terms(asked[1])
-        score = containment(past, wanted) if len(past) >= 3 and smalltalk_kind(asked[1]) is None else 0.0
+        score = containment(past, wanted) if len(past) >= 3 else 0.0
         if score >= MIN_REPLY_SIMILARITY and len(body) >= 4:
             key = body.strip()
             if key not in best or best[key].score < score:
-                best[key] = ReplySuggestion(key, asked[1][:120], "past", score)
+                best[key] = ReplySuggestion(key, asked[1], "past", score)
         asked = None
-    return list(best.values())
+    # the best few that did not answer a mere greeting (checked last: the small-talk test is the costly part)
+    out: list[ReplySuggestion] = []
+    for suggestion in sorted(best.values(), key=lambda r: -r.score):
+        if smalltalk_kind(suggestion.title) is None:
+            out.append(replace(suggestion, title=suggestion.title[:120]))
+            if len(out) == REPLIES:
+                break
+    return out
 
 
 def _key_sentences(messages: list[Message]) -> list[str]:
