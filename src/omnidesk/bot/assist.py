@@ -348,7 +348,9 @@ def _done(session: Session, messages: list[Message], conversation: Conversation,
     return done
 
 
-def _understanding(brain: Brain, message: Message | None, language: str) -> Understanding | None:
+def _understanding(
+    brain: Brain, message: Message | None, language: str, matched: KnowledgeSuggestion | None
+) -> Understanding | None:
     if message is None:
         return None
     text = message.body
@@ -369,17 +371,14 @@ def _understanding(brain: Brain, message: Message | None, language: str) -> Unde
                 "confidence": round(prediction.confidence if label == prediction.label else prediction.top[0][1], 3),
                 "source": "model",
             }
-    if intent is None:
-        matches = search_faq(brain, text, language, k=1)
-        if matches and matches[0].score > 0:
-            item = brain.faq.get(matches[0].entry_id)
-            if item is not None:
-                intent = {
-                    "label": FAQ_LABEL + item.id,
-                    "title": item.question,
-                    "confidence": round(min(float(matches[0].score), 1.0), 3),
-                    "source": "retrieval",
-                }
+    if intent is None and matched is not None:
+        # no model (or it has no reading): the matcher's best entry for the customer's current words
+        intent = {
+            "label": FAQ_LABEL + matched.id,
+            "title": matched.title,
+            "confidence": round(min(matched.score, 1.0), 3),
+            "source": "retrieval",
+        }
     return Understanding(
         text=text[:500],
         language=language,
@@ -416,6 +415,7 @@ def gather(
     key = _key_sentences(messages)
     done = _done(session, messages, conversation, reader_language)
     summary = Summary("extractive", key, done, _summary_text(key, done, reader_language))
+    knowledge = _knowledge(session, actor, brain, question, language)
     transcript = "\n".join(
         f"{m.sender_type}: {m.body[:500]}" for m in messages if not m.internal and m.kind in ("text", "quick_replies")
     )
@@ -423,10 +423,10 @@ def gather(
         conversation_id=conversation.id,
         question=question[:1000],
         language=language,
-        knowledge=_knowledge(session, actor, brain, question, language),
+        knowledge=knowledge,
         replies=_replies(session, actor, conversation, question),
         summary=summary,
-        understanding=_understanding(brain, last, language),
+        understanding=_understanding(brain, last, language, next((k for k in knowledge if k.source == "faq"), None)),
         transcript=transcript,
     )
 
