@@ -63,9 +63,11 @@ def test_assist_suggests_knowledge_replies_and_summarises(client: TestClient, bo
     assert data["understanding"]["intent"]["label"] == "faq:return-policy"
     assert data["understanding"]["sentiment"]["label"] in {"neutral", "negative", "positive"}
 
-    # an English question gets the English entry, and the reader's language words the summary
+    # after a reply, an English question gets the English entry, and the reader's language words the summary
+    _say(client, world, conversation, "好的，请稍等。", sender="agent")
     _say(client, world, conversation, "This is terrible, how long does a refund take?")
     english = _assist(client, world, conversation, lang="en")
+    assert english["question"] == "This is terrible, how long does a refund take?"
     assert english["knowledge"][0]["id"] == "refund-time-en"
     assert english["understanding"]["sentiment"]["label"] == "negative"
     assert "The customer said:" in english["summary"]["text"]

@@ -187,19 +187,20 @@ def _knowledge(
     reader = Visibility(
         staff=True, team_ids=frozenset(str(t) for t in actor.team_ids), all_teams=actor.can(Perm.KNOWLEDGE_WRITE)
     )
-    titles = {s.title for s in found.values()}
+    by_title = {s.title: s for s in found.values()}
     hits = index.search(question[:1000], limit=SUGGESTIONS, allow=reader)
     top = hits[0].score if hits else 1.0
     for hit in hits:
-        if hit.doc.title in titles:
+        scaled = 0.6 * hit.score / (top or 1.0)
+        same = by_title.get(hit.doc.title)
+        if same is not None:  # both searches found this entry: it ranks by the better of the two
+            same.score = max(same.score, scaled)
             continue
         text = render.to_text(bodies.get(hit.doc.id, ""))[:2000]
         # BM25 scores are unbounded: scaled to the best hit, and kept below a confident matcher answer
         found.setdefault(
             str(hit.doc.id),
-            KnowledgeSuggestion(
-                str(hit.doc.id), hit.doc.title, text, "article", 0.6 * hit.score / (top or 1.0), hit.doc.language
-            ),
+            KnowledgeSuggestion(str(hit.doc.id), hit.doc.title, text, "article", scaled, hit.doc.language),
         )
     # an entry in another language is offered only when there is none in the customer's
     base = language.split("-")[0].lower()
