@@ -41,7 +41,7 @@ PROFILE = False
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def faq_csv(n: int) -> bytes:
@@ -99,12 +99,14 @@ def main() -> None:
         _, admin_key = accounts.do_create_api_key(s, system, ApiKeyCreate(name="admin", role=Role.ADMIN))
         transfer.import_entries(s, system, "csv", faq_csv(args.faq))
         for i, (topic, answer) in enumerate(TOPICS * 3):
-            data = canned.CannedCreate(shortcut=f"c{i}", title=f"{topic}说明 {i}", body=f"{{customer_name}}您好，{answer}")
+            data = canned.CannedCreate(
+                shortcut=f"c{i}", title=f"{topic}说明 {i}", body=f"{{customer_name}}您好，{answer}"
+            )
             canned.create_canned(s, system, data)
         customer = customers.create_customer(s, system, CustomerCreate(name="压测客户"))
     for start in range(0, args.history, 100):
         with db.tenant_transaction(tenant.id) as s:
-            for i in range(start, min(start + 100, args.history)):
+            for _ in range(start, min(start + 100, args.history)):
                 topic, answer = TOPICS[rng.randrange(len(TOPICS))]
                 ask = ASKS[rng.randrange(len(ASKS))].format(t=topic)
                 c = conversations.open_conversation(

@@ -88,7 +88,8 @@ def test_agent_console_list_copilot_and_ticket(
     expect(linked).to_have_count(1)
     expect(linked).to_contain_text(case["question"])
     tickets = httpx.get(
-        f"{live_server}/api/v1/tickets", params={"customer_id": visitor_customer(live_server, world, conversation_id)},
+        f"{live_server}/api/v1/tickets",
+        params={"customer_id": visitor_customer(live_server, world, conversation_id)},
         headers=world.headers(),
     ).json()["items"]
     assert [t["conversation_id"] for t in tickets] == [conversation_id]

@@ -156,9 +156,7 @@ def current_question(messages: list[Message]) -> tuple[str, Message | None]:
     return " ".join(m.body for m in pending).strip(), pending[-1]
 
 
-def _knowledge(
-    session: Session, actor: Actor, brain: Brain, question: str, language: str
-) -> list[KnowledgeSuggestion]:
+def _knowledge(session: Session, actor: Actor, brain: Brain, question: str, language: str) -> list[KnowledgeSuggestion]:
     if not question or not actor.can(Perm.KNOWLEDGE_READ):
         return []
     found: dict[str, KnowledgeSuggestion] = {}
@@ -204,8 +202,8 @@ def _knowledge(
         )
     # an entry in another language is offered only when there is none in the customer's
     base = language.split("-")[0].lower()
-    same = [s for s in found.values() if s.language.split("-")[0].lower() == base]
-    return sorted(same or found.values(), key=lambda s: -s.score)[:SUGGESTIONS]
+    ours = [s for s in found.values() if s.language.split("-")[0].lower() == base]
+    return sorted(ours or found.values(), key=lambda s: -s.score)[:SUGGESTIONS]
 
 
 def _fill_values(session: Session, actor: Actor, conversation: Conversation) -> dict[str, str]:
@@ -392,9 +390,7 @@ def _understanding(
 # -- entry points -------------------------------------------------------------------------------------------------
 
 
-def gather(
-    session: Session, actor: Actor, conversation_id: uuid.UUID, brain: Brain, *, reader_language: str
-) -> Assist:
+def gather(session: Session, actor: Actor, conversation_id: uuid.UUID, brain: Brain, *, reader_language: str) -> Assist:
     """Everything local, inside the caller's read transaction. 404 (``NotFound``) for a conversation the actor
     may not read, in this tenant or any other."""
     conversation = queries.get_conversation(session, actor, conversation_id)

@@ -44,7 +44,15 @@ SORTS = ("newest", "waiting", "sla")
 LIST_LIMIT = 100
 NEVER = datetime.max.replace(tzinfo=UTC)
 # short chips rather than emoji: a desk without an emoji font would show empty boxes
-CHANNEL_ICONS = {"web": "WEB", "email": "MAIL", "phone": "TEL", "sms": "SMS", "wechat": "WX", "whatsapp": "WA", "api": "API"}
+CHANNEL_ICONS = {
+    "web": "WEB",
+    "email": "MAIL",
+    "phone": "TEL",
+    "sms": "SMS",
+    "wechat": "WX",
+    "whatsapp": "WA",
+    "api": "API",
+}
 
 
 def visitor_label(customer_id: uuid.UUID, name: str | None, lang: str) -> str:
@@ -116,7 +124,7 @@ def _list_context(
     if f["sort"] == "waiting":
         rows.sort(key=lambda c: facts[c.id].waiting_since or NEVER)
     elif f["sort"] == "sla":
-        rows.sort(key=lambda c: (d.due_at if (d := due[c.id]) else NEVER))
+        rows.sort(key=lambda c: d.due_at if (d := due[c.id]) else NEVER)
     labels = {c.customer_id: visitor_label(c.customer_id, names.get(c.customer_id), lang) for c in rows}
     return {
         "rows": rows,
@@ -306,7 +314,9 @@ def _offers(s: Any, info: auth.SessionInfo, lang: str) -> list[dict[str, Any]]:
     out = []
     for e in entries:
         customer_id, name = people.get(e.conversation_id, (None, None))
-        who = visitor_label(customer_id, name, lang) if customer_id else translate("conversations.unknown_customer", lang)
+        who = (
+            visitor_label(customer_id, name, lang) if customer_id else translate("conversations.unknown_customer", lang)
+        )
         words = " ".join(said.get(e.conversation_id, "").split())
         words = words[:60] + ("…" if len(words) > 60 else "")
         out.append({"conversation_id": e.conversation_id, "who": who, "words": words})
