@@ -96,6 +96,20 @@ def test_agent_console_list_copilot_and_ticket(
     page.screenshot(path=str(artifacts_dir / f"workspace-ticket-{lang}.png"), full_page=True)
     linked.click()
     page.wait_for_url(re.compile(r"/tickets/[0-9a-f-]{36}$"))
+
+    # Alerts are opt-in and remembered in this browser: a customer writing in another conversation alerts by name.
+    page.goto(f"{live_server}/inbox?view=all&c={conversation_id}")
+    page.wait_for_selector("#workspace[data-live='1']")
+    expect(page.locator("#attention-toggle")).not_to_be_checked()
+    page.locator("#attention-toggle").check()
+    page.reload()
+    page.wait_for_selector("#workspace[data-live='1']")
+    expect(page.locator("#attention-toggle")).to_be_checked()
+    other = f"/api/v1/conversations/{world.conversation.id}/messages"
+    sent = httpx.post(f"{live_server}{other}", json={"body": case["question"], "sender_type": "customer"},
+                      headers=world.headers())  # fmt: skip
+    assert sent.status_code == 201
+    expect(page.locator("#workspace")).to_have_attribute("data-last-alert", re.compile("李雷 Li Lei"))
     context.close()
 
 
