@@ -88,11 +88,16 @@ def test_assist_uses_the_tenants_llm_and_falls_back(
     drafted = _assist(client, world, conversation)
     assert drafted["summary"]["kind"] == "llm" and drafted["summary"]["text"].startswith("亲，")
     assert drafted["summary"]["key_sentences"]  # the extractive parts stay
+    calls = len(outside.calls)
+    assert _assist(client, world, conversation)["summary"] == drafted["summary"]
+    assert len(outside.calls) == calls  # nothing new in the conversation: the summary is reused, no second call
     outside.broken = True
     try:
+        _say(client, world, conversation, "能帮我查一下吗？")
         fallback = _assist(client, world, conversation)
     finally:
         outside.broken = False
+    assert len(outside.calls) == calls + 1
     assert fallback["summary"]["kind"] == "extractive"
     assert "我的快递到哪了？" in fallback["summary"]["key_sentences"]
 

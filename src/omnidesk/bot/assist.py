@@ -16,7 +16,9 @@ caller's (read) transaction; :func:`with_llm` runs after it, never holding a tra
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
@@ -52,6 +54,11 @@ LLM_DEADLINE_SECONDS = 6.0
 """The abstractive summary is dropped (extractive shown) when the tenant's LLM takes longer than this."""
 
 _LLM_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="assist-llm")
+_LLM_CACHE: OrderedDict[tuple[uuid.UUID, int, str, tuple[int, ...]], str] = OrderedDict()
+"""LLM summaries by (conversation, last seq, reader language, brain versions): every agent who opens the panel, and
+every refresh, reuses one call until the conversation moves on. Per process, at most ``LLM_CACHE_SIZE``."""
+_LLM_CACHE_LOCK = threading.Lock()
+LLM_CACHE_SIZE = 2048
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;\n])|(?<=\.)\s+")
 _QUESTION = re.compile(
     r"[?？]|怎么|如何|为什么|什么|吗|能否|可以|多久|哪|\b(how|what|why|when|where|which|can|could|is|are|do|does)\b",
@@ -106,6 +113,7 @@ class Assist:
     summary: Summary
     understanding: Understanding | None
     transcript: str = field(default="", repr=False)
+    seq: int = 0  # the conversation's last message when gathered: what an LLM summary is cached by
 
 
 # -- similarity ---------------------------------------------------------------------------------------------------
@@ -425,6 +433,7 @@ def gather(session: Session, actor: Actor, conversation_id: uuid.UUID, brain: Br
         summary=summary,
         understanding=_understanding(brain, last, language, next((k for k in knowledge if k.source == "faq"), None)),
         transcript=transcript,
+        seq=conversation.last_seq,
     )
 
 
@@ -443,15 +452,23 @@ def with_llm(assistant: Assistant, brain: Brain, result: Assist, *, reader_langu
     client = assistant.llm(brain)
     if not client.enabled:
         return result
-    deadline = min(LLM_DEADLINE_SECONDS, float(brain.settings.llm.timeout_seconds) + 1.0)
-    future = _LLM_POOL.submit(client.summarise, result.transcript, reader_language)
-    try:
-        drafted = future.result(timeout=deadline)
-    except FutureTimeout:
-        future.cancel()
-        return result
-    except Exception:  # the client already logs its own failures; anything else must not break the panel
-        return result
-    if not drafted:
-        return result
+    key = (result.conversation_id, result.seq, reader_language, brain.versions)
+    with _LLM_CACHE_LOCK:
+        drafted = _LLM_CACHE.get(key)
+    if drafted is None:
+        deadline = min(LLM_DEADLINE_SECONDS, float(brain.settings.llm.timeout_seconds) + 1.0)
+        future = _LLM_POOL.submit(client.summarise, result.transcript, reader_language)
+        try:
+            drafted = future.result(timeout=deadline)
+        except FutureTimeout:
+            future.cancel()
+            return result
+        except Exception:  # the client already logs its own failures; anything else must not break the panel
+            return result
+        if not drafted:
+            return result  # a failure is not cached: the next look tries again
+        with _LLM_CACHE_LOCK:
+            _LLM_CACHE[key] = drafted
+            while len(_LLM_CACHE) > LLM_CACHE_SIZE:
+                _LLM_CACHE.popitem(last=False)
     return replace(result, summary=replace(result.summary, kind="llm", text=drafted))
