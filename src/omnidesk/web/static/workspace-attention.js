@@ -73,6 +73,18 @@
     var looking = e.conversation_id === root.dataset.conversation && document.visibilityState === "visible";
     if (!looking && pending.indexOf(e.conversation_id) < 0) { pending.push(e.conversation_id); setTimeout(flush, 2000); }
   });
+  // waiting times keep counting between list refreshes
+  function short(seconds) {
+    var units = [["d", 86400], ["h", 3600], ["m", 60]];
+    for (var i = 0; i < units.length; i++) if (seconds >= units[i][1]) return Math.floor(seconds / units[i][1]) + units[i][0];
+    return Math.max(0, Math.floor(seconds)) + "s";
+  }
+  setInterval(function () {
+    document.querySelectorAll("#conv-list .waited[data-since]").forEach(function (span) {
+      var since = Date.parse(span.dataset.since);
+      if (!isNaN(since)) span.textContent = span.dataset.template.replace("{time}", short((Date.now() - since) / 1000));
+    });
+  }, 15000);
   rememberOffers(false);
   updateTitle();
 })();
