@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_tickets.py
 	$(BIN)/python bench/bench_realtime.py
 	$(BIN)/python bench/bench_jobs.py
+	$(BIN)/python bench/bench_assist.py
 	@if [ -d ../shared/datasets/intent ]; then $(BIN)/python bench/bench_nlu.py --train ../shared/datasets/intent/smp2020/train.csv --faq ../shared/datasets/pairs/bq/valid.csv --encoder use; else echo "bench_nlu skipped: ../shared/datasets not found"; fi
 	@if [ -d ../shared/datasets/intent ]; then $(BIN)/python bench/bench_encoders.py --texts ../shared/datasets/intent/banking77/train.csv; else echo "bench_encoders skipped: ../shared/datasets not found"; fi
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path, Query, Request, status
 from sqlalchemy import func, select
 
 from omnidesk.accounts import tenant_secrets
-from omnidesk.bot import actions
+from omnidesk.bot import actions, assist
 from omnidesk.bot.brains import Brains, current_settings
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.gaps import knowledge_gaps
@@ -19,6 +19,7 @@ from omnidesk.bot.models import FaqSuggestion, IntentExample, IntentModel
 from omnidesk.bot.schemas import (
     AnswerOut,
     AnswerRequest,
+    AssistOut,
     ConfigOut,
     ExamplesIn,
     FaqSuggestionOut,
@@ -30,11 +31,14 @@ from omnidesk.bot.schemas import (
     TrainIn,
 )
 from omnidesk.core.db import utcnow
+from omnidesk.core.schemas import Language
 from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import ActorDep, DbDep, SettingsDep
 
 router = APIRouter(prefix="/bot", tags=["assistant"])
+assist_router = APIRouter(tags=["assistant"])
+"""Agent assist lives under the conversation it helps with: ``/conversations/{id}/assist``."""
 
 
 def _brains(request: Request) -> Brains:
@@ -199,3 +203,25 @@ def decide_suggestion(
     """Accept (creates a draft FAQ entry in the knowledge base for review) or reject a suggestion."""
     with db.tenant_transaction(actor.tenant_id) as s:
         return FaqSuggestionOut.model_validate(actions.decide_suggestion(s, actor, faq_suggestion_id, accept))
+
+
+# --- agent assist (the workspace's copilot panel) ----------------------------------------------------------
+
+
+@assist_router.get("/conversations/{conversation_id}/assist")
+def conversation_assist(
+    conversation_id: uuid.UUID,
+    request: Request,
+    db: DbDep,
+    actor: ActorDep,
+    lang: Annotated[Language, Query(description="the reader's language, for the summary's wording")] = "zh-CN",
+) -> AssistOut:
+    """Help for answering this conversation: knowledge suggestions for the customer's current question, suggested
+    replies (canned responses, past agent answers), a summary (extractive; the tenant's LLM when configured) and
+    the intent and sentiment of the last customer message. Whoever may read the conversation may ask; changes
+    nothing. ``lang`` is the reader's language (the summary's wording)."""
+    with db.tenant_read(actor.tenant_id) as s:
+        brain = _brains(request).get(s, actor.tenant_id)
+        result = assist.gather(s, actor, conversation_id, brain, reader_language=lang)
+    result = assist.with_llm(_assistant(request), brain, result, reader_language=lang)
+    return AssistOut.model_validate(dataclasses.asdict(result))

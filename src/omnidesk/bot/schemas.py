@@ -121,3 +121,43 @@ class LlmKeyOut(Output):
     configured: bool = Field(description="whether a key is stored (the key itself is never returned)")
     last4: str = Field(description="its last four characters, for recognising it (empty for short keys)")
     updated_at: datetime | None
+
+
+class AssistKnowledgeOut(Output):
+    id: str = Field(description="the knowledge id (an FAQ entry's external id, or an article's id)")
+    title: str
+    text: str = Field(description="the answer text to insert into the reply")
+    source: str = Field(description="`faq` (the assistant's matcher) or `article` (knowledge search)")
+    score: float
+
+
+class AssistReplyOut(Output):
+    text: str = Field(description="the reply, placeholders filled in")
+    title: str = Field(description="the canned response's title, or the similar question it answered")
+    source: str = Field(description="`canned` or `past` (an agent's answer in a resolved conversation)")
+    score: float
+    canned_id: uuid.UUID | None = None
+
+
+class AssistSummaryOut(Output):
+    kind: str = Field(description="`extractive`, or `llm` when the tenant's LLM wrote `text`")
+    key_sentences: list[str] = Field(description="the customer's key sentences, in the order said")
+    done: list[str] = Field(description="what was done so far (assistant answers, hand-over, replies, tickets)")
+    text: str
+
+
+class AssistUnderstandingOut(Output):
+    text: str = Field(description="the last customer message")
+    language: str
+    intent: dict[str, Any] | None = Field(description="`label`, `title`, `confidence`, `source` (model|retrieval)")
+    sentiment: dict[str, Any] = Field(description="`label`, `score`, `complaint`, `urgent`")
+
+
+class AssistOut(Output):
+    conversation_id: uuid.UUID
+    question: str = Field(description="the customer's words since the last reply")
+    language: str = Field(description="the customer's language")
+    knowledge: list[AssistKnowledgeOut]
+    replies: list[AssistReplyOut]
+    summary: AssistSummaryOut
+    understanding: AssistUnderstandingOut | None

@@ -284,3 +284,21 @@ def enabled_rules(session: Session) -> list[AutomationRule]:
             .order_by(AutomationRule.position, AutomationRule.created_at)
         )
     )
+
+
+def tickets_of_conversation(session: Session, actor: Actor, conversation_id: uuid.UUID) -> list[Ticket]:
+    """The tickets created from (linked to) a conversation, newest first, for its sidebar.
+
+    The caller has already checked that ``actor`` may read the conversation. Every linked ticket is listed (its
+    number, subject and status say no more than the transcript the reader already sees); opening one still goes
+    through :func:`get_ticket` and the reader's ticket rights.
+    """
+    actor.require(Perm.TICKETS_READ)
+    return list(
+        session.scalars(
+            select(Ticket)
+            .where(Ticket.conversation_id == conversation_id, Ticket.deleted_at.is_(None))
+            .order_by(Ticket.created_at.desc())
+            .limit(20)
+        )
+    )

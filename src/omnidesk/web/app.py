@@ -19,6 +19,7 @@ from omnidesk import __version__, wiring
 from omnidesk.accounts import auth
 from omnidesk.accounts.api import router as accounts_router
 from omnidesk.accounts.ui import router as accounts_ui_router
+from omnidesk.bot.api import assist_router
 from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
@@ -74,6 +75,7 @@ def build_api_router() -> APIRouter:
         audit_router,
         knowledge_router,
         bot_router,
+        assist_router,
         tickets_router,
         live_router,
         routing_router,

@@ -73,6 +73,7 @@
       var doc = new DOMParser().parseFromString(await response.text(), "text/html");
       var list = doc.getElementById("conv-list");
       if (list) holder.replaceChildren(document.importNode(list, true));
+      document.dispatchEvent(new CustomEvent("omnidesk:list"));
     }, 250);
   }
 
@@ -135,6 +136,8 @@
 
   /* ---- events ---- */
   function onEvent(e) {
+    // the page's other scripts (attention, copilot) follow the same events
+    document.dispatchEvent(new CustomEvent("omnidesk:event", { detail: e }));
     if (e.type === "ready") { backoff = 500; live.textContent = live.dataset.ok || "●"; root.dataset.live = "1"; fetchMissed(); refreshList(); return; }
     if (e.type === "pong") return;
     if (e.type === "resync") { fetchMissed(); refreshList(); return; }
@@ -155,6 +158,7 @@
       }
     }
     if (e.type === "message" || e.type === "conversation" || e.type === "queue") refreshList();
+    else if (e.type === "receipt" && e.party === "agent") refreshList();
   }
 
   async function connect() {
@@ -181,33 +185,14 @@
 
   /* ---- offers ---- */
   async function refreshOffers() {
-    var response = await api("GET", "/routing/offers");
+    // who is asking and their words come rendered from the server, like the list
+    var response = await fetch("/inbox/offers", { credentials: "same-origin" });
     if (!response.ok) return;
-    var offers = await response.json();
-    var holder = document.getElementById("offers");
-    var template = holder.dataset;
-    holder.replaceChildren();
-    offers.forEach(function (o) {
-      var div = document.createElement("div");
-      div.className = "offer"; div.setAttribute("role", "alert"); div.dataset.id = o.conversation_id;
-      div.appendChild(document.createTextNode((template.offerText || "Offer") + " "));
-      var accept = document.createElement("button");
-      accept.type = "button"; accept.className = "accept-offer"; accept.dataset.id = o.conversation_id;
-      accept.textContent = template.acceptText || "Accept";
-      var decline = document.createElement("button");
-      decline.type = "button"; decline.className = "decline-offer secondary"; decline.dataset.id = o.conversation_id;
-      decline.textContent = template.declineText || "Decline";
-      div.appendChild(accept); div.appendChild(decline);
-      holder.appendChild(div);
-    });
+    var doc = new DOMParser().parseFromString(await response.text(), "text/html");
+    var offers = doc.getElementById("offers");
+    if (offers) document.getElementById("offers-holder").replaceChildren(document.importNode(offers, true));
+    document.dispatchEvent(new CustomEvent("omnidesk:offers"));
   }
-  (function rememberOfferTexts() {
-    var holder = document.getElementById("offers");
-    var first = holder.querySelector(".offer");
-    var i18n = document.getElementById("offer-i18n");
-    if (i18n) { holder.dataset.offerText = i18n.dataset.offer; holder.dataset.acceptText = i18n.dataset.accept; holder.dataset.declineText = i18n.dataset.decline; }
-    return first;
-  })();
 
   document.addEventListener("click", async function (event) {
     var target = event.target;
