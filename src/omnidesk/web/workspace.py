@@ -44,16 +44,6 @@ VIEWS = ("mine", "unassigned", "teams", "all")
 SORTS = ("newest", "waiting", "sla")
 LIST_LIMIT = 100
 NEVER = datetime.max.replace(tzinfo=UTC)
-# short chips rather than emoji: a desk without an emoji font would show empty boxes
-CHANNEL_ICONS = {
-    "web": "WEB",
-    "email": "MAIL",
-    "phone": "TEL",
-    "sms": "SMS",
-    "wechat": "WX",
-    "whatsapp": "WA",
-    "api": "API",
-}
 
 
 def visitor_label(customer_id: uuid.UUID, name: str | None, lang: str) -> str:
@@ -135,7 +125,6 @@ def _list_context(
         "facts": facts,
         "due": due,
         "now": now,
-        "icons": CHANNEL_ICONS,
         "unread_total": sum(x.unread for x in facts.values()),
         "f": f,
         "current": current,
