@@ -38,7 +38,7 @@ def _db(settings: Settings) -> Database:
     screens (without a bus they were silently dropped)."""
     from omnidesk.events.bus import make_bus
 
-    return Database(settings.effective_database_url, bus=make_bus(settings.redis_url))
+    return Database(settings.effective_database_url, bus=make_bus(settings.redis_url, settings.redis_prefix))
 
 
 def _require_migrated(settings: Settings) -> None:

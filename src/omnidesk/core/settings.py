@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
     redis_url: str | None = None
+    redis_prefix: str = Field(
+        default="omnidesk",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="first part of every Redis key and channel (and the job queue's name): several deployments "
+        "(or test runs) can share one Redis",
+    )
     secret_key: str | None = Field(default=None, min_length=32, repr=False)
     secret_key_previous: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -112,7 +112,9 @@ def backoff(attempts: int, base: float = 5.0) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
-def make_huey(settings: Any, *, name: str = "omnidesk", immediate: bool = False) -> Huey:
+def make_huey(settings: Any, *, name: str | None = None, immediate: bool = False) -> Huey:
+    """The queue is named after ``OMNIDESK_REDIS_PREFIX`` (on Redis its key is ``huey.redis.<prefix>``)."""
+    name = name or settings.redis_prefix
     if immediate:
         return Huey(name, results=False, immediate=True)
     if settings.redis_url:
