@@ -277,10 +277,10 @@ class JobQueue:
     def run_job(self, job_id: str) -> None:
         """The huey task: claim, run, mark. Never raises (huey's own retries are not used: the table counts)."""
         jid = uuid.UUID(job_id)
-        now = utcnow()
         with self.ctx.db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(_SERIAL_LOCK, {"jid": jid})
+            now = utcnow()  # once the locks are held: a start never predates the end it waited for
             row = conn.execute(_CLAIM, {"jid": jid, "now": now, "lease": now + self.lease, "me": self.me}).first()
         if row is None:
             # Done, not due, another worker has it, or an earlier job of its serial has not finished (that one's
