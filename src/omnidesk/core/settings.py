@@ -101,6 +101,15 @@ class Settings(BaseSettings):
         description="a customer message the assistant has not started answering after this goes to people, "
         "with a holding message",
     )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of an `omnidesk worker` process's own GET /metrics (0: none); see worker_metrics_host",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="interface the worker's /metrics listens on (loopback unless scraped remotely)"
+    )
     jobs_immediate: bool = Field(
         default=False, description="run each job in the committing thread right after the commit (tests, scripts)"
     )
