@@ -77,7 +77,7 @@ def delete_redis_keys(url: str, prefix: str) -> int:
 
     client = redis.Redis.from_url(url)
     try:
-        keys = [*client.scan_iter(match=f"{prefix}:*", count=1000), f"huey.redis.{prefix}"]
+        keys = [*client.scan_iter(match=f"{prefix}:*", count=1000), f"huey.redis.{prefix}", f"huey.epoch.{prefix}"]
         return int(client.delete(*keys))
     finally:
         client.close()

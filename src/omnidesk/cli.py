@@ -155,8 +155,9 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
     port = settings.worker_metrics_port if metrics_port is None else metrics_port
     if port:
         server = metrics.serve(db, settings.worker_metrics_host, port, settings.metrics_token)
-        host, bound = server.server_address[:2]
-        click.echo(f"worker metrics on http://{host}:{bound}/metrics", err=True)
+        click.echo(
+            f"worker metrics on http://{settings.worker_metrics_host}:{server.server_address[1]}/metrics", err=True
+        )
     click.echo("worker running; Ctrl-C to stop", err=True)
     JobQueue(JobContext(db, settings), workers=threads).run_consumer_forever()
 

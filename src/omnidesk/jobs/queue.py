@@ -134,6 +134,11 @@ _NEXT_OF_SERIAL = (
     .values(dispatched_at=None)
     .returning(_T.c.id)
 )
+_UNSENT = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.state == JobState.QUEUED)
+    .values(dispatched_at=None)
+)
 _RENEW = update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE).values(lease_until=bindparam("lease"))
 _DISPATCH = (
     update(_T)
@@ -200,6 +205,7 @@ class JobQueue:
         self._consuming = False
         self._next_tick: dict[str, datetime] = {}
         self._previous: Any = None
+        self._epoch: str | None = None
         self._detach_on_stop = False
 
     # --- enqueue side ------------------------------------------------------------------------------------------
@@ -229,9 +235,31 @@ class JobQueue:
         self._wake.set()
 
     def _send(self, rows: list[tuple[uuid.UUID, str]]) -> None:
-        for job_id, kind in rows:
+        """Put "run job <id>" on the transport. If it fails (Redis unreachable), the rows not sent are marked
+        unsent again, so the sweep sends them within seconds once it answers, not after the redelivery delay."""
+        for n, (job_id, kind) in enumerate(rows):
             spec = registry.KINDS.get(kind)
-            self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
+            try:
+                self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
+            except Exception:
+                with contextlib.suppress(Exception), self.ctx.db.engine.begin() as conn:
+                    conn.execute(_UNSENT, {"ids": [r[0] for r in rows[n:]]})
+                raise
+
+    def transport_lost(self) -> bool:
+        """True (once per process) when the Redis transport lost what it held since the last call: restarted
+        without persistence, or flushed. A marker key is set once with a random value; when it is gone or another
+        process has set a new one, the messages sent before may be gone with it."""
+        conn = getattr(self.huey.storage, "conn", None)
+        if conn is None:  # huey's SQLite file: lost only if someone deletes it; the redelivery delay covers that
+            return False
+        key = f"huey.epoch.{self.huey.storage.name}"
+        conn.set(key, uuid.uuid4().hex, nx=True)
+        raw = conn.get(key)
+        epoch = raw.decode() if isinstance(raw, bytes) else str(raw)
+        lost = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
+        return lost
 
     def dispatch_fresh(self) -> int:
         ids: list[uuid.UUID] = []
@@ -244,16 +272,19 @@ class JobQueue:
         self._send([(r[0], r[1]) for r in rows])
         return len(rows)
 
-    def sweep(self, now: datetime | None = None) -> int:
-        """Send again what is owed: never sent, sent and lost, back-off over, or its worker died."""
+    def sweep(self, now: datetime | None = None, *, lost_before: datetime | None = None) -> int:
+        """Send again what is owed: never sent, sent and lost, back-off over, or its worker died. ``lost_before``:
+        the transport lost its messages (a Redis restart), so every queued job sent before then is sent again
+        (a job delivered twice is claimed once)."""
         now = now or utcnow()
+        lost_before = lost_before or now - self.redeliver
         owed = or_(
             and_(
                 Job.state == JobState.QUEUED,
                 Job.run_after <= now,
                 or_(
                     and_(Job.dispatched_at.is_(None), Job.created_at < now - GRACE),
-                    Job.dispatched_at < now - self.redeliver,
+                    Job.dispatched_at < lost_before,
                 ),
             ),
             and_(
@@ -447,7 +478,13 @@ class JobQueue:
                     self.heartbeat()
                 if clock >= next_sweep:
                     next_sweep = clock + SWEEP_EVERY
-                    self.sweep()
+                    if self.transport_lost():
+                        log.warning("the job queue's Redis lost its messages (restarted?); sending queued jobs again")
+                        cutoff = utcnow()
+                        while self.sweep(lost_before=cutoff) == SWEEP_BATCH:
+                            pass  # a backlog: what one pass sent is marked after the cutoff, so this ends
+                    else:
+                        self.sweep()
                     self.due_ticks()
             except Exception:  # keep relaying; the table still holds everything owed
                 log.exception("job relay pass failed")
