@@ -37,6 +37,7 @@ from typing import Any
 
 from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
+from huey.storage import RedisStorage
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Table, and_, bindparam, exists, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -250,10 +251,11 @@ class JobQueue:
         """True (once per process) when the Redis transport lost what it held since the last call: restarted
         without persistence, or flushed. A marker key is set once with a random value; when it is gone or another
         process has set a new one, the messages sent before may be gone with it."""
-        conn = getattr(self.huey.storage, "conn", None)
-        if conn is None:  # huey's SQLite file: lost only if someone deletes it; the redelivery delay covers that
+        storage = self.huey.storage
+        if not isinstance(storage, RedisStorage):  # huey's SQLite file: lost only if deleted (redelivery covers it)
             return False
-        key = f"huey.epoch.{self.huey.storage.name}"
+        conn = storage.conn
+        key = f"huey.epoch.{storage.name}"
         conn.set(key, uuid.uuid4().hex, nx=True)
         raw = conn.get(key)
         epoch = raw.decode() if isinstance(raw, bytes) else str(raw)
