@@ -15,10 +15,9 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 
 from omnidesk.core.db import utcnow
-from omnidesk.jobs import maintenance
+from omnidesk.jobs import maintenance, serials
 from omnidesk.jobs.context import JobContext
 from omnidesk.jobs.models import Job, JobState
-from omnidesk.jobs.queue import JobQueue
 from omnidesk.jobs.registry import job, periodic
 
 log = logging.getLogger("omnidesk.jobs")
@@ -145,7 +144,7 @@ def late_bot_turns(ctx: JobContext) -> int:
                 .values(state=JobState.DONE, finished_at=now, last_error="passed to people: waited too long")
             ).rowcount  # type: ignore[attr-defined]
             if settled:  # the conversation's next turn need not wait for this one any more (the sweep sends it)
-                JobQueue.release_next(s.connection(), tenant_id, serial)
+                serials.release_next(s.connection(), tenant_id, serial)
             if settled and pipeline.hand_over_delayed(
                 s, tenant_id, uuid.UUID(payload["conversation_id"]), uuid.UUID(payload["message_id"]),
                 (now - created_at).total_seconds(),

@@ -39,11 +39,11 @@ from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from huey.storage import RedisStorage
 from prometheus_client import Counter, Histogram
-from sqlalchemy import Table, and_, bindparam, exists, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnidesk.core.db import utcnow
-from omnidesk.jobs import registry
+from omnidesk.jobs import registry, serials
 from omnidesk.jobs.context import JobContext
 from omnidesk.jobs.models import Job, JobSchedule, JobState
 
@@ -70,27 +70,6 @@ NICE = 10
 # The runner's statements, built once: with the table's own types, and no ORM (a job's bookkeeping is two short
 # transactions; building ORM statements per job cost more than running them).
 _T: Table = Job.__table__  # type: ignore[assignment]
-_SIBLING = _T.alias("sibling")
-# A job with a serial waits while another of its serial runs or one with a lower seq is still queued.
-_ITS_TURN = or_(
-    _T.c.serial.is_(None),
-    ~exists().where(
-        _SIBLING.c.tenant_id == _T.c.tenant_id,
-        _SIBLING.c.serial == _T.c.serial,
-        _SIBLING.c.id != _T.c.id,
-        or_(
-            _SIBLING.c.state == JobState.RUNNING,
-            and_(_SIBLING.c.state == JobState.QUEUED, _SIBLING.c.serial_seq < _T.c.serial_seq),
-        ),
-    ),
-)
-# PostgreSQL: two workers claiming two jobs of one serial at once would each see the other still queued (read
-# committed), so a claim of a serial job first takes a transaction-scoped advisory lock on its serial; the claim's
-# own statement then sees whatever the previous holder committed. SQLite writers are serialised anyway.
-_SERIAL_LOCK = text(
-    "SELECT pg_advisory_xact_lock(hashtextextended(CAST(tenant_id AS text) || ':' || serial, 0)) "
-    "FROM jobs WHERE id = :jid AND serial IS NOT NULL"
-)
 _CLAIM = (
     update(_T)
     .where(
@@ -99,7 +78,7 @@ _CLAIM = (
             and_(_T.c.state == JobState.QUEUED, _T.c.run_after <= bindparam("now")),
             and_(_T.c.state == JobState.RUNNING, _T.c.lease_until < bindparam("now")),
         ),
-        _ITS_TURN,
+        serials.ITS_TURN,
     )
     .values(
         state=JobState.RUNNING,
@@ -115,25 +94,6 @@ _DONE = (
     update(_T)
     .where(_T.c.id == bindparam("jid"), _MINE)
     .values(state=JobState.DONE, finished_at=bindparam("now"), lease_until=None, last_error="")
-)
-# The next job of a serial, released (dispatched_at cleared) in the transaction that ends the one before it: the
-# relay sends it at once, and if this process dies first the sweep of any process does.
-_NEXT_OF_SERIAL = (
-    update(_T)
-    .where(
-        _T.c.id
-        == select(_SIBLING.c.id)
-        .where(
-            _SIBLING.c.tenant_id == bindparam("of_tenant"),
-            _SIBLING.c.serial == bindparam("of_serial"),
-            _SIBLING.c.state == JobState.QUEUED,
-        )
-        .order_by(_SIBLING.c.serial_seq)
-        .limit(1)
-        .scalar_subquery()
-    )
-    .values(dispatched_at=None)
-    .returning(_T.c.id)
 )
 _UNSENT = (
     update(_T)
@@ -312,12 +272,12 @@ class JobQueue:
         jid = uuid.UUID(job_id)
         with self.ctx.db.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                conn.execute(_SERIAL_LOCK, {"jid": jid})
+                conn.execute(serials.LOCK, {"jid": jid})
             now = utcnow()  # once the locks are held: a start never predates the end it waited for
             row = conn.execute(_CLAIM, {"jid": jid, "now": now, "lease": now + self.lease, "me": self.me}).first()
         if row is None:
             # Done, not due, another worker has it, or an earlier job of its serial has not finished (that one's
-            # end releases it: see release_next).
+            # end releases it: see serials.release_next).
             return
         tenant_id, kind, payload, attempts, max_attempts, created_at, serial = row
         if attempts == 1:
@@ -336,18 +296,11 @@ class JobQueue:
             RUNS.labels(kind).inc()
             with self.ctx.db.engine.begin() as conn:
                 conn.execute(_DONE, {"jid": jid, "me": self.me, "now": utcnow()})
-                released = self.release_next(conn, tenant_id, serial)
+                released = serials.release_next(conn, tenant_id, serial)
             self._send_released(released)
         finally:
             with self._inflight_lock:
                 self._inflight.discard(jid)
-
-    @staticmethod
-    def release_next(conn: Any, tenant_id: uuid.UUID, serial: str | None) -> list[uuid.UUID]:
-        """Clear the next queued job of ``serial`` for sending; call in the transaction that ends the one before."""
-        if serial is None:
-            return []
-        return list(conn.execute(_NEXT_OF_SERIAL, {"of_tenant": tenant_id, "of_serial": serial}).scalars())
 
     def _send_released(self, ids: list[uuid.UUID]) -> None:
         """The next job of a serial goes out now (through the relay, as a fresh commit's jobs do); in immediate
@@ -376,7 +329,7 @@ class JobQueue:
                 .values(last_error=error, **values)
             )
             if values["state"] == JobState.DEAD:  # a retry keeps its place; a dead letter lets the next one run
-                released = self.release_next(s.connection(), *serial)
+                released = serials.release_next(s.connection(), *serial)
         self._send_released(released)
 
     def heartbeat(self) -> None:
