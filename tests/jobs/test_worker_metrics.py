@@ -24,7 +24,7 @@ def test_a_worker_serves_its_own_metrics_with_the_queue_figures(
     bucket = uuid.uuid4().hex
     with own_db.tenant_transaction(world.tenant_id) as s:
         ran = enqueue(s, "test.record", {"bucket": bucket, "n": 1}, key=f"{bucket}:1")
-        enqueue(s, "test.record", {"bucket": bucket, "n": 2}, key=f"{bucket}:2")  # still queued when scraped
+        waiting = enqueue(s, "test.record", {"bucket": bucket, "n": 2}, key=f"{bucket}:2")  # queued when scraped
     queue = make_queue(own_db, settings, tmp_path, "sqlite")
     queue.run_job(str(ran))
     assert "done" in states(own_db, world.tenant_id, "test.record")
@@ -40,6 +40,7 @@ def test_a_worker_serves_its_own_metrics_with_the_queue_figures(
     finally:
         server.shutdown()
         server.server_close()
+        queue.run_job(str(waiting))  # leave nothing queued for the worker processes of later tests
     assert scraped.status_code == 200
     text = scraped.text
     assert 'omnidesk_jobs_runs_total{kind="test.record"}' in text, "this process's own counters"
