@@ -1,9 +1,12 @@
 """Shared fixtures: one migrated database per test run, a fresh tenant per test, persona credentials.
 
 Isolation comes from the product itself: every test gets its own tenant, so tests never see each other's rows.
-SQLite is the default; ``OMNIDESK_TEST_DATABASE_URL`` runs the same suite on PostgreSQL (a fresh database per run),
-``OMNIDESK_TEST_REDIS_URL`` enables the Redis-backed paths. With ``OMNIDESK_REQUIRE_SERVICES=1`` (set by CI) a
-missing service fails the test instead of skipping it.
+SQLite is the default; ``OMNIDESK_TEST_DATABASE_URL`` runs the same suite on PostgreSQL (a fresh database per run).
+``OMNIDESK_TEST_REDIS_URL`` puts the app fixtures (``app``, ``client``, ``live_server``, ``db``'s bus) on Redis:
+the event bus, rate limits, log-in throttle and presence, so the same test bodies run on both backends. The run
+uses a key prefix of its own (``OMNIDESK_REDIS_PREFIX``), whose keys are deleted after every test and at the end:
+nothing is shared with other runs on the same Redis, and nothing else on it is touched. With
+``OMNIDESK_REQUIRE_SERVICES=1`` (set by CI) a missing service fails the test instead of skipping it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from omnidesk.core import migrate
 from omnidesk.core.db import Database
 from omnidesk.core.settings import Settings, load_settings
 from omnidesk.demo.order_service import OrderService
-from omnidesk.events.bus import MemoryBus
+from omnidesk.events.bus import make_bus
 from omnidesk.security import passwords
 from omnidesk.web.app import create_app
 from tests.factories import World, make_world
@@ -62,6 +65,38 @@ def require_service(variable: str, what: str) -> str:
     if os.environ.get("OMNIDESK_REQUIRE_SERVICES") == "1":
         pytest.fail(message + " (required in CI)")
     pytest.skip(message)
+
+
+REDIS_URL = os.environ.get("OMNIDESK_TEST_REDIS_URL") or None
+REDIS_PREFIX = f"omnidesk-test-{uuid.uuid4().hex[:10]}"
+
+
+def delete_redis_keys(url: str, prefix: str) -> int:
+    """Delete every key under ``prefix:`` (and the job queue named after it), nothing else."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = [*client.scan_iter(match=f"{prefix}:*", count=1000), f"huey.redis.{prefix}", f"huey.epoch.{prefix}"]
+        return int(client.delete(*keys))
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str | None]:
+    """The Redis of this run (None: in-process twins); its keys are deleted at the end."""
+    yield REDIS_URL
+    if REDIS_URL:
+        delete_redis_keys(REDIS_URL, REDIS_PREFIX)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_keys(redis_url: str | None) -> Iterator[None]:
+    """Each test starts with no rate-limit counters, throttles or presence left by the one before."""
+    yield
+    if redis_url:
+        delete_redis_keys(redis_url, REDIS_PREFIX)
 
 
 @contextmanager
@@ -104,8 +139,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url, bus=MemoryBus())
+def db(database_url: str, redis_url: str | None) -> Iterator[Database]:
+    database = Database(database_url, bus=make_bus(redis_url, REDIS_PREFIX))
     yield database
     database.dispose()
 
@@ -128,7 +163,11 @@ def outside() -> Iterator[FakeOutside]:
 
 @pytest.fixture(scope="session")
 def settings(
-    tmp_path_factory: pytest.TempPathFactory, database_url: str, orders: OrderService, outside: FakeOutside
+    tmp_path_factory: pytest.TempPathFactory,
+    database_url: str,
+    redis_url: str | None,
+    orders: OrderService,
+    outside: FakeOutside,
 ) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("data")
     return load_settings(
@@ -137,6 +176,8 @@ def settings(
         outbound_allow=[orders.address, f"127.0.0.1:{outside.port}"],
         data_dir=data_dir,
         database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=REDIS_PREFIX,
         api_rate_per_minute=1_000_000,
         login_rate_per_ip=1000,
         log_json=False,

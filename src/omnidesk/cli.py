@@ -38,7 +38,7 @@ def _db(settings: Settings) -> Database:
     screens (without a bus they were silently dropped)."""
     from omnidesk.events.bus import make_bus
 
-    return Database(settings.effective_database_url, bus=make_bus(settings.redis_url))
+    return Database(settings.effective_database_url, bus=make_bus(settings.redis_url, settings.redis_prefix))
 
 
 def _require_migrated(settings: Settings) -> None:
@@ -134,17 +134,32 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
 
 @main.command()
 @click.option("--threads", default=None, type=click.IntRange(1, 64), help="job threads (default OMNIDESK_JOB_WORKERS)")
-def worker(threads: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="serve this process's GET /metrics on OMNIDESK_WORKER_METRICS_HOST (default 127.0.0.1) at this port "
+    "(default OMNIDESK_WORKER_METRICS_PORT; 0: none)",
+)
+def worker(threads: int | None, metrics_port: int | None) -> None:
     """Run follow-up jobs and periodic tasks from the job queue: bot turns, knowledge imports, intent training,
     ticket SLA ticks, automations and mail, routing, maintenance. Run as many as needed (cluster: with Redis)."""
+    from omnidesk.jobs import metrics
     from omnidesk.jobs.context import JobContext
     from omnidesk.jobs.queue import JobQueue
 
     settings = _settings()
     _require_migrated(settings)
     configure_logging(settings.log_level, as_json=settings.log_json)
+    db = _db(settings)
+    port = settings.worker_metrics_port if metrics_port is None else metrics_port
+    if port:
+        server = metrics.serve(db, settings.worker_metrics_host, port, settings.metrics_token)
+        click.echo(
+            f"worker metrics on http://{settings.worker_metrics_host}:{server.server_address[1]}/metrics", err=True
+        )
     click.echo("worker running; Ctrl-C to stop", err=True)
-    JobQueue(JobContext(_db(settings), settings), workers=threads).run_consumer_forever()
+    JobQueue(JobContext(db, settings), workers=threads).run_consumer_forever()
 
 
 @main.command()

@@ -8,7 +8,6 @@ import uuid
 from fastapi.testclient import TestClient
 
 from omnidesk.core.db import Database
-from omnidesk.events.bus import MemoryBus
 from omnidesk.events.outbox import tenant_channel
 from omnidesk.security.permissions import Role
 from tests.conftest import run_async
@@ -119,7 +118,7 @@ def test_filters_and_cursor_pagination(client: TestClient, world: World) -> None
 
 def test_events_leave_only_after_commit(db: Database, world: World, client: TestClient) -> None:
     bus = db.bus
-    assert isinstance(bus, MemoryBus)
+    assert bus is not None  # the run's bus: in process, or Redis with OMNIDESK_TEST_REDIS_URL
 
     async def scenario() -> list[dict[str, object]]:
         received: list[dict[str, object]] = []

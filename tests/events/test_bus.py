@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from omnidesk.events.bus import EventBus, MemoryBus, RedisBus
-from tests.conftest import require_service, run_async
+from tests.conftest import REDIS_PREFIX, require_service, run_async
+from tests.factories import World
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -58,3 +62,29 @@ def test_a_batch_arrives_whole_and_in_order_between_single_events(bus: EventBus)
     got = run_async(scenario())
     assert [e["n"] for e in got] == list(range(52))
     assert got[1]["text"] == "批量"
+
+
+def test_the_app_fixtures_run_on_redis_when_the_run_names_one(
+    app: FastAPI, client: TestClient, world: World, redis_url: str | None
+) -> None:
+    """With OMNIDESK_TEST_REDIS_URL every test body that uses ``app`` / ``client`` / ``live_server`` runs on the
+    Redis bus, limiter, throttle and presence (under the run's own key prefix); CI's service run must."""
+    from omnidesk.events.presence import MemoryPresence, RedisPresence
+    from omnidesk.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
+    from omnidesk.security.throttle import MemoryLoginThrottle, RedisLoginThrottle
+
+    if not redis_url:
+        if os.environ.get("OMNIDESK_REQUIRE_SERVICES") == "1":
+            pytest.fail("OMNIDESK_TEST_REDIS_URL is not set: the service run would test the in-process twins only")
+        expected: tuple[type, ...] = (MemoryBus, MemoryRateLimiter, MemoryLoginThrottle, MemoryPresence)
+    else:
+        expected = (RedisBus, RedisRateLimiter, RedisLoginThrottle, RedisPresence)
+    state = app.state
+    found = (state.bus, state.rate_limiter, state.login_throttle, state.presence)
+    assert [type(x) for x in found] == list(expected)
+    assert client.get("/api/v1/conversations", headers=world.headers()).status_code == 200
+    if redis_url:
+        import redis
+
+        keys = redis.Redis.from_url(redis_url).keys(f"{REDIS_PREFIX}:rl:*")
+        assert keys, "the API rate limit counted in Redis, under the run's prefix"

@@ -27,3 +27,15 @@ def fail(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None
     with _lock:
         RAN.setdefault(payload["bucket"], []).append("try")
     raise RuntimeError("the outside system said no")
+
+
+SPANS: dict[str, list[tuple[int, float, float]]] = {}
+
+
+@registry.job("test.span")
+def span(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """Records when it ran: (n, start, end), on the monotonic clock (one process)."""
+    start = time.monotonic()
+    time.sleep(payload.get("sleep", 0))
+    with _lock:
+        SPANS.setdefault(payload["bucket"], []).append((payload["n"], start, time.monotonic()))

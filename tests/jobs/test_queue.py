@@ -199,3 +199,40 @@ def test_a_job_the_transport_lost_is_sent_again(
     finally:
         queue.stop()
     assert RAN[bucket] == [1]
+
+
+def test_a_send_the_transport_refused_is_marked_unsent_so_the_sweep_sends_it_within_seconds(
+    own_db: Database, settings: Settings, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = uuid.uuid4().hex
+    with own_db.tenant_transaction(world.tenant_id) as s:
+        job_id = enqueue(s, "test.record", {"bucket": bucket, "n": 1}, key=bucket)
+    queue = make_queue(own_db, settings, tmp_path, "sqlite")
+
+    def refuse(*args: Any, **kw: Any) -> None:
+        raise ConnectionError("Redis is restarting")
+
+    monkeypatch.setattr(queue.huey, "enqueue", refuse)
+    queue.wake([job_id])  # not started: no relay thread, so dispatch by hand
+    queue._fresh.append(job_id)
+    with pytest.raises(ConnectionError):
+        queue.dispatch_fresh()
+    with own_db.tenant_read(world.tenant_id) as s:
+        assert s.scalar(select(Job.dispatched_at).where(Job.id == job_id)) is None, "not left as sent"
+    monkeypatch.undo()
+    assert queue.sweep(utcnow() + timedelta(seconds=3)) == 1, "the next sweep sends it, not after the redelivery delay"
+
+
+def test_a_redis_that_lost_its_messages_is_noticed_once(own_db: Database, settings: Settings, tmp_path: Path) -> None:
+    queue = make_queue(own_db, settings, tmp_path, "redis")
+    try:
+        assert queue.transport_lost() is False
+        assert queue.transport_lost() is False
+        queue.huey.storage.conn.delete(
+            f"huey.epoch.{queue.huey.storage.name}"
+        )  # what a restart without persistence does
+        assert queue.transport_lost() is True
+        assert queue.transport_lost() is False
+    finally:
+        queue.huey.storage.conn.delete(f"huey.epoch.{queue.huey.storage.name}")
+    assert make_queue(own_db, settings, tmp_path, "sqlite").transport_lost() is False

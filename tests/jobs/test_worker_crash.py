@@ -64,7 +64,7 @@ def wait_for(check: Callable[[], bool], seconds: float, what: str, log: Path) ->
         time.sleep(0.02)
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("transport", ["sqlite", "redis"])
 def test_killing_a_worker_mid_turns_loses_nothing_and_answers_each_message_once(
     own_db: Database, settings: Settings, tmp_path: Path, transport: str
@@ -93,7 +93,7 @@ def test_killing_a_worker_mid_turns_loses_nothing_and_answers_each_message_once(
     doomed = start_worker(settings, tmp_path, redis_url, log)
     survivor = start_worker(settings, tmp_path, redis_url, log)
     try:
-        wait_for(lambda: answered() >= 5 and running_on(doomed) > 0, 60, "a turn running on the first worker", log)
+        wait_for(lambda: answered() >= 5 and running_on(doomed) > 0, 150, "a turn running on the first worker", log)
         os.kill(doomed.pid, signal.SIGKILL)  # kill -9: no shutdown, no clean-up
         doomed.wait(10)
         assert answered() < len(messages), "killed in the middle of the turns"

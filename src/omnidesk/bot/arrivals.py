@@ -53,7 +53,7 @@ def assign_arrivals(session: Session, actor: Actor, arrivals: Sequence[Arrival])
     if unassigned:
         _queue_for_a_person(session, unassigned)
     turns = [
-        (a.conversation_id, a.message_id)
+        (a.conversation_id, a.message_id, a.seq)
         for a in arrivals
         if a.conversation_id in held and not a.relayed and a.kind == "text"
     ]

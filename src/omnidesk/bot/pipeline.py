@@ -75,14 +75,20 @@ def held_by_bot(session: Session, conversation_id: uuid.UUID) -> bool:
 TURN = "bot.turn"
 
 
-def queue_turns(session: Session, turns: list[tuple[uuid.UUID, uuid.UUID]]) -> None:
-    """Queue the assistant's turn for each ``(conversation, customer message)`` in the caller's transaction; the
-    message id is the job's key, so a message is answered by one job however often this is called."""
+def queue_turns(session: Session, turns: list[tuple[uuid.UUID, uuid.UUID, int]]) -> None:
+    """Queue the assistant's turn for each ``(conversation, customer message, its seq)`` in the caller's
+    transaction; the message id is the job's key, so a message is answered by one job however often this is called.
+    The turns of one conversation are one serial: they run one after the other in message order, never in
+    parallel on two workers (the second turn reads the state the first one left)."""
     jobs.enqueue_many(
         session,
         TURN,
-        [(str(message_id), {"conversation_id": str(cid), "message_id": str(message_id)}) for cid, message_id in turns],
+        [
+            (str(message_id), {"conversation_id": str(cid), "message_id": str(message_id)})
+            for cid, message_id, _ in turns
+        ],
         max_attempts=3,
+        serials=[(f"conversation:{cid}", seq) for cid, _, seq in turns],
     )
 
 

@@ -88,6 +88,7 @@ class Arrival:
     relayed: bool
     actor: Actor
     kind: str = "text"  # the stored message's kind: text, or an attachment
+    seq: int = 0  # the message's place in its conversation
 
 
 IntakePolicy = Callable[[Session, Actor, Sequence[Arrival]], set[uuid.UUID]]
@@ -246,6 +247,7 @@ def receive_messages(
             relayed,
             audited_as,
             known[key]["kind"],
+            known[key]["seq"],
         )
         for key, c, _, audited_as in created
     ]

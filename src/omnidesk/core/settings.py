@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under data_dir")
     redis_url: str | None = None
+    redis_prefix: str = Field(
+        default="omnidesk",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="first part of every Redis key and channel (and the job queue's name): several deployments "
+        "(or test runs) can share one Redis",
+    )
     secret_key: str | None = Field(default=None, min_length=32, repr=False)
     secret_key_previous: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -94,6 +100,15 @@ class Settings(BaseSettings):
         le=3600,
         description="a customer message the assistant has not started answering after this goes to people, "
         "with a holding message",
+    )
+    worker_metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of an `omnidesk worker` process's own GET /metrics (0: none); see worker_metrics_host",
+    )
+    worker_metrics_host: str = Field(
+        default="127.0.0.1", description="interface the worker's /metrics listens on (loopback unless scraped remotely)"
     )
     jobs_immediate: bool = Field(
         default=False, description="run each job in the committing thread right after the commit (tests, scripts)"

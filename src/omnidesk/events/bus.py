@@ -95,22 +95,23 @@ async def _drain(queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
 class RedisBus:
     """Fan-out across processes through Redis pub/sub."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "omnidesk") -> None:
         import redis
 
         self._url = url
+        self._prefix = prefix
         self._client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
     def publish(self, channel: str, event: Event) -> None:
         try:
-            self._client.publish(f"omnidesk:{channel}", json.dumps(event, default=str))
+            self._client.publish(f"{self._prefix}:{channel}", json.dumps(event, default=str))
         except Exception:  # the write is committed; subscribers resync by last seen id
             log.exception("could not publish event to Redis")
 
     def publish_many(self, channel: str, events: list[Event]) -> None:
         """One Redis message carrying the list: every subscribing process decodes one message, not one per event."""
         try:
-            self._client.publish(f"omnidesk:{channel}", json.dumps(events, default=str))
+            self._client.publish(f"{self._prefix}:{channel}", json.dumps(events, default=str))
         except Exception:
             log.exception("could not publish events to Redis")
 
@@ -120,7 +121,7 @@ class RedisBus:
 
         client = aioredis.Redis.from_url(self._url)
         pubsub = client.pubsub()
-        await pubsub.subscribe(f"omnidesk:{channel}")
+        await pubsub.subscribe(f"{self._prefix}:{channel}")
         await _confirmed(pubsub)
         try:
             yield _redis_messages(pubsub)
@@ -161,5 +162,5 @@ async def _redis_messages(pubsub: Any) -> AsyncIterator[Event]:
             yield decoded
 
 
-def make_bus(redis_url: str | None) -> EventBus:
-    return RedisBus(redis_url) if redis_url else MemoryBus()
+def make_bus(redis_url: str | None, prefix: str = "omnidesk") -> EventBus:
+    return RedisBus(redis_url, prefix) if redis_url else MemoryBus()

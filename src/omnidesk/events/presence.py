@@ -45,14 +45,14 @@ class MemoryPresence:
 class RedisPresence:
     """One sorted set per tenant: member ``<staff>:<connection>``, score = last heartbeat (Unix seconds)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "omnidesk") -> None:
         import redis
 
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
 
-    @staticmethod
-    def _key(tenant_id: uuid.UUID) -> str:
-        return f"omnidesk:presence:{tenant_id}"
+    def _key(self, tenant_id: uuid.UUID) -> str:
+        return f"{self._prefix}:presence:{tenant_id}"
 
     def touch(self, tenant_id: uuid.UUID, staff_id: uuid.UUID, connection_id: str) -> None:
         key = self._key(tenant_id)
@@ -78,5 +78,5 @@ class RedisPresence:
         return frozenset(out)
 
 
-def make_presence(redis_url: str | None) -> PresenceStore:
-    return RedisPresence(redis_url) if redis_url else MemoryPresence()
+def make_presence(redis_url: str | None, prefix: str = "omnidesk") -> PresenceStore:
+    return RedisPresence(redis_url, prefix) if redis_url else MemoryPresence()

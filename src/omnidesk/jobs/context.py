@@ -45,7 +45,7 @@ class JobContext:
         if name == "presence":
             from omnidesk.events.presence import make_presence
 
-            return make_presence(self.settings.redis_url)
+            return make_presence(self.settings.redis_url, self.settings.redis_prefix)
         if name == "brains":
             from omnidesk.bot.brains import Brains
             from omnidesk.security.keys import Purpose, for_purpose

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from sqlalchemy import select, update
 
 from omnidesk.core.db import utcnow
-from omnidesk.jobs import maintenance
+from omnidesk.jobs import maintenance, serials
 from omnidesk.jobs.context import JobContext
 from omnidesk.jobs.models import Job, JobState
 from omnidesk.jobs.registry import job, periodic
@@ -130,19 +130,21 @@ def late_bot_turns(ctx: JobContext) -> int:
     cutoff = now - timedelta(seconds=ctx.settings.bot_turn_max_lag_seconds)
     with ctx.db.platform_read() as s:
         late = s.execute(
-            select(Job.id, Job.tenant_id, Job.payload, Job.created_at)
+            select(Job.id, Job.tenant_id, Job.payload, Job.created_at, Job.serial)
             .where(Job.kind == pipeline.TURN, Job.state == JobState.QUEUED, Job.created_at < cutoff)
             .order_by(Job.created_at)
             .limit(200)
         ).all()
     handed = 0
-    for job_id, tenant_id, payload, created_at in late:
+    for job_id, tenant_id, payload, created_at, serial in late:
         with ctx.db.tenant_transaction(tenant_id) as s:
             settled = s.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.state == JobState.QUEUED)
                 .values(state=JobState.DONE, finished_at=now, last_error="passed to people: waited too long")
             ).rowcount  # type: ignore[attr-defined]
+            if settled:  # the conversation's next turn need not wait for this one any more (the sweep sends it)
+                serials.release_next(s.connection(), tenant_id, serial)
             if settled and pipeline.hand_over_delayed(
                 s, tenant_id, uuid.UUID(payload["conversation_id"]), uuid.UUID(payload["message_id"]),
                 (now - created_at).total_seconds(),

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -33,6 +33,8 @@ class Job(TenantOwned, Base):
         UniqueConstraint("tenant_id", "kind", "key"),
         # The relay's and the metrics' scan: what is owed, oldest first.
         Index("ix_jobs_state_run_after", "state", "run_after"),
+        # The claim's check for an earlier or running job of the same serial.
+        Index("ix_jobs_tenant_serial", "tenant_id", "serial", "state"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -48,6 +50,10 @@ class Job(TenantOwned, Base):
     locked_by: Mapped[str | None] = mapped_column(String(100), default=None)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Jobs of one tenant with the same serial (e.g. ``conversation:<id>``) run one at a time, in ``serial_seq``
+    # order: a worker claims one only while no other of its serial is running and none with a lower seq is queued.
+    serial: Mapped[str | None] = mapped_column(String(200), default=None)
+    serial_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 

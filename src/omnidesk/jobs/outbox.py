@@ -47,13 +47,19 @@ def enqueue_many(
     *,
     run_after: datetime | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    serials: Sequence[tuple[str, int]] | None = None,
 ) -> list[uuid.UUID]:
-    """Queue several jobs of one kind in one statement (a batch of customer messages); returns the new ids."""
+    """Queue several jobs of one kind in one statement (a batch of customer messages); returns the new ids.
+
+    ``serials``, one ``(serial, seq)`` per item: jobs of one serial run one at a time, lowest seq first (the
+    assistant's turns of one conversation, by message seq), whichever worker of the cluster claims them."""
     tenant_id = session.info.get("tenant_id")
     if tenant_id is None:
         raise ValueError("jobs are queued from a tenant's transaction")
     if not items:
         return []
+    if serials is not None and len(serials) != len(items):
+        raise ValueError("one (serial, seq) per job")
     now = utcnow()
     rows = [
         {
@@ -68,8 +74,10 @@ def enqueue_many(
             "run_after": run_after or now,
             "last_error": "",
             "created_at": now,
+            "serial": serials[n][0] if serials else None,
+            "serial_seq": serials[n][1] if serials else None,
         }
-        for key, payload in items
+        for n, (key, payload) in enumerate(items)
     ]
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(Job).values(rows).on_conflict_do_nothing().returning(Job.id)

@@ -37,12 +37,13 @@ from typing import Any
 
 from huey import Huey, PriorityRedisHuey, SqliteHuey
 from huey.consumer import Consumer
+from huey.storage import RedisStorage
 from prometheus_client import Counter, Histogram
 from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from omnidesk.core.db import utcnow
-from omnidesk.jobs import registry
+from omnidesk.jobs import registry, serials
 from omnidesk.jobs.context import JobContext
 from omnidesk.jobs.models import Job, JobSchedule, JobState
 
@@ -77,6 +78,7 @@ _CLAIM = (
             and_(_T.c.state == JobState.QUEUED, _T.c.run_after <= bindparam("now")),
             and_(_T.c.state == JobState.RUNNING, _T.c.lease_until < bindparam("now")),
         ),
+        serials.ITS_TURN,
     )
     .values(
         state=JobState.RUNNING,
@@ -85,13 +87,18 @@ _CLAIM = (
         locked_by=bindparam("me"),
         started_at=bindparam("now"),
     )
-    .returning(_T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at)
+    .returning(_T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at, _T.c.serial)
 )
 _MINE = and_(_T.c.locked_by == bindparam("me"), _T.c.state == JobState.RUNNING)
 _DONE = (
     update(_T)
     .where(_T.c.id == bindparam("jid"), _MINE)
     .values(state=JobState.DONE, finished_at=bindparam("now"), lease_until=None, last_error="")
+)
+_UNSENT = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.state == JobState.QUEUED)
+    .values(dispatched_at=None)
 )
 _RENEW = update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE).values(lease_until=bindparam("lease"))
 _DISPATCH = (
@@ -112,7 +119,9 @@ def backoff(attempts: int, base: float = 5.0) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
-def make_huey(settings: Any, *, name: str = "omnidesk", immediate: bool = False) -> Huey:
+def make_huey(settings: Any, *, name: str | None = None, immediate: bool = False) -> Huey:
+    """The queue is named after ``OMNIDESK_REDIS_PREFIX`` (on Redis its key is ``huey.redis.<prefix>``)."""
+    name = name or settings.redis_prefix
     if immediate:
         return Huey(name, results=False, immediate=True)
     if settings.redis_url:
@@ -157,6 +166,7 @@ class JobQueue:
         self._consuming = False
         self._next_tick: dict[str, datetime] = {}
         self._previous: Any = None
+        self._epoch: str | None = None
         self._detach_on_stop = False
 
     # --- enqueue side ------------------------------------------------------------------------------------------
@@ -186,9 +196,32 @@ class JobQueue:
         self._wake.set()
 
     def _send(self, rows: list[tuple[uuid.UUID, str]]) -> None:
-        for job_id, kind in rows:
+        """Put "run job <id>" on the transport. If it fails (Redis unreachable), the rows not sent are marked
+        unsent again, so the sweep sends them within seconds once it answers, not after the redelivery delay."""
+        for n, (job_id, kind) in enumerate(rows):
             spec = registry.KINDS.get(kind)
-            self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
+            try:
+                self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
+            except Exception:
+                with contextlib.suppress(Exception), self.ctx.db.engine.begin() as conn:
+                    conn.execute(_UNSENT, {"ids": [r[0] for r in rows[n:]]})
+                raise
+
+    def transport_lost(self) -> bool:
+        """True (once per process) when the Redis transport lost what it held since the last call: restarted
+        without persistence, or flushed. A marker key is set once with a random value; when it is gone or another
+        process has set a new one, the messages sent before may be gone with it."""
+        storage = self.huey.storage
+        if not isinstance(storage, RedisStorage):  # huey's SQLite file: lost only if deleted (redelivery covers it)
+            return False
+        conn = storage.conn
+        key = f"huey.epoch.{storage.name}"
+        conn.set(key, uuid.uuid4().hex, nx=True)
+        raw = conn.get(key)
+        epoch = raw.decode() if isinstance(raw, bytes) else str(raw)
+        lost = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
+        return lost
 
     def dispatch_fresh(self) -> int:
         ids: list[uuid.UUID] = []
@@ -201,16 +234,19 @@ class JobQueue:
         self._send([(r[0], r[1]) for r in rows])
         return len(rows)
 
-    def sweep(self, now: datetime | None = None) -> int:
-        """Send again what is owed: never sent, sent and lost, back-off over, or its worker died."""
+    def sweep(self, now: datetime | None = None, *, lost_before: datetime | None = None) -> int:
+        """Send again what is owed: never sent, sent and lost, back-off over, or its worker died. ``lost_before``:
+        the transport lost its messages (a Redis restart), so every queued job sent before then is sent again
+        (a job delivered twice is claimed once)."""
         now = now or utcnow()
+        lost_before = lost_before or now - self.redeliver
         owed = or_(
             and_(
                 Job.state == JobState.QUEUED,
                 Job.run_after <= now,
                 or_(
                     and_(Job.dispatched_at.is_(None), Job.created_at < now - GRACE),
-                    Job.dispatched_at < now - self.redeliver,
+                    Job.dispatched_at < lost_before,
                 ),
             ),
             and_(
@@ -234,12 +270,16 @@ class JobQueue:
     def run_job(self, job_id: str) -> None:
         """The huey task: claim, run, mark. Never raises (huey's own retries are not used: the table counts)."""
         jid = uuid.UUID(job_id)
-        now = utcnow()
         with self.ctx.db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(serials.LOCK, {"jid": jid})
+            now = utcnow()  # once the locks are held: a start never predates the end it waited for
             row = conn.execute(_CLAIM, {"jid": jid, "now": now, "lease": now + self.lease, "me": self.me}).first()
         if row is None:
-            return  # done, not due, or another worker has it
-        tenant_id, kind, payload, attempts, max_attempts, created_at = row
+            # Done, not due, another worker has it, or an earlier job of its serial has not finished (that one's
+            # end releases it: see serials.release_next).
+            return
+        tenant_id, kind, payload, attempts, max_attempts, created_at, serial = row
         if attempts == 1:
             LAG.labels(kind).observe(max((now - created_at).total_seconds(), 0.0))
         spec = registry.KINDS.get(kind)
@@ -251,16 +291,27 @@ class JobQueue:
             spec.handler(self.ctx, tenant_id, dict(payload or {}))
         except Exception as exc:
             log.warning("job failed", exc_info=True, extra={"job_id": job_id, "kind": kind, "attempt": attempts})
-            self._failed(jid, kind, attempts, max_attempts if spec else attempts, exc)
+            self._failed(jid, kind, attempts, max_attempts if spec else attempts, exc, (tenant_id, serial))
         else:
             RUNS.labels(kind).inc()
             with self.ctx.db.engine.begin() as conn:
                 conn.execute(_DONE, {"jid": jid, "me": self.me, "now": utcnow()})
+                released = serials.release_next(conn, tenant_id, serial)
+            self._send_released(released)
         finally:
             with self._inflight_lock:
                 self._inflight.discard(jid)
 
-    def _failed(self, jid: uuid.UUID, kind: str, attempts: int, max_attempts: int, exc: BaseException) -> None:
+    def _send_released(self, ids: list[uuid.UUID]) -> None:
+        """The next job of a serial goes out now (through the relay, as a fresh commit's jobs do); in immediate
+        mode the committing thread runs the queued jobs one after the other anyway."""
+        if ids and not self.immediate:
+            self.wake(ids)
+
+    def _failed(
+        self, jid: uuid.UUID, kind: str, attempts: int, max_attempts: int, exc: BaseException,
+        serial: tuple[uuid.UUID, str | None] = (uuid.UUID(int=0), None),
+    ) -> None:  # fmt: skip
         FAILURES.labels(kind).inc()
         error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:2000]
         now = utcnow()
@@ -270,12 +321,16 @@ class JobQueue:
         else:
             values = {"state": JobState.QUEUED, "run_after": now + backoff(attempts), "lease_until": None,
                       "dispatched_at": None}  # fmt: skip
+        released: list[uuid.UUID] = []
         with self.ctx.db.platform_transaction() as s:
             s.execute(
                 update(Job)
                 .where(Job.id == jid, Job.locked_by == self.me, Job.state == JobState.RUNNING)
                 .values(last_error=error, **values)
             )
+            if values["state"] == JobState.DEAD:  # a retry keeps its place; a dead letter lets the next one run
+                released = serials.release_next(s.connection(), *serial)
+        self._send_released(released)
 
     def heartbeat(self) -> None:
         with self._inflight_lock:
@@ -378,7 +433,13 @@ class JobQueue:
                     self.heartbeat()
                 if clock >= next_sweep:
                     next_sweep = clock + SWEEP_EVERY
-                    self.sweep()
+                    if self.transport_lost():
+                        log.warning("the job queue's Redis lost its messages (restarted?); sending queued jobs again")
+                        cutoff = utcnow()
+                        while self.sweep(lost_before=cutoff) == SWEEP_BATCH:
+                            pass  # a backlog: what one pass sent is marked after the cutoff, so this ends
+                    else:
+                        self.sweep()
                     self.due_ticks()
             except Exception:  # keep relaying; the table still holds everything owed
                 log.exception("job relay pass failed")

@@ -36,15 +36,16 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "omnidesk") -> None:
         import redis
 
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
 
     def hit(self, key: str, limit: int, window_seconds: int) -> None:
         now = int(time.time())
         window = now // window_seconds
-        redis_key = f"omnidesk:rl:{key}:{window}"
+        redis_key = f"{self._prefix}:rl:{key}:{window}"
         pipe = self._client.pipeline()
         pipe.incr(redis_key)
         pipe.expire(redis_key, window_seconds + 1)
@@ -56,5 +57,5 @@ class RedisRateLimiter:
             )
 
 
-def make_rate_limiter(redis_url: str | None) -> RateLimiter:
-    return RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+def make_rate_limiter(redis_url: str | None, prefix: str = "omnidesk") -> RateLimiter:
+    return RedisRateLimiter(redis_url, prefix) if redis_url else MemoryRateLimiter()

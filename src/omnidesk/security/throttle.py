@@ -77,28 +77,29 @@ class RedisLoginThrottle:
     """Two keys per account: a failure counter that expires a day after the last failure, and a block marker that
     expires when the delay is over (its TTL is the Retry-After every process reports)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, prefix: str = "omnidesk") -> None:
         import redis
 
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._prefix = prefix
 
     def wait_seconds(self, key: str) -> int:
-        ttl = int(self._client.pttl(f"omnidesk:lt:block:{key}"))
+        ttl = int(self._client.pttl(f"{self._prefix}:lt:block:{key}"))
         return max((ttl + 999) // 1000, 1) if ttl > 0 else 0
 
     def failed(self, key: str, policy: Policy) -> int:
         pipe = self._client.pipeline()
-        pipe.incr(f"omnidesk:lt:n:{key}")
-        pipe.expire(f"omnidesk:lt:n:{key}", MEMORY_SECONDS)
+        pipe.incr(f"{self._prefix}:lt:n:{key}")
+        pipe.expire(f"{self._prefix}:lt:n:{key}", MEMORY_SECONDS)
         failures = int(pipe.execute()[0])
         delay = policy.delay(failures)
         if delay:
-            self._client.set(f"omnidesk:lt:block:{key}", "1", ex=delay)
+            self._client.set(f"{self._prefix}:lt:block:{key}", "1", ex=delay)
         return delay
 
     def succeeded(self, key: str) -> None:
-        self._client.delete(f"omnidesk:lt:n:{key}", f"omnidesk:lt:block:{key}")
+        self._client.delete(f"{self._prefix}:lt:n:{key}", f"{self._prefix}:lt:block:{key}")
 
 
-def make_login_throttle(redis_url: str | None) -> LoginThrottle:
-    return RedisLoginThrottle(redis_url) if redis_url else MemoryLoginThrottle()
+def make_login_throttle(redis_url: str | None, prefix: str = "omnidesk") -> LoginThrottle:
+    return RedisLoginThrottle(redis_url, prefix) if redis_url else MemoryLoginThrottle()

@@ -95,11 +95,11 @@ GC_YOUNG_THRESHOLD = 10_000
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None, bus: EventBus | None = None) -> FastAPI:
     settings = settings or get_settings()
-    bus = bus or make_bus(settings.redis_url)
+    bus = bus or make_bus(settings.redis_url, settings.redis_prefix)
     db = db or Database(settings.effective_database_url, bus=bus)
     if db.bus is None:
         db.bus = bus
-    presence = make_presence(settings.redis_url)
+    presence = make_presence(settings.redis_url, settings.redis_prefix)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.settings = settings
     app.state.db = db
     app.state.bus = bus
-    app.state.rate_limiter = make_rate_limiter(settings.redis_url)
+    app.state.rate_limiter = make_rate_limiter(settings.redis_url, settings.redis_prefix)
     app.state.brains = Brains(settings.bot_encoder, for_purpose(settings, Purpose.TENANT_SECRETS))
     app.state.outbound = OutboundPolicy.from_settings(settings)
     app.state.assistant = Assistant(app.state.outbound)
@@ -148,7 +148,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     jobs = JobQueue(JobContext(db, settings, presence=presence, brains=app.state.brains, assistant=app.state.assistant))
     jobs.attach()
     app.state.jobs = jobs
-    app.state.login_throttle = make_login_throttle(settings.redis_url)
+    app.state.login_throttle = make_login_throttle(settings.redis_url, settings.redis_prefix)
     app.state.socket_check = functools.partial(auth.socket_still_allowed, db)
     app.state.blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
     template_dir = Path(str(resources.files("omnidesk.web").joinpath("templates")))
