@@ -1,7 +1,7 @@
 """Jobs that must not run in parallel: a serial (one at a time per tenant and serial, in serial_seq order)
 
-Revision ID: 0016_faults
-Revises: 0014_webhooks
+Revision ID: 0018_job_serials
+Revises: 0017_contact_merge
 Create Date: 2026-12-07 17:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_faults"
-down_revision: str | None = "0014_webhooks"
+revision: str = "0018_job_serials"
+down_revision: str | None = "0017_contact_merge"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
