@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from omnidesk.bot import pipeline
 from omnidesk.bot.brains import Brains
@@ -45,3 +46,21 @@ def take_turn(
             conversation = s.get(Conversation, conversation_id)
             if conversation is not None:
                 routing.enqueue(s, system_actor(tenant_id), conversation)
+
+
+def take_turns(
+    db: Database, brains: Brains, assistant: Assistant, turns: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]
+) -> int:
+    """Many ``(tenant, conversation, message)`` turns at once (the ``bot.turn`` jobs a worker took together):
+    per tenant one read, the assistant's thinking, one write (``pipeline.respond_many``). Raises if a tenant's
+    batch fails: the job queue then runs each of those turns alone (:func:`take_turn`, which hands a conversation
+    to people when the assistant cannot answer it)."""
+    by_tenant: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+    for tenant_id, conversation_id, message_id in turns:
+        by_tenant.setdefault(tenant_id, []).append((conversation_id, message_id))
+    written = 0
+    for tenant_id, items in by_tenant.items():
+        written += pipeline.respond_many(
+            db, tenant_id, items, brains=brains, assistant=assistant, on_hand_over=route_or_ticket
+        )
+    return written
