@@ -220,13 +220,16 @@ def respond_many(
     brains: Brains,
     assistant: Assistant,
     on_hand_over: HandoverHook | None = None,
+    rounds: int = 3,
 ) -> int:
     """:func:`respond` for many ``(conversation, customer message)`` turns of one tenant at once: one read
     transaction loads every message, conversation, holder and customer and the brain once; the assistant thinks
     about each (in the conversation's order, its state carried from turn to turn); one write transaction stores
     every reply through the one outbound writer (``do_post_messages``: group commit). The same checks as
     :func:`respond` (the bot still holds it, the message not answered yet, under the conversations' row locks)
-    keep it at most one reply per customer message. Returns the number of replies written.
+    keep it at most one reply per customer message; a conversation whose state another run moved meanwhile
+    (another process answered one of its turns) is thought about again from that state, up to ``rounds`` times.
+    Returns the number of replies written.
     """
     message_ids = {mid for _, mid in turns}
     with db.tenant_read(tenant_id) as s:
@@ -266,7 +269,7 @@ def respond_many(
     )
     if brain.model is not None:  # one batch through the encoders; each turn below then finds its text cached
         brain.model.warm([m.body for m in pending])
-    thought: list[tuple[Message, Reply, list[dict[str, Any]], str]] = []
+    thought: list[tuple[Message, Reply, list[dict[str, Any]], str, str | None]] = []
     handed: set[uuid.UUID] = set()
     for message in pending:
         cid = message.conversation_id
@@ -279,7 +282,7 @@ def respond_many(
                                 "entities": reply.entities, "intent": (reply.intent or {}).get("label")}]  # fmt: skip
         summary = _handover_summary(assistant, brain, reply, attempts) if reply.kind == "hand_over" else ""
         memory[cid] = (dict(reply.state), attempts, str(message.id))
-        thought.append((message, reply, attempts, summary))
+        thought.append((message, reply, attempts, summary, last))
         if reply.kind == "hand_over":
             handed.add(cid)
     if not thought:
@@ -290,7 +293,7 @@ def respond_many(
             c.id: c
             for c in s.scalars(
                 select(Conversation)
-                .where(Conversation.id.in_({m.conversation_id for m, *_ in thought}))
+                .where(Conversation.id.in_({t[0].conversation_id for t in thought}))
                 .order_by(Conversation.id)
                 .with_for_update()
             )
@@ -301,9 +304,16 @@ def respond_many(
         }
         answered = _answered_many(s, set(locked), message_ids)
         replies: list[conversation_actions.Outgoing] = []
-        for message, reply, attempts, summary in thought:
+        stale: set[uuid.UUID] = set()
+        for message, reply, attempts, summary, last in thought:
             cid = message.conversation_id
             conversation, holder = locked.get(cid), holders.get(cid)
+            moved = holder is not None and holder.handled_by == "bot" and holder.state.get("last_message") != last
+            if cid in stale or moved:
+                # another run answered a turn of this conversation while the assistant was thinking about this
+                # one: think again from the state it left (below, after this commit)
+                stale.add(cid)
+                continue
             if (
                 conversation is None
                 or holder is None
@@ -323,6 +333,10 @@ def respond_many(
             replies.append(_outgoing(conversation, message.id, reply, text))
         s.flush()
         conversation_actions.do_post_messages(s, system, replies)
+    again = [(m.conversation_id, m.id) for m, *_ in thought if m.conversation_id in stale]
+    if again and rounds > 1:
+        return len(replies) + respond_many(db, tenant_id, again, brains=brains, assistant=assistant,
+                                           on_hand_over=on_hand_over, rounds=rounds - 1)  # fmt: skip
     return len(replies)
 
 

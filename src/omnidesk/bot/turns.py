@@ -8,6 +8,7 @@ policy (``bot.arrivals``) when the assistant holds the conversation; the job que
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 
@@ -21,6 +22,12 @@ from omnidesk.core.db import Database
 from omnidesk.routing import actions as routing
 
 log = logging.getLogger("omnidesk.bot")
+
+_ONE_BATCH_AT_A_TIME = threading.Lock()
+"""A process works one batch of turns at a time: a conversation's consecutive turns are then never thought about
+side by side from the same old state (the next batch reads what the previous one wrote), and a backlog of turns
+holds one job thread, never all of them (ticks, webhooks and imports keep the other). One batch at a time costs
+no throughput: the assistant's thinking is Python holding the GIL anyway."""
 
 
 def take_turn(
@@ -59,8 +66,9 @@ def take_turns(
     for tenant_id, conversation_id, message_id in turns:
         by_tenant.setdefault(tenant_id, []).append((conversation_id, message_id))
     written = 0
-    for tenant_id, items in by_tenant.items():
-        written += pipeline.respond_many(
-            db, tenant_id, items, brains=brains, assistant=assistant, on_hand_over=route_or_ticket
-        )
+    with _ONE_BATCH_AT_A_TIME:
+        for tenant_id, items in by_tenant.items():
+            written += pipeline.respond_many(
+                db, tenant_id, items, brains=brains, assistant=assistant, on_hand_over=route_or_ticket
+            )
     return written

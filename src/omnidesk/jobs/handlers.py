@@ -30,7 +30,15 @@ LATE_TURNS = Counter(
 # --- jobs enqueued in a transaction ------------------------------------------------------------------------------
 
 
-@job("bot.turn", priority=5)
+def bot_turns(ctx: JobContext, items: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    """Many turns at once (``bot.turns.take_turns``): one read, the assistant's thinking, one write per tenant."""
+    from omnidesk.bot.turns import take_turns
+
+    take_turns(ctx.db, ctx.brains, ctx.assistant,
+               [(t, uuid.UUID(p["conversation_id"]), uuid.UUID(p["message_id"])) for t, p in items])  # fmt: skip
+
+
+@job("bot.turn", priority=5, batch=bot_turns)
 def bot_turn(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
     """The assistant answers one customer message: ``bot.turns.take_turn`` (queued by ``bot.arrivals`` in the
     transaction that stored the message)."""

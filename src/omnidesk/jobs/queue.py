@@ -61,6 +61,7 @@ LAG = Histogram(
 
 SWEEP_EVERY = 1.0
 SWEEP_BATCH = 500
+RUN_BATCH = 200  # jobs of a batchable kind (bot turns) one worker takes together
 GRACE = timedelta(seconds=2)  # a fresh row is its own process's to send for this long
 MAX_BACKOFF = timedelta(hours=1)
 NICE = 10
@@ -87,10 +88,30 @@ _CLAIM = (
     )
     .returning(_T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at)
 )
+_CLAIMABLE = or_(
+    and_(_T.c.state == JobState.QUEUED, _T.c.run_after <= bindparam("now")),
+    and_(_T.c.state == JobState.RUNNING, _T.c.lease_until < bindparam("now")),
+)
+_CLAIMED = dict(
+    state=JobState.RUNNING,
+    attempts=_T.c.attempts + 1,
+    lease_until=bindparam("lease"),
+    locked_by=bindparam("me"),
+    started_at=bindparam("now"),
+)
+_RETURNED = (_T.c.id, _T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at)
+_CLAIM_MANY = (
+    update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _CLAIMABLE).values(**_CLAIMED).returning(*_RETURNED)
+)
 _MINE = and_(_T.c.locked_by == bindparam("me"), _T.c.state == JobState.RUNNING)
 _DONE = (
     update(_T)
     .where(_T.c.id == bindparam("jid"), _MINE)
+    .values(state=JobState.DONE, finished_at=bindparam("now"), lease_until=None, last_error="")
+)
+_DONE_MANY = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE)
     .values(state=JobState.DONE, finished_at=bindparam("now"), lease_until=None, last_error="")
 )
 _RENEW = update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE).values(lease_until=bindparam("lease"))
@@ -147,6 +168,7 @@ class JobQueue:
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._job_task = self.huey.task(name="omnidesk_job")(self.run_job)
         self._tick_task = self.huey.task(name="omnidesk_tick")(self.run_tick)
+        self._batch_task = self.huey.task(name="omnidesk_jobs")(self.run_batch)
         self._fresh: deque[uuid.UUID] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -186,9 +208,17 @@ class JobQueue:
         self._wake.set()
 
     def _send(self, rows: list[tuple[uuid.UUID, str]]) -> None:
+        batches: dict[str, list[str]] = {}
         for job_id, kind in rows:
             spec = registry.KINDS.get(kind)
+            if spec is not None and spec.batch is not None:
+                batches.setdefault(kind, []).append(str(job_id))
+                continue
             self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
+        for kind, ids in batches.items():  # what one commit queued (a batch of customer messages) runs together
+            priority = registry.KINDS[kind].priority
+            for start in range(0, len(ids), RUN_BATCH):
+                self.huey.enqueue(self._batch_task.s(kind, ids[start : start + RUN_BATCH], priority=priority))
 
     def dispatch_fresh(self) -> int:
         ids: list[uuid.UUID] = []
@@ -259,6 +289,73 @@ class JobQueue:
         finally:
             with self._inflight_lock:
                 self._inflight.discard(jid)
+
+    def run_batch(self, kind: str, job_ids: list[str]) -> None:
+        """The huey task for a batchable kind: claim these jobs and, up to ``RUN_BATCH``, any others of the kind
+        that are due (a backlog is worked in batches as large as it is, however it was sent), run them with the
+        kind's batch handler in one go, mark them done together. If the batch handler raises, each job runs alone
+        (:meth:`run_one`), so one bad job cannot fail the others. Never raises."""
+        spec = registry.KINDS.get(kind)
+        if spec is None or spec.batch is None:
+            for job_id in job_ids:
+                self.run_job(job_id)
+            return
+        now = utcnow()
+        params = {"now": now, "lease": now + self.lease, "me": self.me}
+        with self.ctx.db.engine.begin() as conn:
+            rows = list(conn.execute(_CLAIM_MANY, {**params, "ids": [uuid.UUID(j) for j in job_ids]}).all())
+            room = RUN_BATCH - len(rows)
+            if room > 0:
+                due = (
+                    select(_T.c.id)
+                    .where(_T.c.state == JobState.QUEUED, _T.c.run_after <= now, _T.c.kind == kind)
+                    .order_by(_T.c.run_after)
+                    .limit(room)
+                )
+                if conn.dialect.name == "postgresql":
+                    due = due.with_for_update(skip_locked=True)
+                extra = conn.execute(
+                    update(_T).where(_T.c.id.in_(due.scalar_subquery()), _CLAIMABLE).values(**_CLAIMED)
+                    .returning(*_RETURNED), params,
+                ).all()  # fmt: skip
+                rows.extend(extra)
+        if not rows:
+            return
+        ids = [r[0] for r in rows]
+        for row in rows:
+            if row[4] == 1:
+                LAG.labels(kind).observe(max((now - row[6]).total_seconds(), 0.0))
+        with self._inflight_lock:
+            self._inflight.update(ids)
+        try:
+            spec.batch(self.ctx, [(r[1], dict(r[3] or {})) for r in rows])
+        except Exception:
+            log.warning("job batch failed; running its jobs one by one", exc_info=True,
+                        extra={"kind": kind, "jobs": len(rows)})  # fmt: skip
+            for row in rows:
+                self.run_one(row[0], row[1], kind, dict(row[3] or {}), row[4], row[5])
+        else:
+            RUNS.labels(kind).inc(len(rows))
+            with self.ctx.db.engine.begin() as conn:
+                conn.execute(_DONE_MANY, {"ids": ids, "me": self.me, "now": utcnow()})
+        finally:
+            with self._inflight_lock:
+                self._inflight.difference_update(ids)
+
+    def run_one(
+        self, jid: uuid.UUID, tenant_id: uuid.UUID, kind: str, payload: dict[str, Any], attempts: int, max_attempts: int
+    ) -> None:
+        """Run one claimed job with its kind's own handler and mark it (done, or failed: retry / dead letter)."""
+        spec = registry.KINDS[kind]
+        try:
+            spec.handler(self.ctx, tenant_id, payload)
+        except Exception as exc:
+            log.warning("job failed", exc_info=True, extra={"job_id": str(jid), "kind": kind, "attempt": attempts})
+            self._failed(jid, kind, attempts, max_attempts, exc)
+        else:
+            RUNS.labels(kind).inc()
+            with self.ctx.db.engine.begin() as conn:
+                conn.execute(_DONE, {"jid": jid, "me": self.me, "now": utcnow()})
 
     def _failed(self, jid: uuid.UUID, kind: str, attempts: int, max_attempts: int, exc: BaseException) -> None:
         FAILURES.labels(kind).inc()
