@@ -426,6 +426,7 @@ def main() -> None:
         help="visitors of the demo tenant in conversations the assistant holds: acks, replies, CPU per turn",
     )
     parser.add_argument("--drain", type=float, default=30, help="--assistant: seconds to wait for the last replies")
+    parser.add_argument("--show-log", action="store_true", help="--assistant: print the end of the server's log")
     parser.add_argument("--workers", type=int, default=1, help="--assistant cluster run: `omnidesk worker` processes")
     args = parser.parse_args()
     if args.assistant:
@@ -748,6 +749,8 @@ def main_assistant(args: argparse.Namespace) -> None:
             )
         finally:
             embedded.stop()
+            if args.show_log:
+                print((data / "e.log").read_text(errors="replace")[-6000:])
         if not args.no_cluster:
             run_assistant_cluster(data, args)
 

@@ -11,6 +11,7 @@ behind, :func:`hand_over_delayed` passes the conversation to people with a holdi
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -282,6 +283,7 @@ def respond_many(
                                 "entities": reply.entities, "intent": (reply.intent or {}).get("label")}]  # fmt: skip
         summary = _handover_summary(assistant, brain, reply, attempts) if reply.kind == "hand_over" else ""
         memory[cid] = (dict(reply.state), attempts, str(message.id))
+        time.sleep(0)  # hand the GIL over between turns: the socket intake and the event loop go first
         thought.append((message, reply, attempts, summary, last))
         if reply.kind == "hand_over":
             handed.add(cid)

@@ -61,7 +61,6 @@ LAG = Histogram(
 
 SWEEP_EVERY = 1.0
 SWEEP_BATCH = 500
-RUN_BATCH = 200  # jobs of a batchable kind (bot turns) one worker takes together
 GRACE = timedelta(seconds=2)  # a fresh row is its own process's to send for this long
 MAX_BACKOFF = timedelta(hours=1)
 NICE = 10
@@ -163,6 +162,7 @@ class JobQueue:
         self.immediate = settings.jobs_immediate if immediate is None else immediate
         self.huey = huey or make_huey(settings, immediate=self.immediate)
         self.workers = workers or settings.job_workers
+        self.batch_size = settings.job_batch_size
         self.lease = lease or timedelta(seconds=settings.job_lease_seconds)
         self.redeliver = redeliver or timedelta(seconds=settings.job_redeliver_seconds)
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -217,8 +217,8 @@ class JobQueue:
             self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
         for kind, ids in batches.items():  # what one commit queued (a batch of customer messages) runs together
             priority = registry.KINDS[kind].priority
-            for start in range(0, len(ids), RUN_BATCH):
-                self.huey.enqueue(self._batch_task.s(kind, ids[start : start + RUN_BATCH], priority=priority))
+            for start in range(0, len(ids), self.batch_size):
+                self.huey.enqueue(self._batch_task.s(kind, ids[start : start + self.batch_size], priority=priority))
 
     def dispatch_fresh(self) -> int:
         ids: list[uuid.UUID] = []
@@ -291,10 +291,10 @@ class JobQueue:
                 self._inflight.discard(jid)
 
     def run_batch(self, kind: str, job_ids: list[str]) -> None:
-        """The huey task for a batchable kind: claim these jobs and, up to ``RUN_BATCH``, any others of the kind
-        that are due (a backlog is worked in batches as large as it is, however it was sent), run them with the
-        kind's batch handler in one go, mark them done together. If the batch handler raises, each job runs alone
-        (:meth:`run_one`), so one bad job cannot fail the others. Never raises."""
+        """The huey task for a batchable kind: claim these jobs and any others of the kind that are due, up to
+        ``OMNIDESK_JOB_BATCH_SIZE`` (a backlog is worked in batches as large as it is, however it was sent); run
+        them with the kind's batch handler in one go and mark them done together. If the batch handler raises,
+        each job runs alone (:meth:`run_one`), so one bad job cannot fail the others. Never raises."""
         spec = registry.KINDS.get(kind)
         if spec is None or spec.batch is None:
             for job_id in job_ids:
@@ -304,7 +304,7 @@ class JobQueue:
         params = {"now": now, "lease": now + self.lease, "me": self.me}
         with self.ctx.db.engine.begin() as conn:
             rows = list(conn.execute(_CLAIM_MANY, {**params, "ids": [uuid.UUID(j) for j in job_ids]}).all())
-            room = RUN_BATCH - len(rows)
+            room = self.batch_size - len(rows)
             if room > 0:
                 due = (
                     select(_T.c.id)
