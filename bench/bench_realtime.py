@@ -604,7 +604,7 @@ async def run_assistant(base: str, pid: int, slug: str, key: str, args: argparse
         visitors = await make_visitors(http, base, slug, args.clients, opening="你好")
         setup = time.perf_counter() - setup_started
         deadline = time.perf_counter() + 60  # the opening messages' turns: let the assistant finish them first
-        while await bot_backlog(http, base) > 0 and time.perf_counter() < deadline:
+        while await bot_backlog(http, base) > 0 and time.perf_counter() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.25)
         ws_url = base.replace("http", "ws") + "/api/v1/realtime/ws"
         sockets = await open_many([ws_url] * len(visitors), [v.socket_token for v in visitors])
@@ -675,7 +675,7 @@ async def run_assistant(base: str, pid: int, slug: str, key: str, args: argparse
             await pace(started, n, args.rate)
         sent_for = time.perf_counter() - started
         deadline = time.perf_counter() + args.drain  # bounded: every acked message answered, or time is up
-        while time.perf_counter() < deadline:  # noqa: ASYNC110
+        while time.perf_counter() < deadline:
             answered = sum(1 for mid in results.message_of if mid in results.replies)
             if len(results.acked_at) + results.errors >= n and answered >= len(results.message_of):
                 break

@@ -98,7 +98,12 @@ async def _burst(base: str, ws_url: str, slug: str) -> list[dict[str, Any]]:
         for n in range(PER_VISITOR):
             for v, (ws, (_, conversation_id)) in enumerate(zip(sockets, visitors, strict=True)):
                 body = QUESTIONS[n % len(QUESTIONS)]
-                frame = {"type": "send", "conversation_id": conversation_id, "client_id": f"burst-{v}-{n}", "body": body}
+                frame = {
+                    "type": "send",
+                    "conversation_id": conversation_id,
+                    "client_id": f"burst-{v}-{n}",
+                    "body": body,
+                }
                 await ws.send(json.dumps(frame, ensure_ascii=False))
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -127,4 +132,3 @@ async def _open(ws_url: str, token: str) -> ClientConnection:
     ready = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert ready["type"] == "ready", ready
     return ws
-
