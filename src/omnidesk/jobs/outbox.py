@@ -23,10 +23,7 @@ from omnidesk.core.db import JOBS_WAKE, utcnow
 from omnidesk.jobs.models import Job, JobState
 
 _NEW = "omnidesk_jobs_new"
-_INSERT = {
-    d.__name__: d.insert(Job).on_conflict_do_nothing().returning(Job.id)
-    for d in (postgresql, sqlite)
-}
+_INSERT = {d.__name__: d.insert(Job).on_conflict_do_nothing().returning(Job.id) for d in (postgresql, sqlite)}
 DEFAULT_MAX_ATTEMPTS = 5
 
 
