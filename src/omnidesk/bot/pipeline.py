@@ -246,15 +246,14 @@ def respond_many(
             for h in s.scalars(select(BotConversation).where(BotConversation.conversation_id.in_(conversation_ids)))
         }
         answered = _answered_many(s, conversation_ids, message_ids)
-        customers = dict(
-            s.execute(
+        customers = {
+            cid: tags
+            for cid, tags in s.execute(
                 select(Conversation.id, Customer.tags)
                 .join(Customer, Customer.id == Conversation.customer_id)
                 .where(Conversation.id.in_(conversation_ids))
             )
-            .tuples()
-            .all()
-        )
+        }
         brain = brains.get(s, tenant_id)
         if not brain.settings.enabled:
             return 0

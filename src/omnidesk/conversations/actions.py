@@ -229,11 +229,12 @@ def do_post_messages(session: Session, actor: Actor, items: Sequence[Outgoing]) 
         raise ValueError("customer messages are stored by receive_messages, the one way in")
     conversations = _table(Conversation)
     ids = {item.conversation.id for item in items}
-    last = dict(
-        session.execute(select(conversations.c.id, conversations.c.last_seq).where(conversations.c.id.in_(ids)))
-        .tuples()
-        .all()
-    )
+    last: dict[uuid.UUID, int] = {
+        cid: seq
+        for cid, seq in session.execute(
+            select(conversations.c.id, conversations.c.last_seq).where(conversations.c.id.in_(ids))
+        )
+    }
     now = utcnow()
     rows: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
