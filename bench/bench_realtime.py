@@ -794,6 +794,8 @@ def run_assistant_cluster(data: Path, args: argparse.Namespace) -> None:
         server.wait()
         figures = asyncio.run(run_assistant_multi(server, workers, slug, key, args))
         print_row(f"cluster: PostgreSQL + Redis, one web process + {args.workers} `omnidesk worker`", figures)
+        if args.show_log:
+            print((data / "w.log").read_text(errors="replace")[-6000:])
     finally:
         if server is not None:
             server.stop()

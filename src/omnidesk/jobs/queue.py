@@ -291,40 +291,55 @@ class JobQueue:
                 self._inflight.discard(jid)
 
     def run_batch(self, kind: str, job_ids: list[str]) -> None:
-        """The huey task for a batchable kind: claim these jobs and any others of the kind that are due, up to
-        ``OMNIDESK_JOB_BATCH_SIZE`` (a backlog is worked in batches as large as it is, however it was sent); run
-        them with the kind's batch handler in one go and mark them done together. If the batch handler raises,
-        each job runs alone (:meth:`run_one`), so one bad job cannot fail the others. Never raises."""
+        """The huey task for a batchable kind: run the due jobs of the kind oldest first, in batches of up to
+        ``OMNIDESK_JOB_BATCH_SIZE``, until these ``job_ids`` are done (or another worker has them). Oldest first
+        keeps a conversation's turns in order however they were sent, and a backlog is worked in batches as large
+        as it is. A batch runs the kind's batch handler once and is marked done together; if the handler raises,
+        each job runs alone (:meth:`run_one`, oldest first), so one bad job cannot fail the others. Never raises."""
         spec = registry.KINDS.get(kind)
         if spec is None or spec.batch is None:
             for job_id in job_ids:
                 self.run_job(job_id)
             return
+        mine = {uuid.UUID(j) for j in job_ids}
+        for _ in range(50):  # bounded: each round runs a batch; they end when nothing of the kind is due
+            rows = self._claim_batch(kind, mine)
+            if not rows:
+                return
+            self._run_batch(spec, kind, rows)
+            mine -= {r[0] for r in rows}
+            if not mine:
+                return
+
+    def _claim_batch(self, kind: str, mine: set[uuid.UUID]) -> list[Any]:
         now = utcnow()
         params = {"now": now, "lease": now + self.lease, "me": self.me}
         with self.ctx.db.engine.begin() as conn:
-            rows = list(conn.execute(_CLAIM_MANY, {**params, "ids": [uuid.UUID(j) for j in job_ids]}).all())
-            room = self.batch_size - len(rows)
-            if room > 0:
-                due = (
-                    select(_T.c.id)
-                    .where(_T.c.state == JobState.QUEUED, _T.c.run_after <= now, _T.c.kind == kind)
-                    .order_by(_T.c.run_after)
-                    .limit(room)
-                )
-                if conn.dialect.name == "postgresql":
-                    due = due.with_for_update(skip_locked=True)
-                extra = conn.execute(
+            due = (
+                select(_T.c.id)
+                .where(_T.c.state == JobState.QUEUED, _T.c.run_after <= now, _T.c.kind == kind)
+                .order_by(_T.c.run_after)
+                .limit(self.batch_size)
+            )
+            if conn.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = list(
+                conn.execute(
                     update(_T).where(_T.c.id.in_(due.scalar_subquery()), _CLAIMABLE).values(**_CLAIMED)
                     .returning(*_RETURNED), params,
-                ).all()  # fmt: skip
-                rows.extend(extra)
-        if not rows:
-            return
-        ids = [r[0] for r in rows]
+                ).all()
+            )  # fmt: skip
+            left = mine - {r[0] for r in rows}
+            if left and len(rows) < self.batch_size:  # sent again after their worker died (lease expired)
+                rows.extend(conn.execute(_CLAIM_MANY, {**params, "ids": list(left)}).all())
         for row in rows:
             if row[4] == 1:
                 LAG.labels(kind).observe(max((now - row[6]).total_seconds(), 0.0))
+        return sorted(rows, key=lambda r: r[6])
+
+    def _run_batch(self, spec: registry.Kind, kind: str, rows: list[Any]) -> None:
+        assert spec.batch is not None
+        ids = [r[0] for r in rows]
         with self._inflight_lock:
             self._inflight.update(ids)
         try:
