@@ -174,6 +174,9 @@ class JobQueue:
         self._stop = threading.Event()
         self._inflight: set[uuid.UUID] = set()
         self._inflight_lock = threading.Lock()
+        self._batching_lock = threading.Lock()
+        self._batching: set[str] = set()  # batchable kinds a thread of this process is working now
+        self._more: set[str] = set()  # ... and that were sent more while it did
         self._threads: list[threading.Thread] = []
         self._consumer: Consumer | None = None
         self._consuming = False
@@ -292,24 +295,40 @@ class JobQueue:
 
     def run_batch(self, kind: str, job_ids: list[str]) -> None:
         """The huey task for a batchable kind: run the due jobs of the kind oldest first, in batches of up to
-        ``OMNIDESK_JOB_BATCH_SIZE``, until these ``job_ids`` are done (or another worker has them). Oldest first
-        keeps a conversation's turns in order however they were sent, and a backlog is worked in batches as large
-        as it is. A batch runs the kind's batch handler once and is marked done together; if the handler raises,
-        each job runs alone (:meth:`run_one`, oldest first), so one bad job cannot fail the others. Never raises."""
+        ``OMNIDESK_JOB_BATCH_SIZE``, until none is due. Oldest first keeps a conversation's turns in order however
+        they were sent, and a backlog is worked in batches as large as it is. One thread per process works a kind's
+        batches: a task that finds it busy only tells it there is more and returns, so the other job threads stay
+        free for periodic tasks (the late-turn check among them) and other kinds. A batch runs the kind's batch
+        handler once and is marked done together; if the handler raises, each job runs alone (:meth:`run_one`,
+        oldest first), so one bad job cannot fail the others. Never raises."""
         spec = registry.KINDS.get(kind)
         if spec is None or spec.batch is None:
             for job_id in job_ids:
                 self.run_job(job_id)
             return
+        with self._batching_lock:
+            if kind in self._batching:
+                self._more.add(kind)  # the thread working this kind claims these too before it stops
+                return
+            self._batching.add(kind)
         mine = {uuid.UUID(j) for j in job_ids}
-        for _ in range(50):  # bounded: each round runs a batch; they end when nothing of the kind is due
-            rows = self._claim_batch(kind, mine)
-            if not rows:
-                return
-            self._run_batch(spec, kind, rows)
-            mine -= {r[0] for r in rows}
-            if not mine:
-                return
+        try:
+            while True:
+                rows = self._claim_batch(kind, mine)
+                if rows:
+                    self._run_batch(spec, kind, rows)
+                    mine -= {r[0] for r in rows}
+                    continue
+                with self._batching_lock:
+                    if kind in self._more:
+                        self._more.discard(kind)
+                        continue
+                    self._batching.discard(kind)
+                    return
+        except Exception:  # the database failed: the sweep sends what is owed again
+            log.exception("job batch runner failed", extra={"kind": kind})
+            with self._batching_lock:
+                self._batching.discard(kind)
 
     def _claim_batch(self, kind: str, mine: set[uuid.UUID]) -> list[Any]:
         now = utcnow()
