@@ -99,8 +99,15 @@ _CLAIMED = dict(
     started_at=bindparam("now"),
 )
 _RETURNED = (_T.c.id, _T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at)
-_CLAIM_MANY = (
-    update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _CLAIMABLE).values(**_CLAIMED).returning(*_RETURNED)
+_CLAIM_EXPIRED = (  # jobs sent again because their worker died: only those (queued ones wait their turn)
+    update(_T)
+    .where(
+        _T.c.id.in_(bindparam("ids", expanding=True)),
+        _T.c.state == JobState.RUNNING,
+        _T.c.lease_until < bindparam("now"),
+    )
+    .values(**_CLAIMED)
+    .returning(*_RETURNED)
 )
 _MINE = and_(_T.c.locked_by == bindparam("me"), _T.c.state == JobState.RUNNING)
 _DONE = (
@@ -176,7 +183,7 @@ class JobQueue:
         self._inflight_lock = threading.Lock()
         self._batching_lock = threading.Lock()
         self._batching: set[str] = set()  # batchable kinds a thread of this process is working now
-        self._more: set[str] = set()  # ... and that were sent more while it did
+        self._more: dict[str, set[uuid.UUID]] = {}  # ... and the jobs sent for them meanwhile
         self._threads: list[threading.Thread] = []
         self._consumer: Consumer | None = None
         self._consuming = False
@@ -306,23 +313,26 @@ class JobQueue:
             for job_id in job_ids:
                 self.run_job(job_id)
             return
+        mine = {uuid.UUID(j) for j in job_ids}
         with self._batching_lock:
             if kind in self._batching:
-                self._more.add(kind)  # the thread working this kind claims these too before it stops
+                # the thread working this kind claims these too before it stops (also those whose worker died)
+                self._more.setdefault(kind, set()).update(mine)
                 return
             self._batching.add(kind)
-        mine = {uuid.UUID(j) for j in job_ids}
         try:
             while True:
+                with self._batching_lock:
+                    mine |= self._more.pop(kind, set())
                 rows = self._claim_batch(kind, mine)
+                mine = set()  # claimed, or queued (a later round takes them in age order), or not ours to run
                 if rows:
                     self._run_batch(spec, kind, rows)
-                    mine -= {r[0] for r in rows}
                     continue
                 with self._batching_lock:
-                    if kind in self._more:
-                        self._more.discard(kind)
+                    if self._more.get(kind):
                         continue
+                    self._more.pop(kind, None)
                     self._batching.discard(kind)
                     return
         except Exception:  # the database failed: the sweep sends what is owed again
@@ -349,8 +359,8 @@ class JobQueue:
                 ).all()
             )  # fmt: skip
             left = mine - {r[0] for r in rows}
-            if left and len(rows) < self.batch_size:  # sent again after their worker died (lease expired)
-                rows.extend(conn.execute(_CLAIM_MANY, {**params, "ids": list(left)}).all())
+            if left:  # sent again after their worker died (lease expired)
+                rows.extend(conn.execute(_CLAIM_EXPIRED, {**params, "ids": list(left)}).all())
         for row in rows:
             if row[4] == 1:
                 LAG.labels(kind).observe(max((now - row[6]).total_seconds(), 0.0))
