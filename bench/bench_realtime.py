@@ -11,6 +11,10 @@ Baseline, same run: a bare WebSocket echo app on the same server software (bench
     .venv/bin/python bench/bench_realtime.py [--clients 1000] [--seconds 10] [--rate 1000] [--via socket|http]
                                             [--no-cluster]
 
+``--assistant``: visitors of the demo tenant in conversations the assistant holds (acks, replies matched to their
+messages, lost and doubled replies, server CPU per answered message; embedded, then one web process + ``--workers``
+``omnidesk worker`` on PostgreSQL + Redis), see docs/realtime.md.
+
 Cluster mode (two processes on PostgreSQL + Redis) runs when OMNIDESK_BENCH_POSTGRES_URL (or
 OMNIDESK_TEST_DATABASE_URL) and OMNIDESK_BENCH_REDIS_URL (or OMNIDESK_TEST_REDIS_URL) are set or the local
 defaults answer. Loopback only; every phase is bounded in count and time.
