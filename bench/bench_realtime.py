@@ -11,6 +11,10 @@ Baseline, same run: a bare WebSocket echo app on the same server software (bench
     .venv/bin/python bench/bench_realtime.py [--clients 1000] [--seconds 10] [--rate 1000] [--via socket|http]
                                             [--no-cluster]
 
+``--assistant``: visitors of the demo tenant in conversations the assistant holds (acks, replies matched to their
+messages, lost and doubled replies, server CPU per answered message; embedded, then one web process + ``--workers``
+``omnidesk worker`` on PostgreSQL + Redis), see docs/realtime.md.
+
 Cluster mode (two processes on PostgreSQL + Redis) runs when OMNIDESK_BENCH_POSTGRES_URL (or
 OMNIDESK_TEST_DATABASE_URL) and OMNIDESK_BENCH_REDIS_URL (or OMNIDESK_TEST_REDIS_URL) are set or the local
 defaults answer. Loopback only; every phase is bounded in count and time.
@@ -223,7 +227,9 @@ def prepare_tenant(url: str) -> tuple[str, str]:
     return slug, key
 
 
-async def make_visitors(http: httpx.AsyncClient, base: str, slug: str, n: int) -> list[Visitor]:
+async def make_visitors(
+    http: httpx.AsyncClient, base: str, slug: str, n: int, opening: str | None = None
+) -> list[Visitor]:
     sem = asyncio.Semaphore(32)
 
     async def one(i: int) -> Visitor:
@@ -235,7 +241,7 @@ async def make_visitors(http: httpx.AsyncClient, base: str, slug: str, n: int) -
                     visitor = Visitor({"Authorization": f"Bearer {session['token']}"}, session["socket_token"])
                     conv = await http.post(
                         f"{base}/api/v1/widget/{slug}/conversations",
-                        json={"message": f"压测会话 {i}", "client_id": f"open-{i}"},
+                        json={"message": opening or f"压测会话 {i}", "client_id": f"open-{i}"},
                         headers=visitor.headers,
                     )
                     visitor.conversation_id = conv.json()["id"]
@@ -418,7 +424,21 @@ def main() -> None:
         help="how visitors send: as the widget does (its open socket) or by POST (the widget's fallback)",
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the PostgreSQL + Redis two-process run")
+    parser.add_argument(
+        "--assistant",
+        action="store_true",
+        help="visitors of the demo tenant in conversations the assistant holds: acks, replies, CPU per turn",
+    )
+    parser.add_argument("--drain", type=float, default=30, help="--assistant: seconds to wait for the last replies")
+    parser.add_argument("--show-log", action="store_true", help="--assistant: print the end of the server's log")
+    parser.add_argument("--workers", type=int, default=1, help="--assistant cluster run: `omnidesk worker` processes")
     args = parser.parse_args()
+    if args.assistant:
+        args.clients = max(1, min(args.clients if "--clients" in sys.argv else 200, 5000))
+        args.seconds = max(1.0, min(args.seconds, 60.0))
+        args.drain = max(1.0, min(args.drain, 120.0))
+        main_assistant(args)
+        return
     args.clients = max(1, min(args.clients, 5000))
     args.seconds = max(1.0, min(args.seconds, 60.0))
     print(
@@ -491,6 +511,318 @@ def run_cluster(data: Path, args: argparse.Namespace) -> None:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# ---- the assistant under load (--assistant) -----------------------------------------------------------------------
+
+# What each visitor says, in order: FAQ questions (the demo's assistant clarifies them), the shipping-fee flow
+# (ask weight, ask zone, answer), small talk. A flow resets the low-confidence count, so the assistant keeps every
+# conversation (no "repeated low confidence" hand-over) and each message gets one reply of its own.
+SCRIPT = (
+    "退款多久到账？", "运费多少钱", "2 公斤", "华东", "你好", "how long does a refund take", "谢谢",
+    "how much is shipping", "3 kg", "East", "hello", "怎么退货", "thanks", "运费怎么算", "1.5公斤", "华北",
+)  # fmt: skip
+
+
+def prepare_demo(url: str) -> tuple[str, str]:
+    """The demo tenant (FAQ, intents, a trained model; the assistant takes new conversations) and an admin key."""
+    from sqlalchemy import select
+
+    from omnidesk.accounts import actions as accounts
+    from omnidesk.accounts.models import Tenant
+    from omnidesk.accounts.schemas import ApiKeyCreate
+    from omnidesk.bot.brains import Brains
+    from omnidesk.core import migrate
+    from omnidesk.core.actor import system_actor
+    from omnidesk.core.db import Database
+    from omnidesk.core.settings import load_settings
+    from omnidesk.demo.seed import seed_demo
+    from omnidesk.security.permissions import Role
+    from omnidesk.wiring import install
+
+    install()
+    migrate.upgrade(url)
+    db = Database(url)
+    result = seed_demo(db, brains=Brains(load_settings(database_url=url).bot_encoder))
+    with db.platform_read() as s:
+        tenant_id = s.scalar(select(Tenant.id).where(Tenant.slug == result.tenant_slug))
+    assert tenant_id is not None
+    with db.tenant_transaction(tenant_id) as s:
+        _, key = accounts.do_create_api_key(s, system_actor(tenant_id), ApiKeyCreate(name="bench", role=Role.ADMIN))
+    db.dispose()
+    return result.tenant_slug, key
+
+
+def process_tree(pid: int) -> list[int]:
+    """The server process and its children (a job worker process, if the server starts one)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in task.read_text().split())
+    return out
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    cpu: dict[int, float] = {}
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            cpu[p] = cpu_seconds(p)
+    return cpu
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+async def bot_backlog(http: httpx.AsyncClient, base: str) -> float:
+    text = (await http.get(f"{base}/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith('omnidesk_jobs_queued{kind="bot.turn"}'):
+            total += float(line.split()[-1])
+    return total
+
+
+@dataclass
+class BotResults:
+    sent_at: dict[str, float] = field(default_factory=dict)  # client id → sent
+    acked_at: dict[str, float] = field(default_factory=dict)  # client id → acknowledged
+    message_of: dict[str, str] = field(default_factory=dict)  # customer message id → client id
+    replies: dict[str, list[float]] = field(default_factory=dict)  # customer message id → reply arrivals
+    holding: int = 0
+    hand_overs: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    errors: int = 0
+    codes: list[str] = field(default_factory=list)
+
+
+async def run_assistant(base: str, pid: int, slug: str, key: str, args: argparse.Namespace) -> dict[str, float]:
+    """Visitors of the demo tenant in conversations the assistant holds send FAQ questions at ``--rate``; every
+    customer message should get exactly one bot reply (client id ``bot:<message id>``) on the visitor's socket."""
+    limits = httpx.Limits(max_connections=args.http_connections, max_keepalive_connections=args.http_connections)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        setup_started = time.perf_counter()
+        visitors = await make_visitors(http, base, slug, args.clients, opening="你好")
+        setup = time.perf_counter() - setup_started
+        deadline = time.perf_counter() + 60  # the opening messages' turns: let the assistant finish them first
+        while await bot_backlog(http, base) > 0 and time.perf_counter() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.25)
+        ws_url = base.replace("http", "ws") + "/api/v1/realtime/ws"
+        sockets = await open_many([ws_url] * len(visitors), [v.socket_token for v in visitors])
+        token = (await http.post(f"{base}/api/v1/realtime/token", headers={"Authorization": f"Bearer {key}"})).json()[
+            "token"
+        ]
+        agent = (await open_many([ws_url], [token]))[0]
+        results = BotResults()
+
+        async def agent_reader() -> None:  # a staff socket receiving every message event, as the console has
+            with contextlib.suppress(Exception):
+                async for _ in agent:
+                    pass
+
+        async def visitor_reader(ws: ClientConnection) -> None:
+            with contextlib.suppress(Exception):
+                async for frame in ws:
+                    now = time.perf_counter()
+                    event = json.loads(frame)
+                    kind = event.get("type")
+                    if kind == "ack":
+                        client_id = event.get("client_id") or ""
+                        if client_id in results.sent_at:
+                            results.acked_at[client_id] = now
+                            results.message_of[event["message"]["id"]] = client_id
+                    elif kind == "error":
+                        results.errors += 1
+                        results.codes.append(f"socket {event.get('status')}")
+                    elif kind == "message":
+                        message = event["message"]
+                        reply_to = message.get("client_id") or ""
+                        if message.get("sender_type") != "bot" or not reply_to.startswith("bot:"):
+                            continue
+                        results.replies.setdefault(reply_to[4:], []).append(now)
+                        bot = (message.get("payload") or {}).get("bot") or {}
+                        label = f"{bot.get('kind')}/{bot.get('reason')}"
+                        results.kinds[label] = results.kinds.get(label, 0) + 1
+                        if bot.get("reason") == "delay":
+                            results.holding += 1
+                        elif bot.get("kind") == "hand_over":
+                            results.hand_overs += 1
+
+        tasks = [asyncio.create_task(agent_reader())] + [asyncio.create_task(visitor_reader(ws)) for ws in sockets]
+        await asyncio.sleep(0.5)
+        results.replies.clear()  # late replies to the opening messages are not part of the run
+        load_before = load_average()
+        cpu_before = tree_cpu(pid)
+        own_before = time.process_time()
+        started = time.perf_counter()
+        stop = started + args.seconds
+        n = 0
+        while time.perf_counter() < stop:
+            index = n % len(visitors)
+            client_id = f"a-{n}-{uuid.uuid4().hex[:8]}"
+            frame = {
+                "type": "send",
+                "conversation_id": visitors[index].conversation_id,
+                "client_id": client_id,
+                "body": SCRIPT[(n // len(visitors)) % len(SCRIPT)],
+            }
+            results.sent_at[client_id] = time.perf_counter()
+            try:
+                await sockets[index].send(json.dumps(frame, ensure_ascii=False))
+            except Exception as exc:
+                results.errors += 1
+                results.codes.append(type(exc).__name__)
+            n += 1
+            await pace(started, n, args.rate)
+        sent_for = time.perf_counter() - started
+        deadline = time.perf_counter() + args.drain  # bounded: every acked message answered, or time is up
+        while time.perf_counter() < deadline:
+            answered = sum(1 for mid in results.message_of if mid in results.replies)
+            if len(results.acked_at) + results.errors >= n and answered >= len(results.message_of):
+                break
+            await asyncio.sleep(0.1)
+        elapsed = time.perf_counter() - started
+        cpu_after = tree_cpu(pid)
+        server_cpu = sum(cpu_after.values()) - sum(cpu_before.get(p, 0.0) for p in cpu_after)
+        own_cpu = time.process_time() - own_before
+        load_after = load_average()
+        await asyncio.sleep(0.5)  # duplicates would arrive now
+        for task in tasks:
+            task.cancel()
+        await close_all([*sockets, agent])
+    if results.codes:
+        print("    errors by status:", {c: results.codes.count(c) for c in set(results.codes)})
+    acks = [results.acked_at[c] - results.sent_at[c] for c in results.acked_at]
+    reply_lat: list[float] = []
+    for mid, client_id in results.message_of.items():
+        arrivals = results.replies.get(mid)
+        if arrivals:
+            reply_lat.append(min(arrivals) - results.sent_at[client_id])
+    replied = sum(1 for mid in results.message_of if results.replies.get(mid))
+    last_reply = max((max(v) for v in results.replies.values()), default=started)
+    print("    replies by kind/reason:", dict(sorted(results.kinds.items())))
+    print(f"    load average before {load_before}, after {load_after}; {len(cpu_after)} server process(es)")
+    return {
+        "clients": float(len(visitors)),
+        "setup_s": setup,
+        "attempted_per_s": n / sent_for,
+        "acked_per_s": len(acks) / sent_for,
+        "ack_p50_ms": pct(acks, 0.5),
+        "ack_p99_ms": pct(acks, 0.99),
+        "ack_max_ms": pct(acks, 1.0),
+        "replies_per_s": replied / max(last_reply - started, sent_for),
+        "reply_p50_ms": pct(reply_lat, 0.5),
+        "reply_p99_ms": pct(reply_lat, 0.99),
+        "replied": float(replied),
+        "unanswered": float(len(results.message_of) - replied),
+        "duplicated": float(sum(len(v) - 1 for v in results.replies.values() if len(v) > 1)),
+        "holding_msgs": float(results.holding),
+        "hand_overs": float(results.hand_overs),
+        "errors": float(results.errors),
+        "drain_s": elapsed - sent_for,
+        "server_cpu_ms_per_msg": 1000 * server_cpu / max(replied, 1),
+        "loadgen_cpu_ms_per_msg": 1000 * own_cpu / max(len(acks), 1),
+    }
+
+
+def assistant_env(data_dir: Path, database_url: str, redis_url: str | None) -> dict[str, str]:
+    env = server_env(data_dir, database_url, redis_url)
+    env["OMNIDESK_RUN_JOBS_IN_PROCESS"] = "false" if redis_url else "true"
+    return env
+
+
+def main_assistant(args: argparse.Namespace) -> None:
+    print(
+        f"bench_realtime --assistant: {args.clients} visitors of the demo tenant in conversations the assistant "
+        f"holds, {args.seconds:.0f} s at {args.rate:.0f} msg/s over their sockets, {os.cpu_count()} CPUs, "
+        f"load average {load_average()}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        sqlite_url = f"sqlite:///{data / 'bench.db'}"
+        slug, key = prepare_demo(sqlite_url)
+        embedded = Server("omnidesk.web.asgi:app", assistant_env(data / "embedded", sqlite_url, None), data / "e.log")
+        try:
+            embedded.wait()
+            print_row(
+                "embedded: SQLite, one server (job queue as the server runs it)",
+                asyncio.run(run_assistant(embedded.url, embedded.proc.pid, slug, key, args)),
+            )
+        finally:
+            embedded.stop()
+            if args.show_log:
+                print((data / "e.log").read_text(errors="replace")[-6000:])
+        if not args.no_cluster:
+            run_assistant_cluster(data, args)
+
+
+def run_assistant_cluster(data: Path, args: argparse.Namespace) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from omnidesk.core.settings import load_settings
+
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS, socket_connect_timeout=2).ping()
+        base = load_settings(database_url=PG).effective_database_url
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        name = f"omnidesk_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        print(f"  cluster: skipped ({type(exc).__name__}: PostgreSQL or Redis not reachable)")
+        return
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    server: Server | None = None
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+        slug, key = prepare_demo(url)
+        env = assistant_env(data / "cluster", url, REDIS)
+        server = Server("omnidesk.web.asgi:app", env, data / "c.log")
+        worker_log = (data / "w.log").open("ab")
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "omnidesk.cli", "worker"],
+                env={**os.environ, **env},
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+                cwd=str(ROOT / "bench"),
+            )
+            for _ in range(args.workers)
+        ]
+        server.wait()
+        figures = asyncio.run(run_assistant_multi(server, workers, slug, key, args))
+        print_row(f"cluster: PostgreSQL + Redis, one web process + {args.workers} `omnidesk worker`", figures)
+        if args.show_log:
+            print((data / "w.log").read_text(errors="replace")[-6000:])
+    finally:
+        if server is not None:
+            server.stop()
+        for worker in workers:
+            worker.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                worker.wait(10)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+async def run_assistant_multi(
+    server: Server, workers: list[subprocess.Popen[bytes]], slug: str, key: str, args: argparse.Namespace
+) -> dict[str, float]:
+    """The web process plus the workers: their CPU counts too (``tree_cpu`` of each)."""
+    before = {w.pid: cpu_seconds(w.pid) for w in workers}
+    figures = await run_assistant(server.url, server.proc.pid, slug, key, args)
+    worker_cpu = sum(cpu_seconds(w.pid) - before[w.pid] for w in workers if w.poll() is None)
+    replied = max(figures["replied"], 1)
+    figures["worker_cpu_ms_per_msg"] = 1000 * worker_cpu / replied
+    figures["server_cpu_ms_per_msg"] += figures["worker_cpu_ms_per_msg"]
+    return figures
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ def start_worker(settings: Settings, data_dir: Path, redis_url: str | None, log:
         "OMNIDESK_BOT_ENCODER": "none",
         "OMNIDESK_JOB_LEASE_SECONDS": "1",
         "OMNIDESK_JOB_REDELIVER_SECONDS": "3",
+        "OMNIDESK_JOB_BATCH_SIZE": "5",  # turns in small batches: both workers get some, one dies mid-way
         "OMNIDESK_BOT_TURN_MAX_LAG_SECONDS": "600",
         "OMNIDESK_LOG_LEVEL": "WARNING",
     }

@@ -31,12 +31,27 @@ log = logging.getLogger("omnidesk.bot")
 
 
 def current_settings(session: Session) -> tuple[int, BotSettings]:
-    row = session.execute(
-        select(BotConfig.version, BotConfig.document).order_by(BotConfig.version.desc()).limit(1)
-    ).first()
-    if row is None:
+    """The tenant's saved assistant settings and their version. Validated once per version and process (a new
+    conversation asks whether the assistant takes it: that was a full validation of the document each time);
+    the version read is one indexed query. Treat the result as read-only."""
+    version = session.scalar(select(func.max(BotConfig.version)))
+    if version is None:
         return 0, BotSettings()
-    return int(row[0]), BotSettings.model_validate(row[1], context=STORED)
+    key = (session.info.get("tenant_id"), int(version))
+    cached = _SETTINGS.get(key)
+    if cached is None:
+        document = session.scalar(select(BotConfig.document).where(BotConfig.version == version))
+        cached = BotSettings.model_validate(document, context=STORED)
+        if key[0] is not None:
+            with _SETTINGS_LOCK:
+                if len(_SETTINGS) > 1024:
+                    _SETTINGS.clear()
+                _SETTINGS[key] = cached
+    return int(version), cached
+
+
+_SETTINGS: dict[tuple[object, int], BotSettings] = {}
+_SETTINGS_LOCK = threading.Lock()
 
 
 def _versions(session: Session) -> tuple[int, int, int, int, int]:

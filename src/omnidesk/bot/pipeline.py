@@ -11,8 +11,9 @@ behind, :func:`hand_over_delayed` passes the conversation to people with a holdi
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,3 +228,181 @@ def _handover_summary(assistant: Assistant, brain: Brain, reply: Reply, attempts
     transcript = "\n".join(f"customer: {a['customer']}\nbot: {a['bot']}" for a in attempts)
     drafted = assistant.llm(brain).summarise(transcript, reply.language)
     return f"{summary}\n\nLLM summary:\n{drafted}" if drafted else summary
+
+
+def respond_many(
+    db: Database,
+    tenant_id: uuid.UUID,
+    turns: Sequence[tuple[uuid.UUID, uuid.UUID]],
+    *,
+    brains: Brains,
+    assistant: Assistant,
+    on_hand_over: HandoverHook | None = None,
+    rounds: int = 3,
+) -> int:
+    """:func:`respond` for many ``(conversation, customer message)`` turns of one tenant at once: one read
+    transaction loads every message, conversation, holder and customer and the brain once; the assistant thinks
+    about each (in the conversation's order, its state carried from turn to turn); one write transaction stores
+    every reply through the one outbound writer (``do_post_messages``: group commit). The same checks as
+    :func:`respond` (the bot still holds it, the message not answered yet, under the conversations' row locks)
+    keep it at most one reply per customer message; a conversation whose state another run moved meanwhile
+    (another process answered one of its turns) is thought about again from that state, up to ``rounds`` times.
+    Returns the number of replies written.
+    """
+    message_ids = {mid for _, mid in turns}
+    with db.tenant_read(tenant_id) as s:
+        messages = {
+            m.id: m
+            for m in s.scalars(
+                select(Message).where(Message.id.in_(message_ids), Message.sender_type == SenderType.CUSTOMER.value)
+            )
+        }
+        conversation_ids = {m.conversation_id for m in messages.values()}
+        holders = {
+            h.conversation_id: h
+            for h in s.scalars(select(BotConversation).where(BotConversation.conversation_id.in_(conversation_ids)))
+        }
+        answered = _answered_many(s, conversation_ids, message_ids)
+        customers = {
+            cid: tags
+            for cid, tags in s.execute(
+                select(Conversation.id, Customer.tags)
+                .join(Customer, Customer.id == Conversation.customer_id)
+                .where(Conversation.id.in_(conversation_ids))
+            )
+        }
+        brain = brains.get(s, tenant_id)
+        if not brain.settings.enabled:
+            return 0
+        memory = {
+            cid: (dict(h.state.get("turn", {})), list(h.attempts), h.state.get("last_message"))
+            for cid, h in holders.items()
+            if h.handled_by == "bot"
+        }
+        s.expunge_all()
+    pending = sorted(
+        (m for m in messages.values() if m.conversation_id in memory and str(m.id) not in answered),
+        key=lambda m: (str(m.conversation_id), m.seq),
+    )
+    if brain.model is not None:  # one batch through the encoders; each turn below then finds its text cached
+        brain.model.warm([m.body for m in pending])
+    thought: list[tuple[Message, Reply, list[dict[str, Any]], str, str | None]] = []
+    handed: set[uuid.UUID] = set()
+    for message in pending:
+        cid = message.conversation_id
+        state, attempts, last = memory[cid]
+        if cid in handed or last == str(message.id):
+            continue  # people hold it from the previous turn on, or this one was answered
+        reply = assistant.reply(brain, message.body, tenant_key=str(tenant_id), state=state,
+                                customer_tags=list(customers.get(cid) or []))  # fmt: skip
+        attempts = [*attempts, {"customer": message.body, "kind": reply.kind, "bot": reply.text,
+                                "entities": reply.entities, "intent": (reply.intent or {}).get("label")}]  # fmt: skip
+        summary = _handover_summary(assistant, brain, reply, attempts) if reply.kind == "hand_over" else ""
+        memory[cid] = (dict(reply.state), attempts, str(message.id))
+        time.sleep(0)  # hand the GIL over between turns: the socket intake and the event loop go first
+        thought.append((message, reply, attempts, summary, last))
+        if reply.kind == "hand_over":
+            handed.add(cid)
+    if not thought:
+        return 0
+    system = system_actor(tenant_id)
+    with db.tenant_transaction(tenant_id) as s:
+        locked = {
+            c.id: c
+            for c in s.scalars(
+                select(Conversation)
+                .where(Conversation.id.in_({t[0].conversation_id for t in thought}))
+                .order_by(Conversation.id)
+                .with_for_update()
+            )
+        }
+        holders = {
+            h.conversation_id: h
+            for h in s.scalars(select(BotConversation).where(BotConversation.conversation_id.in_(locked)))
+        }
+        answered = _answered_many(s, set(locked), message_ids)
+        replies: list[conversation_actions.Outgoing] = []
+        stale: set[uuid.UUID] = set()
+        for message, reply, attempts, summary, last in thought:
+            cid = message.conversation_id
+            conversation, holder = locked.get(cid), holders.get(cid)
+            moved = holder is not None and holder.handled_by == "bot" and holder.state.get("last_message") != last
+            if cid in stale or moved:
+                # another run answered a turn of this conversation while the assistant was thinking about this
+                # one: think again from the state it left (below, after this commit)
+                stale.add(cid)
+                continue
+            if (
+                conversation is None
+                or holder is None
+                or holder.handled_by != "bot"
+                or holder.state.get("last_message") == str(message.id)
+                or str(message.id) in answered
+            ):
+                continue  # taken over, or answered by another run, while the assistant was thinking
+            holder.attempts = attempts[-20:]
+            holder.state = {"turn": reply.state, "last_message": str(message.id)}
+            holder.updated_at = utcnow()
+            text = reply.text
+            if reply.kind == "hand_over":
+                text = _hand_over(s, system, conversation, holder, reply, summary, on_hand_over)
+            if actions.wants_learning(reply):
+                actions.record_unanswered(s, tenant_id, message.body, reply, cid)
+            replies.append(_outgoing(conversation, message.id, reply, text))
+        s.flush()
+        conversation_actions.do_post_messages(s, system, replies)
+    again = [(m.conversation_id, m.id) for m, *_ in thought if m.conversation_id in stale]
+    if again and rounds > 1:
+        return len(replies) + respond_many(db, tenant_id, again, brains=brains, assistant=assistant,
+                                           on_hand_over=on_hand_over, rounds=rounds - 1)  # fmt: skip
+    return len(replies)
+
+
+def _answered_many(s: Session, conversation_ids: set[uuid.UUID], message_ids: set[uuid.UUID]) -> set[str]:
+    """Which of ``message_ids`` have the assistant's reply already (as ``str`` ids)."""
+    if not conversation_ids:
+        return set()
+    client_ids = [reply_client_id(mid) for mid in message_ids]
+    return {
+        client_id.removeprefix("bot:")
+        for client_id in s.scalars(
+            select(Message.client_id).where(
+                Message.conversation_id.in_(conversation_ids), Message.client_id.in_(client_ids)
+            )
+        )
+        if client_id
+    }
+
+
+def _hand_over(
+    s: Session,
+    system: Actor,
+    conversation: Conversation,
+    holder: BotConversation,
+    reply: Reply,
+    summary: str,
+    on_hand_over: HandoverHook | None,
+) -> str:
+    """People take the conversation: escalate, the summary note, routing (the hook); the reply's text."""
+    holder.handled_by = "human"
+    conversation_actions.do_escalate(s, system, conversation, priority=reply.priority, add_tags=["bot_handover"])
+    conversation_actions.do_post_message(
+        s, system, conversation, body=summary, sender_type=SenderType.BOT, sender_id=None, internal=True
+    )
+    next_step = on_hand_over(s, system, conversation, reply) if on_hand_over else None
+    publish_on_commit(
+        s, BotHandedOver(tenant_id=system.tenant_id, conversation_id=conversation.id, reason=reply.reason,
+                         priority=reply.priority, intent=(reply.intent or {}).get("label")),
+    )  # fmt: skip
+    return f"{reply.text}\n{next_step}" if next_step else reply.text
+
+
+def _outgoing(
+    conversation: Conversation, message_id: uuid.UUID, reply: Reply, text: str
+) -> conversation_actions.Outgoing:
+    payload = {"buttons": reply.buttons, "bot": {"kind": reply.kind, "reason": reply.reason,
+                                                 "knowledge_id": reply.knowledge_id}}  # fmt: skip
+    return conversation_actions.Outgoing(
+        conversation, text, SenderType.BOT, None, "quick_replies" if reply.buttons else "text", payload,
+        reply_client_id(message_id),
+    )  # fmt: skip

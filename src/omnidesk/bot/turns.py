@@ -8,7 +8,9 @@ policy (``bot.arrivals``) when the assistant holds the conversation; the job que
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
+from collections.abc import Sequence
 
 from omnidesk.bot import pipeline
 from omnidesk.bot.brains import Brains
@@ -20,6 +22,12 @@ from omnidesk.core.db import Database
 from omnidesk.routing import actions as routing
 
 log = logging.getLogger("omnidesk.bot")
+
+_ONE_BATCH_AT_A_TIME = threading.Lock()
+"""A process works one batch of turns at a time: a conversation's consecutive turns are then never thought about
+side by side from the same old state (the next batch reads what the previous one wrote), and a backlog of turns
+holds one job thread, never all of them (ticks, webhooks and imports keep the other). One batch at a time costs
+no throughput: the assistant's thinking is Python holding the GIL anyway."""
 
 
 def take_turn(
@@ -45,3 +53,22 @@ def take_turn(
             conversation = s.get(Conversation, conversation_id)
             if conversation is not None:
                 routing.enqueue(s, system_actor(tenant_id), conversation)
+
+
+def take_turns(
+    db: Database, brains: Brains, assistant: Assistant, turns: Sequence[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]
+) -> int:
+    """Many ``(tenant, conversation, message)`` turns at once (the ``bot.turn`` jobs a worker took together):
+    per tenant one read, the assistant's thinking, one write (``pipeline.respond_many``). Raises if a tenant's
+    batch fails: the job queue then runs each of those turns alone (:func:`take_turn`, which hands a conversation
+    to people when the assistant cannot answer it)."""
+    by_tenant: dict[uuid.UUID, list[tuple[uuid.UUID, uuid.UUID]]] = {}
+    for tenant_id, conversation_id, message_id in turns:
+        by_tenant.setdefault(tenant_id, []).append((conversation_id, message_id))
+    written = 0
+    with _ONE_BATCH_AT_A_TIME:
+        for tenant_id, items in by_tenant.items():
+            written += pipeline.respond_many(
+                db, tenant_id, items, brains=brains, assistant=assistant, on_hand_over=route_or_ticket
+            )
+    return written

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from omnidesk.accounts import queries as accounts_queries
 from omnidesk.accounts.models import StaffUser
 from omnidesk.channels.base import InboundMessage, SenderIdentity, TextPart, ThreadRef
 from omnidesk.compliance import audit
+from omnidesk.compliance.models import AuditRecord
 from omnidesk.conversations import queries
 from omnidesk.conversations.intake import Refused, Stored, create_conversation
 from omnidesk.conversations.intake import receive_messages as receive_messages  # the one way in, re-exported
@@ -207,6 +209,87 @@ def can_handle_conversations(user: StaffUser) -> bool:
     except ValueError:
         return False
     return has(role, Perm.CONVERSATIONS_WRITE) and has(role, Perm.CONVERSATIONS_READ)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for :func:`do_post_messages` (what :func:`do_post_message` takes as keywords)."""
+
+    conversation: Conversation
+    body: str
+    sender_type: SenderType
+    sender_id: uuid.UUID | None = None
+    kind: str = "text"
+    payload: dict[str, Any] | None = None
+    client_id: str | None = None
+
+
+def do_post_messages(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    """:func:`do_post_message` for many messages at once (the assistant's replies to a batch of turns): the same
+    rows, audit records and ``message`` events, written with a handful of statements however many there are
+    (group commit). Returns the stored messages as ``MessageOut`` JSON, in order.
+
+    Call with the conversations' rows locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write transaction
+    serialises writers anyway): the sequence numbers are read once and counted on here.
+    """
+    if not items:
+        return []
+    if any(item.sender_type == SenderType.CUSTOMER for item in items):
+        raise ValueError("customer messages are stored by receive_messages, the one way in")
+    conversations = _table(Conversation)
+    ids = {item.conversation.id for item in items}
+    last: dict[uuid.UUID, int] = {
+        cid: seq
+        for cid, seq in session.execute(
+            select(conversations.c.id, conversations.c.last_seq).where(conversations.c.id.in_(ids))
+        )
+    }
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    audits: list[dict[str, Any]] = []
+    for item in items:
+        seq = last[item.conversation.id] = last[item.conversation.id] + 1
+        row = {
+            "id": uuid.uuid4(),
+            "tenant_id": actor.tenant_id,
+            "conversation_id": item.conversation.id,
+            "seq": seq,
+            "sender_type": item.sender_type.value,
+            "sender_id": item.sender_id,
+            "kind": item.kind,
+            "internal": False,
+            "body": item.body,
+            "payload": item.payload or {},
+            "client_id": item.client_id,
+            "created_at": now,
+        }
+        rows.append(row)
+        changes = {"message_id": str(row["id"]), "seq": seq, "sender_type": item.sender_type.value}
+        entry = audit.values(actor, "conversation.message_add", "conversation", item.conversation.id, changes)
+        audits.append({**entry, "id": uuid.uuid4(), "created_at": now})
+    session.execute(
+        update(conversations)
+        .where(conversations.c.tenant_id == actor.tenant_id, conversations.c.id == bindparam("b_id"))
+        .values(last_seq=bindparam("b_seq"), last_message_at=bindparam("b_at")),
+        [{"b_id": cid, "b_seq": seq, "b_at": now} for cid, seq in last.items()],
+    )
+    session.execute(insert(_table(Message)), rows)
+    session.execute(insert(_table(AuditRecord)), audits)
+    for item in items:
+        session.expire(item.conversation, ["last_seq", "last_message_at"])
+    out = []
+    for item, row in zip(items, rows, strict=True):
+        message = MessageOut.model_validate(row).model_dump(mode="json")
+        publish_on_commit(
+            session, MessageAdded(tenant_id=actor.tenant_id, scope=Scope.of(item.conversation), message=message)
+        )
+        out.append(message)
+    return out
+
+
+def _table(model: type[Any]) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 _UPDATABLE = ("status", "priority", "assignee_id", "team_id", "tags", "subject", "snoozed_until")

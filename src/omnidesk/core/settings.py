@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     job_workers: int = Field(
         default=2, ge=1, le=64, description="job threads per process that runs jobs (embedded server, each worker)"
     )
+    job_batch_size: int = Field(
+        default=200,
+        ge=1,
+        le=5000,
+        description="jobs of a batchable kind (the assistant's turns) one job thread takes and runs together",
+    )
     job_lease_seconds: float = Field(
         default=15.0,
         ge=0.5,

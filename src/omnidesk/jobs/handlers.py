@@ -27,10 +27,20 @@ LATE_TURNS = Counter(
     "customer messages passed to people with a holding message because the assistant's turn waited too long",
 )
 
+LATE_PER_TICK = 2000  # every 2 s: the tick keeps up with 1,000 late customer messages a second
+
 # --- jobs enqueued in a transaction ------------------------------------------------------------------------------
 
 
-@job("bot.turn", priority=5)
+def bot_turns(ctx: JobContext, items: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    """Many turns at once (``bot.turns.take_turns``): one read, the assistant's thinking, one write per tenant."""
+    from omnidesk.bot.turns import take_turns
+
+    take_turns(ctx.db, ctx.brains, ctx.assistant,
+               [(t, uuid.UUID(p["conversation_id"]), uuid.UUID(p["message_id"])) for t, p in items])  # fmt: skip
+
+
+@job("bot.turn", priority=5, batch=bot_turns)
 def bot_turn(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
     """The assistant answers one customer message: ``bot.turns.take_turn`` (queued by ``bot.arrivals`` in the
     transaction that stored the message)."""
@@ -131,25 +141,39 @@ def late_bot_turns(ctx: JobContext) -> int:
     with ctx.db.platform_read() as s:
         late = s.execute(
             select(Job.id, Job.tenant_id, Job.payload, Job.created_at, Job.serial)
-            .where(Job.kind == pipeline.TURN, Job.state == JobState.QUEUED, Job.created_at < cutoff)
-            .order_by(Job.created_at)
-            .limit(200)
+            .where(Job.state == JobState.QUEUED, Job.kind == pipeline.TURN, Job.created_at < cutoff)
+            .order_by(Job.run_after)
+            .limit(LATE_PER_TICK)
         ).all()
+    by_tenant: dict[uuid.UUID, list[Any]] = {}
+    for row in late:
+        by_tenant.setdefault(row[1], []).append(row)
     handed = 0
-    for job_id, tenant_id, payload, created_at, serial in late:
+    for tenant_id, rows in by_tenant.items():
+        # One transaction per tenant: settle every late job with one UPDATE, then tell each conversation once
+        # (its oldest late message gets the holding message; the conversation is the people's from then on).
         with ctx.db.tenant_transaction(tenant_id) as s:
-            settled = s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.state == JobState.QUEUED)
-                .values(state=JobState.DONE, finished_at=now, last_error="passed to people: waited too long")
-            ).rowcount  # type: ignore[attr-defined]
-            if settled:  # the conversation's next turn need not wait for this one any more (the sweep sends it)
+            settled = set(
+                s.scalars(
+                    update(Job)
+                    .where(Job.id.in_([r[0] for r in rows]), Job.state == JobState.QUEUED)
+                    .values(state=JobState.DONE, finished_at=now, last_error="passed to people: waited too long")
+                    .returning(Job.id)
+                )
+            )
+            for serial in {r[4] for r in rows if r[0] in settled and r[4] is not None}:
+                # the conversation's next turn need not wait for these any more (the sweep sends it)
                 serials.release_next(s.connection(), tenant_id, serial)
-            if settled and pipeline.hand_over_delayed(
-                s, tenant_id, uuid.UUID(payload["conversation_id"]), uuid.UUID(payload["message_id"]),
-                (now - created_at).total_seconds(),
-            ):  # fmt: skip
-                handed += 1
+            told: set[str] = set()
+            for job_id, _, payload, created_at, _ in rows:
+                if job_id not in settled or payload["conversation_id"] in told:
+                    continue
+                if pipeline.hand_over_delayed(
+                    s, tenant_id, uuid.UUID(payload["conversation_id"]), uuid.UUID(payload["message_id"]),
+                    (now - created_at).total_seconds(),
+                ):  # fmt: skip
+                    told.add(payload["conversation_id"])
+                    handed += 1
     if handed:
         LATE_TURNS.inc(handed)
     return handed

@@ -89,6 +89,30 @@ _CLAIM = (
     )
     .returning(_T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at, _T.c.serial)
 )
+_CLAIMABLE = or_(
+    and_(_T.c.state == JobState.QUEUED, _T.c.run_after <= bindparam("now")),
+    and_(_T.c.state == JobState.RUNNING, _T.c.lease_until < bindparam("now")),
+)
+_CLAIMED = dict(
+    state=JobState.RUNNING,
+    attempts=_T.c.attempts + 1,
+    lease_until=bindparam("lease"),
+    locked_by=bindparam("me"),
+    started_at=bindparam("now"),
+)
+_RETURNED = (
+    _T.c.id, _T.c.tenant_id, _T.c.kind, _T.c.payload, _T.c.attempts, _T.c.max_attempts, _T.c.created_at, _T.c.serial
+)  # fmt: skip
+_CLAIM_EXPIRED = (  # jobs sent again because their worker died: only those (queued ones wait their turn)
+    update(_T)
+    .where(
+        _T.c.id.in_(bindparam("ids", expanding=True)),
+        _T.c.state == JobState.RUNNING,
+        _T.c.lease_until < bindparam("now"),
+    )
+    .values(**_CLAIMED)
+    .returning(*_RETURNED)
+)
 _MINE = and_(_T.c.locked_by == bindparam("me"), _T.c.state == JobState.RUNNING)
 _DONE = (
     update(_T)
@@ -99,6 +123,11 @@ _UNSENT = (
     update(_T)
     .where(_T.c.id.in_(bindparam("ids", expanding=True)), _T.c.state == JobState.QUEUED)
     .values(dispatched_at=None)
+)
+_DONE_MANY = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE)
+    .values(state=JobState.DONE, finished_at=bindparam("now"), lease_until=None, last_error="")
 )
 _RENEW = update(_T).where(_T.c.id.in_(bindparam("ids", expanding=True)), _MINE).values(lease_until=bindparam("lease"))
 _DISPATCH = (
@@ -151,16 +180,21 @@ class JobQueue:
         self.immediate = settings.jobs_immediate if immediate is None else immediate
         self.huey = huey or make_huey(settings, immediate=self.immediate)
         self.workers = workers or settings.job_workers
+        self.batch_size = settings.job_batch_size
         self.lease = lease or timedelta(seconds=settings.job_lease_seconds)
         self.redeliver = redeliver or timedelta(seconds=settings.job_redeliver_seconds)
         self.me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._job_task = self.huey.task(name="omnidesk_job")(self.run_job)
         self._tick_task = self.huey.task(name="omnidesk_tick")(self.run_tick)
+        self._batch_task = self.huey.task(name="omnidesk_jobs")(self.run_batch)
         self._fresh: deque[uuid.UUID] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._inflight: set[uuid.UUID] = set()
         self._inflight_lock = threading.Lock()
+        self._batching_lock = threading.Lock()
+        self._batching: set[str] = set()  # batchable kinds a thread of this process is working now
+        self._more: dict[str, set[uuid.UUID]] = {}  # ... and the jobs sent for them meanwhile
         self._threads: list[threading.Thread] = []
         self._consumer: Consumer | None = None
         self._consuming = False
@@ -196,16 +230,25 @@ class JobQueue:
         self._wake.set()
 
     def _send(self, rows: list[tuple[uuid.UUID, str]]) -> None:
-        """Put "run job <id>" on the transport. If it fails (Redis unreachable), the rows not sent are marked
-        unsent again, so the sweep sends them within seconds once it answers, not after the redelivery delay."""
-        for n, (job_id, kind) in enumerate(rows):
-            spec = registry.KINDS.get(kind)
-            try:
+        """Put "run job <id>" (for a batchable kind: "run these jobs") on the transport. If it fails (Redis
+        unreachable), the rows are marked unsent again, so the sweep sends them within seconds once it answers, not
+        after the redelivery delay (a row sent twice is still claimed once)."""
+        try:
+            batches: dict[str, list[str]] = {}
+            for job_id, kind in rows:
+                spec = registry.KINDS.get(kind)
+                if spec is not None and spec.batch is not None:
+                    batches.setdefault(kind, []).append(str(job_id))
+                    continue
                 self.huey.enqueue(self._job_task.s(str(job_id), priority=spec.priority if spec else 0))
-            except Exception:
-                with contextlib.suppress(Exception), self.ctx.db.engine.begin() as conn:
-                    conn.execute(_UNSENT, {"ids": [r[0] for r in rows[n:]]})
-                raise
+            for kind, ids in batches.items():  # what one commit queued (a batch of customer messages) runs together
+                priority = registry.KINDS[kind].priority
+                for start in range(0, len(ids), self.batch_size):
+                    self.huey.enqueue(self._batch_task.s(kind, ids[start : start + self.batch_size], priority=priority))
+        except Exception:
+            with contextlib.suppress(Exception), self.ctx.db.engine.begin() as conn:
+                conn.execute(_UNSENT, {"ids": [r[0] for r in rows]})
+            raise
 
     def transport_lost(self) -> bool:
         """True (once per process) when the Redis transport lost what it held since the last call: restarted
@@ -307,6 +350,118 @@ class JobQueue:
         mode the committing thread runs the queued jobs one after the other anyway."""
         if ids and not self.immediate:
             self.wake(ids)
+
+    def run_batch(self, kind: str, job_ids: list[str]) -> None:
+        """The huey task for a batchable kind: run the due jobs of the kind oldest first, in batches of up to
+        ``OMNIDESK_JOB_BATCH_SIZE``, until none is due. Oldest first keeps a conversation's turns in order however
+        they were sent, and a backlog is worked in batches as large as it is. One thread per process works a kind's
+        batches: a task that finds it busy only tells it there is more and returns, so the other job threads stay
+        free for periodic tasks (the late-turn check among them) and other kinds. A batch runs the kind's batch
+        handler once and is marked done together; if the handler raises, each job runs alone (:meth:`run_one`,
+        oldest first), so one bad job cannot fail the others. Never raises."""
+        spec = registry.KINDS.get(kind)
+        if spec is None or spec.batch is None:
+            for job_id in job_ids:
+                self.run_job(job_id)
+            return
+        mine = {uuid.UUID(j) for j in job_ids}
+        with self._batching_lock:
+            if kind in self._batching:
+                # the thread working this kind claims these too before it stops (also those whose worker died)
+                self._more.setdefault(kind, set()).update(mine)
+                return
+            self._batching.add(kind)
+        try:
+            while True:
+                with self._batching_lock:
+                    mine |= self._more.pop(kind, set())
+                rows = self._claim_batch(kind, mine)
+                mine = set()  # claimed, or queued (a later round takes them in age order), or not ours to run
+                if rows:
+                    self._run_batch(spec, kind, rows)
+                    continue
+                with self._batching_lock:
+                    if self._more.get(kind):
+                        continue
+                    self._more.pop(kind, None)
+                    self._batching.discard(kind)
+                    return
+        except Exception:  # the database failed: the sweep sends what is owed again
+            log.exception("job batch runner failed", extra={"kind": kind})
+            with self._batching_lock:
+                self._batching.discard(kind)
+
+    def _claim_batch(self, kind: str, mine: set[uuid.UUID]) -> list[Any]:
+        now = utcnow()
+        params = {"now": now, "lease": now + self.lease, "me": self.me}
+        with self.ctx.db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(serials.BATCH_LOCK, {"kind": f"batch:{kind}"})
+                now = utcnow()  # once the lock is held: a start never predates the end it waited for
+                params = {"now": now, "lease": now + self.lease, "me": self.me}
+            due = (
+                select(_T.c.id)
+                .where(_T.c.state == JobState.QUEUED, _T.c.run_after <= now, _T.c.kind == kind, serials.batch_turn(now))
+                .order_by(_T.c.run_after)
+                .limit(self.batch_size)
+            )
+            if conn.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            rows = list(
+                conn.execute(
+                    update(_T).where(_T.c.id.in_(due.scalar_subquery()), _CLAIMABLE).values(**_CLAIMED)
+                    .returning(*_RETURNED), params,
+                ).all()
+            )  # fmt: skip
+            left = mine - {r[0] for r in rows}
+            if left:  # sent again after their worker died (lease expired)
+                rows.extend(conn.execute(_CLAIM_EXPIRED, {**params, "ids": list(left)}).all())
+        for row in rows:
+            if row[4] == 1:
+                LAG.labels(kind).observe(max((now - row[6]).total_seconds(), 0.0))
+        return sorted(rows, key=lambda r: r[6])
+
+    def _run_batch(self, spec: registry.Kind, kind: str, rows: list[Any]) -> None:
+        assert spec.batch is not None
+        ids = [r[0] for r in rows]
+        with self._inflight_lock:
+            self._inflight.update(ids)
+        try:
+            spec.batch(self.ctx, [(r[1], dict(r[3] or {})) for r in rows])
+        except Exception:
+            log.warning("job batch failed; running its jobs one by one", exc_info=True,
+                        extra={"kind": kind, "jobs": len(rows)})  # fmt: skip
+            for row in rows:
+                self.run_one(row[0], row[1], kind, dict(row[3] or {}), row[4], row[5], row[7])
+        else:
+            RUNS.labels(kind).inc(len(rows))
+            released: list[uuid.UUID] = []
+            with self.ctx.db.engine.begin() as conn:
+                conn.execute(_DONE_MANY, {"ids": ids, "me": self.me, "now": utcnow()})
+                for tenant_id, serial in {(r[1], r[7]) for r in rows if r[7] is not None}:
+                    released += serials.release_next(conn, tenant_id, serial)
+            self._send_released(released)
+        finally:
+            with self._inflight_lock:
+                self._inflight.difference_update(ids)
+
+    def run_one(
+        self, jid: uuid.UUID, tenant_id: uuid.UUID, kind: str, payload: dict[str, Any], attempts: int,
+        max_attempts: int, serial: str | None = None,
+    ) -> None:  # fmt: skip
+        """Run one claimed job with its kind's own handler and mark it (done, or failed: retry / dead letter)."""
+        spec = registry.KINDS[kind]
+        try:
+            spec.handler(self.ctx, tenant_id, payload)
+        except Exception as exc:
+            log.warning("job failed", exc_info=True, extra={"job_id": str(jid), "kind": kind, "attempt": attempts})
+            self._failed(jid, kind, attempts, max_attempts, exc, (tenant_id, serial))
+        else:
+            RUNS.labels(kind).inc()
+            with self.ctx.db.engine.begin() as conn:
+                conn.execute(_DONE, {"jid": jid, "me": self.me, "now": utcnow()})
+                released = serials.release_next(conn, tenant_id, serial)
+            self._send_released(released)
 
     def _failed(
         self, jid: uuid.UUID, kind: str, attempts: int, max_attempts: int, exc: BaseException,

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 
 Handler = Callable[["JobContext", uuid.UUID, dict[str, Any]], None]
 """``(context, tenant_id, payload)``; must be idempotent: a job may run again after a crash."""
+BatchHandler = Callable[["JobContext", list[tuple[uuid.UUID, dict[str, Any]]]], None]
+"""``(context, [(tenant_id, payload), ...])``: many jobs of one kind at once; raises if it could not do them all
+(the runner then runs each with the kind's ``Handler``, which must cope with work already done)."""
 Tick = Callable[["JobContext"], Any]
 
 
@@ -21,6 +24,7 @@ class Kind:
     name: str
     handler: Handler
     priority: int = 0  # higher runs first when the queue has a backlog
+    batch: BatchHandler | None = None  # set: the relay sends these jobs in batches, run together
 
 
 @dataclass(frozen=True)
@@ -35,9 +39,9 @@ KINDS: dict[str, Kind] = {}
 PERIODIC: dict[str, Periodic] = {}
 
 
-def job(name: str, *, priority: int = 0) -> Callable[[Handler], Handler]:
+def job(name: str, *, priority: int = 0, batch: BatchHandler | None = None) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        KINDS[name] = Kind(name, fn, priority)
+        KINDS[name] = Kind(name, fn, priority, batch)
         return fn
 
     return register

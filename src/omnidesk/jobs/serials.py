@@ -26,6 +26,30 @@ ITS_TURN = or_(
         ),
     ),
 )
+
+
+def batch_turn(now: Any) -> Any:
+    """The condition for a batch claim (``jobs.queue`` batchable kinds): jobs of one serial may be claimed together,
+    since the batch handler works them in order; a job waits while another of its serial runs, or while an earlier
+    one waits for its retry (it keeps its place)."""
+    return or_(
+        _T.c.serial.is_(None),
+        ~exists().where(
+            SIBLING.c.tenant_id == _T.c.tenant_id,
+            SIBLING.c.serial == _T.c.serial,
+            SIBLING.c.id != _T.c.id,
+            or_(
+                SIBLING.c.state == JobState.RUNNING,
+                and_(SIBLING.c.state == JobState.QUEUED, SIBLING.c.serial_seq < _T.c.serial_seq,
+                     SIBLING.c.run_after > now),
+            ),
+        ),
+    )  # fmt: skip
+
+
+# Batch claims of one kind take this lock on PostgreSQL, so a claim sees what the claim before it took (read
+# committed) and two processes never take jobs of one serial at once.
+BATCH_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:kind, 1))")
 # PostgreSQL: two workers claiming two jobs of one serial at once would each see the other still queued (read
 # committed), so a claim of a serial job first takes a transaction-scoped advisory lock on its serial; the claim's
 # own statement then sees whatever the previous holder committed. SQLite writers are serialised anyway.

@@ -72,6 +72,13 @@ def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -
     """
     if connected is not None and not connected:
         return []  # nobody has the workspace open: no offer can be made, skip the queries
+    online = select(AgentPresence.staff_id).where(AgentPresence.status == Presence.ONLINE.value)
+    if connected is not None:
+        online = online.where(AgentPresence.staff_id.in_(connected))
+    if session.scalar(online.limit(1)) is None:
+        # Nobody online (an admin watching the console is connected but not taking chats): one indexed probe
+        # instead of loading every waiting entry on each new conversation, which grew with the queue.
+        return []
     waiting = queries.waiting_entries(session)
     if not waiting:
         return []

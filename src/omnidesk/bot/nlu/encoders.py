@@ -124,6 +124,11 @@ class CachedEncoder:
                             self._cache.popitem(last=False)
         return out
 
+    def cached(self, texts: Sequence[str]) -> bool:
+        """Every one of ``texts`` is in the cache (its encoding costs a look-up)."""
+        with self._lock:
+            return all(t in self._cache for t in texts)
+
     def __getstate__(self) -> dict[str, object]:
         raise TypeError("encoders are not serialised with models; pass the encoder again when loading")
 
@@ -250,7 +255,7 @@ class ConcatEncoder:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         scale = 1.0 / np.sqrt(len(self.parts))
-        if len(texts) > _SIDE_BY_SIDE_MAX or len(self.parts) == 1:
+        if len(texts) > _SIDE_BY_SIDE_MAX or len(self.parts) == 1 or self._cached(texts):
             # batches are already spread over threads inside each part: one part at a time
             blocks = [p.encode(texts) for p in self.parts]
         else:
@@ -260,6 +265,10 @@ class ConcatEncoder:
             finally:
                 _message_finished()
         return np.hstack([b * scale for b in blocks]).astype(np.float32)
+
+    def _cached(self, texts: Sequence[str]) -> bool:
+        """Every part has these texts cached (warmed by a batch): no thread is worth handing them to."""
+        return all(isinstance(p, CachedEncoder) and p.cached(texts) for p in self.parts)
 
     def _side_by_side(self, texts: Sequence[str]) -> list[np.ndarray]:
         """A chat message's parts in two groups on two threads (the runtimes release the GIL while they compute),

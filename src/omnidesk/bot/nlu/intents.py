@@ -710,6 +710,13 @@ class IntentClassifier:
             )
         return out
 
+    def warm(self, texts: Sequence[str]) -> None:
+        """Encode ``texts`` in one batch ahead of predicting them one at a time (a batch of chat turns): the
+        encoders' per-sentence caches then serve each :meth:`predict` without a one-sentence model call, the
+        slowest path of every packaged encoder."""
+        if self._encoder is not None and self._core is not None and self._core.has_encoder and texts:
+            self._encoder.encode([t.strip() for t in texts])
+
     def predict(self, text: str, *, top_k: int = 3) -> IntentPrediction:
         """Predict one utterance."""
         return self.predict_many([text], top_k=top_k)[0]

@@ -30,6 +30,7 @@ counter resets on any confident outcome.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -176,10 +177,20 @@ def is_human_request(text: str) -> bool:
 
 
 def _contains(norm: str, word: str) -> bool:
+    w = _matcher(word)
+    if isinstance(w, str):
+        return w in norm
+    return w.search(norm) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _matcher(word: str) -> str | re.Pattern[str]:
+    """A keyword as it is matched (normalised; Latin words as whole words), worked out once per word: the
+    policy tests every urgent, small-talk and topic word against every message."""
     w = normalize(word)
     if re.search(r"[a-z]", w):
-        return re.search(r"(?<![a-z])" + re.escape(w) + r"(?![a-z])", norm) is not None
-    return w in norm
+        return re.compile(r"(?<![a-z])" + re.escape(w) + r"(?![a-z])")
+    return w
 
 
 def smalltalk_kind(text: str) -> str | None:

@@ -11,6 +11,7 @@ label; ``cues`` lists the matched cue words (for audit logs).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,12 +64,17 @@ _CAPS_RE = re.compile(r"\b[A-Z]{3,}\b")
 def _find(text: str, cue: str) -> list[int]:
     """Start offsets of ``cue`` in ``text``; Latin cues must match whole words."""
     if _EN_WORD_CUE.search(cue):
-        return [m.start() for m in re.finditer(r"(?<![a-z])" + re.escape(cue.strip()) + r"(?![a-z])", text)]
+        return [m.start() for m in _word_pattern(cue).finditer(text)]
     out, start = [], text.find(cue)
     while start >= 0:
         out.append(start)
         start = text.find(cue, start + 1)
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_pattern(cue: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z])" + re.escape(cue.strip()) + r"(?![a-z])")
 
 
 def _negated(text: str, start: int, cue: str) -> bool:
@@ -78,6 +84,11 @@ def _negated(text: str, start: int, cue: str) -> bool:
     window = text[max(0, start - 3) : start]
     # "没有不满意", "不太差", "并不生气": a negator right before the cue, or one adverb in between
     return any(window.endswith(n) or window[:-1].endswith(n) for n in _NEGATORS_ZH)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized(cue: str) -> str:
+    return normalize(cue)
 
 
 def analyze_sentiment(text: str, *, urgent_words: tuple[str, ...] = ()) -> Sentiment:
@@ -101,7 +112,7 @@ def analyze_sentiment(text: str, *, urgent_words: tuple[str, ...] = ()) -> Senti
                 cues.append(cue)
                 break
     complaint = [c for c in _COMPLAINT if _find(norm, c)]
-    urgent = [c for c in (*_URGENT, *urgent_words) if _find(norm, normalize(c))]
+    urgent = [c for c in (*_URGENT, *urgent_words) if _find(norm, _normalized(c))]
     cues.extend(complaint)
     cues.extend(urgent)
     intensity = 1.0
