@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -64,6 +65,13 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def raise_open_files(wanted: int) -> None:
+    """Thousands of sockets need as many descriptors, here and in the server (a subprocess inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -77,7 +85,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Server:
-    def __init__(self, app: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, app: str, env: dict[str, str], log: Path, extra: list[str] | None = None) -> None:
         self.port = free_port()
         command = [
             sys.executable,
@@ -95,6 +103,7 @@ class Server:
             "64",
             "--ws-per-message-deflate",
             "false",  # as `omnidesk serve` runs it
+            *(extra or []),
         ]
         self.log = log.open("ab")
         self.proc = subprocess.Popen(

@@ -20,7 +20,7 @@ PURPOSE = "omnidesk-ws"
 TTL_SECONDS = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SocketGrant:
     """What one socket may see. ``read_all``: every conversation of the tenant (supervisors, admins)."""
 

@@ -53,7 +53,7 @@ from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
 from omnidesk.web import account, ops, problems, ui, workspace
 from omnidesk.web.deps import session_cookie_name
-from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
+from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders, SocketEndpoint
 from omnidesk.web.security_events import SecurityEvents
 from omnidesk.web.sockets import router as realtime_router
 from omnidesk.webhooks.api import router as webhooks_router
@@ -76,7 +76,6 @@ def build_api_router() -> APIRouter:
         routing_router,
         widget_router,
         realtime_router,
-        gateway.router,
         jobs_router,
         webhooks_router,
     )
@@ -175,6 +174,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(SecurityEvents, db_getter=lambda: app.state.db)
     app.add_middleware(RequestContext)
+    app.add_middleware(SocketEndpoint, path=f"{API_PREFIX}/realtime/ws", endpoint=gateway.socket_app)
     return app
 
 

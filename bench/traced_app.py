@@ -1,0 +1,41 @@
+"""A debugging wrapper for bench/socket_memory.py: the product app with tracemalloc on and one extra route.
+
+``GET /__mem?to=<file>`` collects garbage, writes a tracemalloc snapshot to ``<file>`` and answers the process's
+RSS in KiB. Only for the memory probe on loopback; never part of the product.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import tracemalloc
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+tracemalloc.start(int(os.environ.get("OMNIDESK_BENCH_TRACE_FRAMES", "8")))
+
+if os.environ.get("OMNIDESK_BENCH_TRACED_APP") == "echo":
+    from echo_app import app as inner
+else:
+    from omnidesk.web.asgi import app as inner
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http" and scope["path"] == "/__mem":
+        target = parse_qs(scope["query_string"].decode()).get("to", [""])[0]
+        gc.collect()
+        if target:
+            tracemalloc.take_snapshot().dump(target)
+        body = str(rss_kib()).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await inner(scope, receive, send)
