@@ -99,10 +99,13 @@ class Server:
             "--log-level",
             "warning",
             "--no-access-log",
-            "--ws-max-queue",
-            "64",
+            # as `omnidesk serve` runs it (omnidesk.web.websocket_protocol.server_options)
+            "--ws",
+            "omnidesk.web.websocket_protocol:LeanWebSocketProtocol",
+            "--ws-max-size",
+            str(4 * 64 * 1024),
             "--ws-per-message-deflate",
-            "false",  # as `omnidesk serve` runs it
+            "false",
             *(extra or []),
         ]
         self.log = log.open("ab")

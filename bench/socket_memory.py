@@ -86,6 +86,10 @@ def top_growth(trace_dir: Path, first: int, last: int, group: str, count: int = 
     b = tracemalloc.Snapshot.load(str(trace_dir / f"{last}.snap"))
     n = last - first
     stats = b.compare_to(a, group)
+    before = dict(line.rsplit(" ", 1) for line in (trace_dir / f"{first}.snap.types").read_text().splitlines())
+    after = dict(line.rsplit(" ", 1) for line in (trace_dir / f"{last}.snap.types").read_text().splitlines())
+    grown = sorted(((int(c) - int(before.get(t, 0))) / n, t) for t, c in after.items())[::-1][:45]
+    print("  objects the collector tracks, per socket:", ", ".join(f"{t} {c:.2f}" for c, t in grown if c >= 0.5))
     total = sum(s.size_diff for s in stats)
     print(f"  tracemalloc: {total / n:.0f} B per socket traced between {first} and {last} sockets; top sites:")
     for stat in stats[:count]:
@@ -126,7 +130,7 @@ def main() -> None:
                 migrate.upgrade(f"sqlite:///{data / 'probe.db'}")
             server = Server(app, env, data / f"{name}.log", extra)
             try:
-                server.wait("/" if name == "echo" else "/healthz")
+                server.wait("/" if name == "echo" else "/healthz", timeout=600 if args.trace else 90)
                 print(f"  {name}:")
                 results[name] = asyncio.run(probe(server, steps, name == "product", trace_dir))
                 if trace_dir is not None:

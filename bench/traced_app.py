@@ -34,6 +34,11 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         gc.collect()
         if target:
             tracemalloc.take_snapshot().dump(target)
+            counts: dict[str, int] = {}
+            for obj in gc.get_objects():
+                name = type(obj).__qualname__
+                counts[name] = counts.get(name, 0) + 1
+            Path(target + ".types").write_text("\n".join(f"{n} {c}" for c, n in sorted((c, n) for n, c in counts.items())))
         body = str(rss_kib()).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": body})

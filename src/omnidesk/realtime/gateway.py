@@ -67,13 +67,10 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
 
 
 async def socket_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The endpoint as a bare ASGI app, mounted at ``/api/v1/realtime/ws`` by ``web.app`` in front of the routing
-    and the HTTP middleware (which all pass sockets through untouched): every coroutine frame, dependency exit
-    stack and scope copy between the server and this endpoint lives as long as the socket, on every socket."""
-    await socket_endpoint(WebSocket(scope, receive, send))
-
-
-async def socket_endpoint(ws: WebSocket) -> None:
+    """The endpoint, a bare ASGI app mounted at ``/api/v1/realtime/ws`` by ``web.app`` in front of the routing and
+    the HTTP middleware (which all pass sockets through untouched): every coroutine frame, dependency exit stack
+    and scope copy between the server and here lives as long as the socket, on every socket."""
+    ws = WebSocket(scope, receive, send)
     settings = ws.app.state.settings
     ip = client_ip(ws)  # the handshake's client, behind trusted proxies too: fixed for the socket's life
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
@@ -138,45 +135,41 @@ async def _authenticate(ws: WebSocket, keys: Keyring) -> SocketGrant:
 
 
 async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore, ip: str | None) -> None:
+    grant = client.grant
     # What a socket may see was fixed when its token was minted; closing it after a while makes the client mint a
     # new token, so a changed role or a deactivated account takes effect. One deadline for the socket's life (not
     # a timeout around each read, which costs a task per waiting socket).
     deadline = asyncio.get_running_loop().time() + MAX_SOCKET_SECONDS
     try:
         async with asyncio.timeout_at(deadline) as lifetime:
-            await _handle_frames(ws, client, hub, presence, ip)
+            while True:
+                if ws.application_state != WebSocketState.CONNECTED:
+                    return  # closed by the server (revoked, too slow) while the last frame was handled
+                raw = await ws.receive_text()
+                if len(raw) > MAX_FRAME:
+                    client.offer(error_frame(None, 413, f"frames are limited to {MAX_FRAME} characters"))
+                    continue
+                try:
+                    frame: Any = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(frame, dict):
+                    continue
+                kind = frame.get("type")
+                if kind == "ping":
+                    if grant.staff_id is not None:
+                        await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
+                    client.offer('{"type":"pong"}')
+                elif kind == "typing":
+                    event = _typing_event(grant, frame)
+                    if event is not None:
+                        await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
+                elif kind == "send":
+                    _send(ws.app.state.intake, client, frame, ip)
     except TimeoutError:
         if not lifetime.expired():
             raise
         await _close(ws, CLOSE_RENEW)
-
-
-async def _handle_frames(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore, ip: str | None) -> None:
-    grant = client.grant
-    while True:
-        if ws.application_state != WebSocketState.CONNECTED:
-            return  # closed by the server (revoked, too slow) while the last frame was handled
-        raw = await ws.receive_text()
-        if len(raw) > MAX_FRAME:
-            client.offer(error_frame(None, 413, f"frames are limited to {MAX_FRAME} characters"))
-            continue
-        try:
-            frame: Any = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(frame, dict):
-            continue
-        kind = frame.get("type")
-        if kind == "ping":
-            if grant.staff_id is not None:
-                await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
-            client.offer('{"type":"pong"}')
-        elif kind == "typing":
-            event = _typing_event(grant, frame)
-            if event is not None:
-                await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
-        elif kind == "send":
-            _send(ws.app.state.intake, client, frame, ip)
 
 
 def _send(intake: MessageIntake, client: Client, frame: dict[str, Any], ip: str | None) -> None:

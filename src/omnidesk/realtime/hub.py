@@ -100,7 +100,7 @@ class _Room:
     """The sockets of one tenant in this process, and the task that feeds them from the bus."""
 
     loop: asyncio.AbstractEventLoop
-    visitors: dict[str, set[Client]] = field(default_factory=dict)
+    visitors: dict[str, list[Client]] = field(default_factory=dict)  # by customer id: their tabs (a list is 4× smaller than a set)
     staff: set[Client] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -129,7 +129,7 @@ class Hub:
             self._rooms[key] = room
             room.task = asyncio.create_task(self._feed(client.grant.tenant_id, room))
         if client.grant.kind == "visitor":
-            room.visitors.setdefault(str(client.grant.customer_id), set()).add(client)
+            room.visitors.setdefault(str(client.grant.customer_id), []).append(client)
         else:
             room.staff.add(client)
         await room.ready.wait()
@@ -142,7 +142,8 @@ class Hub:
         if client.grant.kind == "visitor":
             group = room.visitors.get(str(client.grant.customer_id))
             if group is not None:
-                group.discard(client)
+                with contextlib.suppress(ValueError):
+                    group.remove(client)
                 if not group:
                     room.visitors.pop(str(client.grant.customer_id), None)
         else:
