@@ -65,11 +65,26 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def settled_rss_kib(pid: int, seconds: float = 20) -> int:
+    """RSS once it stopped moving (two readings a second apart within 0.2 %), or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    last = rss_kib(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = rss_kib(pid)
+        if abs(now - last) <= last * 0.002:
+            return now
+        last = now
+    return last
+
+
 def raise_open_files(wanted: int) -> None:
     """Thousands of sockets need as many descriptors, here and in the server (a subprocess inherits the limit)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -140,8 +155,10 @@ class Server:
 # ---- baseline ---------------------------------------------------------------------------------------------------
 
 
-async def echo_baseline(url: str, clients: int, seconds: float, rate: float) -> dict[str, float]:
+async def echo_baseline(url: str, clients: int, seconds: float, rate: float, pid: int = 0) -> dict[str, float]:
+    rss_before = await asyncio.to_thread(settled_rss_kib, pid) if pid else 0
     sockets = await open_many([url] * clients, None)
+    rss_after = await asyncio.to_thread(settled_rss_kib, pid) if pid else 0
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -168,6 +185,7 @@ async def echo_baseline(url: str, clients: int, seconds: float, rate: float) -> 
         "echoed_per_s": len(latencies) / elapsed,
         "p50_ms": pct(latencies, 0.5),
         "p99_ms": pct(latencies, 0.99),
+        "kib_per_socket": (rss_after - rss_before) / max(len(sockets), 1),
     }
 
 
@@ -270,11 +288,11 @@ async def run_product(
         visitors = await make_visitors(http, visitor_base, slug, args.clients)
         homes = [visitor_bases[i % len(visitor_bases)] for i in range(len(visitors))]
         setup = time.perf_counter() - setup_started
-        rss_before = sum(rss_kib(p) for p in pids)
+        # Memory per open socket: RSS from /proc once it settled, before and after opening every visitor's socket.
+        rss_before = sum([await asyncio.to_thread(settled_rss_kib, p) for p in pids])
         ws_urls = [home.replace("http", "ws") + "/api/v1/realtime/ws" for home in homes]
         sockets = await open_many(ws_urls, [v.socket_token for v in visitors])
-        await asyncio.sleep(1)
-        rss_after = sum(rss_kib(p) for p in pids)
+        rss_after = sum([await asyncio.to_thread(settled_rss_kib, p) for p in pids])
         token = (
             await http.post(f"{agent_base}/api/v1/realtime/token", headers={"Authorization": f"Bearer {key}"})
         ).json()["token"]
@@ -431,7 +449,8 @@ def main() -> None:
     )
     parser.add_argument("--no-cluster", action="store_true", help="skip the PostgreSQL + Redis two-process run")
     args = parser.parse_args()
-    args.clients = max(1, min(args.clients, 5000))
+    args.clients = max(1, min(args.clients, 10_000))
+    raise_open_files(2 * args.clients + 1000)  # this process and (inherited) the servers
     args.seconds = max(1.0, min(args.seconds, 60.0))
     print(
         f"bench_realtime: {args.clients} widget clients sending over {args.via}, {args.seconds:.0f} s, "
@@ -445,7 +464,9 @@ def main() -> None:
             echo.wait("/")
             print_row(
                 "baseline: bare echo WebSocket, same uvicorn",
-                asyncio.run(echo_baseline(echo.url.replace("http", "ws"), args.clients, args.seconds, args.rate)),
+                asyncio.run(
+                    echo_baseline(echo.url.replace("http", "ws"), args.clients, args.seconds, args.rate, echo.proc.pid)
+                ),
             )
         finally:
             echo.stop()

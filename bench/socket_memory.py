@@ -18,29 +18,14 @@ import asyncio
 import json
 import resource
 import tempfile
-import time
 import tracemalloc
 import uuid
 from pathlib import Path
 
 import httpx
-
-from bench_realtime import SECRET, Server, close_all, open_many, raise_open_files, rss_kib, server_env
+from bench_realtime import SECRET, Server, close_all, open_many, raise_open_files, server_env, settled_rss_kib
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def settle(pid: int, seconds: float = 20) -> int:
-    """The RSS once it stopped moving (two readings a second apart within 0.2 %), or after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    last = rss_kib(pid)
-    while time.monotonic() < deadline:
-        time.sleep(1)
-        now = rss_kib(pid)
-        if abs(now - last) <= last * 0.002:
-            return now
-        last = now
-    return last
 
 
 def tokens(n: int) -> list[str]:
@@ -58,7 +43,7 @@ async def probe(server: Server, steps: list[int], product: bool, trace_dir: Path
 
     def snapshot(name: str) -> int:
         if trace_dir is None:
-            return settle(server.proc.pid)
+            return settled_rss_kib(server.proc.pid)
         return int(httpx.get(f"{server.url}/__mem", params={"to": str(trace_dir / name)}, timeout=120).text)
 
     # Warm up: one batch opened and closed, so what the first socket imports or caches is not counted.

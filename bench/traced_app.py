@@ -28,18 +28,23 @@ def rss_kib() -> int:
     return 0
 
 
+def dump(target: str) -> int:
+    """Collect, then write the snapshot and the collector's object counts by type; the process's RSS in KiB.
+    Blocking on purpose: nothing else should run while the heap is read."""
+    gc.collect()
+    if target:
+        tracemalloc.take_snapshot().dump(target)
+        counts: dict[str, int] = {}
+        for obj in gc.get_objects():
+            name = type(obj).__qualname__
+            counts[name] = counts.get(name, 0) + 1
+        Path(target + ".types").write_text("\n".join(f"{n} {c}" for n, c in counts.items()))
+    return rss_kib()
+
+
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "http" and scope["path"] == "/__mem":
-        target = parse_qs(scope["query_string"].decode()).get("to", [""])[0]
-        gc.collect()
-        if target:
-            tracemalloc.take_snapshot().dump(target)
-            counts: dict[str, int] = {}
-            for obj in gc.get_objects():
-                name = type(obj).__qualname__
-                counts[name] = counts.get(name, 0) + 1
-            Path(target + ".types").write_text("\n".join(f"{n} {c}" for c, n in sorted((c, n) for n, c in counts.items())))
-        body = str(rss_kib()).encode()
+        body = str(dump(parse_qs(scope["query_string"].decode()).get("to", [""])[0])).encode()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": body})
         return

@@ -100,7 +100,8 @@ class _Room:
     """The sockets of one tenant in this process, and the task that feeds them from the bus."""
 
     loop: asyncio.AbstractEventLoop
-    visitors: dict[str, list[Client]] = field(default_factory=dict)  # by customer id: their tabs (a list is 4× smaller than a set)
+    # By customer id: the sockets of their tabs (a list, four times smaller than a set, and they are few).
+    visitors: dict[str, list[Client]] = field(default_factory=dict)
     staff: set[Client] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)

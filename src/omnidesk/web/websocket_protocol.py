@@ -54,7 +54,7 @@ class _Waiters:
 class LazyQueue:
     """The part of ``asyncio.Queue`` uvicorn uses (unbounded: ``put_nowait``, ``get``, ``empty``, ``qsize``)."""
 
-    __slots__ = ("_items", "_getters")
+    __slots__ = ("_getters", "_items")
 
     def __init__(self) -> None:
         self._items: deque[Any] | None = None
