@@ -277,6 +277,17 @@ async def make_visitors(http: httpx.AsyncClient, base: str, slug: str, n: int) -
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
+async def renew_socket_tokens(http: httpx.AsyncClient, base: str, slug: str, visitors: list[Visitor]) -> None:
+    sem = asyncio.Semaphore(32)
+
+    async def one(visitor: Visitor) -> None:
+        async with sem:
+            response = await http.post(f"{base}/api/v1/widget/{slug}/socket-token", headers=visitor.headers)
+            visitor.socket_token = response.json()["socket_token"]
+
+    await asyncio.gather(*(one(v) for v in visitors))
+
+
 async def run_product(
     visitor_bases: list[str], agent_base: str, pids: list[int], slug: str, key: str, args: argparse.Namespace
 ) -> dict[str, float]:
@@ -288,6 +299,8 @@ async def run_product(
         visitors = await make_visitors(http, visitor_base, slug, args.clients)
         homes = [visitor_bases[i % len(visitor_bases)] for i in range(len(visitors))]
         setup = time.perf_counter() - setup_started
+        if setup > 120:  # socket tokens last 5 minutes: renew them as the widget does before it (re)connects
+            await renew_socket_tokens(http, visitor_base, slug, visitors)
         # Memory per open socket: RSS from /proc once it settled, before and after opening every visitor's socket.
         rss_before = sum([await asyncio.to_thread(settled_rss_kib, p) for p in pids])
         ws_urls = [home.replace("http", "ws") + "/api/v1/realtime/ws" for home in homes]

@@ -93,6 +93,7 @@ class Client:
             writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await writer
+        self._writer = self._outbox = None  # a writer cancelled before it started never cleared them
 
 
 @dataclass
