@@ -282,8 +282,14 @@ async def renew_socket_tokens(http: httpx.AsyncClient, base: str, slug: str, vis
 
     async def one(visitor: Visitor) -> None:
         async with sem:
-            response = await http.post(f"{base}/api/v1/widget/{slug}/socket-token", headers=visitor.headers)
-            visitor.socket_token = response.json()["socket_token"]
+            for attempt in range(5):  # retry a dropped keep-alive connection, as in the setup
+                try:
+                    response = await http.post(f"{base}/api/v1/widget/{slug}/socket-token", headers=visitor.headers)
+                    visitor.socket_token = response.json()["socket_token"]
+                    return
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError("could not renew a socket token")
 
     await asyncio.gather(*(one(v) for v in visitors))
 
