@@ -14,7 +14,7 @@ Protocol (JSON text frames):
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
 Close codes: 4001 bad or revoked token, 4003 Origin refused, 4000 renew (an hour passed), 4008 too slow,
 4010 access changed (sign-out, deactivation, role/team/password change): ask for a new token, which fails if the
-person may no longer connect.
+person may no longer connect; 1009 a message over 256 KiB (the server's ``ws_max_size``).
 Stored messages come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published
 on the bus (through Redis in a cluster) and never stored.
 """
