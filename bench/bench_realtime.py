@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -68,6 +69,28 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def settled_rss_kib(pid: int, seconds: float = 20) -> int:
+    """RSS once it stopped moving (two readings a second apart within 0.2 %), or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    last = rss_kib(pid)
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = rss_kib(pid)
+        if abs(now - last) <= last * 0.002:
+            return now
+        last = now
+    return last
+
+
+def raise_open_files(wanted: int) -> None:
+    """Thousands of sockets need as many descriptors, here and in the server (a subprocess inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard)
+        )
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
@@ -81,7 +104,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Server:
-    def __init__(self, app: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, app: str, env: dict[str, str], log: Path, extra: list[str] | None = None) -> None:
         self.port = free_port()
         command = [
             sys.executable,
@@ -95,10 +118,14 @@ class Server:
             "--log-level",
             "warning",
             "--no-access-log",
-            "--ws-max-queue",
-            "64",
+            # as `omnidesk serve` runs it (omnidesk.web.websocket_protocol.server_options)
+            "--ws",
+            "omnidesk.web.websocket_protocol:LeanWebSocketProtocol",
+            "--ws-max-size",
+            str(4 * 64 * 1024),
             "--ws-per-message-deflate",
-            "false",  # as `omnidesk serve` runs it
+            "false",
+            *(extra or []),
         ]
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
@@ -132,8 +159,10 @@ class Server:
 # ---- baseline ---------------------------------------------------------------------------------------------------
 
 
-async def echo_baseline(url: str, clients: int, seconds: float, rate: float) -> dict[str, float]:
+async def echo_baseline(url: str, clients: int, seconds: float, rate: float, pid: int = 0) -> dict[str, float]:
+    rss_before = await asyncio.to_thread(settled_rss_kib, pid) if pid else 0
     sockets = await open_many([url] * clients, None)
+    rss_after = await asyncio.to_thread(settled_rss_kib, pid) if pid else 0
     latencies: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -160,6 +189,7 @@ async def echo_baseline(url: str, clients: int, seconds: float, rate: float) -> 
         "echoed_per_s": len(latencies) / elapsed,
         "p50_ms": pct(latencies, 0.5),
         "p99_ms": pct(latencies, 0.99),
+        "kib_per_socket": (rss_after - rss_before) / max(len(sockets), 1),
     }
 
 
@@ -253,6 +283,23 @@ async def make_visitors(
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
+async def renew_socket_tokens(http: httpx.AsyncClient, base: str, slug: str, visitors: list[Visitor]) -> None:
+    sem = asyncio.Semaphore(32)
+
+    async def one(visitor: Visitor) -> None:
+        async with sem:
+            for attempt in range(5):  # retry a dropped keep-alive connection, as in the setup
+                try:
+                    response = await http.post(f"{base}/api/v1/widget/{slug}/socket-token", headers=visitor.headers)
+                    visitor.socket_token = response.json()["socket_token"]
+                    return
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise RuntimeError("could not renew a socket token")
+
+    await asyncio.gather(*(one(v) for v in visitors))
+
+
 async def run_product(
     visitor_bases: list[str], agent_base: str, pids: list[int], slug: str, key: str, args: argparse.Namespace
 ) -> dict[str, float]:
@@ -264,11 +311,13 @@ async def run_product(
         visitors = await make_visitors(http, visitor_base, slug, args.clients)
         homes = [visitor_bases[i % len(visitor_bases)] for i in range(len(visitors))]
         setup = time.perf_counter() - setup_started
-        rss_before = sum(rss_kib(p) for p in pids)
+        if setup > 120:  # socket tokens last 5 minutes: renew them as the widget does before it (re)connects
+            await renew_socket_tokens(http, visitor_base, slug, visitors)
+        # Memory per open socket: RSS from /proc once it settled, before and after opening every visitor's socket.
+        rss_before = sum([await asyncio.to_thread(settled_rss_kib, p) for p in pids])
         ws_urls = [home.replace("http", "ws") + "/api/v1/realtime/ws" for home in homes]
         sockets = await open_many(ws_urls, [v.socket_token for v in visitors])
-        await asyncio.sleep(1)
-        rss_after = sum(rss_kib(p) for p in pids)
+        rss_after = sum([await asyncio.to_thread(settled_rss_kib, p) for p in pids])
         token = (
             await http.post(f"{agent_base}/api/v1/realtime/token", headers={"Authorization": f"Bearer {key}"})
         ).json()["token"]
@@ -437,9 +486,11 @@ def main() -> None:
         args.clients = max(1, min(args.clients if "--clients" in sys.argv else 200, 5000))
         args.seconds = max(1.0, min(args.seconds, 60.0))
         args.drain = max(1.0, min(args.drain, 120.0))
+        raise_open_files(2 * args.clients + 1000)
         main_assistant(args)
         return
-    args.clients = max(1, min(args.clients, 5000))
+    args.clients = max(1, min(args.clients, 10_000))
+    raise_open_files(2 * args.clients + 1000)  # this process and (inherited) the servers
     args.seconds = max(1.0, min(args.seconds, 60.0))
     print(
         f"bench_realtime: {args.clients} widget clients sending over {args.via}, {args.seconds:.0f} s, "
@@ -453,7 +504,9 @@ def main() -> None:
             echo.wait("/")
             print_row(
                 "baseline: bare echo WebSocket, same uvicorn",
-                asyncio.run(echo_baseline(echo.url.replace("http", "ws"), args.clients, args.seconds, args.rate)),
+                asyncio.run(
+                    echo_baseline(echo.url.replace("http", "ws"), args.clients, args.seconds, args.rate, echo.proc.pid)
+                ),
             )
         finally:
             echo.stop()

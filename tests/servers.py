@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from omnidesk.web.websocket_protocol import MAX_MESSAGE_BYTES
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -54,6 +56,13 @@ class ServerProcess:
             str(self.port),
             "--log-level",
             "warning",
+            # as `omnidesk serve` runs it (web.websocket_protocol.server_options)
+            "--ws",
+            "omnidesk.web.websocket_protocol:LeanWebSocketProtocol",
+            "--ws-max-size",
+            str(MAX_MESSAGE_BYTES),
+            "--ws-per-message-deflate",
+            "false",
         ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)

@@ -113,6 +113,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 def _serve(settings: Settings, host: str | None, port: int | None, workers: int = 1) -> None:
     import uvicorn
 
+    from omnidesk.web.websocket_protocol import server_options
+
     configure_logging(settings.log_level, as_json=settings.log_json)
     port = port or int(os.environ.get("PORT", settings.port))
     uvicorn.run(
@@ -126,9 +128,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, workers: int 
         # same rule then holds however the app is served (uvicorn, another ASGI server, tests), its default trusts
         # nobody (uvicorn's trusts 127.0.0.1 or FORWARDED_ALLOW_IPS), and the peer address stays the real one.
         proxy_headers=False,
-        # Chat frames are small: compressing each one cost a tenth of the server's time under load (measured
-        # with bench/bench_realtime.py) and saves a few bytes.
-        ws_per_message_deflate=False,
+        **server_options(),  # lean idle sockets, bounded messages, no per-message deflate
     )
 
 

@@ -147,14 +147,13 @@ def test_hub_tells_sockets_to_resync_after_a_lost_subscription() -> None:
 
         hub = Hub(FlakyBus())
         client = Client(grant=SocketGrant(tenant_id=TENANT, kind="visitor", customer_id=ME), send=send, close=close)
-        writer = asyncio.create_task(client.pump())
         await hub.join(client)
         for _ in range(40):
             await asyncio.sleep(0.1)
             if frames:
                 break
         await hub.leave(client)
-        writer.cancel()
+        await client.finish()
         return frames
 
     assert run_async(scenario()) == ['{"type":"resync"}']

@@ -14,7 +14,7 @@ Protocol (JSON text frames):
   server → the events the socket may see (see :mod:`omnidesk.realtime.filters`).
 Close codes: 4001 bad or revoked token, 4003 Origin refused, 4000 renew (an hour passed), 4008 too slow,
 4010 access changed (sign-out, deactivation, role/team/password change): ask for a new token, which fails if the
-person may no longer connect.
+person may no longer connect; 1009 a message over 256 KiB (the server's ``ws_max_size``).
 Stored messages come back to every subscriber as ``message`` events. Typing indicators are ephemeral: published
 on the bus (through Redis in a cluster) and never stored.
 """
@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from starlette.websockets import WebSocketState
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from omnidesk.core.errors import Unauthenticated
 from omnidesk.events.outbox import tenant_channel
@@ -44,8 +44,6 @@ from omnidesk.security.keys import Keyring, keyring
 from omnidesk.security.proxies import client_ip
 
 log = logging.getLogger("omnidesk.realtime")
-
-router = APIRouter()
 
 AUTH_TIMEOUT_SECONDS = 10
 MAX_FRAME = 64 * 1024  # characters: a 10,000-character body may arrive JSON-escaped (6 each), plus the envelope
@@ -68,8 +66,11 @@ def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> 
     return bool(host) and parts.netloc == host
 
 
-@router.websocket("/realtime/ws")
-async def socket_endpoint(ws: WebSocket) -> None:
+async def socket_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The endpoint, a bare ASGI app mounted at ``/api/v1/realtime/ws`` by ``web.app`` in front of the routing and
+    the HTTP middleware (which all pass sockets through untouched): every coroutine frame, dependency exit stack
+    and scope copy between the server and here lives as long as the socket, on every socket."""
+    ws = WebSocket(scope, receive, send)
     settings = ws.app.state.settings
     ip = client_ip(ws)  # the handshake's client, behind trusted proxies too: fixed for the socket's life
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), settings.allowed_origins):
@@ -86,7 +87,6 @@ async def socket_endpoint(ws: WebSocket) -> None:
     hub: Hub = ws.app.state.hub
     presence: PresenceStore = ws.app.state.presence
     client = Client(grant=grant, send=ws.send_text, close=lambda code: _close(ws, code))
-    writer = asyncio.create_task(client.pump())
     await hub.join(client)
     try:
         if not await _still_allowed(ws, grant):
@@ -100,12 +100,7 @@ async def socket_endpoint(ws: WebSocket) -> None:
         pass
     finally:
         await hub.leave(client)
-        if client.outbox.full():
-            writer.cancel()
-        else:
-            client.outbox.put_nowait(None)
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await writer
+        await client.finish()
         if grant.staff_id is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(presence.leave, grant.tenant_id, grant.staff_id, client.id)
@@ -141,38 +136,40 @@ async def _authenticate(ws: WebSocket, keys: Keyring) -> SocketGrant:
 
 async def _read_loop(ws: WebSocket, client: Client, hub: Hub, presence: PresenceStore, ip: str | None) -> None:
     grant = client.grant
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + MAX_SOCKET_SECONDS
-    while True:
-        if ws.application_state != WebSocketState.CONNECTED:
-            return  # closed by the server (revoked, too slow) while the last frame was handled
-        try:
-            raw = await asyncio.wait_for(ws.receive_text(), max(deadline - loop.time(), 0.01))
-        except TimeoutError:
-            # What a socket may see was fixed when its token was minted; closing it after a while makes the
-            # client mint a new token, so a changed role or a deactivated account takes effect.
-            await _close(ws, CLOSE_RENEW)
-            return
-        if len(raw) > MAX_FRAME:
-            client.offer(error_frame(None, 413, f"frames are limited to {MAX_FRAME} characters"))
-            continue
-        try:
-            frame: Any = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(frame, dict):
-            continue
-        kind = frame.get("type")
-        if kind == "ping":
-            if grant.staff_id is not None:
-                await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
-            client.offer('{"type":"pong"}')
-        elif kind == "typing":
-            event = _typing_event(grant, frame)
-            if event is not None:
-                await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
-        elif kind == "send":
-            _send(ws.app.state.intake, client, frame, ip)
+    # What a socket may see was fixed when its token was minted; closing it after a while makes the client mint a
+    # new token, so a changed role or a deactivated account takes effect. One deadline for the socket's life (not
+    # a timeout around each read, which costs a task per waiting socket).
+    deadline = asyncio.get_running_loop().time() + MAX_SOCKET_SECONDS
+    try:
+        async with asyncio.timeout_at(deadline) as lifetime:
+            while True:
+                if ws.application_state != WebSocketState.CONNECTED:
+                    return  # closed by the server (revoked, too slow) while the last frame was handled
+                raw = await ws.receive_text()
+                if len(raw) > MAX_FRAME:
+                    client.offer(error_frame(None, 413, f"frames are limited to {MAX_FRAME} characters"))
+                    continue
+                try:
+                    frame: Any = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(frame, dict):
+                    continue
+                kind = frame.get("type")
+                if kind == "ping":
+                    if grant.staff_id is not None:
+                        await asyncio.to_thread(presence.touch, grant.tenant_id, grant.staff_id, client.id)
+                    client.offer('{"type":"pong"}')
+                elif kind == "typing":
+                    event = _typing_event(grant, frame)
+                    if event is not None:
+                        await asyncio.to_thread(hub.bus.publish, tenant_channel(grant.tenant_id), event)
+                elif kind == "send":
+                    _send(ws.app.state.intake, client, frame, ip)
+    except TimeoutError:
+        if not lifetime.expired():
+            raise
+        await _close(ws, CLOSE_RENEW)
 
 
 def _send(intake: MessageIntake, client: Client, frame: dict[str, Any], ip: str | None) -> None:

@@ -1,8 +1,8 @@
 """Fan-out to the sockets of this process: one bus subscription per tenant with sockets here, not per socket.
 
-Each socket has a bounded outbox drained by its own writer task, so one slow client never holds up the others; a
-client whose outbox overflows is disconnected (code 4008) and resumes by fetching what it missed, which is
-cheaper and safer than buffering without bound. Visitors are indexed by customer, so a message is matched to its
+Each socket has a bounded outbox drained by its own writer task while frames wait, so one slow client never holds
+up the others; a client whose outbox overflows is disconnected (code 4008) and resumes by fetching what it missed,
+which is cheaper and safer than buffering without bound. Visitors are indexed by customer, so a message is matched to its
 customer's sockets in O(1) however many visitors are connected.
 """
 
@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,31 +31,69 @@ CLOSE_OVERFLOW = 4008
 CLOSE_REVOKED = 4010
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Client:
-    """One open socket: its grant and its outbox of serialised frames."""
+    """One open socket: its grant and its outbox of serialised frames.
+
+    Most sockets sit idle most of the time, and there can be tens of thousands of them in a process, so an idle
+    client holds no queue and no task: the outbox (a deque) and the task that writes it exist only while frames
+    wait, and go away once it is drained. One writer at a time per socket keeps frames in the order offered.
+    """
 
     grant: SocketGrant
     send: Callable[[str], Awaitable[None]]
     close: Callable[[int], Awaitable[None]]
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    outbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(OUTBOX_SIZE))
     unacked: int = 0  # messages sent on this socket and not yet acknowledged (see realtime.intake)
+    _outbox: deque[str] | None = None
+    _writer: asyncio.Task[None] | None = None
+    _stopped: bool = False  # the socket is done (finished, or a write failed): frames offered now go nowhere
 
     def offer(self, frame: str) -> bool:
-        try:
-            self.outbox.put_nowait(frame)
+        """Queue ``frame`` for writing (call on the socket's event loop); False if the outbox is full."""
+        if self._stopped:
             return True
-        except asyncio.QueueFull:
+        outbox = self._outbox
+        if outbox is None:
+            outbox = self._outbox = deque()
+        elif len(outbox) >= OUTBOX_SIZE:
             return False
+        outbox.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write(outbox))
+        return True
 
-    async def pump(self) -> None:
-        """Write queued frames until told to stop (``None``); the caller runs this as the socket's writer task."""
-        while True:
-            frame = await self.outbox.get()
-            if frame is None:
-                return
-            await self.send(frame)
+    def pending(self) -> int:
+        return len(self._outbox) if self._outbox is not None else 0
+
+    async def _write(self, outbox: deque[str]) -> None:
+        try:
+            while outbox:
+                await self.send(outbox[0])
+                outbox.popleft()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket is gone; its read loop ends too
+            self._stopped = True
+            outbox.clear()
+        finally:
+            # No await between the last check of ``outbox`` and here: a frame offered meanwhile is either
+            # written above or finds no writer and starts one.
+            self._writer = None
+            if not outbox:
+                self._outbox = None
+
+    async def finish(self) -> None:
+        """Stop taking frames and write those already queued (unless the client is too slow to read them)."""
+        self._stopped = True
+        writer = self._writer
+        if writer is None:
+            return
+        if self.pending() >= OUTBOX_SIZE:
+            writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await writer
+        self._writer = self._outbox = None  # a writer cancelled before it started never cleared them
 
 
 @dataclass
@@ -62,7 +101,8 @@ class _Room:
     """The sockets of one tenant in this process, and the task that feeds them from the bus."""
 
     loop: asyncio.AbstractEventLoop
-    visitors: dict[str, set[Client]] = field(default_factory=dict)
+    # By customer id: the sockets of their tabs (a list, four times smaller than a set, and they are few).
+    visitors: dict[str, list[Client]] = field(default_factory=dict)
     staff: set[Client] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -91,7 +131,7 @@ class Hub:
             self._rooms[key] = room
             room.task = asyncio.create_task(self._feed(client.grant.tenant_id, room))
         if client.grant.kind == "visitor":
-            room.visitors.setdefault(str(client.grant.customer_id), set()).add(client)
+            room.visitors.setdefault(str(client.grant.customer_id), []).append(client)
         else:
             room.staff.add(client)
         await room.ready.wait()
@@ -104,7 +144,8 @@ class Hub:
         if client.grant.kind == "visitor":
             group = room.visitors.get(str(client.grant.customer_id))
             if group is not None:
-                group.discard(client)
+                with contextlib.suppress(ValueError):
+                    group.remove(client)
                 if not group:
                     room.visitors.pop(str(client.grant.customer_id), None)
         else:

@@ -8,6 +8,7 @@ different keys (``security/keys.py``), so whoever could mint visitor tokens stil
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ PURPOSE = "omnidesk-ws"
 TTL_SECONDS = 300
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SocketGrant:
     """What one socket may see. ``read_all``: every conversation of the tenant (supervisors, admins)."""
 
@@ -62,6 +63,15 @@ def mint(keys: Keyring, grant: SocketGrant) -> str:
     return signing.sign(keys[_purpose(grant.kind)].current, PURPOSE, payload, TTL_SECONDS)
 
 
+_NO_TEAMS: frozenset[uuid.UUID] = frozenset()
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant_id(raw: str) -> uuid.UUID:
+    """One UUID object per tenant, shared by the grants of its (possibly tens of thousands of) open sockets."""
+    return uuid.UUID(raw)
+
+
 def redeem(keys: Keyring, token: str) -> SocketGrant:
     # The kind a token claims picks the key that must have signed it; the claim is only trusted once that key
     # verified it.
@@ -69,13 +79,13 @@ def redeem(keys: Keyring, token: str) -> SocketGrant:
     payload = signing.verify(keys[_purpose(claimed)].accepted, PURPOSE, token)
     try:
         grant = SocketGrant(
-            tenant_id=uuid.UUID(payload["t"]),
+            tenant_id=_tenant_id(payload["t"]),
             kind=str(payload["k"]),
             customer_id=uuid.UUID(payload["c"]) if "c" in payload else None,
             staff_id=uuid.UUID(payload["s"]) if "s" in payload else None,
             read_all=bool(payload.get("ra")),
             supervise=bool(payload.get("sv")),
-            team_ids=frozenset(uuid.UUID(t) for t in payload.get("tm", [])),
+            team_ids=frozenset(uuid.UUID(t) for t in payload["tm"]) if payload.get("tm") else _NO_TEAMS,
             epoch=int(payload.get("e", 0)),
             session_id=uuid.UUID(payload["sid"]) if "sid" in payload else None,
         )

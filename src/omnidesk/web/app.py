@@ -57,7 +57,7 @@ from omnidesk.web import account, audit, contacts, ops, problems, settings_nav, 
 from omnidesk.web import reports as reports_ui
 from omnidesk.web.console import router as console_router
 from omnidesk.web.deps import session_cookie_name
-from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders
+from omnidesk.web.middleware import BodyLimit, Idempotency, RequestContext, SecurityHeaders, SocketEndpoint
 from omnidesk.web.security_events import SecurityEvents
 from omnidesk.web.sockets import router as realtime_router
 from omnidesk.webhooks.api import router as webhooks_router
@@ -81,7 +81,6 @@ def build_api_router() -> APIRouter:
         routing_router,
         widget_router,
         realtime_router,
-        gateway.router,
         jobs_router,
         webhooks_router,
     )
@@ -188,6 +187,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     app.add_middleware(SecurityEvents, db_getter=lambda: app.state.db)
     app.add_middleware(RequestContext)
+    app.add_middleware(SocketEndpoint, path=f"{API_PREFIX}/realtime/ws", endpoint=gateway.socket_app)
     return app
 
 
