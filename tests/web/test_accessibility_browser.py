@@ -60,7 +60,13 @@ def _axe(page: Any, where: str) -> list[str]:
 
 def _fits(page: Any, where: str) -> list[str]:
     width = page.evaluate("document.documentElement.scrollWidth")
-    return [] if width <= NARROW["width"] else [f"{where}: {width} px wide at 360 px (scrolls sideways)"]
+    if width <= NARROW["width"]:
+        return []
+    wide = page.evaluate(
+        """[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 361)
+        .slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + (e.textContent || '').trim().slice(0, 40))"""
+    )
+    return [f"{where}: {width} px wide at 360 px (scrolls sideways) {wide}"]
 
 
 def _tab_reaches(page: Any, selector: str, where: str, presses: int = 60) -> list[str]:
@@ -85,6 +91,7 @@ def _visit(page: Any, url: str, where: str, tab_to: str | None = None) -> list[s
     problems += _axe(page, where)
     page.set_viewport_size(NARROW)
     page.wait_for_timeout(50)
+    problems += [p for p in _axe(page, f"{where} (360 px)") if p.replace(" (360 px)", "", 1) not in problems]
     problems += _fits(page, where)
     if tab_to:
         problems += _tab_reaches(page, tab_to, where)
