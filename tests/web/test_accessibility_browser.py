@@ -81,13 +81,14 @@ def _tab_reaches(page: Any, selector: str, where: str, presses: int = 60) -> lis
     return [f"{where}: Tab never reaches {selector} in {presses} presses"]
 
 
-def _visit(page: Any, url: str, where: str, tab_to: str | None = None) -> list[str]:
+def _visit(page: Any, url: str, where: str, lang: str, tab_to: str | None = None) -> list[str]:
     """Audit one page wide (axe), then narrow (axe again, no sideways scroll, keyboard to the main action)."""
     problems: list[str] = []
     page.set_viewport_size(WIDE)
     response = page.goto(url)
     assert response is not None and response.status == 200, f"{where}: {response and response.status}"
     page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.lang") == lang, f"{where}: not rendered in {lang}"
     problems += _axe(page, where)
     page.set_viewport_size(NARROW)
     page.wait_for_timeout(50)
@@ -119,29 +120,31 @@ def test_staff_pages_have_no_serious_axe_violations_fit_360_px_and_work_by_keybo
     problems: list[str] = []
     try:
         if lang == "en":
-            page.goto(f"{base}/lang/en?next=/login")
-        problems += _visit(page, f"{base}/login", f"[{lang}] /login")
-        browser_sign_in(page, base, world, Role.ADMIN) if lang == "zh-CN" else _sign_in_en(page, base, world)
+            page.goto(f"{base}/lang/en?next=/login")  # the language cookie, as the switcher sets it
+        problems += _visit(page, f"{base}/login", f"[{lang}] /login", lang)
+        _sign_in(page, base, world, lang, Role.ADMIN)
         for path, tab_to in STAFF_PAGES:
             where = f"[{lang}] {path}"
             problems += _visit(
-                page, base + path.format(conversation=world.conversation.id, ticket=ticket), where, tab_to
+                page, base + path.format(conversation=world.conversation.id, ticket=ticket), where, lang, tab_to
             )
         page.screenshot(path=str(artifacts_dir / f"a11y-admin-assistant-{lang}-360.png"), full_page=True)
         # The audit log is the auditor's page.
         context.clear_cookies()
         if lang == "en":
             page.goto(f"{base}/lang/en?next=/login")
-            _sign_in_en(page, base, world, Role.AUDITOR)
-        else:
-            browser_sign_in(page, base, world, Role.AUDITOR)
-        problems += _visit(page, f"{base}/audit", f"[{lang}] /audit")
+        _sign_in(page, base, world, lang, Role.AUDITOR)
+        problems += _visit(page, f"{base}/audit", f"[{lang}] /audit", lang)
     finally:
         context.close()
     assert not problems, "\n".join(problems)
 
 
-def _sign_in_en(page: Any, base: str, world: World, role: Role = Role.ADMIN) -> None:
+def _sign_in(page: Any, base: str, world: World, lang: str, role: Role) -> None:
+    """Sign in through the log-in page, its labels in the page's language (the language cookie is already set)."""
+    if lang == "zh-CN":
+        browser_sign_in(page, base, world, role)
+        return
     page.goto(f"{base}/login")
     page.get_by_label("Workspace").fill(world.slug)
     page.get_by_label("E-mail").fill(world.emails[role])
@@ -155,17 +158,26 @@ def test_help_center_and_chat_widget_have_no_serious_axe_violations_and_fit_360_
     browser: Any, live_server: str, world: World, db: Database, lang: str
 ) -> None:
     cat = category(db, world)
-    article = published(
-        db, world, "如何申请七天无理由退货？", "签收后 **7 天内** 可在订单页申请退货。", category_id=cat
-    )
-    published(db, world, "How do I return an item?", "Within **7 days** of delivery.", language="en", category_id=cat)
+    articles = {
+        "zh-CN": published(
+            db, world, "如何申请七天无理由退货？", "签收后 **7 天内** 可在订单页申请退货。", category_id=cat
+        ),
+        "en": published(
+            db, world, "How do I return an item?", "Within **7 days** of delivery.", language="en", category_id=cat
+        ),
+    }
     problems: list[str] = []
     context = browser.new_context(locale=lang, viewport=WIDE, bypass_csp=True)
     page = context.new_page()
     try:
-        problems += _visit(page, f"{live_server}/help/{world.slug}?lang={lang}", f"[{lang}] help center")
-        problems += _visit(page, f"{live_server}/help/{world.slug}/articles/{article.id}", f"[{lang}] help article")
-        problems += _visit(page, f"{live_server}/chat/{world.slug}", f"[{lang}] widget chat", "#message-input")
+        problems += _visit(page, f"{live_server}/help/{world.slug}?lang={lang}", f"[{lang}] help center", lang)
+        problems += _visit(
+            page,
+            f"{live_server}/help/{world.slug}/articles/{articles[lang].id}?lang={lang}",
+            f"[{lang}] help article",
+            lang,
+        )
+        problems += _visit(page, f"{live_server}/chat/{world.slug}", f"[{lang}] widget chat", lang, "#message-input")
     finally:
         context.close()
     assert not problems, "\n".join(problems)
