@@ -29,11 +29,11 @@ STAFF_PAGES: list[tuple[str, str | None]] = [
     ("/", None),
     ("/inbox?view=all&c={conversation}", "#reply-body"),
     ("/tickets", None),
-    ("/tickets/{ticket}", None),
+    ("/tickets/{ticket}", "form[action$='/status'] button[type=submit]"),
     ("/knowledge", None),
     ("/settings", None),
     ("/settings/users", None),
-    ("/settings/sla", "form[method=post] button[type=submit]"),
+    ("/settings/sla", "form[action='/settings/sla'] button[type=submit]"),
     ("/settings/automations", None),
     ("/contacts", None),
     ("/reports", None),
@@ -73,7 +73,7 @@ def _tab_reaches(page: Any, selector: str, where: str, presses: int = 60) -> lis
     """Press Tab from the top of the page until the element under ``selector`` has focus."""
     target = page.locator(selector).first
     page.evaluate("document.activeElement && document.activeElement.blur()")
-    page.keyboard.press("Tab")  # the first stop: whatever the page puts first (a skip link, the navigation)
+    page.keyboard.press("Tab")  # the first stop: the first link of the page's navigation
     for _ in range(presses):
         if target.evaluate("el => el === document.activeElement"):
             return []
