@@ -67,7 +67,12 @@ def test_settings_form_validates_like_the_api_and_stores_nothing_on_bad_input(cl
 
     saved = client.post(
         "/admin/assistant/settings",
-        data=_settings(csrf, answer="0.8", urgent_words="投诉, 12315\nlawyer", forbidden_topics="politics: 政治\nstocks：股票，基金"),
+        data=_settings(
+            csrf,
+            answer="0.8",
+            urgent_words="投诉, 12315\nlawyer",
+            forbidden_topics="politics: 政治\nstocks：股票，基金",
+        ),
         follow_redirects=True,
     )
     assert saved.status_code == 200 and "Saved as settings version" in saved.text
@@ -186,7 +191,12 @@ def test_a_suggestion_is_edited_then_accepted_or_rejected(client: TestClient, db
 
     accepted = client.post(
         f"/admin/assistant/suggestions/{ids[0]}",
-        data={"csrf": csrf, "decision": "accept", "question": "能开增值税专用发票吗", "answer": "可以，在订单详情页申请。"},
+        data={
+            "csrf": csrf,
+            "decision": "accept",
+            "question": "能开增值税专用发票吗",
+            "answer": "可以，在订单详情页申请。",
+        },
         follow_redirects=True,
     )
     assert accepted.status_code == 200 and "已采纳" in accepted.text

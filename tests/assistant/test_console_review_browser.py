@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,8 @@ from omnidesk.core.settings import Settings
 from omnidesk.events.bus import MemoryBus
 from omnidesk.knowledge.models import KbArticle
 from omnidesk.security.permissions import Role
-from tests.assistant.conftest import BotWorld
 from omnidesk.web.app import create_app
+from tests.assistant.conftest import BotWorld
 from tests.conftest import serve_in_thread
 from tests.factories import browser_sign_in
 

@@ -413,8 +413,6 @@ def decide_gap(
     return _decision_form(
         request,
         csrf,
-        lambda s, actor, accept: actions.decide_gap(
-            s, actor, text, language, accept, question=question, answer=answer
-        ),
+        lambda s, actor, accept: actions.decide_gap(s, actor, text, language, accept, question=question, answer=answer),
         decision,
     )
