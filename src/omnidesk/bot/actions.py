@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from omnidesk.accounts import tenant_secrets
 from omnidesk.bot.brains import LLM_KEY, Brains
 from omnidesk.bot.engine import Reply
+from omnidesk.bot.gaps import knowledge_gaps
 from omnidesk.bot.models import BotConfig, FaqSuggestion, IntentExample, IntentModel, UnansweredQuestion
 from omnidesk.bot.nlu import IntentClassifier, TrainingError, normalize
 from omnidesk.bot.settings import STORED, BotSettings
@@ -269,24 +271,69 @@ def handover_summary(reply: Reply, attempts: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def decide_suggestion(session: Session, actor: Actor, suggestion_id: uuid.UUID, accept: bool) -> FaqSuggestion:
-    """Accepting creates a draft FAQ entry in the knowledge base (it still goes through review and publishing)."""
+def decide_suggestion(
+    session: Session,
+    actor: Actor,
+    suggestion_id: uuid.UUID,
+    accept: bool,
+    *,
+    question: str | None = None,
+    answer: str | None = None,
+) -> FaqSuggestion:
+    """Accepting creates a draft FAQ entry in the knowledge base (it still goes through review and publishing);
+    ``question`` / ``answer`` replace the suggested wording (edit, then accept)."""
     actor.require(Perm.BOT_MANAGE)
     suggestion = session.scalar(select(FaqSuggestion).where(FaqSuggestion.id == suggestion_id))
     if suggestion is None:
         raise NotFound("no FAQ suggestion with this id")
     if suggestion.status != "pending":
         raise Conflict(f"this suggestion was already {suggestion.status}")
+    edited = False
     if accept:
-        knowledge_actions.create_article(
-            session,
-            actor,
-            ArticleCreate(
-                kind=Kind.FAQ, language=suggestion.language, title=suggestion.question[:200], body=suggestion.answer
-            ),
-        )
+        title = suggestion.question[:200] if question is None else question.strip()
+        body = suggestion.answer if answer is None else answer.strip()
+        edited = (title, body) != (suggestion.question[:200], suggestion.answer)
+        _create_faq_draft(session, actor, suggestion.language, title, body)
     suggestion.status = "accepted" if accept else "rejected"
-    audit.record(
-        session, actor, "bot.faq_suggestion_decide", "faq_suggestion", suggestion.id, {"status": suggestion.status}
-    )
+    audit.record(session, actor, "bot.faq_suggestion_decide", "faq_suggestion", suggestion.id,
+                 {"status": suggestion.status, "edited": edited})  # fmt: skip
     return suggestion
+
+
+GAP_WINDOW_DAYS = 30
+"""The console lists (and decides) the knowledge gaps of this many days."""
+
+
+def decide_gap(
+    session: Session, actor: Actor, text: str, language: str, accept: bool, *, question: str = "", answer: str = ""
+) -> int:
+    """Accept (write a draft FAQ entry answering it) or reject a knowledge gap, named by the text and language the
+    console shows for it; every question of the group is marked, so the gap is not listed again (a new, similar
+    question later starts a new gap). Returns how many questions were marked."""
+    actor.require(Perm.BOT_MANAGE)
+    groups = knowledge_gaps(session, utcnow() - timedelta(days=GAP_WINDOW_DAYS), with_ids=True)
+    group = next((g for g in groups if g["text"] == text and g["language"] == language), None)
+    if group is None:
+        raise NotFound("no open knowledge gap with this question (already decided?)")
+    if accept:
+        if not answer.strip():
+            raise InvalidInput("answer: write the answer the FAQ entry gives")
+        _create_faq_draft(session, actor, language, (question.strip() or text)[:200], answer.strip())
+    resolution = "accepted" if accept else "rejected"
+    marked = session.execute(
+        update(UnansweredQuestion).where(UnansweredQuestion.id.in_(group["ids"])).values(resolution=resolution)
+    ).rowcount  # type: ignore[attr-defined]
+    audit.record(session, actor, "bot.gap_decide", "knowledge_gap", group["ids"][0],
+                 {"status": resolution, "text": text[:200], "language": language, "questions": marked})  # fmt: skip
+    return int(marked)
+
+
+def _create_faq_draft(session: Session, actor: Actor, language: str, question: str, answer: str) -> None:
+    try:
+        data = ArticleCreate(
+            kind=Kind.FAQ, language="zh-CN" if language.startswith("zh") else "en", title=question, body=answer
+        )
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": error_message(e)} for e in exc.errors()]
+        raise InvalidInput(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors) from None
+    knowledge_actions.create_article(session, actor, data)

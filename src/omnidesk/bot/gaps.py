@@ -19,17 +19,18 @@ def _bigrams(text: str) -> set[str]:
     return {compact[i : i + 2] for i in range(max(len(compact) - 1, 1))}
 
 
-def knowledge_gaps(session: Session, since: datetime) -> list[dict[str, Any]]:
-    """Greedy grouping by character-bigram Jaccard similarity; biggest groups first."""
+def knowledge_gaps(session: Session, since: datetime, *, with_ids: bool = False) -> list[dict[str, Any]]:
+    """Greedy grouping by character-bigram Jaccard similarity; biggest groups first. Questions someone already
+    accepted or rejected on the console are left out. ``with_ids`` adds each group's question ids ("ids")."""
     rows = session.execute(
         select(UnansweredQuestion.text, UnansweredQuestion.normalized, UnansweredQuestion.language,
-               UnansweredQuestion.reason, UnansweredQuestion.created_at)
-        .where(UnansweredQuestion.created_at >= since)
+               UnansweredQuestion.reason, UnansweredQuestion.created_at, UnansweredQuestion.id)
+        .where(UnansweredQuestion.created_at >= since, UnansweredQuestion.resolution == "")
         .order_by(UnansweredQuestion.created_at.desc())
         .limit(_LIMIT)
     ).all()  # fmt: skip
     groups: list[dict[str, Any]] = []
-    for text, normalized, language, reason, created_at in rows:
+    for text, normalized, language, reason, created_at, row_id in rows:
         grams = _bigrams(normalized)
         for group in groups:
             if (
@@ -38,9 +39,11 @@ def knowledge_gaps(session: Session, since: datetime) -> list[dict[str, Any]]:
             ):
                 group["count"] += 1
                 group["reasons"].add(reason)
+                group["ids"].append(row_id)
                 break
         else:
             groups.append({"text": text, "_grams": grams, "count": 1, "language": language,
-                           "last_seen": created_at, "reasons": {reason}})  # fmt: skip
+                           "last_seen": created_at, "reasons": {reason}, "ids": [row_id]})  # fmt: skip
     groups.sort(key=lambda g: (-g["count"], g["last_seen"]), reverse=False)
-    return [{**{k: v for k, v in g.items() if k != "_grams"}, "reasons": sorted(g["reasons"])} for g in groups]
+    hidden = {"_grams"} if with_ids else {"_grams", "ids"}
+    return [{**{k: v for k, v in g.items() if k not in hidden}, "reasons": sorted(g["reasons"])} for g in groups]

@@ -93,6 +93,8 @@ class UnansweredQuestion(TenantOwned, Base):
     confidence: Mapped[float] = mapped_column(default=0.0)
     conversation_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # "" while it is a gap; "accepted" (an FAQ draft was written for it) or "rejected" once someone decided.
+    resolution: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
 
 class FaqSuggestion(TenantOwned, Base):

@@ -3,23 +3,25 @@ API key), knowledge gaps, models and suggestions."""
 
 from __future__ import annotations
 
+import re
+import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from omnidesk.bot import actions
 from omnidesk.bot.brains import current_settings, operating_point
 from omnidesk.bot.gaps import knowledge_gaps
-from omnidesk.bot.models import FaqSuggestion, IntentModel
+from omnidesk.bot.models import FaqSuggestion, IntentExample, IntentModel
 from omnidesk.bot.nlu.answer_policy import DEFAULT_TARGET
 from omnidesk.bot.schemas import LlmKeyIn
 from omnidesk.bot.settings import LlmSettings
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import DomainError
+from omnidesk.core.errors import DomainError, InvalidInput
 from omnidesk.core.schemas import Int32
 from omnidesk.i18n import pick_language
 from omnidesk.security.keys import Purpose, for_purpose
@@ -30,12 +32,23 @@ from omnidesk.web.ui import LANG_COOKIE, render
 router = APIRouter(include_in_schema=False)
 
 
+_NOTICES = ("llm", "settings", "training", "activated", "accepted", "rejected")
+
+
 @router.get("/admin/assistant")
 def assistant_page(request: Request, saved: str = "") -> Response:
-    return _assistant_page(request, notice="llm_saved" if saved == "llm" else "")
+    return _assistant_page(request, notice=saved if saved in _NOTICES else "")
 
 
-def _assistant_page(request: Request, *, notice: str = "", error: str = "", status_code: int = 200) -> Response:
+def _assistant_page(
+    request: Request,
+    *,
+    notice: str = "",
+    error: str = "",
+    error_at: str = "llm",
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     info = page_session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
@@ -46,7 +59,7 @@ def _assistant_page(request: Request, *, notice: str = "", error: str = "", stat
     manage = info.actor.can(Perm.BOT_MANAGE)
     with db.tenant_read(info.actor.tenant_id) as s:
         version, bot_settings = current_settings(s)
-        gaps = knowledge_gaps(s, utcnow() - timedelta(days=30))[:20] if manage else []
+        gaps = knowledge_gaps(s, utcnow() - timedelta(days=actions.GAP_WINDOW_DAYS))[:20] if manage else []
         models = (
             [_model_view(m) for m in s.scalars(select(IntentModel).order_by(IntentModel.version.desc()).limit(10))]
             if manage
@@ -60,6 +73,23 @@ def _assistant_page(request: Request, *, notice: str = "", error: str = "", stat
             list(s.scalars(select(FaqSuggestion).where(FaqSuggestion.status == "pending").limit(20))) if manage else []
         )
         llm_key = actions.llm_key_status(s, info.actor) if manage else None
+        intents = (
+            s.execute(
+                select(IntentExample.label, func.count()).group_by(IntentExample.label).order_by(IntentExample.label)
+            ).all()
+            if manage
+            else []
+        )
+        training = _training_state(s) if manage else None
+    if form is None:
+        form = {
+            "answer": f"{bot_settings.thresholds.answer:g}",
+            "clarify": f"{bot_settings.thresholds.clarify:g}",
+            "close_margin": f"{bot_settings.thresholds.close_margin:g}",
+            "intent": f"{bot_settings.thresholds.intent:g}",
+            "urgent_words": "\n".join(bot_settings.urgent_words),
+            "forbidden_topics": "\n".join(f"{k}: {', '.join(v)}" for k, v in bot_settings.forbidden_topics.items()),
+        }
     return render(
         request,
         "bot/assistant.html",
@@ -80,6 +110,12 @@ def _assistant_page(request: Request, *, notice: str = "", error: str = "", stat
             "llm_key": llm_key,
             "notice": notice,
             "error": error,
+            "error_at": error_at,
+            "form": form,
+            "intents": [(label, int(n)) for label, n in intents],
+            "intent_total": sum(int(n) for _, n in intents),
+            "training": training,
+            "active_version": next((m["version"] for m in models if m["active"]), None),
         },
         status_code=status_code,
     )
@@ -120,7 +156,7 @@ def _model_view(model: IntentModel) -> dict[str, Any]:
     }
 
 
-def _model_form(request: Request, csrf: str, act: Any) -> Response:
+def _model_form(request: Request, csrf: str, act: Any, notice: str = "") -> Response:
     info = page_session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
@@ -129,18 +165,24 @@ def _model_form(request: Request, csrf: str, act: Any) -> Response:
         with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
             act(s, info.actor)
     except DomainError as exc:
-        return _assistant_page(request, error=exc.detail, status_code=exc.status)
-    return RedirectResponse("/admin/assistant#models", status_code=303)
+        return _assistant_page(request, error=exc.detail, error_at="models", status_code=exc.status)
+    return RedirectResponse(f"/admin/assistant?saved={notice}#models", status_code=303)
 
 
 @router.post("/admin/assistant/models")
-def train_for_review(request: Request, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    """Train a new model that waits for review: the current one keeps answering until the admin activates it."""
+def train_for_review(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    activate_when_ready: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Train a new model on the job queue: the current one keeps answering until the new one is active (at once
+    when it is ready with ``activate_when_ready``, otherwise when the admin activates it after review)."""
 
     def train(s: Any, actor: Any) -> None:
-        actions.request_training(s, actor, activate=False)  # queues the bot.train job in this transaction
+        # queues the bot.train job in this transaction
+        actions.request_training(s, actor, activate=activate_when_ready == "on")
 
-    return _model_form(request, csrf, train)
+    return _model_form(request, csrf, train, "training")
 
 
 @router.post("/admin/assistant/models/{version}/point")
@@ -155,7 +197,7 @@ def move_point(
 
 @router.post("/admin/assistant/models/{version}/activate")
 def activate(request: Request, version: Int32, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    return _model_form(request, csrf, lambda s, actor: actions.activate_model(s, actor, version))
+    return _model_form(request, csrf, lambda s, actor: actions.activate_model(s, actor, version), "activated")
 
 
 @router.post("/admin/assistant/llm")
@@ -202,3 +244,175 @@ def save_llm(
     except DomainError as exc:
         return _assistant_page(request, error=exc.detail, status_code=exc.status)
     return RedirectResponse("/admin/assistant?saved=llm", status_code=303)
+
+
+def problem_text(exc: DomainError) -> str:
+    """The action's message, then each listed problem on a line of its own (as the console forms show them)."""
+    lines = [exc.detail]
+    for item in exc.errors[:20]:
+        where, message = item.get("field"), item.get("message", "")
+        line = f"{where}: {message}" if where else str(message)
+        if line != exc.detail:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+# --- settings: thresholds, urgent words, forbidden topics ---------------------------------------------------
+
+_WORD_SPLIT = re.compile(r"[,，、;；\n]+")
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in _WORD_SPLIT.split(text) if w.strip()]
+
+
+def _topics(text: str) -> dict[str, list[str]]:
+    """``topic: word, word`` one per line → {"topic": ["word", "word"]}."""
+    topics: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, colon, words = line.replace("：", ":").partition(":")
+        if not colon or not name.strip() or not _words(words):
+            raise InvalidInput(f"forbidden_topics: line {number}: write it as topic: word, word")
+        topics[name.strip()] = _words(words)
+    return topics
+
+
+@router.post("/admin/assistant/settings")
+def save_settings(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    answer: Annotated[str, Form(max_length=20)] = "",
+    clarify: Annotated[str, Form(max_length=20)] = "",
+    close_margin: Annotated[str, Form(max_length=20)] = "",
+    intent: Annotated[str, Form(max_length=20)] = "",
+    urgent_words: Annotated[str, Form(max_length=20_000)] = "",
+    forbidden_topics: Annotated[str, Form(max_length=50_000)] = "",
+) -> Response:
+    """Save thresholds, urgent words and forbidden topics as a new settings version, validated exactly as
+    ``PUT /api/v1/bot/config`` (the same action); on bad input nothing is stored and the form shows the problem
+    with what was typed."""
+    info = page_session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_form_csrf(info, csrf)
+    typed = {"answer": answer, "clarify": clarify, "close_margin": close_margin, "intent": intent,
+             "urgent_words": urgent_words, "forbidden_topics": forbidden_topics}  # fmt: skip
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            _, current = current_settings(s)
+            document: dict[str, Any] = current.model_dump(mode="json", by_alias=True)
+            document["thresholds"] = {k: typed[k].strip() for k in ("answer", "clarify", "close_margin", "intent")}
+            document["urgent_words"] = _words(urgent_words)
+            document["forbidden_topics"] = _topics(forbidden_topics)
+            actions.save_config(s, info.actor, document)
+    except DomainError as exc:
+        return _assistant_page(
+            request, error=problem_text(exc), error_at="settings", form=typed, status_code=exc.status
+        )
+    return RedirectResponse("/admin/assistant?saved=settings#settings", status_code=303)
+
+
+# --- training progress ---------------------------------------------------------------------------------------
+
+
+def _training_state(s: Any) -> dict[str, Any] | None:
+    """The newest model's training: stage (queued, training, ready, failed), elapsed seconds and an estimated
+    percentage (from the previous run's duration; the classifier reports no progress of its own)."""
+    latest = s.scalar(select(IntentModel).order_by(IntentModel.version.desc()).limit(1))
+    if latest is None:
+        return None
+    if latest.status == "training":
+        stage = "training" if latest.error == "running" else "queued"
+        elapsed = max((utcnow() - latest.created_at).total_seconds(), 0.0)
+        previous = s.scalar(
+            select(IntentModel.train_seconds)
+            .where(IntentModel.status == "ready", IntentModel.version < latest.version)
+            .order_by(IntentModel.version.desc())
+            .limit(1)
+        )
+        percent = min(95, int(elapsed / previous * 100)) if previous and stage == "training" else None
+    else:
+        stage, elapsed = latest.status, float(latest.train_seconds or 0.0)
+        percent = 100 if stage == "ready" else None
+    return {
+        "version": latest.version,
+        "stage": stage,
+        "elapsed_seconds": round(elapsed, 1),
+        "percent": percent,
+        "active": bool(latest.active),
+        "activate_when_ready": bool(latest.activate_when_ready),
+    }
+
+
+@router.get("/admin/assistant/training")
+def training_progress(request: Request) -> Response:
+    """The console's progress poll: the newest training run as JSON (``{"training": null}`` before the first)."""
+    info = page_session(request)
+    if info is None:
+        return JSONResponse({"detail": "sign in"}, status_code=401)
+    if not info.actor.can(Perm.BOT_MANAGE):
+        return JSONResponse({"detail": "forbidden"}, status_code=403)
+    with get_db(request).tenant_read(info.actor.tenant_id) as s:
+        state = _training_state(s)
+        active = s.scalar(select(IntentModel.version).where(IntentModel.active.is_(True)))
+    return JSONResponse({"training": state, "active_version": active}, headers={"Cache-Control": "no-store"})
+
+
+# --- suggested FAQ entries and knowledge gaps ----------------------------------------------------------------
+
+
+def _decision_form(request: Request, csrf: str, act: Any, decision: str) -> Response:
+    info = page_session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_form_csrf(info, csrf)
+    if decision not in ("accept", "reject"):
+        return _assistant_page(request, error="decision: accept or reject", error_at="review", status_code=422)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            act(s, info.actor, decision == "accept")
+    except DomainError as exc:
+        return _assistant_page(request, error=problem_text(exc), error_at="review", status_code=exc.status)
+    return RedirectResponse(f"/admin/assistant?saved={decision}ed#review", status_code=303)
+
+
+@router.post("/admin/assistant/suggestions/{suggestion_id}")
+def decide_suggestion(
+    request: Request,
+    suggestion_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    decision: Annotated[str, Form(max_length=10)],
+    question: Annotated[str | None, Form(max_length=2000)] = None,
+    answer: Annotated[str | None, Form(max_length=20_000)] = None,
+) -> Response:
+    """Accept (a draft FAQ entry, with the wording as edited in the form) or reject a suggested FAQ entry."""
+    return _decision_form(
+        request,
+        csrf,
+        lambda s, actor, accept: actions.decide_suggestion(
+            s, actor, suggestion_id, accept, question=question, answer=answer
+        ),
+        decision,
+    )
+
+
+@router.post("/admin/assistant/gaps")
+def decide_gap(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    decision: Annotated[str, Form(max_length=10)],
+    text: Annotated[str, Form(max_length=1000)],
+    language: Annotated[str, Form(max_length=10)],
+    question: Annotated[str, Form(max_length=2000)] = "",
+    answer: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:
+    """Accept a knowledge gap (a draft FAQ entry with the answer typed here) or reject it; either way it is not
+    listed again."""
+    return _decision_form(
+        request,
+        csrf,
+        lambda s, actor, accept: actions.decide_gap(s, actor, text, language, accept, question=question, answer=answer),
+        decision,
+    )
