@@ -338,6 +338,8 @@ def assign(
             ticket = queries.get_ticket(s, info.actor, ticket_id)
             if ticket.version != version:
                 return _back(ticket_id, "conflict")
+            if assignee is not None and assignee not in {sid for sid, _ in _assignable(s)}:
+                return _back(ticket_id, "assign")
             if team is not None and team != ticket.team_id:
                 actions.set_team(s, info.actor, ticket_id, team)
             if assignee is not None and assignee != ticket.assignee_id:
