@@ -84,3 +84,36 @@ def test_settings_macros_is_for_ticket_admins_and_shows_errors_inline(client: Te
         {"type": "add_tag", "tag": "follow"},
     ]
     assert "/settings/macros" in client.get("/settings").text
+
+
+def test_editing_on_the_page_keeps_actions_the_form_does_not_show(client: TestClient, world: World) -> None:
+    agent_id = str(world.staff[Role.AGENT].id)
+    made = client.post(
+        "/api/v1/macros",
+        json={
+            "name": "VIP",
+            "actions": [
+                {"type": "reply_template", "body": "Hello", "bodies": {"zh-CN": "您好", "en": "Hello"}},
+                {"type": "assign", "assignee_id": agent_id},
+                {"type": "set_field", "field": "category", "value": "vip"},
+            ],
+        },
+        headers=world.headers(Role.ADMIN),
+    ).json()
+    sign_in(client, world, Role.ADMIN)
+    csrf = session_csrf(client)
+    page = client.get(f"/settings/macros?edit={made['id']}").text
+    assert ">Hello</textarea>" in page
+    r = client.post(
+        "/settings/macros",
+        data={"csrf": csrf, "macro_id": made["id"], "name": "VIP", "reply": "Hi there", "priority": "high"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    (after,) = client.get("/api/v1/macros", headers=world.headers(Role.ADMIN)).json()
+    assert after["actions"] == [
+        {"type": "reply_template", "body": "Hi there", "bodies": {"zh-CN": "您好", "en": "Hello"}},
+        {"type": "set_field", "field": "priority", "value": "high"},
+        {"type": "assign", "assignee_id": agent_id},
+        {"type": "set_field", "field": "category", "value": "vip"},
+    ]

@@ -41,6 +41,21 @@ def _form_of(row: Macro) -> dict[str, str]:
     return form
 
 
+def _kept(row: Macro) -> list[dict[str, Any]]:
+    """Actions the form does not show (set through the API: an assignee, a category, custom fields, per-language
+    reply bodies): an edit on this page keeps them as they were."""
+    out: list[dict[str, Any]] = []
+    for act in row.actions:
+        kind, field = act.get("type"), act.get("field")
+        if kind == "set_field" and field not in ("status", "priority", "team_id"):
+            out.append(act)
+        elif kind == "assign" and act.get("assignee_id"):
+            out.append({k: v for k, v in act.items() if k != "team_id"})
+        elif kind == "reply_template" and (act.get("bodies") or act.get("counts_as_first_response")):
+            out.append({k: v for k, v in act.items() if k != "body"} | {"kept": True})
+    return out
+
+
 def _actions(form: dict[str, str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if form["reply"].strip():
@@ -119,20 +134,34 @@ def save(
         "tags": tags,
         "team_id": team_id,
     }
-    data = {"name": form["name"], "description": form["description"], "actions": _actions(form)}
+    built = _actions(form)
+    data: dict[str, Any] = {"name": form["name"], "description": form["description"], "actions": built}
     target: uuid.UUID | None = None
     if macro_id:
         try:
             target = uuid.UUID(macro_id)
         except ValueError:
             return _render(v, form, error=v.t("console.err.stale"), status_code=422)
-    if not data["actions"]:
+    if not built:
         return _render(v, form, error=v.t("console.macros.no_actions"), status_code=422)
     if target is None:
         _, error = run(v, lambda s, a: macros.create_macro(s, a, parse(MacroIn, data)))
     else:
         edited = target
-        _, error = run(v, lambda s, a: macros.update_macro(s, a, edited, parse(MacroIn, data)))
+
+        def update(s: Any, a: Any) -> Any:
+            row = macros.get_macro(s, edited)
+            actions = [dict(x) for x in built]
+            for act in _kept(row):
+                if act.pop("kept", False):  # per-language bodies: merged into the form's reply, if any
+                    reply = next((x for x in actions if x["type"] == "reply_template"), None)
+                    if reply is not None:
+                        reply.update(act)
+                    continue
+                actions.append(act)
+            return macros.update_macro(s, a, edited, parse(MacroIn, {**data, "actions": actions}))
+
+        _, error = run(v, update)
     if error:
         return _render(v, form, error=error, status_code=422)
     return done(PAGE, "saved" if target else "created")
