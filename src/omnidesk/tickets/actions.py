@@ -626,3 +626,53 @@ def do_move_customer(session: Session, actor: Actor, from_id: uuid.UUID, to_id: 
         history.record(session, actor, ticket, "customer_id", from_id, to_id, note="customer profiles merged")
     session.flush()
     return len(tickets)
+
+
+def set_requester(session: Session, actor: Actor, ticket_id: uuid.UUID, customer_id: uuid.UUID) -> Ticket:
+    """Make another customer the ticket's requester (the person it is for): history, audit, ``ticket.update``."""
+    actor.require(Perm.TICKETS_WRITE)
+    ticket = queries.get_ticket(session, actor, ticket_id)
+    customer = customer_queries.get_customer(session, customer_id)
+    if customer.merged_into_id is not None:
+        raise InvalidInput("that customer profile was merged into another; choose the surviving profile")
+    if ticket.customer_id == customer.id:
+        return ticket
+    old = ticket.customer_id
+    changed = ops.set_fields(session, actor, ticket, {"customer_id": customer.id})
+    ops.flush(session)
+    audit.record(
+        session,
+        actor,
+        "ticket.update",
+        "ticket",
+        ticket.id,
+        {"fields": ["customer_id"], "values": {"customer_id": [str(old) if old else None, str(customer.id)]}},
+    )
+    ops.announce_update(session, ticket, changed or {"customer_id"})
+    automation.run(session, ticket, Trigger.UPDATED, changed)
+    ops.flush(session)
+    return ticket
+
+
+def set_team(session: Session, actor: Actor, ticket_id: uuid.UUID, team_id: uuid.UUID, *, note: str = "") -> Ticket:
+    """Put the ticket with a team (the assignee stays; ``transfer`` is the hand-over that also re-assigns)."""
+    queries.require_perm(session, actor, Perm.TICKETS_ASSIGN)
+    ticket = queries.get_ticket(session, actor, ticket_id)
+    team = accounts_queries.get_team(session, team_id)
+    if ticket.team_id == team.id:
+        return ticket
+    old = ticket.team_id
+    changed = ops.set_fields(session, actor, ticket, {"team_id": team.id}, note=note)
+    ops.flush(session)
+    audit.record(
+        session,
+        actor,
+        "ticket.update",
+        "ticket",
+        ticket.id,
+        {"fields": ["team_id"], "values": {"team_id": [str(old) if old else None, str(team.id)]}},
+    )
+    ops.announce_update(session, ticket, changed)
+    automation.run(session, ticket, Trigger.UPDATED, changed)
+    ops.flush(session)
+    return ticket

@@ -17,7 +17,7 @@ from omnidesk.core.pagination import MAX_LIMIT, encode_cursor
 from omnidesk.core.schemas import Page
 from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
-from omnidesk.tickets import actions, admin, approvals, clocks, queries, reports
+from omnidesk.tickets import actions, admin, approvals, clocks, macros, queries, reports
 from omnidesk.tickets.models import Notification, Survey, TicketAttachment
 from omnidesk.tickets.schemas import (
     AbuseIn,
@@ -32,12 +32,16 @@ from omnidesk.tickets.schemas import (
     GrantCreate,
     GrantOut,
     LinkIn,
+    MacroApply,
+    MacroIn,
+    MacroOut,
     MergeIn,
     MessageIn,
     MessageOut,
     NotificationOut,
     PolicyIn,
     PolicyOut,
+    RequesterIn,
     RuleIn,
     RuleOut,
     SettingsIn,
@@ -459,3 +463,48 @@ def report_process(db: DbDep, actor: ActorDep) -> dict[str, Any]:
     """Process mining: real paths, bounce-backs between teams, mean hours per stage."""
     with db.tenant_transaction(actor.tenant_id) as s:
         return reports.process(s, actor)
+
+
+@router.get("/macros")
+def list_macros(db: DbDep, actor: ActorDep) -> list[MacroOut]:
+    """The workspace's macros, by name (anyone who reads tickets may see and apply them)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return [MacroOut.model_validate(m) for m in macros.list_macros(s, actor)]
+
+
+@router.post("/macros", status_code=status.HTTP_201_CREATED)
+def create_macro(data: MacroIn, db: DbDep, actor: ActorDep) -> MacroOut:
+    """Actions are validated like automation actions (set_field, assign, add_tag, reply_template); tickets.admin."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return MacroOut.model_validate(macros.create_macro(s, actor, data))
+
+
+@router.put("/macros/{macro_id}")
+def replace_macro(macro_id: uuid.UUID, data: MacroIn, db: DbDep, actor: ActorDep) -> MacroOut:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return MacroOut.model_validate(macros.update_macro(s, actor, macro_id, data))
+
+
+@router.delete("/macros/{macro_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_macro(macro_id: uuid.UUID, db: DbDep, actor: ActorDep) -> None:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        macros.delete_macro(s, actor, macro_id)
+
+
+@router.post("/tickets/{ticket_id}/macros/{macro_id}/apply")
+def apply_macro(
+    ticket_id: uuid.UUID, macro_id: uuid.UUID, db: DbDep, actor: ActorDep, data: MacroApply | None = None
+) -> TicketOut:
+    """Apply every action of the macro in one transaction (all or nothing), each audited and announced as if done
+    by hand. Send ``version`` (the ticket version you loaded) so a retry gets 409 instead of applying twice; a
+    retry with the same ``Idempotency-Key`` replays the first answer."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        version = data.version if data else None
+        return TicketOut.model_validate(macros.apply_macro(s, actor, ticket_id, macro_id, version=version))
+
+
+@router.put("/tickets/{ticket_id}/requester")
+def set_requester(ticket_id: uuid.UUID, data: RequesterIn, db: DbDep, actor: ActorDep) -> TicketOut:
+    """Make another customer the ticket's requester."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return TicketOut.model_validate(actions.set_requester(s, actor, ticket_id, data.customer_id))

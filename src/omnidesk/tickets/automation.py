@@ -194,7 +194,7 @@ def _apply_one(
         )
         history.record(session, actor, ticket, "notified", None, to, rule_id=rule.id, note=note)
         return set()
-    template = _template_for(session, ticket, act)
+    template = template_for(session, ticket, act)
     body = template.replace("{number}", str(ticket.number)).replace("{subject}", ticket.subject)
     ops.add_message(
         session, actor, ticket, body, public=True, source="automation",
@@ -204,7 +204,7 @@ def _apply_one(
     return {"@public_message"}
 
 
-def _template_for(session: Session, ticket: Ticket, act: dict[str, Any]) -> str:
+def template_for(session: Session, ticket: Ticket, act: dict[str, Any]) -> str:
     """The template in the customer's language when the rule has one (``bodies``: {"zh-CN": …, "en": …}), else
     ``body``: an English-speaking customer is not answered in Chinese first."""
     bodies = act.get("bodies") or {}

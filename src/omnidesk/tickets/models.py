@@ -368,3 +368,18 @@ class Survey(TenantOwned, Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Macro(TenantOwned, Base):
+    """A named set of ticket actions an agent applies in one click (the automation rules' action vocabulary)."""
+
+    __tablename__ = "ticket_macros"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(String(500), default="")
+    actions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

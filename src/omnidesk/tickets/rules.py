@@ -148,6 +148,28 @@ def validate_rule(
         raise InvalidInput("the automation rule is invalid", errors=errors)
 
 
+#: What a macro may do: the rules' actions that act on the ticket itself, not on other people.
+MACRO_ACTIONS = frozenset({ActionType.SET_FIELD, ActionType.ASSIGN, ActionType.ADD_TAG, ActionType.REPLY_TEMPLATE})
+
+
+def validate_macro_actions(actions: list[dict[str, Any]], custom_keys: set[str]) -> None:
+    """Raise :class:`InvalidInput` listing every problem of a macro's actions (the rules' own checks)."""
+    errors: list[dict[str, Any]] = []
+    if not actions:
+        errors.append({"field": "actions", "message": "a macro needs at least one action"})
+    if len(actions) > MAX_ACTIONS:
+        errors.append({"field": "actions", "message": f"at most {MAX_ACTIONS} actions"})
+    for i, act in enumerate(actions):
+        where = f"actions[{i}]"
+        if act.get("type") not in MACRO_ACTIONS:
+            allowed = ", ".join(sorted(MACRO_ACTIONS))
+            errors.append({"field": where, "message": f"a macro action is one of {allowed}"})
+            continue
+        errors.extend(_check_action(where, act, custom_keys))
+    if errors:
+        raise InvalidInput("the macro is invalid", errors=errors)
+
+
 def _check_action(where: str, act: dict[str, Any], custom_keys: set[str]) -> list[dict[str, Any]]:
     try:
         kind = ActionType(str(act.get("type")))

@@ -383,3 +383,32 @@ class TicketDetail(Output):
     watchers: list[uuid.UUID]
     merged_from: list[uuid.UUID]
     surveys: list[SurveyOut]
+
+
+class MacroIn(Input):
+    """A macro: a name and up to 10 actions in the automation rules' vocabulary (``set_field`` of status, priority,
+    category, team or assignee; ``assign``; ``add_tag``; ``reply_template`` with ``{{customer.name}}``,
+    ``{{ticket.number}}``, ``{{ticket.subject}}`` placeholders)."""
+
+    name: Annotated[SingleLine, StringConstraints(min_length=1, max_length=120)]
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    actions: list[dict[str, Any]] = Field(min_length=1, max_length=10)
+
+
+class MacroOut(Output):
+    id: uuid.UUID
+    name: str
+    description: str
+    actions: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class MacroApply(Input):
+    version: Int32 | None = Field(
+        default=None, ge=1, description="the ticket version you loaded; a stale one (or a retry) gets 409"
+    )
+
+
+class RequesterIn(Input):
+    customer_id: uuid.UUID

@@ -16,12 +16,14 @@ from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import DomainError
 from omnidesk.core.schemas import Int32, error_message
+from omnidesk.customers import queries as customer_queries
 from omnidesk.i18n import pick_language
-from omnidesk.security.permissions import Perm
-from omnidesk.tickets import actions, admin, clocks, queries, reports
+from omnidesk.security.masking import mask_email, mask_phone
+from omnidesk.security.permissions import Perm, Role, has
+from omnidesk.tickets import actions, admin, clocks, macros, queries, reports
 from omnidesk.tickets import approvals as approval_actions
 from omnidesk.tickets.models import Notification, Ticket
-from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TransferIn, Transition
+from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TicketUpdate, TransferIn, Transition
 from omnidesk.tickets.states import Priority, Status, allowed_from
 from omnidesk.web.deps import check_form_csrf, get_db
 from omnidesk.web.deps import page_session as _session
@@ -216,13 +218,34 @@ def decide_approval(
     return RedirectResponse("/tickets/approvals", status_code=303)
 
 
+def _requester(s: Any, ticket: Ticket, pii: bool) -> dict[str, Any] | None:
+    """The ticket's customer as this reader may see them (contact details masked without ``customers.pii``)."""
+    if ticket.customer_id is None:
+        return None
+    customer = customer_queries.get_customer(s, ticket.customer_id)
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email if pii else mask_email(customer.email),
+        "phone": customer.phone if pii else mask_phone(customer.phone),
+    }
+
+
+def _assignable(s: Any) -> list[tuple[uuid.UUID, str]]:
+    """Active staff whose role handles tickets (holds ``tickets.write``), by name."""
+    people = s.scalars(select(StaffUser).where(StaffUser.is_active.is_(True)).order_by(StaffUser.display_name))
+    return [(u.id, u.display_name) for u in people if u.role in set(Role) and has(Role(u.role), Perm.TICKETS_WRITE)]
+
+
 @router.get("/tickets/{ticket_id}")
-def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Response:
+def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "", find: str = "") -> Response:
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-        ticket = queries.get_ticket(s, info.actor, ticket_id)
+    actor = info.actor
+    pii = actor.can(Perm.CUSTOMERS_PII)
+    with get_db(request).tenant_transaction(actor.tenant_id) as s:
+        ticket = queries.get_ticket(s, actor, ticket_id)
         ids = [ticket.id, *queries.merged_sources(s, ticket.id)]
         now = utcnow()
         current = queries.current_clocks(s, ticket.id)
@@ -230,6 +253,13 @@ def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Resp
             m: (clocks.badge(clocks.calendar_of(s, ticket, c.business_hours), c, now), c) for m, c in current.items()
         }
         teams, staff = _names(s)
+        can_write = actor.can(Perm.TICKETS_WRITE)
+        found: list[dict[str, Any]] = []
+        if find.strip() and can_write and actor.can(Perm.CUSTOMERS_READ):
+            rows, _ = customer_queries.list_customers(
+                s, q=find.strip()[:100], tag=None, cursor=None, limit=10, contact_details=pii
+            )
+            found = [{"id": c.id, "name": c.name, "email": c.email if pii else mask_email(c.email)} for c in rows]
         return _page(
             request,
             info,
@@ -243,8 +273,103 @@ def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "") -> Resp
             next_states=sorted(allowed_from(Status(ticket.status))),
             all_teams=sorted(teams.items(), key=lambda kv: kv[1]),
             error=error,
-            can_write=info.actor.can(Perm.TICKETS_WRITE),
+            can_write=can_write,
+            can_assign=can_write and actor.can(Perm.TICKETS_ASSIGN),
+            requester=_requester(s, ticket, pii),
+            find=find[:100],
+            found=found,
+            assignable=_assignable(s),
+            macros=macros.list_macros(s, actor) if can_write else [],
         )
+
+
+def _back(ticket_id: uuid.UUID, error: str = "") -> Response:
+    return RedirectResponse(f"/tickets/{ticket_id}" + (f"?error={error}" if error else ""), status_code=303)
+
+
+def _code(exc: Exception, default: str) -> str:
+    if isinstance(exc, DomainError) and exc.status == 409:
+        return "conflict"
+    if isinstance(exc, DomainError) and exc.status == 403:
+        return "forbidden"
+    return default
+
+
+@router.post("/tickets/{ticket_id}/requester")
+def change_requester(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    customer_id: Annotated[uuid.UUID, Form()],
+) -> Response:
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_form_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            actions.set_requester(s, info.actor, ticket_id, customer_id)
+    except DomainError as exc:
+        return _back(ticket_id, _code(exc, "requester"))
+    return _back(ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/assign")
+def assign(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    version: Annotated[Int32, Form()],
+    assignee_id: Annotated[str, Form(max_length=36)] = "",
+    team_id: Annotated[str, Form(max_length=36)] = "",
+) -> Response:
+    """Assign to an agent and/or put with a team (the same actions as the API; each audited and announced)."""
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_form_csrf(info, csrf)
+    try:
+        assignee = uuid.UUID(assignee_id) if assignee_id else None
+        team = uuid.UUID(team_id) if team_id else None
+    except ValueError:
+        return _back(ticket_id, "assign")
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            ticket = queries.get_ticket(s, info.actor, ticket_id)
+            if ticket.version != version:
+                return _back(ticket_id, "conflict")
+            if assignee is not None and assignee not in {sid for sid, _ in _assignable(s)}:
+                return _back(ticket_id, "assign")
+            if team is not None and team != ticket.team_id:
+                actions.set_team(s, info.actor, ticket_id, team)
+            if assignee is not None and assignee != ticket.assignee_id:
+                actions.update_ticket(
+                    s, info.actor, ticket_id, TicketUpdate(version=ticket.version, assignee_id=assignee)
+                )
+    except (ValidationError, DomainError) as exc:
+        return _back(ticket_id, _code(exc, "assign"))
+    return _back(ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/macro")
+def apply_macro(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    version: Annotated[Int32, Form()],
+    macro_id: Annotated[uuid.UUID, Form()],
+) -> Response:
+    """Apply a macro as the ticket was loaded: a second click (stale version) changes nothing."""
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    check_form_csrf(info, csrf)
+    try:
+        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+            macros.apply_macro(s, info.actor, ticket_id, macro_id, version=version)
+    except (ValidationError, DomainError) as exc:
+        return _back(ticket_id, _code(exc, "macro"))
+    return _back(ticket_id)
 
 
 @router.post("/tickets/{ticket_id}/reply")

@@ -46,6 +46,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("ticket_types", "/settings/ticket-types", (P.TICKETS_ADMIN,), "service"),
     Section("automations", "/settings/automations", (P.TICKETS_ADMIN,), "service"),
     Section("routing", "/settings/routing", (P.TENANT_SETTINGS,), "service"),
+    Section("macros", "/settings/macros", (P.TICKETS_ADMIN,), "service"),
     Section("canned", "/settings/canned", (P.CANNED_RESPONSES_MANAGE,), "service"),
     Section("knowledge_categories", "/settings/knowledge-categories", (P.KNOWLEDGE_WRITE,), "service"),
     Section("channels", "/settings/widget", (P.TENANT_SETTINGS,), "channels"),
