@@ -1,7 +1,7 @@
 """Ticket macros: a named set of ticket actions an agent applies in one click
 
-Revision ID: 0021_ticket_macros
-Revises: 0018_job_serials
+Revision ID: 0020_ticket_macros
+Revises: 0019_assist_console
 Create Date: 2026-12-07 18:50:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_ticket_macros"
-down_revision: str | None = "0018_job_serials"
+revision: str = "0020_ticket_macros"
+down_revision: str | None = "0019_assist_console"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
