@@ -376,6 +376,8 @@ def widget_settings(request: Request) -> Response:
     with get_db(request).tenant_read(actor.tenant_id) as s:
         config = widget_actions.config_or_default(s, actor.tenant_id)
         origins = list(config.allowed_origins)
+        form = widget_actions.prechat_form(config)
+        offline_form = config.offline_form or "off"
         responses = [canned.CannedOut.model_validate(c) for c in canned.list_canned(s, actor)]
         accept_timeout_seconds = routing_queries.policy(s).accept_timeout_seconds
     return render(
@@ -389,6 +391,10 @@ def widget_settings(request: Request) -> Response:
             "snippet": snippet_for(request, info.tenant.slug),
             "identity_minutes": max(request.app.state.settings.widget_identity_max_age_seconds // 60, 1),
             "origins": origins,
+            "prechat": form,
+            "prechat_custom": [f for f in form.fields if f.key not in ("name", "email", "phone")],
+            "prechat_standard": {f.key: f for f in form.fields if f.key in ("name", "email", "phone")},
+            "offline_form": offline_form,
             "canned": responses,
             "placeholders": canned.PLACEHOLDERS,
             "accept_timeout_seconds": accept_timeout_seconds,
