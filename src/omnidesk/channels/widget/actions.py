@@ -282,15 +282,10 @@ def submit_offline(session: Session, actor: Actor, customer_id: uuid.UUID, data:
 def for_visitor(session: Session, messages: list[MessageOut]) -> list[MessageOut]:
     """Messages as a visitor sees them: an agent's by display name (``sender_name``), no staff id."""
     staff_ids = {m.sender_id for m in messages if m.sender_type == SenderType.AGENT.value and m.sender_id}
-    names = (
-        dict(
-            session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(staff_ids)))
-            .tuples()
-            .all()
-        )
-        if staff_ids
-        else {}
-    )
+    names: dict[uuid.UUID, str] = {}
+    if staff_ids:
+        rows = session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(staff_ids)))
+        names = {staff_id: name for staff_id, name in rows}
     out = []
     for m in messages:
         if m.sender_type != SenderType.CUSTOMER.value:
