@@ -779,9 +779,10 @@
     var holder = el.prechat.querySelector(".fields");
     holder.replaceChildren();
     (config.prechat || []).forEach(function (spec) {
+      var field = document.createElement("div");
+      field.className = "field";
+      field.dataset.key = spec.key;
       var label = document.createElement("label");
-      label.className = "field";
-      label.dataset.key = spec.key;
       var caption = document.createElement("span");
       caption.textContent = fieldLabel(spec) + (spec.required ? "" : " " + t("widget.optional"));
       var input = document.createElement("input");
@@ -794,8 +795,9 @@
       var error = document.createElement("span");
       error.className = "field-error";
       error.hidden = true;
-      label.append(caption, " ", input, error);
-      holder.appendChild(label);
+      label.append(caption, " ", input);
+      field.append(label, error);
+      holder.appendChild(field);
     });
   }
 

@@ -1,0 +1,157 @@
+"""The widget's forms and the agent's name, in a real browser, in zh-CN and en.
+
+A visitor fills the pre-chat form (refused first, with the field's own message), chats, an agent answers and the
+visitor sees the agent's name and avatar; with no one online and the offline form chosen, the visitor leaves a
+message that becomes a ticket and is told its number.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from omnidesk.core.db import Database
+from omnidesk.security.permissions import Role
+from omnidesk.tickets.models import Ticket
+from tests.factories import World, session_csrf, sign_in
+
+pytestmark = pytest.mark.browser
+
+WORDS = {
+    "zh-CN": {
+        "title": "开始之前",
+        "name": "称呼",
+        "email": "邮箱",
+        "required": "称呼：请填写此项。",
+        "bad_email": "邮箱：这不是有效的电子邮箱地址",
+        "start": "开始对话",
+        "joined": "agent 员工 正在为您服务",
+        "offline": "目前没有客服在线",
+        "message": "留言内容",
+        "send": "发送留言",
+        "done": re.compile(r"^谢谢！您的请求已登记为工单 #\d+。"),
+    },
+    "en": {
+        "title": "Before we start",
+        "name": "Name",
+        "email": "E-mail",
+        "required": "Name: please fill this in.",
+        "bad_email": "E-mail: this is not an e-mail address",
+        "start": "Start chat",
+        "joined": "agent 员工 is helping you",
+        "offline": "No one is available right now",
+        "message": "Message",
+        "send": "Send message",
+        "done": re.compile(r"^Thank you! Your request is ticket #\d+\."),
+    },
+}
+PRECHAT = {
+    "enabled": True,
+    "fields": [
+        {"key": "name", "required": True},
+        {"key": "email", "required": False},
+        {"key": "order_number", "label": "Order № / 订单号", "required": True},
+    ],
+}
+
+
+def _starts(label: str) -> re.Pattern[str]:
+    """A field by its label ("E-mail", "E-mail (optional)"), not by the words of another field's error."""
+    return re.compile("^" + re.escape(label) + r"(\s|$)")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_prechat_then_chat_and_the_visitor_sees_the_agents_name(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path, locale: str
+) -> None:
+    words = WORDS[locale]
+    patched = httpx.patch(f"{live_server}/api/v1/widget/config", json={"prechat": PRECHAT}, headers=world.headers())
+    assert patched.status_code == 200, patched.text
+    context = browser.new_context(locale=locale, viewport={"width": 400, "height": 760})
+    page = context.new_page()
+    page.goto(f"{live_server}/chat/{world.slug}?lang={locale}")
+    form = page.locator("#prechat")
+    expect(form).to_be_visible(timeout=10_000)
+    expect(form.get_by_role("heading")).to_have_text(words["title"])
+    expect(page.locator("#composer")).to_be_hidden()
+
+    form.get_by_label(_starts(words["email"])).fill("not-an-address")
+    form.get_by_role("button", name=words["start"]).click()
+    expect(form.locator('.field[data-key="name"] .field-error')).to_have_text(words["required"])
+    expect(form.locator('.field[data-key="email"] .field-error')).to_contain_text(words["bad_email"])
+    page.screenshot(path=str(artifacts_dir / f"widget-prechat-errors-{locale}.png"), full_page=True)
+
+    form.get_by_label(_starts(words["name"])).fill("韩梅梅 Han")
+    form.get_by_label(_starts(words["email"])).fill("han@example.com")
+    form.get_by_label("Order № / 订单号").fill("SO-42")
+    form.get_by_role("button", name=words["start"]).click()
+    expect(form).to_be_hidden()
+    box = page.locator("#message-input")
+    expect(box).to_be_visible()
+    box.fill(f"hello from {locale}")
+    box.press("Enter")
+    expect(page.locator(".msg.customer:not(.pending)")).to_have_count(1, timeout=10_000)
+    page.wait_for_selector("body[data-connected='1']")
+    conversation_id = page.evaluate(f"localStorage.getItem('omnidesk:{world.slug}:conversation')")
+
+    with httpx.Client(base_url=live_server) as agent:
+        sign_in(agent, world, Role.AGENT)  # type: ignore[arg-type]
+        sent = agent.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"body": "您好 / Hello, I'm checking your order."},
+            headers={"X-CSRF-Token": session_csrf(agent)},  # type: ignore[arg-type]
+        )
+        assert sent.status_code == 201, sent.text
+        sidebar = agent.get(f"/inbox?c={conversation_id}").text
+        assert "SO-42" in sidebar and "韩梅梅 Han" in sidebar
+
+    reply = page.locator(".msg.agent")
+    expect(reply).to_have_count(1, timeout=10_000)
+    expect(reply.locator(".sender-name")).to_have_text("agent 员工")
+    expect(reply.locator(".avatar")).to_have_text("A员")
+    expect(page.locator("#agent")).to_have_text("A员" + words["joined"])
+    page.screenshot(path=str(artifacts_dir / f"widget-agent-name-{locale}.png"), full_page=True)
+    context.close()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_with_no_one_online_the_offline_form_creates_a_ticket(
+    browser: Any, live_server: str, world: World, db: Database, artifacts_dir: Path, locale: str
+) -> None:
+    words = WORDS[locale]
+    patched = httpx.patch(
+        f"{live_server}/api/v1/widget/config", json={"offline_form": "no_agents"}, headers=world.headers()
+    )
+    assert patched.status_code == 200, patched.text
+    context = browser.new_context(locale=locale, viewport={"width": 400, "height": 760})
+    page = context.new_page()
+    page.goto(f"{live_server}/chat/{world.slug}?lang={locale}")
+    form = page.locator("#offline")
+    expect(form).to_be_visible(timeout=10_000)
+    expect(form.get_by_role("heading")).to_have_text(words["offline"])
+    expect(page.locator("#composer")).to_be_hidden()
+
+    form.get_by_label(_starts(words["email"])).fill("jo@")
+    form.get_by_role("button", name=words["send"]).click()
+    expect(form.locator('.field[data-key="email"] .field-error')).to_contain_text(words["bad_email"])
+
+    form.get_by_label(_starts(words["name"])).fill("Jo March")
+    form.get_by_label(_starts(words["email"])).fill(f"jo.{locale.lower()}@example.com")
+    form.get_by_label(_starts(words["message"])).fill(f"My parcel never arrived ({locale}).")
+    form.get_by_role("button", name=words["send"]).click()
+    done = page.locator("#offline-done")
+    expect(done).to_have_text(words["done"], timeout=10_000)
+    expect(form).to_be_hidden()
+    page.screenshot(path=str(artifacts_dir / f"widget-offline-form-{locale}.png"), full_page=True)
+
+    number = int(re.search(r"#(\d+)", done.inner_text()).group(1))  # type: ignore[union-attr]
+    with db.tenant_read(world.tenant_id) as s:
+        made = list(s.scalars(select(Ticket).where(Ticket.subject == f"My parcel never arrived ({locale}).")))
+    assert [t.number for t in made] == [number]
+    context.close()
