@@ -19,7 +19,8 @@ from sqlalchemy import select
 from omnidesk.core.db import Database
 from omnidesk.security.permissions import Role
 from omnidesk.tickets.models import Ticket
-from tests.factories import World, session_csrf, sign_in
+from omnidesk.web.ui import LANG_COOKIE
+from tests.factories import World, browser_sign_in, session_csrf, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -154,4 +155,51 @@ def test_with_no_one_online_the_offline_form_creates_a_ticket(
     with db.tenant_read(world.tenant_id) as s:
         made = list(s.scalars(select(Ticket).where(Ticket.subject == f"My parcel never arrived ({locale}).")))
     assert [t.number for t in made] == [number]
+    context.close()
+
+
+SETTINGS = {
+    "zh-CN": {"ask": "访客发送第一条消息前先填写表单", "offline": "离线留言表单", "save": "保存"},
+    "en": {
+        "ask": "Ask visitors to fill in a form before their first message",
+        "offline": "Offline form",
+        "save": "Save",
+    },
+}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_an_admin_sets_up_the_forms_on_the_settings_page(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path, locale: str
+) -> None:
+    words = SETTINGS[locale]
+    # Signed in on the Chinese log-in page (the default), then the workspace language chosen by its cookie.
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    browser_sign_in(page, live_server, world, Role.ADMIN)
+    context.add_cookies([{"name": LANG_COOKIE, "value": locale, "url": live_server}])
+    page.goto(f"{live_server}/settings/widget")
+    forms = page.locator("#forms-form")
+    forms.get_by_label(words["ask"]).check()
+    name_row = forms.locator('tr[data-standard="name"]')
+    name_row.locator('[name="enabled"]').check()
+    name_row.locator('[name="required"]').check()
+    new_row = forms.locator("tr[data-new]")
+    new_row.locator('[name="key"]').fill("order_number")
+    new_row.locator('[name="label"]').fill("订单号 Order number")
+    new_row.locator('[name="required"]').check()
+    forms.get_by_label(words["offline"]).select_option("no_agents")
+    forms.get_by_role("button", name=words["save"]).click()
+    page.wait_for_load_state("load")
+    expect(forms.locator('tr[data-custom] [name="key"]').first).to_have_value("order_number", timeout=10_000)
+    page.screenshot(path=str(artifacts_dir / f"widget-forms-settings-{locale}.png"), full_page=True)
+    stored = httpx.get(f"{live_server}/api/v1/widget/config", headers=world.headers()).json()
+    assert stored["offline_form"] == "no_agents"
+    assert stored["prechat"] == {
+        "enabled": True,
+        "fields": [
+            {"key": "name", "label": "", "required": True, "enabled": True},
+            {"key": "order_number", "label": "订单号 Order number", "required": True, "enabled": True},
+        ],
+    }
     context.close()
