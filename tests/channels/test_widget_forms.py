@@ -115,6 +115,8 @@ def test_the_offline_form_creates_exactly_one_ticket_for_the_visitor(
     visitor = start_visitor(client, world.slug, language="en")
     before = client.get(f"{visitor['base']}/availability", headers=visitor["headers"]).json()
     assert before == {"agents_online": 0, "offline_form": False}  # the tenant has not chosen the form
+    body = {"name": "Jo March", "email": "jo@example.com", "message": "My parcel never arrived.\nOrder SO-1."}
+    assert client.post(f"{visitor['base']}/offline", json=body, headers=visitor["headers"]).status_code == 404
     _configure(client, world, offline_form="no_agents")
     assert client.get(f"{visitor['base']}/availability", headers=visitor["headers"]).json()["offline_form"] is True
     customer_id = _customer_of(db, world, visitor)
@@ -128,7 +130,6 @@ def test_the_offline_form_creates_exactly_one_ticket_for_the_visitor(
     assert refused.status_code == 422
     assert {e["field"] for e in refused.json()["errors"]} == {"email", "message"}
     assert tickets() == []
-    body = {"name": "Jo March", "email": "jo@example.com", "message": "My parcel never arrived.\nOrder SO-1."}
     done = client.post(url, json=body, headers={**visitor["headers"], "Accept-Language": "zh-CN"})
     assert done.status_code == 201, done.text
     number = done.json()["ticket_number"]

@@ -245,6 +245,9 @@ def submit_offline(session: Session, actor: Actor, customer_id: uuid.UUID, data:
     """The offline form: the visitor's name and e-mail go on their customer (customers slice, audited), their
     message becomes a ticket with them as requester (tickets slice; created by the product on their behalf, as the
     assistant's hand-over does). Returns the ticket number. Errors: a 422 per field, nothing stored."""
+    config = config_of(session)
+    if config is None or config.offline_form == "off":
+        raise NotFound("the offline form is switched off for this workspace")
     errors: list[dict[str, str]] = []
     email = data.email.strip()
     if not email:
