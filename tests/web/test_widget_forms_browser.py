@@ -203,3 +203,48 @@ def test_an_admin_sets_up_the_forms_on_the_settings_page(
         ],
     }
     context.close()
+
+
+LIMITS = {
+    "zh-CN": {"busy": "服务目前繁忙，您的消息已保留，稍后会自动重新发送。", "long": "消息太长（最多 10,000 个字符）"},
+    "en": {
+        "busy": "The service is busy right now; your messages are kept and sent again shortly.",
+        "long": "This message is too long (at most 10,000 characters)",
+    },
+}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_busy_server_and_a_too_long_message_are_said_in_words(
+    browser: Any, live_server: str, world: World, artifacts_dir: Path, locale: str
+) -> None:
+    words = LIMITS[locale]
+    context = browser.new_context(locale=locale, viewport={"width": 400, "height": 760})
+    page = context.new_page()
+    page.route_web_socket(re.compile(r"/realtime/ws$"), lambda ws: None)  # everything over HTTP
+    refused: list[str] = []
+
+    def once_busy(route: Any) -> None:
+        if route.request.method == "POST" and not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json={"detail": "busy"})
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/api/v1/widget/[^/]+/conversations$"), once_busy)
+    page.goto(f"{live_server}/chat/{world.slug}?lang={locale}")
+    page.wait_for_selector("body[data-session='1']")
+    box = page.locator("#message-input")
+    box.fill("x" * 10_001)  # a paste over the limit: the box keeps 10,000 and says why
+    expect(page.locator("#status")).to_contain_text(words["long"])
+    assert len(box.input_value()) == 10_000
+    box.fill(f"busy test {locale}")
+    expect(page.locator("#status")).to_have_text("")
+    box.press("Enter")
+    expect(page.locator("#status")).to_have_text(words["busy"], timeout=5_000)
+    page.screenshot(path=str(artifacts_dir / f"widget-busy-{locale}.png"), full_page=True)
+    # Kept and sent again by itself once the server answers.
+    expect(page.locator(".msg.customer:not(.pending)")).to_have_count(1, timeout=10_000)
+    expect(page.locator("#status")).to_have_text("")
+    assert len(refused) == 1
+    context.close()

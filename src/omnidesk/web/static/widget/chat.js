@@ -158,7 +158,12 @@
       tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
       return anonymous;
     }
-    if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
+    if (!response.ok) {
+      state.token = saved;
+      var failure = new Error("session " + response.status);
+      failure.status = response.status;
+      throw failure;
+    }
     var data = await response.json();
     state.visitorId = data.visitor_id;
     state.token = data.token;
@@ -691,6 +696,9 @@
 
   var lastTyping = 0;
   el.input.addEventListener("input", function () {
+    // The box stops at its maxlength without a word: say why nothing more can be typed or pasted.
+    if (el.input.value.length >= MAX_MESSAGE) setStatus(t("widget.too_long"));
+    else if (el.status.textContent === t("widget.too_long")) setStatus("");
     var now = Date.now();
     if (state.ws && state.ws.readyState === 1 && state.conversationId && now - lastTyping > 2000) {
       lastTyping = now;
@@ -960,8 +968,10 @@
     try {
       await startSession();
     } catch (e) {
-      setStatus(t("widget.offline"));
-      setTimeout(main, 3000);
+      // A 503 (the server sheds load) or a 429 (too many sessions from this network) is said as such; anything
+      // else looks like no network. Tried again either way.
+      setStatus(t(e.status === 503 ? "widget.busy" : e.status === 429 ? "widget.session_limited" : "widget.offline"));
+      setTimeout(main, e.status === 429 ? 30000 : 3000);
       return;
     }
     document.body.dataset.session = "1";
