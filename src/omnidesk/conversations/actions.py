@@ -191,13 +191,12 @@ def do_post_message(
         conversation.id,
         {"message_id": str(message.id), "seq": seq, "sender_type": sender_type.value},
     )
+    out = MessageOut.model_validate(message)
+    if sender_type == SenderType.AGENT and sender_id is not None:
+        out.sender_name = session.scalar(select(StaffUser.display_name).where(StaffUser.id == sender_id))
     publish_on_commit(
         session,
-        MessageAdded(
-            tenant_id=actor.tenant_id,
-            scope=Scope.of(conversation),
-            message=MessageOut.model_validate(message).model_dump(mode="json"),
-        ),
+        MessageAdded(tenant_id=actor.tenant_id, scope=Scope.of(conversation), message=out.model_dump(mode="json")),
     )
     return message
 

@@ -80,6 +80,9 @@ class MessageOut(Output):
     payload: dict[str, Any]
     client_id: str | None
     created_at: datetime
+    sender_name: str | None = Field(
+        default=None, description="an agent's display name (what a customer sees instead of their id)"
+    )
 
 
 class ConversationOut(Output):

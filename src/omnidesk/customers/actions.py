@@ -181,11 +181,13 @@ def do_update_contact(
     name: str | None = None,
     email: str | None = None,
     phone: str | None = None,
+    attributes: dict[str, str] | None = None,
     only_if_empty: bool = False,
 ) -> Customer:
     """Contact details the customer gave about themselves (the widget's form): stored on their own profile,
     unverified, never used to merge profiles. ``only_if_empty`` keeps what is there (a name from sign-in does not
-    overwrite one the customer typed). The audit record says which fields changed, not their values."""
+    overwrite one the customer typed). ``attributes`` (the widget's custom pre-chat fields) are merged into the
+    customer's attributes. The audit record says which fields changed, not their values."""
     customer = queries.get_customer(session, customer_id)
     changed: dict[str, str] = {}
     for field_name, value in (("name", name), ("email", email), ("phone", phone)):
@@ -197,6 +199,12 @@ def do_update_contact(
             continue
         setattr(customer, field_name, value)
         changed[field_name] = "set"
+    extra = {k: v for k, v in (attributes or {}).items() if v and (customer.attributes or {}).get(k) != v}
+    if extra and only_if_empty:
+        extra = {k: v for k, v in extra.items() if not (customer.attributes or {}).get(k)}
+    if extra:
+        customer.attributes = {**(customer.attributes or {}), **extra}
+        changed.update({f"attributes.{k}": "set" for k in extra})
     if not changed:
         return customer
     customer.updated_at = utcnow()

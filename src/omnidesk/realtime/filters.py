@@ -25,6 +25,9 @@ def for_visitor(grant: SocketGrant, event: Event) -> Event | None:
         message = event.get("message") or {}
         if message.get("internal"):
             return None
+        if message.get("sender_type") != "customer":
+            # A visitor sees who answered by display name only: never a staff member's id.
+            message = {**message, "sender_id": None}
         return {**base, "message": message}
     if kind == "conversation":
         return {**base, "status": event.get("status")}

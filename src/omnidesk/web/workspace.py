@@ -214,6 +214,16 @@ def inbox_list(request: Request, c: str = "") -> Response:
     return render(request, "workspace/_list.html", {**context, "lang": lang, "waited": waited})
 
 
+def _prechat_answers(s: Any, attributes: dict[str, Any]) -> list[tuple[str, str]]:
+    """The custom pre-chat fields the customer filled in, by the labels the tenant gave them."""
+    form = widget_actions.prechat_form(widget_actions.config_of(s))
+    return [
+        (f.label, str(attributes[f.key]))
+        for f in form.fields
+        if f.key not in ("name", "email", "phone") and attributes.get(f.key)
+    ]
+
+
 def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID, lang: str) -> dict[str, Any]:
     actor = info.actor
     conversation = queries.get_conversation(s, actor, conversation_id)
@@ -242,6 +252,7 @@ def _pane(s: Any, info: auth.SessionInfo, conversation_id: uuid.UUID, lang: str)
         "customer_label": visitor_label(customer.id, customer.name, lang),
         "customer_email": customer.email if pii else mask_email(customer.email),
         "customer_phone": customer.phone if pii else mask_phone(customer.phone),
+        "prechat_answers": _prechat_answers(s, customer.attributes or {}),
         "identities": [(i.kind, present_identity(i.kind, i.value, reveal_pii=pii)) for i in identities],
         "identities_masked": any(present_identity(i.kind, i.value, reveal_pii=pii) != i.value for i in identities),
         "previous": previous,
@@ -376,6 +387,8 @@ def widget_settings(request: Request) -> Response:
     with get_db(request).tenant_read(actor.tenant_id) as s:
         config = widget_actions.config_or_default(s, actor.tenant_id)
         origins = list(config.allowed_origins)
+        form = widget_actions.prechat_form(config)
+        offline_form = config.offline_form or "off"
         responses = [canned.CannedOut.model_validate(c) for c in canned.list_canned(s, actor)]
         accept_timeout_seconds = routing_queries.policy(s).accept_timeout_seconds
     return render(
@@ -389,6 +402,10 @@ def widget_settings(request: Request) -> Response:
             "snippet": snippet_for(request, info.tenant.slug),
             "identity_minutes": max(request.app.state.settings.widget_identity_max_age_seconds // 60, 1),
             "origins": origins,
+            "prechat": form,
+            "prechat_custom": [f for f in form.fields if f.key not in ("name", "email", "phone")],
+            "prechat_standard": {f.key: f for f in form.fields if f.key in ("name", "email", "phone")},
+            "offline_form": offline_form,
             "canned": responses,
             "placeholders": canned.PLACEHOLDERS,
             "accept_timeout_seconds": accept_timeout_seconds,

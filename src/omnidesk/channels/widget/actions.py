@@ -11,16 +11,22 @@ from __future__ import annotations
 import secrets
 import uuid
 
-from sqlalchemy import select
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from omnidesk.accounts.models import StaffUser
 from omnidesk.channels.base import AttachmentPart, TextPart
 from omnidesk.channels.widget import adapter, identity
 from omnidesk.channels.widget.attachments import CheckedFile
 from omnidesk.channels.widget.models import Attachment, WidgetConfig
 from omnidesk.channels.widget.schemas import (
+    STANDARD_FIELDS,
     AttachmentOut,
     ContactDetails,
+    OfflineIn,
+    PrechatForm,
+    PrechatIn,
     SessionStart,
     VisitorConversationCreate,
     VisitorMessageCreate,
@@ -33,16 +39,22 @@ from omnidesk.conversations import feedback
 from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.intake import Refused, Stored, receive_messages
 from omnidesk.conversations.models import Conversation, ConversationRating, Message
-from omnidesk.conversations.schemas import SenderType
-from omnidesk.core.actor import Actor
+from omnidesk.conversations.schemas import Channel, MessageOut, SenderType
+from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.blobs import BlobStore
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import NotFound
+from omnidesk.core.errors import InvalidInput, NotFound
+from omnidesk.core.schemas import Email
 from omnidesk.customers import actions as customer_actions
 from omnidesk.customers import queries as customer_queries
 from omnidesk.customers.actions import ChannelIdentity
 from omnidesk.customers.models import Customer
+from omnidesk.customers.schemas import Phone
+from omnidesk.i18n import translate
+from omnidesk.routing.models import AgentPresence
 from omnidesk.security.permissions import Perm
+from omnidesk.tickets import actions as ticket_actions
+from omnidesk.tickets.schemas import TicketCreate
 
 
 def new_visitor_id() -> str:
@@ -60,7 +72,7 @@ def config_or_default(session: Session, tenant_id: uuid.UUID) -> WidgetConfig:
         return row
     return WidgetConfig(
         tenant_id=tenant_id, enabled=True, identity_secret="", allowed_origins=[], title="", greeting="",
-        accent_color="#1f6feb",
+        accent_color="#1f6feb", prechat={}, offline_form="off",
     )  # fmt: skip
 
 
@@ -86,12 +98,17 @@ def ensure_config(session: Session, actor: Actor) -> WidgetConfig:
 def update_config(session: Session, actor: Actor, data: WidgetConfigUpdate) -> WidgetConfig:
     actor.require(Perm.TENANT_SETTINGS)
     row = ensure_config(session, actor)
-    fields = ("enabled", "allowed_origins", "title", "greeting", "accent_color")
+    fields = ("enabled", "allowed_origins", "title", "greeting", "accent_color", "prechat", "offline_form")
     before = {f: getattr(row, f) for f in fields}
     for name in fields:
         value = getattr(data, name)
-        if value is not None:
-            setattr(row, name, list(dict.fromkeys(value)) if name == "allowed_origins" else value)
+        if value is None:
+            continue
+        if name == "allowed_origins":
+            value = list(dict.fromkeys(value))
+        elif name == "prechat":
+            value = value.model_dump(mode="json")
+        setattr(row, name, value)
     changes = audit.diff(before, {f: getattr(row, f) for f in fields})
     if data.rotate_identity_secret:
         row.identity_secret = secrets.token_urlsafe(32)
@@ -146,6 +163,138 @@ def update_contact(session: Session, actor: Actor, customer_id: uuid.UUID, data:
     return customer_actions.do_update_contact(
         session, actor, customer_id, name=data.name, email=data.email, phone=data.phone
     )
+
+
+_EMAIL: TypeAdapter[str] = TypeAdapter(Email)
+_PHONE: TypeAdapter[str] = TypeAdapter(Phone)
+
+
+def prechat_form(config: WidgetConfig | None) -> PrechatForm:
+    """The tenant's pre-chat form (switched off until an admin turns it on)."""
+    try:
+        return PrechatForm.model_validate((config.prechat if config else None) or {})
+    except ValidationError:
+        return PrechatForm()
+
+
+def _field_error(key: str, message_key: str, language: str, label: str = "") -> dict[str, str]:
+    label = label or translate(f"widget.contact_{key}", language)
+    return {"field": key, "message": translate(message_key, language, field=label)}
+
+
+def submit_prechat(session: Session, actor: Actor, customer_id: uuid.UUID, data: PrechatIn, language: str) -> Customer:
+    """Check what the visitor typed against the tenant's pre-chat form, then store it on their customer through
+    the customers slice (audited). Any error: a 422 naming each field, in the visitor's language, and nothing is
+    stored."""
+    form = prechat_form(config_of(session))
+    errors: list[dict[str, str]] = []
+    clean: dict[str, str] = {}
+    active = [f for f in form.fields if f.enabled] if form.enabled else []
+    known = {f.key for f in active}
+    for key in data.values:
+        if key not in known:
+            errors.append({"field": key, "message": translate("widget.field_unknown", language, field=key)})
+    for spec in active:
+        value = (data.values.get(spec.key) or "").strip()
+        label = spec.label if spec.key not in STANDARD_FIELDS else ""
+        if not value:
+            if spec.required:
+                errors.append(_field_error(spec.key, "widget.field_required", language, label))
+            continue
+        try:
+            if spec.key == "email":
+                value = _EMAIL.validate_python(value)
+            elif spec.key == "phone":
+                value = _PHONE.validate_python(value)
+            elif len(value) > 200 or any(ord(c) < 32 for c in value):
+                raise ValueError(value)
+        except (ValidationError, ValueError):
+            message_key = {"email": "widget.field_email", "phone": "widget.field_phone"}.get(
+                spec.key, "widget.field_text"
+            )
+            errors.append(_field_error(spec.key, message_key, language, label))
+            continue
+        clean[spec.key] = value
+    if errors:
+        raise InvalidInput(translate("widget.form_invalid", language), errors=errors)
+    custom = {k: v for k, v in clean.items() if k not in STANDARD_FIELDS}
+    return customer_actions.do_update_contact(
+        session,
+        actor,
+        customer_id,
+        name=clean.get("name"),
+        email=clean.get("email"),
+        phone=clean.get("phone"),
+        attributes=custom or None,
+    )
+
+
+def agents_online(session: Session) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(AgentPresence).where(AgentPresence.status == "online")) or 0
+    )
+
+
+def offline_form_due(session: Session) -> bool:
+    """Whether the widget offers the offline form: the tenant chose it ("no_agents") and no agent is online."""
+    config = config_of(session)
+    return bool(config and config.offline_form == "no_agents") and agents_online(session) == 0
+
+
+def submit_offline(session: Session, actor: Actor, customer_id: uuid.UUID, data: OfflineIn, language: str) -> int:
+    """The offline form: the visitor's name and e-mail go on their customer (customers slice, audited), their
+    message becomes a ticket with them as requester (tickets slice; created by the product on their behalf, as the
+    assistant's hand-over does). Returns the ticket number. Errors: a 422 per field, nothing stored."""
+    config = config_of(session)
+    if config is None or config.offline_form == "off":
+        raise NotFound("the offline form is switched off for this workspace")
+    errors: list[dict[str, str]] = []
+    email = data.email.strip()
+    if not email:
+        errors.append(_field_error("email", "widget.field_required", language))
+    else:
+        try:
+            email = _EMAIL.validate_python(email)
+        except ValidationError:
+            errors.append(_field_error("email", "widget.field_email", language))
+    if not data.message.strip():
+        errors.append(
+            _field_error("message", "widget.field_required", language, translate("widget.offline_message", language))
+        )
+    if errors:
+        raise InvalidInput(translate("widget.form_invalid", language), errors=errors)
+    customer_actions.do_update_contact(session, actor, customer_id, name=data.name or None, email=email)
+    text = " ".join(data.message.split())
+    subject = text if len(text) <= 120 else text[:119].rstrip() + "…"
+    ticket = ticket_actions.create_ticket(
+        session,
+        system_actor(actor.tenant_id),
+        TicketCreate(
+            subject=subject,
+            description=data.message.strip(),
+            customer_id=customer_id,
+            channel=Channel.WEB,
+            tags=["offline_form"],
+        ),
+        source="widget",
+    )
+    audit.record(session, actor, "widget.offline_form", "ticket", ticket.id, {"number": ticket.number})
+    return ticket.number
+
+
+def for_visitor(session: Session, messages: list[MessageOut]) -> list[MessageOut]:
+    """Messages as a visitor sees them: an agent's by display name (``sender_name``), no staff id."""
+    staff_ids = {m.sender_id for m in messages if m.sender_type == SenderType.AGENT.value and m.sender_id}
+    names: dict[uuid.UUID, str] = {}
+    if staff_ids:
+        rows = session.execute(select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(staff_ids)))
+        names = {staff_id: name for staff_id, name in rows}
+    out = []
+    for m in messages:
+        if m.sender_type != SenderType.CUSTOMER.value:
+            m = m.model_copy(update={"sender_id": None, "sender_name": names.get(m.sender_id) if m.sender_id else None})
+        out.append(m)
+    return out
 
 
 def own_conversation(session: Session, customer_id: uuid.UUID, conversation_id: uuid.UUID) -> Conversation:

@@ -24,7 +24,11 @@ from omnidesk.accounts.models import Tenant
 from omnidesk.channels.widget import actions
 from omnidesk.channels.widget.attachments import check_upload
 from omnidesk.channels.widget.schemas import (
+    AvailabilityOut,
     ContactDetails,
+    OfflineIn,
+    OfflineOut,
+    PrechatIn,
     SessionOut,
     SessionStart,
     VisitorConversationCreate,
@@ -162,6 +166,42 @@ def update_contact(tenant: str, data: ContactDetails, visitor: VisitorDep, db: D
         return {"name": customer.name}
 
 
+@router.post("/widget/{tenant}/prechat")
+def submit_prechat(tenant: str, data: PrechatIn, visitor: VisitorDep, db: DbDep, request: Request) -> dict[str, str]:
+    """The pre-chat form: each value is checked against the tenant's form (a 422 lists every field that is wrong,
+    in the visitor's language, and stores nothing), then stored on the visitor's customer."""
+    language = pick_language(accept_language=request.headers.get("accept-language"))
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        customer = actions.submit_prechat(s, visitor.actor, visitor.customer_id, data, language)
+        return {"name": customer.name}
+
+
+@router.get("/widget/{tenant}/availability")
+def availability(tenant: str, visitor: VisitorDep, db: DbDep) -> AvailabilityOut:
+    """Whether anyone is there: the widget offers the offline form instead of a chat when ``offline_form`` is
+    true (the tenant chose it, and no agent is online)."""
+    with db.tenant_read(visitor.tenant_id) as s:
+        return AvailabilityOut(agents_online=actions.agents_online(s), offline_form=actions.offline_form_due(s))
+
+
+@router.post("/widget/{tenant}/offline", status_code=status.HTTP_201_CREATED)
+def submit_offline(tenant: str, data: OfflineIn, visitor: VisitorDep, db: DbDep, request: Request) -> OfflineOut:
+    """The offline form: creates one ticket (requester: this visitor's customer) and answers with its number and
+    the sentence to show. Limited like new conversations (per IP)."""
+    settings = request.app.state.settings
+    language = pick_language(accept_language=request.headers.get("accept-language"))
+    _visitor_limit(
+        request,
+        f"widget-conv:{client_ip(request)}",
+        settings.widget_conversations_per_ip,
+        12 * 3600,
+        "widget.too_many_conversations",
+    )
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        number = actions.submit_offline(s, visitor.actor, visitor.customer_id, data, language)
+    return OfflineOut(ticket_number=number, message=translate("widget.offline_done", language, number=number))
+
+
 @router.get("/widget/{tenant}/conversations")
 def list_conversations(tenant: str, visitor: VisitorDep, db: DbDep) -> list[VisitorConversationOut]:
     with db.tenant_transaction(visitor.tenant_id) as s:
@@ -225,7 +265,8 @@ def list_messages(
     with db.tenant_transaction(visitor.tenant_id) as s:
         rows, more = actions.visible_messages(s, visitor.customer_id, conversation_id, after_seq=after_seq, limit=limit)
         return Page[MessageOut](
-            items=[MessageOut.model_validate(m) for m in rows], next_cursor=str(rows[-1].seq) if more else None
+            items=actions.for_visitor(s, [MessageOut.model_validate(m) for m in rows]),
+            next_cursor=str(rows[-1].seq) if more else None,
         )
 
 

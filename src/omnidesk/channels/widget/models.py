@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,6 +25,10 @@ class WidgetConfig(TenantOwned, Base):
     title: Mapped[str] = mapped_column(String(100), default="")
     greeting: Mapped[str] = mapped_column(String(500), default="")
     accent_color: Mapped[str] = mapped_column(String(7), default="#1f6feb")
+    # {"enabled": bool, "fields": [{"key", "label", "required", "enabled"}]}: see schemas.PrechatForm
+    prechat: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # "off" (the assistant or the queue answers) or "no_agents" (the offline form while no agent is online)
+    offline_form: Mapped[str] = mapped_column(String(16), default="off")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

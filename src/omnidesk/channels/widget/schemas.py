@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -89,12 +89,72 @@ class VisitorConversationCreate(Input):
     subject: Annotated[SingleLine, StringConstraints(max_length=300)] = ""
 
 
+STANDARD_FIELDS = ("name", "email", "phone")
+FieldKey = Annotated[str, StringConstraints(pattern=r"^(name|email|phone|[a-z][a-z0-9_]{0,39})$")]
+OfflineMode = Literal["off", "no_agents"]
+
+
+class PrechatField(Input):
+    """One field of the pre-chat form: ``name``, ``email``, ``phone`` or a custom text field (its own key, stored
+    in the customer's attributes)."""
+
+    key: FieldKey
+    label: Annotated[SingleLine, StringConstraints(max_length=80)] = Field(
+        default="", description="the label shown to the visitor (custom fields; standard fields have their own)"
+    )
+    required: bool = False
+    enabled: bool = True
+
+
+class PrechatForm(Input):
+    enabled: bool = False
+    fields: list[PrechatField] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> PrechatForm:
+        keys = [f.key for f in self.fields]
+        if len(keys) != len(set(keys)):
+            raise ValueError("each pre-chat field key may appear once")
+        for f in self.fields:
+            if f.key not in STANDARD_FIELDS and not f.label:
+                raise ValueError(f"the custom field '{f.key}' needs a label")
+        return self
+
+
+class PrechatIn(Input):
+    """What the visitor typed into the pre-chat form: field key → value (checked against the tenant's form)."""
+
+    values: dict[FieldKey, Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=dict, max_length=20
+    )
+
+
+class OfflineIn(Input):
+    """The offline form: a ticket for when no one is there to chat."""
+
+    name: Annotated[SingleLine, StringConstraints(max_length=200)] = ""
+    email: Annotated[str, StringConstraints(max_length=254)] = ""
+    message: Annotated[str, StringConstraints(max_length=5000)] = ""
+
+
+class OfflineOut(Output):
+    ticket_number: int
+    message: str = Field(description="the sentence to show the visitor, in their language")
+
+
+class AvailabilityOut(Output):
+    agents_online: int
+    offline_form: bool = Field(description="whether the widget should offer the offline form instead of a chat")
+
+
 class WidgetConfigOut(Output):
     enabled: bool
     allowed_origins: list[str]
     title: str
     greeting: str
     accent_color: str
+    prechat: PrechatForm
+    offline_form: OfflineMode
     snippet: str
 
 
@@ -104,6 +164,8 @@ class WidgetConfigUpdate(Input):
     title: Annotated[SingleLine, StringConstraints(max_length=100)] | None = None
     greeting: Annotated[str, StringConstraints(max_length=500)] | None = None
     accent_color: Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")] | None = None
+    prechat: PrechatForm | None = None
+    offline_form: OfflineMode | None = None
     rotate_identity_secret: bool = False
 
 

@@ -52,6 +52,9 @@ def chat_page(tenant: str, request: Request, lang: str = "", embed: Int32 = 0) -
         title = (config.title if config and config.title else "") or tenant_name
         greeting = config.greeting if config else ""
         accent = config.accent_color if config else "#1f6feb"
+        form = actions.prechat_form(config)
+        prechat = [f.model_dump() for f in form.fields if f.enabled] if form.enabled else []
+        offline_mode = config.offline_form if config else "off"
     page: dict[str, Any] = {
         "tenant": tenant,
         "title": title,
@@ -66,6 +69,9 @@ def chat_page(tenant: str, request: Request, lang: str = "", embed: Int32 = 0) -
             "greeting": greeting,
             "title": title,
             "parentOrigins": origins,
+            "prechat": prechat,
+            "offlineForm": offline_mode != "off",
+            "maxUploadBytes": settings.max_body_bytes,
             "strings": _strings(),
         },
     }

@@ -53,6 +53,31 @@
     });
   });
 
+  // The widget's forms: the pre-chat fields (standard ones switched on/off, custom ones with a key and a label;
+  // a custom row with an empty key is left out) and when to offer the offline form.
+  var forms = document.getElementById("forms-form");
+  forms.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    var fields = [];
+    forms.querySelectorAll("#prechat-fields tbody tr").forEach(function (row) {
+      var enabled = row.querySelector('[name="enabled"]').checked;
+      var required = row.querySelector('[name="required"]').checked;
+      if (row.dataset.standard) {
+        if (enabled || required) fields.push({ key: row.dataset.standard, enabled: enabled, required: required });
+        return;
+      }
+      var key = row.querySelector('[name="key"]').value.trim();
+      if (!key) return;
+      fields.push({ key: key, label: row.querySelector('[name="label"]').value.trim(), enabled: enabled, required: required });
+    });
+    var result = await api("PATCH", "/widget/config", {
+      prechat: { enabled: forms.elements.prechat_enabled.checked, fields: fields },
+      offline_form: forms.elements.offline_form.value,
+    });
+    report(document.getElementById("forms-status"), result);
+    if (result.ok) location.reload();
+  });
+
   var routing = document.getElementById("routing-form");
   routing.addEventListener("submit", async function (event) {
     event.preventDefault();

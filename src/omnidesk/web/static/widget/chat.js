@@ -78,6 +78,10 @@
     contact: document.getElementById("contact"),
     langSwitch: document.getElementById("lang-switch"),
     close: document.getElementById("close-chat"),
+    agent: document.getElementById("agent"),
+    prechat: document.getElementById("prechat"),
+    offline: document.getElementById("offline"),
+    offlineDone: document.getElementById("offline-done"),
   };
 
   function t(key, values) {
@@ -154,7 +158,12 @@
       tellParent({ type: "omnidesk:identity-refused", problem: String(problem.type || "") });
       return anonymous;
     }
-    if (!response.ok) { state.token = saved; throw new Error("session " + response.status); }
+    if (!response.ok) {
+      state.token = saved;
+      var failure = new Error("session " + response.status);
+      failure.status = response.status;
+      throw failure;
+    }
     var data = await response.json();
     state.visitorId = data.visitor_id;
     state.token = data.token;
@@ -309,7 +318,36 @@
     if (message.sender_type === "customer") return t("widget.you");
     if (message.sender_type === "bot") return t("widget.assistant");
     if (message.sender_type === "system") return t("widget.system");
-    return t("widget.agent");
+    return message.sender_name || t("widget.agent");
+  }
+
+  /* An agent's avatar: their initials in a circle whose colour comes from the name (the same name, the same
+   * colour, on every visit). Latin names give two initials ("Wang Fang" → "WF"), others their first character. */
+  function initials(name) {
+    var words = String(name || "").trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return "?";
+    if (words.length > 1 && /^[A-Za-z]/.test(words[0])) return (words[0][0] + words[1][0]).toUpperCase();
+    return Array.from(words[0])[0].toUpperCase();
+  }
+  function avatar(name) {
+    var span = document.createElement("span");
+    span.className = "avatar";
+    span.setAttribute("aria-hidden", "true");
+    var hash = 0;
+    Array.from(String(name || "")).forEach(function (c) { hash = (hash * 31 + c.codePointAt(0)) % 360; });
+    span.style.background = "hsl(" + hash + ", 55%, 38%)";
+    span.textContent = initials(name);
+    return span;
+  }
+  function showAgent(name) {
+    if (!name) return;
+    state.agentName = name;
+    el.agent.replaceChildren(avatar(name));
+    var text = document.createElement("span");
+    text.className = "agent-name";
+    text.textContent = t("widget.agent_joined", { name: name });
+    el.agent.appendChild(text);
+    el.agent.hidden = false;
   }
 
   function showMessage(message) {
@@ -324,8 +362,20 @@
       label.className = "sr-only";
       label.textContent = who(message) + ": ";
       li.appendChild(label);
+      if (message.sender_type === "agent" && message.sender_name) {
+        var sender = document.createElement("span");
+        sender.className = "sender";
+        sender.setAttribute("aria-hidden", "true");
+        sender.appendChild(avatar(message.sender_name));
+        var senderName = document.createElement("span");
+        senderName.className = "sender-name";
+        senderName.textContent = message.sender_name;
+        sender.appendChild(senderName);
+        li.appendChild(sender);
+      }
       renderBody(li, message);
     }
+    if (message.sender_type === "agent" && message.sender_name && message.seq >= state.lastSeq) showAgent(message.sender_name);
     li.className = "msg " + message.sender_type;
     li.dataset.seq = message.seq;
     state.shown[message.seq] = li;
@@ -371,9 +421,12 @@
 
   /* ---- sending: the outbox ---- */
 
+  var MAX_MESSAGE = 10000;
+
   function queueMessage(body) {
     body = body.trim();
     if (!body) return;
+    if (Array.from(body).length > MAX_MESSAGE) { setStatus(t("widget.too_long")); return; }
     var item = { client_id: newClientId(), body: body, conversation_id: state.conversationId };
     outbox.push(item);
     saveOutbox();
@@ -437,12 +490,19 @@
           holdOutbox(retryAfterOf(response), conversationId ? "widget.too_fast" : "widget.too_many_conversations");
           break;
         }
-        if (response.status >= 500) { setStatus(t("widget.retrying")); retryLater(retryAfterOf(response)); break; }
-        // Refused for good (too long, conversation gone): drop it and say so.
+        if (response.status >= 500) {
+          // 503: the server said it is busy (shedding load); other 5xx: trouble. Kept and retried either way.
+          setStatus(t(response.status === 503 ? "widget.busy" : "widget.retrying"));
+          retryLater(retryAfterOf(response));
+          break;
+        }
+        // Refused for good (too long, conversation gone): drop it and say why.
         outbox.shift();
         saveOutbox();
         var li = state.pending[item.client_id];
+        var tooLong = (response.status === 422 || response.status === 413) && Array.from(item.body).length > MAX_MESSAGE;
         if (li) { li.classList.add("failed"); li.querySelector(".meta").textContent = t("widget.failed"); }
+        if (tooLong) setStatus(t("widget.too_long"));
       }
     } catch (e) {
       setStatus(t("widget.offline"));
@@ -514,7 +574,8 @@
 
   function sent() {
     state.retryDelay = 2000;
-    if (el.status.textContent === t("widget.retrying") || el.status.textContent === t("widget.offline")) setStatus("");
+    var text = el.status.textContent;
+    if (text === t("widget.retrying") || text === t("widget.offline") || text === t("widget.busy")) setStatus("");
   }
 
   function sendOverSocket(conversationId, item) {
@@ -635,6 +696,9 @@
 
   var lastTyping = 0;
   el.input.addEventListener("input", function () {
+    // The box stops at its maxlength without a word: say why nothing more can be typed or pasted.
+    if (el.input.value.length >= MAX_MESSAGE) setStatus(t("widget.too_long"));
+    else if (el.status.textContent === t("widget.too_long")) setStatus("");
     var now = Date.now();
     if (state.ws && state.ws.readyState === 1 && state.conversationId && now - lastTyping > 2000) {
       lastTyping = now;
@@ -686,6 +750,9 @@
     var file = el.file.files[0];
     el.file.value = "";
     if (!file) return;
+    var limit = config.maxUploadBytes || 0;
+    if (limit && file.size > limit) { setStatus(t("widget.file_too_large", { limit: sizeText(limit) })); return; }
+    if (!/^(image\/(png|jpeg|gif|webp)|application\/pdf)$/.test(file.type)) { setStatus(t("widget.file_type")); return; }
     if (!state.conversationId) { queueMessage(file.name); await waitFor(function () { return state.conversationId; }); }
     var form = new FormData();
     form.append("file", file);
@@ -693,8 +760,140 @@
     setStatus(t("widget.uploading"));
     var response = await call("POST", "/conversations/" + state.conversationId + "/attachments", form, true);
     if (response.ok) { setStatus(""); showMessage(await response.json()); }
-    else setStatus(t("widget.upload_failed"));
+    else setStatus(uploadProblem(response.status, file));
   });
+
+  function sizeText(bytes) {
+    return bytes >= 1048576 ? Math.floor(bytes / 1048576) + " MB" : Math.ceil(bytes / 1024) + " KB";
+  }
+
+  function uploadProblem(status, file) {
+    var limit = config.maxUploadBytes || 0;
+    if (status === 413 || (limit && file.size > limit)) return t("widget.file_too_large", { limit: sizeText(limit) });
+    if (status === 415 || status === 422) return t("widget.file_type");
+    if (status === 429) return t("widget.too_fast", { wait: waitText(5) });
+    if (status >= 500) return t("widget.file_busy");
+    return t("widget.upload_failed");
+  }
+
+  /* ---- the pre-chat and offline forms ---- */
+
+  function fieldLabel(spec) {
+    if (spec.key === "name" || spec.key === "email" || spec.key === "phone") return t("widget.contact_" + spec.key);
+    return spec.label;
+  }
+
+  function buildPrechat() {
+    var holder = el.prechat.querySelector(".fields");
+    holder.replaceChildren();
+    (config.prechat || []).forEach(function (spec) {
+      var field = document.createElement("div");
+      field.className = "field";
+      field.dataset.key = spec.key;
+      var label = document.createElement("label");
+      var caption = document.createElement("span");
+      caption.textContent = fieldLabel(spec) + (spec.required ? "" : " " + t("widget.optional"));
+      var input = document.createElement("input");
+      input.name = spec.key;
+      input.maxLength = spec.key === "email" ? 254 : 200;
+      if (spec.key === "email") { input.type = "email"; input.autocomplete = "email"; }
+      else if (spec.key === "phone") { input.type = "tel"; input.autocomplete = "tel"; }
+      else if (spec.key === "name") input.autocomplete = "name";
+      if (spec.required) input.setAttribute("aria-required", "true");
+      var error = document.createElement("span");
+      error.className = "field-error";
+      error.hidden = true;
+      label.append(caption, " ", input);
+      field.append(label, error);
+      holder.appendChild(field);
+    });
+  }
+
+  function showPanel(form) {
+    [el.prechat, el.offline].forEach(function (f) { f.hidden = f !== form; });
+    el.composer.hidden = Boolean(form);
+    document.querySelector(".contact").hidden = Boolean(form);
+    if (form) { var first = form.querySelector("input, textarea"); if (first) first.focus(); }
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll(".field-error").forEach(function (n) { n.hidden = true; n.textContent = ""; });
+    form.querySelectorAll("[aria-invalid]").forEach(function (n) { n.removeAttribute("aria-invalid"); });
+    var top = form.querySelector(".form-error");
+    top.hidden = true;
+    top.textContent = "";
+  }
+
+  /* A refused form: the server's sentence on top, each field's own message under it (already in our language). */
+  async function showErrors(form, response) {
+    var top = form.querySelector(".form-error");
+    var problem = await response.json().catch(function () { return {}; });
+    if (response.status === 429) {
+      top.textContent = t("widget.too_many_conversations", { wait: waitText(retryAfterOf(response) || 60) });
+    } else if (response.status >= 500) {
+      top.textContent = t("widget.busy");
+    } else {
+      top.textContent = problem.detail || t("widget.form_invalid");
+    }
+    top.hidden = false;
+    (problem.errors || []).forEach(function (error) {
+      var field = form.querySelector('.field[data-key="' + String(error.field).replace(/[^a-z0-9_]/g, "") + '"]');
+      if (!field) return;
+      var note = field.querySelector(".field-error");
+      note.textContent = String(error.message || "");
+      note.hidden = false;
+      var input = field.querySelector("input, textarea");
+      input.setAttribute("aria-invalid", "true");
+      note.id = "err-" + form.id + "-" + field.dataset.key;
+      input.setAttribute("aria-describedby", note.id);
+    });
+  }
+
+  function formValues(form) {
+    var values = {};
+    form.querySelectorAll("input, textarea").forEach(function (input) { values[input.name] = input.value.trim(); });
+    return values;
+  }
+
+  el.prechat.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    clearErrors(el.prechat);
+    var values = {};
+    var all = formValues(el.prechat);
+    Object.keys(all).forEach(function (k) { if (all[k]) values[k] = all[k]; });
+    var response = await call("POST", "/prechat", { values: values });
+    if (!response.ok) { await showErrors(el.prechat, response); return; }
+    store.setItem(storeKey + "prechat", "1");
+    showPanel(null);
+    el.input.focus();
+  });
+
+  el.offline.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    clearErrors(el.offline);
+    var response = await call("POST", "/offline", formValues(el.offline));
+    if (!response.ok) { await showErrors(el.offline, response); return; }
+    var done = await response.json();
+    el.offline.hidden = true;
+    el.offlineDone.textContent = done.message;
+    el.offlineDone.hidden = false;
+  });
+
+  /* Which form, if any, comes before the chat: the offline form when the tenant asked for it and no agent is
+   * online (and the visitor has no conversation going on), else the pre-chat form until it has been filled once. */
+  async function choosePanel() {
+    if (state.conversationId && state.status !== "resolved") { showPanel(null); return; }
+    if (config.offlineForm) {
+      var r = await call("GET", "/availability");
+      if (r.ok && (await r.json()).offline_form) { showPanel(el.offline); return; }
+    }
+    if ((config.prechat || []).length && !store.getItem(storeKey + "prechat") && !state.conversationId) {
+      buildPrechat();
+      showPanel(el.prechat);
+      return;
+    }
+    showPanel(null);
+  }
 
   function waitFor(predicate) {
     return new Promise(function (resolve) {
@@ -726,6 +925,8 @@
     applyLanguage();
     refreshTicks();
     if (state.holdUntil) tickHold();
+    if (!el.prechat.hidden) buildPrechat();
+    if (state.agentName) showAgent(state.agentName);
   });
 
   if (el.close) el.close.addEventListener("click", function () { tellParent({ type: "omnidesk:close" }); });
@@ -767,12 +968,15 @@
     try {
       await startSession();
     } catch (e) {
-      setStatus(t("widget.offline"));
-      setTimeout(main, 3000);
+      // A 503 (the server sheds load) or a 429 (too many sessions from this network) is said as such; anything
+      // else looks like no network. Tried again either way.
+      setStatus(t(e.status === 503 ? "widget.busy" : e.status === 429 ? "widget.session_limited" : "widget.offline"));
+      setTimeout(main, e.status === 429 ? 30000 : 3000);
       return;
     }
     document.body.dataset.session = "1";
     tellParent({ type: "omnidesk:ready" });
+    try { await choosePanel(); } catch (e) { showPanel(null); }
     flushOutbox();  // what was kept from last time goes out now, over HTTP if the socket is slow or blocked
     if (state.status === "resolved") el.rating.hidden = false;
     pollQueue();
