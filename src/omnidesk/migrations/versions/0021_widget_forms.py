@@ -1,7 +1,7 @@
 """The widget's pre-chat form (tenant-configured fields) and offline form choice
 
-Revision ID: 0019_widget_forms
-Revises: 0018_job_serials
+Revision ID: 0021_widget_forms
+Revises: 0020_ticket_macros
 Create Date: 2026-12-07 18:50:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0019_widget_forms"
-down_revision: str | None = "0018_job_serials"
+revision: str = "0021_widget_forms"
+down_revision: str | None = "0020_ticket_macros"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
