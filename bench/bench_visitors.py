@@ -7,6 +7,7 @@ calls), on a fresh server and again after ``--seed`` more customer messages are 
 conversations, through the one way in). Baseline, same run and server: as many ``GET /healthz``.
 
     .venv/bin/python bench/bench_visitors.py [--visitors 1000] [--concurrency 32] [--seed 30000] [--profile DIR]
+                                              [--without-index NAME]
 
 ``--profile DIR``: the server runs bench/profiled_app.py (SQL time per statement, stack samples) and writes
 DIR/fresh.txt and DIR/seeded.txt. Loopback only; every phase is bounded in count and time.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sqlite3
 import tempfile
 import time
 import uuid
@@ -141,6 +143,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seed", type=int, default=30000, help="customer messages stored before the second run")
     parser.add_argument("--profile", help="a folder for the server's SQL and stack profiles")
+    parser.add_argument("--without-index", help="drop this index first (to measure what it is worth)")
     args = parser.parse_args()
     if args.profile:
         Path(args.profile).mkdir(parents=True, exist_ok=True)
@@ -152,6 +155,10 @@ def main() -> None:
         data = Path(tmp)
         url = f"sqlite:///{data / 'bench.db'}"
         slug, _ = prepare_tenant(url)
+        if args.without_index:
+            with sqlite3.connect(data / "bench.db") as conn:
+                conn.execute(f'DROP INDEX "{args.without_index}"')
+            print(f"without index {args.without_index}")
         measure("fresh", url, slug, data, args)
         if args.seed:
             print(f"seeded {args.seed:,} messages in {seed(url, slug, args.seed):.1f} s", flush=True)
