@@ -1,6 +1,6 @@
 """A customer's conversations by (tenant, customer, created): the widget's lookups stop walking the whole tenant
 
-Revision ID: 0019_conversations_tenant_customer
+Revision ID: 0019_conversation_customer
 Revises: 0018_job_serials
 Create Date: 2026-12-07 19:00:00
 """
@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019_conversations_tenant_customer"
+revision: str = "0019_conversation_customer"
 down_revision: str | None = "0018_job_serials"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
