@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_knowledge.py
 	$(BIN)/python bench/bench_tickets.py
 	$(BIN)/python bench/bench_realtime.py
+	$(BIN)/python bench/bench_visitors.py
 	$(BIN)/python bench/bench_jobs.py
 	$(BIN)/python bench/bench_assist.py
 	@if [ -d ../shared/datasets/intent ]; then $(BIN)/python bench/bench_nlu.py --train ../shared/datasets/intent/smp2020/train.csv --faq ../shared/datasets/pairs/bq/valid.csv --encoder use; else echo "bench_nlu skipped: ../shared/datasets not found"; fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -183,3 +184,71 @@ def test_a_hand_over_raises_priority_and_tags_with_an_audit_record_and_an_event(
             )
         )
         assert record is not None and record.actor_type == "system"
+
+
+def test_one_message_and_a_batch_leave_through_the_same_writer_with_numbers_notes_audit_and_events(
+    db: Database, world: World
+) -> None:
+    system = system_actor(world.tenant_id)
+    with db.tenant_transaction(world.tenant_id) as s:
+        (stored,) = receive_messages(s, system, [_sms("W1", "在吗")])
+    assert isinstance(stored, Stored)
+    other_id = uuid.UUID(stored.message["conversation_id"])
+    with db.tenant_read(world.tenant_id) as s:
+        before = {c.id: (c.last_seq, c.last_message_at) for c in s.scalars(select(Conversation))}
+    with db.tenant_transaction(world.tenant_id) as s:
+        first = s.get(Conversation, world.conversation.id)
+        other = s.get(Conversation, other_id)
+        assert first is not None and other is not None
+        single = actions.do_post_message(
+            s,
+            world.actor(),
+            first,
+            body="您好",
+            sender_type=SenderType.AGENT,
+            sender_id=world.actor().id,
+            client_id="c1",
+        )
+        batch = actions.do_post_messages(
+            s,
+            system,
+            [
+                actions.Outgoing(first, "请稍等", SenderType.BOT, kind="quick_replies", payload={"buttons": ["好"]}),
+                actions.Outgoing(other, "只给同事看", SenderType.BOT, internal=True),
+                actions.Outgoing(first, "已查到", SenderType.SYSTEM),
+                actions.Outgoing(other, "第二条备注", SenderType.BOT, internal=True, kind="text"),
+            ],
+        )
+        assert single in s and single.seq == before[first.id][0] + 1 and single.client_id == "c1"
+        events = [e["message"] for e in pending_events(s) if e["type"] == "message"]
+    start, other_start = before[first.id][0], before[other_id][0]
+    assert [(m["conversation_id"], m["seq"]) for m in batch] == [
+        (str(first.id), start + 2),
+        (str(other_id), other_start + 1),
+        (str(first.id), start + 3),
+        (str(other_id), other_start + 2),
+    ]
+    assert [(m["kind"], m["internal"]) for m in batch] == [
+        ("quick_replies", False),
+        ("note", True),
+        ("text", False),
+        ("note", True),
+    ]
+    assert events[1:] == batch and events[0]["id"] == str(single.id) and events[0]["body"] == "您好"
+    with db.tenant_read(world.tenant_id) as s:
+        stored_single = s.get(Message, single.id)
+        assert stored_single is not None and stored_single.created_at == single.created_at
+        first_after = s.get(Conversation, first.id)
+        other_after = s.get(Conversation, other_id)
+        assert first_after is not None and other_after is not None
+        assert first_after.last_seq == start + 3
+        assert first_after.last_message_at == datetime.fromisoformat(batch[0]["created_at"])
+        # notes take numbers but are not the conversation's latest message
+        assert other_after.last_seq == other_start + 2 and other_after.last_message_at == before[other_id][1]
+        actions_written = s.scalars(
+            select(AuditRecord.action)
+            .where(AuditRecord.action.in_(["conversation.message_add", "conversation.note_add"]))
+            .where(AuditRecord.target_id.in_([str(first.id), str(other_id)]))
+        ).all()
+    assert sorted(actions_written).count("conversation.note_add") == 2
+    assert sorted(actions_written).count("conversation.message_add") >= 3

@@ -7,12 +7,13 @@ A message is persisted (and its sequence number taken) in the caller's transacti
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, case, insert, literal, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from omnidesk.accounts import queries as accounts_queries
 from omnidesk.accounts.models import StaffUser
@@ -146,58 +147,14 @@ def do_post_message(
     payload: dict[str, Any] | None = None,
     client_id: str | None = None,
 ) -> Message:
-    """The one outbound writer: an agent's, the assistant's or the system's message (or an internal note) with
-    the next sequence number, its audit record and its ``message`` event after commit. Customer messages come in
-    through ``receive_messages`` only. Trusts its caller to have authorized (``send_message``, ``add_note``, the
-    assistant, ticket replies).
-
-    The counter is bumped with one UPDATE ... RETURNING, so concurrent senders on PostgreSQL serialise on the
-    conversation row and never share a number; SQLite serialises writers anyway.
-    """
-    if sender_type == SenderType.CUSTOMER:
-        raise ValueError("customer messages are stored by receive_messages, the one way in")
-    now = utcnow()
-    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1}
-    if not internal:
-        values["last_message_at"] = now
-    seq = session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation.id)
-        .values(**values)
-        .returning(Conversation.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    session.expire(conversation, ["last_seq", "last_message_at"])
-    message = Message(
-        tenant_id=actor.tenant_id,
-        conversation_id=conversation.id,
-        seq=seq,
-        sender_type=sender_type.value,
-        sender_id=sender_id,
-        kind="note" if internal else kind,
-        internal=internal,
-        body=body,
-        payload=payload or {},
-        client_id=client_id,
-        created_at=now,
-    )
+    """One outbound message: the batch of one of :func:`do_post_messages` (the same code), returned as the stored
+    ``Message`` (attached to the session as if just loaded; no query). Trusts its caller to have authorized
+    (``send_message``, ``add_note``, the assistant, ticket replies)."""
+    item = Outgoing(conversation, body, sender_type, sender_id, kind, payload, client_id, internal)
+    ((row, _),) = _post(session, actor, [item])
+    message = Message(**row)
+    make_transient_to_detached(message)  # persistent as stored, nothing pending: no UPDATE, no SELECT
     session.add(message)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "conversation.note_add" if internal else "conversation.message_add",
-        "conversation",
-        conversation.id,
-        {"message_id": str(message.id), "seq": seq, "sender_type": sender_type.value},
-    )
-    out = MessageOut.model_validate(message)
-    if sender_type == SenderType.AGENT and sender_id is not None:
-        out.sender_name = session.scalar(select(StaffUser.display_name).where(StaffUser.id == sender_id))
-    publish_on_commit(
-        session,
-        MessageAdded(tenant_id=actor.tenant_id, scope=Scope.of(conversation), message=out.model_dump(mode="json")),
-    )
     return message
 
 
@@ -212,7 +169,7 @@ def can_handle_conversations(user: StaffUser) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One message for :func:`do_post_messages` (what :func:`do_post_message` takes as keywords)."""
+    """One outbound message (what :func:`do_post_message` takes as keywords); ``internal``: an internal note."""
 
     conversation: Conversation
     body: str
@@ -221,29 +178,52 @@ class Outgoing:
     kind: str = "text"
     payload: dict[str, Any] | None = None
     client_id: str | None = None
+    internal: bool = False
 
 
 def do_post_messages(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[dict[str, Any]]:
-    """:func:`do_post_message` for many messages at once (the assistant's replies to a batch of turns): the same
-    rows, audit records and ``message`` events, written with a handful of statements however many there are
-    (group commit). Returns the stored messages as ``MessageOut`` JSON, in order.
+    """The one outbound writer: agents', the assistant's and the system's messages (and internal notes), one or
+    many at once (the assistant's replies to a batch of turns), each with the next sequence number of its
+    conversation, its audit record and its ``message`` event after commit, written with a handful of statements
+    however many there are (group commit). Customer messages come in through ``receive_messages`` only. Trusts
+    its caller to have authorized. Returns the stored messages as ``MessageOut`` JSON, in order.
+    """
+    return [message for _, message in _post(session, actor, items)]
 
-    Call with the conversations' rows locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write transaction
-    serialises writers anyway): the sequence numbers are read once and counted on here.
+
+def _post(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """:func:`do_post_messages`, also returning each message's row (for :func:`do_post_message`'s ``Message``).
+
+    The counters are bumped by one UPDATE ... RETURNING (each conversation by its number of messages), so
+    concurrent senders on PostgreSQL serialise on the conversation rows and never share a number; SQLite
+    serialises writers anyway. An internal note takes a number but leaves ``last_message_at`` as it was.
     """
     if not items:
         return []
     if any(item.sender_type == SenderType.CUSTOMER for item in items):
         raise ValueError("customer messages are stored by receive_messages, the one way in")
+    session.flush()  # what the caller changed through the ORM goes first, as before any statement of its own
     conversations = _table(Conversation)
-    ids = {item.conversation.id for item in items}
+    counts = Counter(item.conversation.id for item in items)
+    spoken = {item.conversation.id for item in items if not item.internal}
+    now = utcnow()
+    values: dict[str, Any] = {"last_seq": conversations.c.last_seq + _by_id(conversations, counts)}
+    if spoken:
+        keep = conversations.c.last_message_at
+        values["last_message_at"] = (
+            now if spoken == counts.keys() else case((conversations.c.id.in_(spoken), now), else_=keep)
+        )
     last: dict[uuid.UUID, int] = {
-        cid: seq
+        cid: seq - counts[cid]
         for cid, seq in session.execute(
-            select(conversations.c.id, conversations.c.last_seq).where(conversations.c.id.in_(ids))
+            update(conversations)
+            .where(conversations.c.tenant_id == actor.tenant_id, conversations.c.id.in_(list(counts)))
+            .values(**values)
+            .returning(conversations.c.id, conversations.c.last_seq)
         )
     }
-    now = utcnow()
+    if last.keys() != counts.keys():
+        raise NotFound("conversation not found")
     rows: list[dict[str, Any]] = []
     audits: list[dict[str, Any]] = []
     for item in items:
@@ -255,35 +235,46 @@ def do_post_messages(session: Session, actor: Actor, items: Sequence[Outgoing]) 
             "seq": seq,
             "sender_type": item.sender_type.value,
             "sender_id": item.sender_id,
-            "kind": item.kind,
-            "internal": False,
+            "kind": "note" if item.internal else item.kind,
+            "internal": item.internal,
             "body": item.body,
             "payload": item.payload or {},
             "client_id": item.client_id,
             "created_at": now,
         }
         rows.append(row)
+        action = "conversation.note_add" if item.internal else "conversation.message_add"
         changes = {"message_id": str(row["id"]), "seq": seq, "sender_type": item.sender_type.value}
-        entry = audit.values(actor, "conversation.message_add", "conversation", item.conversation.id, changes)
+        entry = audit.values(actor, action, "conversation", item.conversation.id, changes)
         audits.append({**entry, "id": uuid.uuid4(), "created_at": now})
-    session.execute(
-        update(conversations)
-        .where(conversations.c.tenant_id == actor.tenant_id, conversations.c.id == bindparam("b_id"))
-        .values(last_seq=bindparam("b_seq"), last_message_at=bindparam("b_at")),
-        [{"b_id": cid, "b_seq": seq, "b_at": now} for cid, seq in last.items()],
-    )
     session.execute(insert(_table(Message)), rows)
     session.execute(insert(_table(AuditRecord)), audits)
     for item in items:
         session.expire(item.conversation, ["last_seq", "last_message_at"])
+    # A signed-in agent's display name is all a visitor learns of them (``sender_name``; see realtime/filters.py).
+    agents = {item.sender_id for item in items if item.sender_type == SenderType.AGENT and item.sender_id}
+    names: dict[uuid.UUID, str] = {}
+    if agents:
+        query = select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(agents))
+        names = {staff_id: name for staff_id, name in session.execute(query)}
     out = []
     for item, row in zip(items, rows, strict=True):
-        message = MessageOut.model_validate(row).model_dump(mode="json")
+        shown = MessageOut.model_validate(row)
+        if item.sender_id in names:
+            shown.sender_name = names[item.sender_id]
+        message = shown.model_dump(mode="json")
         publish_on_commit(
             session, MessageAdded(tenant_id=actor.tenant_id, scope=Scope.of(item.conversation), message=message)
         )
-        out.append(message)
+        out.append((row, message))
     return out
+
+
+def _by_id(table: Table, counts: Counter[uuid.UUID]) -> Any:
+    """How many messages each conversation of ``counts`` takes, as a column expression (a plain number for one)."""
+    if len(counts) == 1:
+        return next(iter(counts.values()))
+    return case({cid: literal(n) for cid, n in counts.items()}, value=table.c.id)
 
 
 def _table(model: type[Any]) -> Table:

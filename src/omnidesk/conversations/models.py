@@ -19,6 +19,9 @@ class Conversation(TenantOwned, Base):
     __table_args__ = (
         Index("ix_conversations_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_conversations_tenant_status", "tenant_id", "status"),
+        # A customer's conversations (the widget's every request): led by the tenant like every query's criteria,
+        # or SQLite (no statistics) walks the whole tenant by one of the indexes above.
+        Index("ix_conversations_tenant_customer", "tenant_id", "customer_id", "created_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
