@@ -189,8 +189,11 @@ def test_an_admin_sets_up_the_forms_on_the_settings_page(
     new_row.locator('[name="label"]').fill("订单号 Order number")
     new_row.locator('[name="required"]').check()
     forms.get_by_label(words["offline"]).select_option("no_agents")
-    forms.get_by_role("button", name=words["save"]).click()
-    page.wait_for_load_state("load")
+    with page.expect_response(
+        lambda r: r.url.endswith("/api/v1/widget/config") and r.request.method == "PATCH"
+    ) as saved:
+        forms.get_by_role("button", name=words["save"]).click()
+    assert saved.value.ok, saved.value.text()
     expect(forms.locator('tr[data-custom] [name="key"]').first).to_have_value("order_number", timeout=10_000)
     page.screenshot(path=str(artifacts_dir / f"widget-forms-settings-{locale}.png"), full_page=True)
     stored = httpx.get(f"{live_server}/api/v1/widget/config", headers=world.headers()).json()
