@@ -50,6 +50,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/knowledge/articles/{article_id}/suggestions"): {"body": "pwned"},
     ("POST", "/api/v1/knowledge/suggestions/{suggestion_id}/decision"): {"accept": True},
     ("POST", "/api/v1/bot/faq-suggestions/{faq_suggestion_id}/decision"): {"accept": True},
+    ("PUT", "/api/v1/macros/{macro_id}"): {"name": "pwned", "actions": [{"type": "add_tag", "tag": "pwned"}]},
 }
 TENANT_LOCAL = {"version", "label"}
 # Routes whose objects need a slice's own fixtures are walked by that slice's isolation tests; the walk checks the
@@ -135,6 +136,11 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
         ).json()["id"],
         "canned_id": client.post(
             "/api/v1/canned-responses", headers=headers, json={"shortcut": "hi", "title": "Hi", "body": "您好"}
+        ).json()["id"],
+        "macro_id": client.post(
+            "/api/v1/macros",
+            headers=headers,
+            json={"name": "Refund", "actions": [{"type": "add_tag", "tag": "refund"}]},
         ).json()["id"],
         "policy_id": client.put(
             "/api/v1/sla-policies",
