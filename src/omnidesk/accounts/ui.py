@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, time, timedelta
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -24,13 +23,13 @@ from sqlalchemy.orm import Session
 
 from omnidesk.accounts import actions, credentials, queries
 from omnidesk.accounts.schemas import ApiKeyCreate, StaffCreate, StaffSkills, StaffUpdate, TeamCreate, TeamUpdate
+from omnidesk.core.actor import Actor
 from omnidesk.core.errors import Conflict, DomainError, InvalidInput, NotFound, RateLimited
 from omnidesk.core.schemas import error_message
-from omnidesk.i18n import pick_language, translate
 from omnidesk.security.permissions import ROLE_PERMISSIONS, Perm, Role
 from omnidesk.security.ratelimit import RateLimiter
-from omnidesk.web.deps import check_form_csrf, get_db, page_session, public_base_url
-from omnidesk.web.ui import LANG_COOKIE, render
+from omnidesk.web.deps import public_base_url
+from omnidesk.web.forms import Failure, Visit, attempt, submit, visit
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,36 +49,15 @@ class _Refused(Exception):
         self.response = response
 
 
-class Page:
-    """The signed-in person behind a console page, after its permission check."""
+Page = Visit
 
-    def __init__(self, request: Request, *perms: Perm) -> None:
-        info = page_session(request)
-        if info is None:
-            raise _Refused(RedirectResponse("/login", status_code=303))
-        self.request = request
-        self.info = info
-        self.actor = info.actor
-        self.lang = pick_language(request.cookies.get(LANG_COOKIE), info.user.language)
-        self.zone = ZoneInfo(info.tenant.time_zone)
-        if not any(self.actor.can(p) for p in perms):
-            raise _Refused(render(request, "workspace/forbidden.html", {"lang": self.lang, "user": info.user}, 403))
 
-    def t(self, key: str, **values: object) -> str:
-        return translate(key, self.lang, **values)
-
-    def render(self, template: str, ctx: dict[str, Any], status_code: int = 200) -> Response:
-        base = {"lang": self.lang, "user": self.info.user, "csrf": self.info.csrf_token, "zone": self.zone}
-        return render(self.request, template, base | ctx, status_code)
-
-    def check(self, csrf: str) -> None:
-        check_form_csrf(self.info, csrf)
-
-    def write(self) -> Any:
-        return get_db(self.request).tenant_transaction(self.actor.tenant_id)
-
-    def read(self) -> Any:
-        return get_db(self.request).tenant_read(self.actor.tenant_id)
+def _visit(request: Request, *perms: Perm) -> Visit:
+    """The signed-in person behind a console page, after its permission check (else :class:`_Refused`)."""
+    v = visit(request, *perms)
+    if not isinstance(v, Visit):
+        raise _Refused(v)
+    return v
 
 
 def _page(fn: Callable[..., Response]) -> Callable[..., Response]:
@@ -142,7 +120,7 @@ def _users_page(page: Page, ctx: dict[str, Any], status_code: int = 200) -> Resp
 @router.get(USERS)
 @_page
 def users(request: Request, done: str = "") -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
+    page = _visit(request, Perm.STAFF_MANAGE)
     return _users_page(page, {"notice": done if done in ("activated", "deactivated") else ""})
 
 
@@ -157,7 +135,7 @@ def invite(
     language: Text = "zh-CN",
     teams: Ids = [],  # noqa: B006 (FastAPI copies defaults)
 ) -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
+    page = _visit(request, Perm.STAFF_MANAGE)
     page.check(csrf)
     form = {"email": email, "display_name": display_name, "role": role, "language": language, "teams": teams}
     team_ids = _ids(teams)
@@ -218,7 +196,7 @@ USER_NOTICES = ("saved", "activated", "deactivated", "session_ended", "sessions_
 @router.get(USERS + "/{user_id}")
 @_page
 def user_detail(request: Request, user_id: uuid.UUID, done: str = "") -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
+    page = _visit(request, Perm.STAFF_MANAGE)
     return _user_page(page, user_id, {"notice": done if done in USER_NOTICES else ""})
 
 
@@ -232,7 +210,7 @@ def user_save(
     role: Text = "",
     teams: Ids = [],  # noqa: B006
 ) -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
+    page = _visit(request, Perm.STAFF_MANAGE)
     page.check(csrf)
     form = {"display_name": display_name, "role": role, "teams": teams}
     team_ids = _ids(teams)
@@ -242,31 +220,37 @@ def user_save(
         return _user_page(page, user_id, {"form": form, "errors": field_errors(page, exc)}, 422)
     if team_ids is None:
         return _user_page(page, user_id, {"form": form, "errors": {"teams": page.t("settings.invalid.teams")}}, 422)
-    try:
-        with page.write() as s:
-            actions.update_staff(s, page.actor, user_id, data)
-            actions.set_staff_teams(s, page.actor, user_id, team_ids)
-    except InvalidInput:
-        return _user_page(page, user_id, {"form": form, "errors": {"role": page.t("settings.users.not_self")}}, 422)
-    except DomainError as exc:
-        return _user_page(page, user_id, {"form": form, "error": exc.detail}, exc.status)
-    return RedirectResponse(f"{USERS}/{user_id}?done=saved", status_code=303)
+
+    def save(s: Session, actor: Actor) -> None:
+        actions.update_staff(s, actor, user_id, data)
+        actions.set_staff_teams(s, actor, user_id, team_ids)
+
+    return attempt(page, save, to=f"{USERS}/{user_id}", notice="saved", failed=_user_failed(user_id, form))
 
 
 @router.post(USERS + "/{user_id}/active")
 @_page
 def user_active(request: Request, user_id: uuid.UUID, csrf: Csrf, active: Text = "") -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
-    page.check(csrf)
     wanted = active == "1"
-    try:
-        with page.write() as s:
-            actions.update_staff(s, page.actor, user_id, StaffUpdate(is_active=wanted))
-    except InvalidInput:
-        return _user_page(page, user_id, {"error": page.t("settings.users.not_self")}, 422)
-    except DomainError as exc:
-        return _user_page(page, user_id, {"error": exc.detail}, exc.status)
-    return RedirectResponse(f"{USERS}/{user_id}?done={'activated' if wanted else 'deactivated'}", status_code=303)
+    return submit(
+        request, csrf, lambda s, a: actions.update_staff(s, a, user_id, StaffUpdate(is_active=wanted)),
+        perms=(Perm.STAFF_MANAGE,), to=f"{USERS}/{user_id}", notice="activated" if wanted else "deactivated",
+        failed=_user_failed(user_id),
+    )  # fmt: skip
+
+
+def _user_failed(user_id: uuid.UUID, form: dict[str, Any] | None = None) -> Callable[[Visit, Failure], Response]:
+    """The user's page again with why: a change refused on one's own account beside the role."""
+
+    def answer(page: Visit, why: Failure) -> Response:
+        ctx: dict[str, Any] = {"form": form} if form else {}
+        if isinstance(why.error, InvalidInput):
+            key = "errors" if form else "error"
+            text = page.t("settings.users.not_self")
+            return _user_page(page, user_id, ctx | {key: {"role": text} if form else text}, 422)
+        return _user_page(page, user_id, ctx | {"error": why.message}, why.status)
+
+    return answer
 
 
 def reset_link(request: Request, token: str) -> str:
@@ -277,7 +261,7 @@ def reset_link(request: Request, token: str) -> str:
 @router.post(USERS + "/{user_id}/password-reset")
 @_page
 def user_reset(request: Request, user_id: uuid.UUID, csrf: Csrf) -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
+    page = _visit(request, Perm.STAFF_MANAGE)
     page.check(csrf)
     limiter: RateLimiter = request.app.state.rate_limiter
     try:
@@ -297,27 +281,19 @@ def user_reset(request: Request, user_id: uuid.UUID, csrf: Csrf) -> Response:
 @router.post(USERS + "/{user_id}/sessions/{session_id}/end")
 @_page
 def user_end_session(request: Request, user_id: uuid.UUID, session_id: uuid.UUID, csrf: Csrf) -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
-    page.check(csrf)
-    try:
-        with page.write() as s:
-            actions.end_session_of(s, page.actor, user_id, session_id)
-    except DomainError as exc:
-        return _user_page(page, user_id, {"error": exc.detail}, exc.status)
-    return RedirectResponse(f"{USERS}/{user_id}?done=session_ended", status_code=303)
+    return submit(
+        request, csrf, lambda s, a: actions.end_session_of(s, a, user_id, session_id),
+        perms=(Perm.STAFF_MANAGE,), to=f"{USERS}/{user_id}", notice="session_ended", failed=_user_failed(user_id),
+    )  # fmt: skip
 
 
 @router.post(USERS + "/{user_id}/sessions/end-all")
 @_page
 def user_end_sessions(request: Request, user_id: uuid.UUID, csrf: Csrf) -> Response:
-    page = Page(request, Perm.STAFF_MANAGE)
-    page.check(csrf)
-    try:
-        with page.write() as s:
-            actions.end_sessions_of(s, page.actor, user_id)
-    except DomainError as exc:
-        return _user_page(page, user_id, {"error": exc.detail}, exc.status)
-    return RedirectResponse(f"{USERS}/{user_id}?done=sessions_ended", status_code=303)
+    return submit(
+        request, csrf, lambda s, a: actions.end_sessions_of(s, a, user_id),
+        perms=(Perm.STAFF_MANAGE,), to=f"{USERS}/{user_id}", notice="sessions_ended", failed=_user_failed(user_id),
+    )  # fmt: skip
 
 
 @router.get("/admin/staff")
@@ -325,7 +301,7 @@ def user_end_sessions(request: Request, user_id: uuid.UUID, csrf: Csrf) -> Respo
 def old_staff_page(request: Request) -> Response:
     """The staff list moved into the console; old bookmarks land there (after sign-in and a forced password
     change, like any page)."""
-    Page(request, *Perm)
+    _visit(request, *Perm)
     return RedirectResponse(USERS, status_code=303)
 
 
@@ -352,14 +328,14 @@ TEAM_NOTICES = ("deleted", "skills_saved")
 @router.get(TEAMS)
 @_page
 def teams(request: Request, done: str = "") -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     return _teams_page(page, {"notice": done if done in TEAM_NOTICES else ""})
 
 
 @router.post(TEAMS)
 @_page
 def team_create(request: Request, csrf: Csrf, name: Text = "", description: Text = "", skills: Text = "") -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     page.check(csrf)
     form = {"name": name, "description": description, "skills": skills}
     try:
@@ -377,7 +353,7 @@ def team_create(request: Request, csrf: Csrf, name: Text = "", description: Text
 @router.post(TEAMS + "/skills/{user_id}")
 @_page
 def staff_skills(request: Request, user_id: uuid.UUID, csrf: Csrf, skills: Text = "") -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     page.check(csrf)
     try:
         data = StaffSkills(skills=_skills(skills))
@@ -416,7 +392,7 @@ def _team_page(page: Page, team_id: uuid.UUID, ctx: dict[str, Any], status_code:
 @router.get(TEAMS + "/{team_id}")
 @_page
 def team_detail(request: Request, team_id: uuid.UUID, done: str = "") -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     notice = done if done in ("created", "saved", "member_added", "member_removed") else ""
     return _team_page(page, team_id, {"notice": notice})
 
@@ -426,35 +402,39 @@ def team_detail(request: Request, team_id: uuid.UUID, done: str = "") -> Respons
 def team_save(
     request: Request, team_id: uuid.UUID, csrf: Csrf, name: Text = "", description: Text = "", skills: Text = ""
 ) -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     page.check(csrf)
     form = {"name": name, "description": description, "skills": skills}
-    try:
+
+    def save(s: Session, actor: Actor) -> None:
         data = TeamUpdate(name=name.strip(), description=description.strip(), skills=_skills(skills))
-        with page.write() as s:
-            actions.update_team(s, page.actor, team_id, data)
-    except ValidationError as exc:
-        return _team_page(page, team_id, {"form": form, "errors": field_errors(page, exc)}, 422)
-    except Conflict:
-        return _team_page(page, team_id, {"form": form, "errors": {"name": page.t("settings.teams.name_taken")}}, 409)
-    except DomainError as exc:
-        return _team_page(page, team_id, {"form": form, "error": exc.detail}, exc.status)
-    return RedirectResponse(f"{TEAMS}/{team_id}?done=saved", status_code=303)
+        actions.update_team(s, actor, team_id, data)
+
+    return attempt(page, save, to=f"{TEAMS}/{team_id}", notice="saved", failed=_team_failed(team_id, form))
+
+
+def _team_failed(team_id: uuid.UUID, form: dict[str, Any] | None = None) -> Callable[[Visit, Failure], Response]:
+    """The team's page again with why: bad input beside its field, a taken name beside the name."""
+
+    def answer(page: Visit, why: Failure) -> Response:
+        ctx: dict[str, Any] = {"form": form} if form else {}
+        if isinstance(why.error, ValidationError):
+            return _team_page(page, team_id, ctx | {"errors": field_errors(page, why.error)}, 422)
+        if isinstance(why.error, Conflict) and form:
+            return _team_page(page, team_id, ctx | {"errors": {"name": page.t("settings.teams.name_taken")}}, 409)
+        return _team_page(page, team_id, ctx | {"error": why.message}, why.status)
+
+    return answer
 
 
 def _member_change(page: Page, team_id: uuid.UUID, change: Callable[[Session], object], done: str) -> Response:
-    try:
-        with page.write() as s:
-            change(s)
-    except DomainError as exc:
-        return _team_page(page, team_id, {"error": exc.detail}, exc.status)
-    return RedirectResponse(f"{TEAMS}/{team_id}?done={done}", status_code=303)
+    return attempt(page, lambda s, a: change(s), to=f"{TEAMS}/{team_id}", notice=done, failed=_team_failed(team_id))
 
 
 @router.post(TEAMS + "/{team_id}/members")
 @_page
 def team_add_member(request: Request, team_id: uuid.UUID, csrf: Csrf, user_id: Text = "") -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     page.check(csrf)
     ids = _ids([user_id])
     if not ids:
@@ -467,7 +447,7 @@ def team_add_member(request: Request, team_id: uuid.UUID, csrf: Csrf, user_id: T
 @router.post(TEAMS + "/{team_id}/members/{user_id}/remove")
 @_page
 def team_remove_member(request: Request, team_id: uuid.UUID, user_id: uuid.UUID, csrf: Csrf) -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     page.check(csrf)
     return _member_change(
         page, team_id, lambda s: actions.remove_team_member(s, page.actor, team_id, user_id), "member_removed"
@@ -477,16 +457,14 @@ def team_remove_member(request: Request, team_id: uuid.UUID, user_id: uuid.UUID,
 @router.post(TEAMS + "/{team_id}/delete")
 @_page
 def team_delete(request: Request, team_id: uuid.UUID, csrf: Csrf, confirm: Text = "") -> Response:
-    page = Page(request, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.TEAMS_MANAGE)
     page.check(csrf)
     if confirm != "yes":
         return _team_page(page, team_id, {"errors": {"confirm": page.t("settings.teams.confirm_needed")}}, 422)
-    try:
-        with page.write() as s:
-            actions.delete_team(s, page.actor, team_id)
-    except DomainError as exc:
-        return _team_page(page, team_id, {"error": exc.detail}, exc.status)
-    return RedirectResponse(f"{TEAMS}?done=deleted", status_code=303)
+    return attempt(
+        page, lambda s, a: actions.delete_team(s, a, team_id), to=TEAMS, notice="deleted",
+        failed=_team_failed(team_id),
+    )  # fmt: skip
 
 
 # ---- roles ------------------------------------------------------------------------------------------------------
@@ -495,7 +473,7 @@ def team_delete(request: Request, team_id: uuid.UUID, csrf: Csrf, confirm: Text 
 @router.get("/settings/roles")
 @_page
 def roles(request: Request) -> Response:
-    page = Page(request, Perm.STAFF_MANAGE, Perm.TEAMS_MANAGE)
+    page = _visit(request, Perm.STAFF_MANAGE, Perm.TEAMS_MANAGE)
     return page.render("settings/roles.html", {"roles": list(Role), "perms": list(Perm), "grants": ROLE_PERMISSIONS})
 
 
@@ -516,14 +494,14 @@ def _keys_page(page: Page, ctx: dict[str, Any], status_code: int = 200) -> Respo
 @router.get(KEYS)
 @_page
 def api_keys(request: Request, done: str = "") -> Response:
-    page = Page(request, Perm.API_KEYS_MANAGE)
+    page = _visit(request, Perm.API_KEYS_MANAGE)
     return _keys_page(page, {"notice": done if done == "revoked" else ""})
 
 
 @router.post(KEYS)
 @_page
 def api_key_create(request: Request, csrf: Csrf, name: Text = "", role: Text = "", expires: Text = "") -> Response:
-    page = Page(request, Perm.API_KEYS_MANAGE)
+    page = _visit(request, Perm.API_KEYS_MANAGE)
     page.check(csrf)
     form = {"name": name, "role": role, "expires": expires}
     expires_at = None
@@ -554,11 +532,8 @@ def api_key_create(request: Request, csrf: Csrf, name: Text = "", role: Text = "
 @router.post(KEYS + "/{key_id}/revoke")
 @_page
 def api_key_revoke(request: Request, key_id: uuid.UUID, csrf: Csrf) -> Response:
-    page = Page(request, Perm.API_KEYS_MANAGE)
-    page.check(csrf)
-    try:
-        with page.write() as s:
-            actions.revoke_api_key(s, page.actor, key_id)
-    except DomainError as exc:
-        return _keys_page(page, {"error": exc.detail}, exc.status)
-    return RedirectResponse(f"{KEYS}?done=revoked", status_code=303)
+    return submit(
+        request, csrf, lambda s, a: actions.revoke_api_key(s, a, key_id),
+        perms=(Perm.API_KEYS_MANAGE,), to=KEYS, notice="revoked",
+        failed=lambda page, why: _keys_page(page, {"error": why.message}, why.status),
+    )  # fmt: skip

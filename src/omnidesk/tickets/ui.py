@@ -9,13 +9,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from omnidesk.accounts.models import StaffUser, Team
+from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import DomainError
-from omnidesk.core.schemas import Int32, error_message
+from omnidesk.core.errors import Conflict, InvalidInput
+from omnidesk.core.schemas import Int32
 from omnidesk.customers import queries as customer_queries
 from omnidesk.i18n import pick_language
 from omnidesk.security.masking import mask_email, mask_phone
@@ -23,10 +24,11 @@ from omnidesk.security.permissions import Perm, Role, has
 from omnidesk.tickets import actions, admin, clocks, macros, queries, reports
 from omnidesk.tickets import approvals as approval_actions
 from omnidesk.tickets.models import Notification, Ticket
-from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TicketUpdate, TransferIn, Transition
+from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TicketUpdate, TransferIn, Transition, ViewIn
 from omnidesk.tickets.states import Priority, Status, allowed_from
-from omnidesk.web.deps import check_form_csrf, get_db
+from omnidesk.web.deps import get_db
 from omnidesk.web.deps import page_session as _session
+from omnidesk.web.forms import Action, Failure, Visit, submit
 from omnidesk.web.ui import LANG_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
@@ -101,16 +103,12 @@ def save_view(
     q: Annotated[str, Form(max_length=100)] = "",
     assignee: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    from omnidesk.tickets.schemas import ViewIn
-
     filters = {k: v for k, v in {"status": status, "priority": priority, "q": q, "assignee": assignee}.items() if v}
-    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-        row = admin.save_view(s, info.actor, ViewIn(name=name, filters=filters))
-        return RedirectResponse(f"/tickets?view={row.id}", status_code=303)
+    return submit(
+        request, csrf, lambda s, a: admin.save_view(s, a, ViewIn(name=name, filters=filters)),
+        to=lambda row: f"/tickets?view={row.id}",
+        failed=lambda v, why: RedirectResponse(f"/tickets?error={why.code}", status_code=303),
+    )  # fmt: skip
 
 
 @router.get("/tickets/new")
@@ -132,20 +130,16 @@ def new_ticket_submit(
     description: Annotated[str, Form(max_length=20_000)] = "",
     priority: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
+    def create(s: Session, actor: Actor) -> Ticket:
         data = TicketCreate(type=type, subject=subject, description=description, priority=priority or None)
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            ticket = actions.create_ticket(s, info.actor, data, source="workspace")
-            return RedirectResponse(f"/tickets/{ticket.id}", status_code=303)
-    except (ValidationError, DomainError) as exc:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            types = [t for t in queries.list_types(s, info.actor.tenant_id) if t.is_active]
-        message = exc.detail if isinstance(exc, DomainError) else "; ".join(error_message(e) for e in exc.errors())
-        return _page(request, info, "tickets/new.html", types=types, priorities=list(Priority), error=message)
+        return actions.create_ticket(s, actor, data, source="workspace")
+
+    def failed(v: Visit, why: Failure) -> Response:
+        with v.read() as s:
+            types = [t for t in queries.list_types(s, v.actor.tenant_id) if t.is_active]
+        return _page(request, v.info, "tickets/new.html", types=types, priorities=list(Priority), error=why.message)
+
+    return submit(request, csrf, create, to=lambda ticket: f"/tickets/{ticket.id}", failed=failed)
 
 
 @router.get("/tickets/board")
@@ -206,16 +200,11 @@ def decide_approval(
     approve: Annotated[bool, Form()],
     note: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            approval_actions.decide(s, info.actor, approval_id, Decision(approve=approve, note=note))
-    except DomainError as exc:
-        return RedirectResponse(f"/tickets/approvals?error={exc.status}", status_code=303)
-    return RedirectResponse("/tickets/approvals", status_code=303)
+    return submit(
+        request, csrf, lambda s, a: approval_actions.decide(s, a, approval_id, Decision(approve=approve, note=note)),
+        to="/tickets/approvals",
+        failed=lambda v, why: RedirectResponse(f"/tickets/approvals?error={why.status}", status_code=303),
+    )  # fmt: skip
 
 
 def _requester(s: Any, ticket: Ticket, pii: bool) -> dict[str, Any] | None:
@@ -287,12 +276,13 @@ def _back(ticket_id: uuid.UUID, error: str = "") -> Response:
     return RedirectResponse(f"/tickets/{ticket_id}" + (f"?error={error}" if error else ""), status_code=303)
 
 
-def _code(exc: Exception, default: str) -> str:
-    if isinstance(exc, DomainError) and exc.status == 409:
-        return "conflict"
-    if isinstance(exc, DomainError) and exc.status == 403:
-        return "forbidden"
-    return default
+def _post(request: Request, csrf: str, ticket_id: uuid.UUID, action: Action, error: str) -> Response:
+    """A ticket form: one action in one transaction, back to the ticket; a refusal comes back as ``?error=``
+    (conflicts and missing permissions with their own words, anything else as the form's ``error``)."""
+    return submit(
+        request, csrf, action, to=f"/tickets/{ticket_id}",
+        failed=lambda v, why: _back(ticket_id, why.code_or(error)),
+    )  # fmt: skip
 
 
 @router.post("/tickets/{ticket_id}/requester")
@@ -302,16 +292,9 @@ def change_requester(
     csrf: Annotated[str, Form(max_length=100)],
     customer_id: Annotated[uuid.UUID, Form()],
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            actions.set_requester(s, info.actor, ticket_id, customer_id)
-    except DomainError as exc:
-        return _back(ticket_id, _code(exc, "requester"))
-    return _back(ticket_id)
+    return _post(
+        request, csrf, ticket_id, lambda s, a: actions.set_requester(s, a, ticket_id, customer_id), "requester"
+    )
 
 
 @router.post("/tickets/{ticket_id}/assign")
@@ -324,31 +307,24 @@ def assign(
     team_id: Annotated[str, Form(max_length=36)] = "",
 ) -> Response:
     """Assign to an agent and/or put with a team (the same actions as the API; each audited and announced)."""
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        assignee = uuid.UUID(assignee_id) if assignee_id else None
-        team = uuid.UUID(team_id) if team_id else None
-    except ValueError:
-        return _back(ticket_id, "assign")
-    try:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            ticket = queries.get_ticket(s, info.actor, ticket_id)
-            if ticket.version != version:
-                return _back(ticket_id, "conflict")
-            if assignee is not None and assignee not in {sid for sid, _ in _assignable(s)}:
-                return _back(ticket_id, "assign")
-            if team is not None and team != ticket.team_id:
-                actions.set_team(s, info.actor, ticket_id, team)
-            if assignee is not None and assignee != ticket.assignee_id:
-                actions.update_ticket(
-                    s, info.actor, ticket_id, TicketUpdate(version=ticket.version, assignee_id=assignee)
-                )
-    except (ValidationError, DomainError) as exc:
-        return _back(ticket_id, _code(exc, "assign"))
-    return _back(ticket_id)
+
+    def change(s: Session, actor: Actor) -> None:
+        try:
+            assignee = uuid.UUID(assignee_id) if assignee_id else None
+            team = uuid.UUID(team_id) if team_id else None
+        except ValueError:
+            raise InvalidInput("not an id") from None
+        ticket = queries.get_ticket(s, actor, ticket_id)
+        if ticket.version != version:
+            raise Conflict("the ticket changed since it was loaded")
+        if assignee is not None and assignee not in {sid for sid, _ in _assignable(s)}:
+            raise InvalidInput("cannot be assigned to this person")
+        if team is not None and team != ticket.team_id:
+            actions.set_team(s, actor, ticket_id, team)
+        if assignee is not None and assignee != ticket.assignee_id:
+            actions.update_ticket(s, actor, ticket_id, TicketUpdate(version=ticket.version, assignee_id=assignee))
+
+    return _post(request, csrf, ticket_id, change, "assign")
 
 
 @router.post("/tickets/{ticket_id}/macro")
@@ -360,16 +336,8 @@ def apply_macro(
     macro_id: Annotated[uuid.UUID, Form()],
 ) -> Response:
     """Apply a macro as the ticket was loaded: a second click (stale version) changes nothing."""
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            macros.apply_macro(s, info.actor, ticket_id, macro_id, version=version)
-    except (ValidationError, DomainError) as exc:
-        return _back(ticket_id, _code(exc, "macro"))
-    return _back(ticket_id)
+    apply = lambda s, a: macros.apply_macro(s, a, ticket_id, macro_id, version=version)  # noqa: E731
+    return _post(request, csrf, ticket_id, apply, "macro")
 
 
 @router.post("/tickets/{ticket_id}/reply")
@@ -380,16 +348,8 @@ def reply(
     body: Annotated[str, Form(max_length=20_000)],
     public: Annotated[bool, Form()] = False,
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            actions.post_message(s, info.actor, ticket_id, MessageIn(body=body, public=public))
-    except (ValidationError, DomainError):
-        return RedirectResponse(f"/tickets/{ticket_id}?error=reply", status_code=303)
-    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    post = lambda s, a: actions.post_message(s, a, ticket_id, MessageIn(body=body, public=public))  # noqa: E731
+    return _post(request, csrf, ticket_id, post, "reply")
 
 
 @router.post("/tickets/{ticket_id}/transfer")
@@ -400,16 +360,8 @@ def transfer(
     team_id: Annotated[uuid.UUID, Form()],
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            actions.transfer(s, info.actor, ticket_id, TransferIn(team_id=team_id, note=note))
-    except (ValidationError, DomainError):
-        return RedirectResponse(f"/tickets/{ticket_id}?error=transfer", status_code=303)
-    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    move = lambda s, a: actions.transfer(s, a, ticket_id, TransferIn(team_id=team_id, note=note))  # noqa: E731
+    return _post(request, csrf, ticket_id, move, "transfer")
 
 
 @router.post("/tickets/{ticket_id}/status")
@@ -424,24 +376,10 @@ def change_status(
     root_cause: Annotated[str, Form(max_length=5000)] = "",
     prevention: Annotated[str, Form(max_length=5000)] = "",
 ) -> Response:
-    info = _session(request)
-    if info is None:
-        return RedirectResponse("/login", status_code=303)
-    check_form_csrf(info, csrf)
-    try:
-        data = Transition(
-            version=version,
-            status=status,
-            reason=reason or None,
-            resolution=resolution or None,
-            root_cause=root_cause or None,
-            prevention=prevention or None,
-        )
-        with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
-            actions.transition(s, info.actor, ticket_id, data)
-    except DomainError as exc:
-        code = "conflict" if exc.status == 409 else "status"
-        return RedirectResponse(f"/tickets/{ticket_id}?error={code}", status_code=303)
-    except ValidationError:
-        return RedirectResponse(f"/tickets/{ticket_id}?error=status", status_code=303)
-    return RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    texts = {"reason": reason, "resolution": resolution, "root_cause": root_cause, "prevention": prevention}
+
+    def move(s: Session, actor: Actor) -> None:
+        data = Transition(version=version, status=status, **{k: v or None for k, v in texts.items()})
+        actions.transition(s, actor, ticket_id, data)
+
+    return _post(request, csrf, ticket_id, move, "status")

@@ -23,7 +23,7 @@ from omnidesk.tickets import admin, dry_run
 from omnidesk.tickets.models import AutomationRule
 from omnidesk.tickets.rules import ELAPSED_ANCHORS, ActionType, Op, Trigger
 from omnidesk.tickets.schemas import RuleIn
-from omnidesk.web.console._page import Visit, done, parse, problem_text, run, visit
+from omnidesk.web.forms import Visit, attempt, parse, problem_text, submit, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/automations"
@@ -152,7 +152,7 @@ def save(
     last_text: Annotated[str, Form(alias="last", max_length=6)] = "",
 ) -> Response:
     """One form, two buttons: "save" stores the rule, "dry run" tests the rule as typed (saved or not)."""
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
+    v = visit(request, Perm.TICKETS_ADMIN, csrf=csrf)
     if not isinstance(v, Visit):
         return v
     last = int(last_text) if last_text.strip().isdigit() else DEFAULT_LAST
@@ -169,41 +169,36 @@ def save(
         except (DomainError, ValidationError) as exc:
             return _render(v, form, error=problem_text(exc), last=last, status_code=422)
         return _render(v, form, result=result, last=last)
-    _, error = run(v, lambda s, a: admin.save_rule(s, a, rule_input(form, v.t), target))
-    if error:
-        return _render(v, form, error=error, last=last, status_code=422)
-    return done(PAGE, "saved" if target else "created")
+    return attempt(
+        v, lambda s, a: admin.save_rule(s, a, rule_input(form, v.t), target),
+        to=PAGE, notice="saved" if target else "created",
+        failed=lambda v, why: _render(v, form, error=why.message, last=last, status_code=422),
+    )  # fmt: skip
 
 
 @router.post(PAGE + "/{rule_id}/toggle")
 def toggle(request: Request, rule_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
     """Enable or disable: the rule is saved again with the flag flipped (enabling re-checks loops)."""
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
-    if not isinstance(v, Visit):
-        return v
-    state: dict[str, bool] = {}
 
-    def flip(s: Any, actor: Any) -> None:
+    def flip(s: Any, actor: Any) -> str:
         rule = s.scalar(select(AutomationRule).where(AutomationRule.id == rule_id))
         if rule is None:
             raise NotFound("no automation rule with this id")
-        state["enabled"] = not rule.enabled
         data = RuleIn(name=rule.name, enabled=not rule.enabled, position=rule.position, trigger=rule.trigger,
                       conditions=rule.conditions, actions=rule.actions)  # fmt: skip
         admin.save_rule(s, actor, data, rule_id)
+        return f"{PAGE}?done={'enabled' if data.enabled else 'disabled'}"
 
-    _, error = run(v, flip)
-    if error:
-        return _render(v, _blank(), error=error, status_code=404 if "no automation rule" in error else 422)
-    return done(PAGE, "enabled" if state["enabled"] else "disabled")
+    return submit(
+        request, csrf, flip, perms=(Perm.TICKETS_ADMIN,), to=lambda path: str(path),
+        failed=lambda v, why: _render(v, _blank(), error=why.message, status_code=why.status),
+    )  # fmt: skip
 
 
 @router.post(PAGE + "/{rule_id}/delete")
 def delete(request: Request, rule_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
-    if not isinstance(v, Visit):
-        return v
-    _, error = run(v, lambda s, a: admin.delete_rule(s, a, rule_id))
-    if error:
-        return _render(v, _blank(), error=error, status_code=404)
-    return done(PAGE, "deleted")
+    return submit(
+        request, csrf, lambda s, a: admin.delete_rule(s, a, rule_id),
+        perms=(Perm.TICKETS_ADMIN,), to=PAGE, notice="deleted",
+        failed=lambda v, why: _render(v, _blank(), error=why.message, status_code=why.status),
+    )  # fmt: skip

@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from omnidesk.conversations import canned
 from omnidesk.conversations.canned import CannedCreate, CannedUpdate
 from omnidesk.security.permissions import Perm
-from omnidesk.web.console._page import Visit, done, parse, run, visit
+from omnidesk.web.forms import Visit, attempt, parse, submit, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/canned"
 NOTICES = ("created", "saved", "deleted")
+EMPTY = {"id": "", "shortcut": "", "title": "", "body": ""}
 
 
 @router.get(PAGE)
@@ -25,7 +26,7 @@ def canned_page(request: Request, done: str = "", edit: uuid.UUID | None = None)
     v = visit(request, Perm.CANNED_RESPONSES_MANAGE)
     if not isinstance(v, Visit):
         return v
-    form = {"id": "", "shortcut": "", "title": "", "body": ""}
+    form = dict(EMPTY)
     if edit is not None:
         with v.read() as s:
             for row in canned.list_canned(s, v.actor):
@@ -60,33 +61,29 @@ def save(
     body: Annotated[str, Form(max_length=5100)] = "",
     canned_id: Annotated[str, Form(max_length=36)] = "",
 ) -> Response:
-    v = visit(request, Perm.CANNED_RESPONSES_MANAGE, csrf)
-    if not isinstance(v, Visit):
-        return v
     form = {"id": canned_id, "shortcut": shortcut.strip().lstrip("/"), "title": title.strip(), "body": body}
     data = {k: form[k] for k in ("shortcut", "title", "body")}
-    target: uuid.UUID | None = None
-    if canned_id:
+    v = visit(request, Perm.CANNED_RESPONSES_MANAGE, csrf=csrf)
+    if not isinstance(v, Visit):
+        return v
+    if not canned_id:
+        save = lambda s, a: canned.create_canned(s, a, parse(CannedCreate, data))  # noqa: E731
+    else:
         try:
-            target = uuid.UUID(canned_id)
+            edited = uuid.UUID(canned_id)
         except ValueError:
             return _render(v, form, error=v.t("console.err.stale"), status_code=422)
-    if target is None:
-        _, error = run(v, lambda s, a: canned.create_canned(s, a, parse(CannedCreate, data)))
-    else:
-        edited = target
-        _, error = run(v, lambda s, a: canned.update_canned(s, a, edited, parse(CannedUpdate, data)))
-    if error:
-        return _render(v, form, error=error, status_code=422)
-    return done(PAGE, "saved" if target else "created")
+        save = lambda s, a: canned.update_canned(s, a, edited, parse(CannedUpdate, data))  # noqa: E731
+    return attempt(
+        v, save, to=PAGE, notice="saved" if canned_id else "created",
+        failed=lambda v, why: _render(v, form, error=why.message, status_code=422),
+    )  # fmt: skip
 
 
 @router.post(PAGE + "/{canned_id}/delete")
 def delete(request: Request, canned_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    v = visit(request, Perm.CANNED_RESPONSES_MANAGE, csrf)
-    if not isinstance(v, Visit):
-        return v
-    _, error = run(v, lambda s, a: canned.delete_canned(s, a, canned_id))
-    if error:
-        return _render(v, {"id": "", "shortcut": "", "title": "", "body": ""}, error=error, status_code=404)
-    return done(PAGE, "deleted")
+    return submit(
+        request, csrf, lambda s, a: canned.delete_canned(s, a, canned_id),
+        perms=(Perm.CANNED_RESPONSES_MANAGE,), to=PAGE, notice="deleted",
+        failed=lambda v, why: _render(v, dict(EMPTY), error=why.message, status_code=why.status),
+    )  # fmt: skip

@@ -18,7 +18,7 @@ from omnidesk.core.errors import InvalidInput
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import admin, queries, sla
 from omnidesk.tickets.schemas import SettingsIn
-from omnidesk.web.console._page import Visit, done, run, visit
+from omnidesk.web.forms import Failure, Visit, attempt, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/hours"
@@ -97,7 +97,7 @@ def save_hours(
     sat: Annotated[str, Form(max_length=200)] = "",
     sun: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
+    v = visit(request, Perm.TICKETS_ADMIN, csrf=csrf)
     if not isinstance(v, Visit):
         return v
     form = {"mon": mon, "tue": tue, "wed": wed, "thu": thu, "fri": fri, "sat": sat, "sun": sun}
@@ -108,16 +108,16 @@ def save_hours(
         calendar = {"time_zone": time_zone.strip(), "hours": {d: r for d, r in hours.items() if r}}
         admin.update_settings(s, actor, SettingsIn(calendar={**calendar, "holidays": spec["holidays"]}))
 
-    _, error = run(v, save)
-    if error:
+    def failed(v: Visit, why: Failure) -> Response:
         with v.read() as s:
             spec = current_spec(s, v.actor)
-        return _render(v, spec, form, time_zone, error=error, status_code=422)
-    return done(PAGE, "saved")
+        return _render(v, spec, form, time_zone, error=why.message, status_code=422)
+
+    return attempt(v, save, to=PAGE, notice="saved", failed=failed)
 
 
 def _holiday(request: Request, csrf: str, day: str, add: bool) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
+    v = visit(request, Perm.TICKETS_ADMIN, csrf=csrf)
     if not isinstance(v, Visit):
         return v
 
@@ -133,13 +133,13 @@ def _holiday(request: Request, csrf: str, day: str, add: bool) -> Response:
         days = days | {when.isoformat()} if add else days - {when.isoformat()}
         admin.update_settings(s, actor, SettingsIn(calendar={**spec, "holidays": sorted(days)}))
 
-    _, error = run(v, change)
-    if error:
+    def failed(v: Visit, why: Failure) -> Response:
         with v.read() as s:
             spec = current_spec(s, v.actor)
         form = {d: _as_text(spec["hours"].get(d, [])) for d in sla.DAYS}
-        return _render(v, spec, form, spec["time_zone"], holiday_error=error, holiday=day, status_code=422)
-    return done(PAGE, "holiday_added" if add else "holiday_removed")
+        return _render(v, spec, form, spec["time_zone"], holiday_error=why.message, holiday=day, status_code=422)
+
+    return attempt(v, change, to=PAGE, notice="holiday_added" if add else "holiday_removed", failed=failed)
 
 
 @router.post(PAGE + "/holidays")

@@ -5,18 +5,19 @@ API's schemas; permission ``knowledge.write`` as ``/knowledge/categories``."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
-from omnidesk.core.errors import Conflict, DomainError
+from omnidesk.core.errors import Conflict
 from omnidesk.knowledge import actions, queries
 from omnidesk.knowledge.models import KbArticle
 from omnidesk.knowledge.schemas import CategoryCreate, CategoryUpdate
 from omnidesk.security.permissions import Perm
-from omnidesk.web.console._page import Visit, done, parse, problem_text, run, visit
+from omnidesk.web.forms import Failure, Visit, attempt, parse, submit, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/knowledge-categories"
@@ -69,20 +70,16 @@ def create(
     name_zh: Name = "",
     name_en: Name = "",
 ) -> Response:
-    v = visit(request, Perm.KNOWLEDGE_WRITE, csrf)
-    if not isinstance(v, Visit):
-        return v
-
     def add(s: Any, actor: Any) -> None:
         last = max((c.position for c in queries.categories(s)), default=-10)
         data = parse(CategoryCreate, {"slug": slug.strip(), "names": _names(name_zh, name_en), "position": last + 10})
         actions.create_category(s, actor, data)
 
-    _, error = run(v, add)
-    if error:
-        typed = {"slug": slug, "zh": name_zh, "en": name_en}
-        return _render(v, error=error, error_for="new", typed=typed, status_code=422)
-    return done(PAGE, "created")
+    typed = {"slug": slug, "zh": name_zh, "en": name_en}
+    return submit(
+        request, csrf, add, perms=(Perm.KNOWLEDGE_WRITE,), to=PAGE, notice="created",
+        failed=lambda v, why: _render(v, error=why.message, error_for="new", typed=typed, status_code=422),
+    )  # fmt: skip
 
 
 @router.post(PAGE + "/{category_id}/rename")
@@ -93,19 +90,27 @@ def rename(
     name_zh: Name = "",
     name_en: Name = "",
 ) -> Response:
-    v = visit(request, Perm.KNOWLEDGE_WRITE, csrf)
+    v = visit(request, Perm.KNOWLEDGE_WRITE, csrf=csrf)
     if not isinstance(v, Visit):
         return v
     names = _names(name_zh, name_en)
     if not names:
-        error = v.t("console.knowledge_categories.name_required")
-    else:
-        _, error = run(
-            v, lambda s, a: actions.update_category(s, a, category_id, parse(CategoryUpdate, {"names": names}))
-        )
-    if error:
-        return _render(v, error=error, error_for=str(category_id), status_code=422)
-    return done(PAGE, "renamed")
+        return _failed(category_id)(v, Failure(422, v.t("console.knowledge_categories.name_required"), None))
+    rename = lambda s, a: actions.update_category(s, a, category_id, parse(CategoryUpdate, {"names": names}))  # noqa: E731
+    return attempt(v, rename, to=PAGE, notice="renamed", failed=_failed(category_id))
+
+
+def _failed(category_id: uuid.UUID) -> Callable[[Visit, Failure], Response]:
+    """The list again, the error beside the category's row; a category that still holds articles says how many."""
+
+    def answer(v: Visit, why: Failure) -> Response:
+        message = why.message
+        if isinstance(why.error, Conflict):
+            held = next((e.get("articles") for e in why.error.errors if "articles" in e), 0)
+            message = v.t("console.knowledge_categories.not_empty", n=held)
+        return _render(v, error=message, error_for=str(category_id), status_code=why.status)
+
+    return answer
 
 
 @router.post(PAGE + "/{category_id}/move")
@@ -115,10 +120,6 @@ def move(
     csrf: Annotated[str, Form(max_length=100)],
     direction: Annotated[str, Form(pattern="^(up|down)$")] = "up",
 ) -> Response:
-    v = visit(request, Perm.KNOWLEDGE_WRITE, csrf)
-    if not isinstance(v, Visit):
-        return v
-
     def reorder(s: Any, actor: Any) -> None:
         order = [c.id for c in queries.categories(s)]
         i = order.index(queries.get_category(s, category_id).id)
@@ -127,24 +128,14 @@ def move(
             order[i], order[j] = order[j], order[i]
         actions.reorder_categories(s, actor, order)
 
-    _, error = run(v, reorder)
-    if error:
-        return _render(v, error=error, error_for=str(category_id), status_code=422)
-    return done(PAGE, "moved")
+    return submit(
+        request, csrf, reorder, perms=(Perm.KNOWLEDGE_WRITE,), to=PAGE, notice="moved", failed=_failed(category_id)
+    )
 
 
 @router.post(PAGE + "/{category_id}/delete")
 def delete(request: Request, category_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    v = visit(request, Perm.KNOWLEDGE_WRITE, csrf)
-    if not isinstance(v, Visit):
-        return v
-    try:
-        with v.write() as s:
-            actions.delete_category(s, v.actor, category_id)
-    except Conflict as exc:
-        held = next((e.get("articles") for e in exc.errors if "articles" in e), 0)
-        message = v.t("console.knowledge_categories.not_empty", n=held)
-        return _render(v, error=message, error_for=str(category_id), status_code=409)
-    except DomainError as exc:
-        return _render(v, error=problem_text(exc), error_for=str(category_id), status_code=exc.status)
-    return done(PAGE, "deleted")
+    return submit(
+        request, csrf, lambda s, a: actions.delete_category(s, a, category_id),
+        perms=(Perm.KNOWLEDGE_WRITE,), to=PAGE, notice="deleted", failed=_failed(category_id),
+    )  # fmt: skip

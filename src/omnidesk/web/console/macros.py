@@ -17,7 +17,7 @@ from omnidesk.tickets import macros
 from omnidesk.tickets.models import Macro
 from omnidesk.tickets.schemas import MacroIn
 from omnidesk.tickets.states import Priority, Status
-from omnidesk.web.console._page import Visit, done, parse, run, visit
+from omnidesk.web.forms import Visit, attempt, parse, submit, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/macros"
@@ -121,7 +121,7 @@ def save(
     team_id: Annotated[str, Form(max_length=36)] = "",
     macro_id: Annotated[str, Form(max_length=36)] = "",
 ) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
+    v = visit(request, Perm.TICKETS_ADMIN, csrf=csrf)
     if not isinstance(v, Visit):
         return v
     form = {
@@ -145,7 +145,7 @@ def save(
     if not built:
         return _render(v, form, error=v.t("console.macros.no_actions"), status_code=422)
     if target is None:
-        _, error = run(v, lambda s, a: macros.create_macro(s, a, parse(MacroIn, data)))
+        save = lambda s, a: macros.create_macro(s, a, parse(MacroIn, data))  # noqa: E731
     else:
         edited = target
 
@@ -161,18 +161,17 @@ def save(
                 actions.append(act)
             return macros.update_macro(s, a, edited, parse(MacroIn, {**data, "actions": actions}))
 
-        _, error = run(v, update)
-    if error:
-        return _render(v, form, error=error, status_code=422)
-    return done(PAGE, "saved" if target else "created")
+        save = update
+    return attempt(
+        v, save, to=PAGE, notice="saved" if target else "created",
+        failed=lambda v, why: _render(v, form, error=why.message, status_code=422),
+    )  # fmt: skip
 
 
 @router.post(PAGE + "/{macro_id}/delete")
 def delete(request: Request, macro_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
-    if not isinstance(v, Visit):
-        return v
-    _, error = run(v, lambda s, a: macros.delete_macro(s, a, macro_id))
-    if error:
-        return _render(v, dict(EMPTY), error=error, status_code=404)
-    return done(PAGE, "deleted")
+    return submit(
+        request, csrf, lambda s, a: macros.delete_macro(s, a, macro_id),
+        perms=(Perm.TICKETS_ADMIN,), to=PAGE, notice="deleted",
+        failed=lambda v, why: _render(v, dict(EMPTY), error=why.message, status_code=why.status),
+    )  # fmt: skip

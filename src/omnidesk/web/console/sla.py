@@ -13,7 +13,7 @@ from omnidesk.security.permissions import Perm
 from omnidesk.tickets import admin, queries
 from omnidesk.tickets.schemas import PolicyIn
 from omnidesk.tickets.states import Priority
-from omnidesk.web.console._page import Visit, done, parse, run, visit
+from omnidesk.web.forms import Visit, parse, submit, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/sla"
@@ -73,24 +73,20 @@ def save_policy(
     warn_percent: Annotated[str, Form(max_length=4)] = "80",
     clock: Annotated[str, Form(pattern="^(business|calendar)$")] = "business",
 ) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
-    if not isinstance(v, Visit):
-        return v
     form = {"type_key": type_key, "priority": priority, "first_response_minutes": first_response_minutes,
             "resolution_minutes": resolution_minutes, "warn_percent": warn_percent,
             "business_hours": clock == "business"}  # fmt: skip
-    _, error = run(v, lambda s, a: admin.put_policy(s, a, parse(PolicyIn, form)))
-    if error:
-        return _render(v, form, error=error, status_code=422)
-    return done(PAGE, "saved")
+    return submit(
+        request, csrf, lambda s, a: admin.put_policy(s, a, parse(PolicyIn, form)),
+        perms=(Perm.TICKETS_ADMIN,), to=PAGE, notice="saved",
+        failed=lambda v, why: _render(v, form, error=why.message, status_code=422),
+    )  # fmt: skip
 
 
 @router.post(PAGE + "/{policy_id}/delete")
 def delete_policy(request: Request, policy_id: uuid.UUID, csrf: Annotated[str, Form(max_length=100)]) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, csrf)
-    if not isinstance(v, Visit):
-        return v
-    _, error = run(v, lambda s, a: admin.delete_policy(s, a, policy_id))
-    if error:
-        return _render(v, _blank(), error=error, status_code=404)
-    return done(PAGE, "deleted")
+    return submit(
+        request, csrf, lambda s, a: admin.delete_policy(s, a, policy_id),
+        perms=(Perm.TICKETS_ADMIN,), to=PAGE, notice="deleted",
+        failed=lambda v, why: _render(v, _blank(), error=why.message, status_code=why.status),
+    )  # fmt: skip

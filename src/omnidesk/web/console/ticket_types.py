@@ -17,7 +17,7 @@ from omnidesk.tickets import admin, queries
 from omnidesk.tickets.fields import FieldKind
 from omnidesk.tickets.schemas import TypeCreate, TypeUpdate
 from omnidesk.tickets.states import Priority
-from omnidesk.web.console._page import Visit, done, parse, run, visit
+from omnidesk.web.forms import Visit, attempt, parse, visit
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/settings/ticket-types"
@@ -136,7 +136,7 @@ async def update_type(request: Request, key: str) -> Response:
 
 
 def _save(request: Request, form: FormData, key: str | None) -> Response:
-    v = visit(request, Perm.TICKETS_ADMIN, str(form.get("csrf", ""))[:100])
+    v = visit(request, Perm.TICKETS_ADMIN, csrf=str(form.get("csrf", ""))[:100])
     if not isinstance(v, Visit):
         return v
     typed = {
@@ -152,10 +152,11 @@ def _save(request: Request, form: FormData, key: str | None) -> Response:
         return _render(v, typed, editing=key is not None, error=str(exc), status_code=422)
     body = {"name": typed["name"], "default_priority": typed["default_priority"], "fields": specs}
     if key is None:
-        _, error = run(v, lambda s, a: admin.create_type(s, a, parse(TypeCreate, {"key": typed["key"], **body})))
+        save = lambda s, a: admin.create_type(s, a, parse(TypeCreate, {"key": typed["key"], **body}))  # noqa: E731
     else:
         update = {**body, "is_active": typed["is_active"]}
-        _, error = run(v, lambda s, a: admin.update_type(s, a, key, parse(TypeUpdate, update)))
-    if error:
-        return _render(v, typed, editing=key is not None, error=error, status_code=422)
-    return done(PAGE, "saved" if key else "created")
+        save = lambda s, a: admin.update_type(s, a, key, parse(TypeUpdate, update))  # noqa: E731
+    return attempt(
+        v, save, to=PAGE, notice="saved" if key else "created",
+        failed=lambda v, why: _render(v, typed, editing=key is not None, error=why.message, status_code=422),
+    )  # fmt: skip
