@@ -188,6 +188,16 @@ class BotSettings(_Strict):
         default_factory=dict, description="tenant-defined entity kinds: name → regular expression"
     )
     llm: LlmSettings = Field(default_factory=LlmSettings)
+    texts: dict[Literal["greeting", "hand_over"], Localized] = Field(
+        default_factory=dict,
+        description="the tenant's own words for the assistant's greeting and hand-over sentence (zh-CN and en); "
+        "a missing one keeps the built-in text",
+    )
+    intent_answers: dict[Name, Localized] = Field(
+        default_factory=dict,
+        description="intent label → the answer the assistant gives when it recognises the intent confidently "
+        "(an intent that starts a flow starts the flow instead)",
+    )
 
     def policy(self, default_language: str) -> PolicySettings:
         return PolicySettings(
@@ -200,6 +210,8 @@ class BotSettings(_Strict):
             handover_tags=tuple(self.handover_tags),
             flows={intent: flow.name for flow in self.flows for intent in flow.intents},
             default_language=default_language,
+            texts={lang: {k: v.get(lang) for k, v in self.texts.items()} for lang in ("zh-CN", "en")},
+            intent_answers={k: {lang: v.get(lang) for lang in ("zh-CN", "en")} for k, v in self.intent_answers.items()},
         )
 
     @field_validator("flows")

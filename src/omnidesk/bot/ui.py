@@ -3,15 +3,18 @@ API key), knowledge gaps, models and suggestions."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from omnidesk.bot import actions
 from omnidesk.bot.brains import current_settings, operating_point
@@ -19,25 +22,28 @@ from omnidesk.bot.gaps import knowledge_gaps
 from omnidesk.bot.models import FaqSuggestion, IntentExample, IntentModel
 from omnidesk.bot.nlu.answer_policy import DEFAULT_TARGET
 from omnidesk.bot.schemas import LlmKeyIn
-from omnidesk.bot.settings import LlmSettings
+from omnidesk.bot.settings import BotSettings, LlmSettings
+from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import DomainError, InvalidInput
+from omnidesk.core.errors import Conflict, DomainError, InvalidInput
 from omnidesk.core.schemas import Int32
 from omnidesk.i18n import pick_language
 from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.permissions import Perm
 from omnidesk.web.deps import check_form_csrf, get_db, page_session
+from omnidesk.web.forms import Failure, Visit, submit
 from omnidesk.web.ui import LANG_COOKIE, render
 
 router = APIRouter(include_in_schema=False)
 
 
-_NOTICES = ("llm", "settings", "training", "activated", "accepted", "rejected")
+_NOTICES = ("llm", "settings", "training", "activated", "accepted", "rejected", "texts", "intent", "intent_deleted",
+            "flows")  # fmt: skip
 
 
 @router.get("/admin/assistant")
-def assistant_page(request: Request, saved: str = "") -> Response:
-    return _assistant_page(request, notice=saved if saved in _NOTICES else "")
+def assistant_page(request: Request, saved: str = "", intent: str = "") -> Response:
+    return _assistant_page(request, notice=saved if saved in _NOTICES else "", intent=intent[:40])
 
 
 def _assistant_page(
@@ -47,8 +53,12 @@ def _assistant_page(
     error: str = "",
     error_at: str = "llm",
     form: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+    intent: str = "",
     status_code: int = 200,
 ) -> Response:
+    """The page; ``typed`` is what was typed into one of the editing forms (intent, texts, flows) when it was
+    refused, shown again beside the error; ``intent`` opens that intent in the intent form."""
     info = page_session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
@@ -81,6 +91,15 @@ def _assistant_page(
             else []
         )
         training = _training_state(s) if manage else None
+        phrases = (
+            list(
+                s.scalars(select(IntentExample.text).where(IntentExample.label == intent).order_by(IntentExample.text))
+            )
+            if manage and intent
+            else []
+        )
+    if typed is None:
+        typed = _editing(bot_settings, intent, phrases)
     if form is None:
         form = {
             "answer": f"{bot_settings.thresholds.answer:g}",
@@ -116,6 +135,8 @@ def _assistant_page(
             "intent_total": sum(int(n) for _, n in intents),
             "training": training,
             "active_version": next((m["version"] for m in models if m["active"]), None),
+            "typed": typed,
+            "intent_answers": bot_settings.intent_answers,
         },
         status_code=status_code,
     )
@@ -416,3 +437,166 @@ def decide_gap(
         lambda s, actor, accept: actions.decide_gap(s, actor, text, language, accept, question=question, answer=answer),
         decision,
     )
+
+
+# --- editing: the assistant's own texts, intents (phrases and answer), flows and connectors ---------------------
+
+
+def _editing(current: BotSettings, intent: str, phrases: list[str]) -> dict[str, str]:
+    """The editing forms filled from the saved settings (and the intent being edited, if any)."""
+    texts = {f"{key}_{lang}": current.texts[key].get(lang) if key in current.texts else ""
+             for key in ("greeting", "hand_over") for lang in ("zh", "en")}  # fmt: skip
+    answer = current.intent_answers.get(intent)
+    flows = [f.model_dump(mode="json", by_alias=True, exclude_defaults=True) for f in current.flows]
+    connectors = {
+        k: c.model_dump(mode="json", by_alias=True, exclude_defaults=True) for k, c in current.connectors.items()
+    }
+    return texts | {
+        "label": intent,
+        "phrases": "\n".join(phrases),
+        "answer_zh": answer.zh_CN if answer else "",
+        "answer_en": answer.en if answer else "",
+        "flows": json.dumps(flows, ensure_ascii=False, indent=2),
+        "connectors": json.dumps(connectors, ensure_ascii=False, indent=2),
+    }
+
+
+def _save_settings(s: Session, actor: Actor, change: Callable[[dict[str, Any]], None]) -> None:
+    """A new settings version: the saved document with ``change`` applied, validated as ``PUT /bot/config``."""
+    _, current = current_settings(s)
+    document: dict[str, Any] = current.model_dump(mode="json", by_alias=True)
+    change(document)
+    actions.save_config(s, actor, document)
+
+
+def _refused(request: Request, at: str, typed: dict[str, str]) -> Callable[[Visit, Failure], Response]:
+    def answer(v: Visit, why: Failure) -> Response:
+        message = problem_text(why.error) if isinstance(why.error, DomainError) else why.message
+        return _assistant_page(request, error=message, error_at=at, typed=typed, status_code=why.status)
+
+    return answer
+
+
+def _localized(zh: str, en: str, what: str) -> dict[str, str] | None:
+    """Both languages or neither (a text the customer might see in one language only is refused)."""
+    zh, en = zh.strip(), en.strip()
+    if not zh and not en:
+        return None
+    if not zh or not en:
+        raise InvalidInput(f"{what}: write it in both Chinese and English")
+    return {"zh-CN": zh, "en": en}
+
+
+Long = Annotated[str, Form(max_length=2000)]
+
+
+@router.post("/admin/assistant/texts")
+def save_texts(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    greeting_zh: Long = "",
+    greeting_en: Long = "",
+    hand_over_zh: Long = "",
+    hand_over_en: Long = "",
+) -> Response:
+    """The greeting and the hand-over sentence in the tenant's own words (empty in both: the built-in text)."""
+    typed = {"greeting_zh": greeting_zh, "greeting_en": greeting_en, "hand_over_zh": hand_over_zh,
+             "hand_over_en": hand_over_en}  # fmt: skip
+
+    def change(document: dict[str, Any]) -> None:
+        texts = {key: _localized(typed[f"{key}_zh"], typed[f"{key}_en"], key) for key in ("greeting", "hand_over")}
+        document["texts"] = {k: v for k, v in texts.items() if v}
+
+    return submit(
+        request, csrf, lambda s, a: _save_settings(s, a, change), perms=(Perm.BOT_MANAGE,),
+        to="/admin/assistant?saved=texts#texts", failed=_refused(request, "texts", typed),
+    )  # fmt: skip
+
+
+_LABEL = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@router.post("/admin/assistant/intents")
+def save_intent(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    label: Annotated[str, Form(max_length=60)] = "",
+    phrases: Annotated[str, Form(max_length=50_000)] = "",
+    answer_zh: Long = "",
+    answer_en: Long = "",
+) -> Response:
+    """An intent as a whole: its name, its training phrases (one per line; replacing the old ones) and, if
+    given, the answer in both languages. Retrain the model for new phrases to count."""
+    typed = {"label": label, "phrases": phrases, "answer_zh": answer_zh, "answer_en": answer_en}
+    name = label.strip()
+
+    def save(s: Session, actor: Actor) -> None:
+        if not _LABEL.match(name):
+            raise InvalidInput("name: lower-case letters, digits and _ (starting with a letter), at most 40")
+        texts = [line.strip() for line in phrases.splitlines() if line.strip()]
+        if not texts:
+            raise InvalidInput("training phrases: write at least one, one per line")
+        if any(len(x) > 500 for x in texts):
+            raise InvalidInput("training phrases: each at most 500 characters")
+        if s.scalar(select(IntentExample.id).where(IntentExample.label == name).limit(1)) is not None:
+            actions.remove_label(s, actor, name)
+        actions.add_examples(s, actor, name, texts)
+        answer = _localized(answer_zh, answer_en, "answer")
+
+        def change(document: dict[str, Any]) -> None:
+            answers = document.setdefault("intent_answers", {})
+            if answer:
+                answers[name] = answer
+            else:
+                answers.pop(name, None)
+
+        _save_settings(s, actor, change)
+
+    return submit(
+        request, csrf, save, perms=(Perm.BOT_MANAGE,), to=f"/admin/assistant?saved=intent&intent={name}#intents",
+        failed=_refused(request, "intents", typed),
+    )  # fmt: skip
+
+
+@router.post("/admin/assistant/intents/{label}/delete")
+def delete_intent(request: Request, label: Annotated[str, Path(max_length=40)],
+                  csrf: Annotated[str, Form(max_length=100)]) -> Response:  # fmt: skip
+    """The intent's phrases and its answer; refused while a flow starts from it."""
+
+    def remove(s: Session, actor: Actor) -> None:
+        _, current = current_settings(s)
+        if any(label in f.intents for f in current.flows):
+            raise Conflict(f"the flow '{next(f.name for f in current.flows if label in f.intents)}' starts from "
+                           f"this intent: change the flow first")  # fmt: skip
+        actions.remove_label(s, actor, label)
+        if label in current.intent_answers:
+            _save_settings(s, actor, lambda d: d["intent_answers"].pop(label, None))
+
+    return submit(
+        request, csrf, remove, perms=(Perm.BOT_MANAGE,), to="/admin/assistant?saved=intent_deleted#intents",
+        failed=_refused(request, "intents", {}),
+    )  # fmt: skip
+
+
+@router.post("/admin/assistant/flows")
+def save_flows(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)],
+    flows: Annotated[str, Form(max_length=200_000)] = "[]",
+    connectors: Annotated[str, Form(max_length=100_000)] = "{}",
+) -> Response:
+    """Flows and connectors as the API's JSON (``flows`` and ``connectors`` of ``PUT /bot/config``), saved
+    together so a flow and the connector it calls change in one version; validated as the API validates."""
+    typed = {"flows": flows, "connectors": connectors}
+
+    def change(document: dict[str, Any]) -> None:
+        for key, text in typed.items():
+            try:
+                document[key] = json.loads(text or ("[]" if key == "flows" else "{}"))
+            except ValueError as exc:
+                raise InvalidInput(f"{key}: not valid JSON ({exc})") from None
+
+    return submit(
+        request, csrf, lambda s, a: _save_settings(s, a, change), perms=(Perm.BOT_MANAGE,),
+        to="/admin/assistant?saved=flows#flows", failed=_refused(request, "flows", typed),
+    )  # fmt: skip

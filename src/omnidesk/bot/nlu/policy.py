@@ -134,6 +134,8 @@ class PolicySettings:
     handover_on_complaint: bool = True
     flows: Mapping[str, str] = field(default_factory=dict)  # intent label → flow id
     default_language: str = "zh-CN"
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # language → message key → tenant's text
+    intent_answers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # intent label → language → text
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +245,7 @@ def decide(
     cfg = settings or PolicySettings()
     st = state or BotState()
     lang = _language(text, cfg, language)
-    msg = MESSAGES[lang]
+    msg = {**MESSAGES[lang], **cfg.texts.get(lang, {})}
     norm = normalize(text)
     reset = BotState(low_confidence_turns=0)
     tags = {t.casefold() for t in customer_tags}
@@ -282,6 +284,16 @@ def decide(
             "flow", "intent", reset, lang, None, flow_id=cfg.flows[intent.label], intent=intent.label,
             confidence=intent.confidence,
         )  # fmt: skip
+    # 7b: confident intent the tenant answers in its own words
+    if (
+        intent is not None
+        and intent.label is not None
+        and not intent.out_of_scope
+        and intent.confidence >= cfg.intent_threshold
+        and intent.label in cfg.intent_answers
+    ):
+        return Decision("answer", f"intent:{intent.label}", reset, lang, cfg.intent_answers[intent.label][lang],
+                        intent=intent.label, confidence=intent.confidence)  # fmt: skip
     # 8: FAQ answer
     top = faq[0] if faq else None
     second = next((m for m in faq[1:] if m.entry_id != (top.entry_id if top else None)), None)
