@@ -96,7 +96,15 @@ def test_hours_sla_and_ticket_types(browser: Any, live_server: str, world: World
     page.context.close()
 
 
-RULE_ACTIONS = '[{"type": "set_field", "field": "priority", "value": "high"}, {"type": "add_tag", "tag": "vip"}]'
+def _row(page: Any, builder: str, index: int, **values: str) -> None:
+    """Fill one row of the automation form builder: select lists by value, the value box by text."""
+    row = page.locator(f"#{builder} .rule-row").nth(index)
+    for name, value in values.items():
+        box = row.locator(f"[name='{name}']")
+        if name == "c_value" or name == "a_value":
+            box.fill(value)
+        else:
+            box.select_option(value)
 
 
 def test_automations_refuse_a_bad_condition_and_dry_run(
@@ -114,15 +122,16 @@ def test_automations_refuse_a_bad_condition_and_dry_run(
     page.goto(f"{base}/settings/automations")
     expect(page.get_by_role("heading", name="自动化规则", exact=True)).to_be_visible()
     page.get_by_label("名称").fill("VIP 提级")
-    page.get_by_label("条件（JSON）").fill('[{"field": "mood", "op": "eq", "value": "angry"}]')
-    page.get_by_label("动作（JSON）").fill(RULE_ACTIONS)
+    _row(page, "conditions", 0, c_field="reopen_count", c_op="gt", c_value="很多")
+    _row(page, "actions", 0, a_type="set_field", a_target="priority", a_value="high")
+    _row(page, "actions", 1, a_type="add_tag", a_value="vip")
     page.get_by_role("button", name="保存").click()
-    expect(page.get_by_role("alert")).to_contain_text("conditions[0]: unknown field 'mood'")
-    expect(page.get_by_label("条件（JSON）")).to_have_value(re.compile("mood"))  # what was typed is kept
+    expect(page.get_by_role("alert")).to_contain_text("conditions[0]: 'gt' needs a number")
+    expect(page.locator("#conditions [name='c_value']").first).to_have_value("很多")  # what was typed is kept
     assert api.get("/automations").json() == []
     page.screenshot(path=str(artifacts_dir / "console-automation-error-zh.png"), full_page=True)
 
-    page.get_by_label("条件（JSON）").fill('[{"field": "tags", "op": "contains", "value": "vip-lead"}]')
+    _row(page, "conditions", 0, c_field="tags", c_op="contains", c_value="vip-lead")
     page.get_by_role("button", name="试运行", exact=True).click()
     result = page.locator("#dry-run")
     expect(result.get_by_role("status")).to_have_text("最近 3 个工单中有 2 个匹配；未做任何修改。")

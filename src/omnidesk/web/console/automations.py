@@ -2,8 +2,11 @@
 ``tickets.admin.save_rule`` / ``delete_rule`` (the API's validation, loop refusal and audit), and a dry run on the
 tenant's latest tickets (``tickets.dry_run``) shown on the page. Permission ``tickets.admin``.
 
-The trigger is picked from lists; conditions and actions are JSON lists in the API's own shape, so every rule the
-API accepts can be written here and every error names its place (``conditions[0]: unknown field 'x'``)."""
+The trigger is picked from lists; conditions and actions are rows of a form builder (``rule_rows``: field /
+operator / value, action type / target / value; rows added and removed by ``automation-builder.js``, and without
+JavaScript the page offers blank rows). The server turns the rows into the API's lists and validates them as the
+API does, every error naming its row (``conditions[0]: unknown field 'x'``). A post carrying the API's JSON in
+``conditions`` / ``actions`` instead of rows is accepted too (scripts written against the earlier form)."""
 
 from __future__ import annotations
 
@@ -17,12 +20,14 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from omnidesk.accounts import queries as accounts_queries
 from omnidesk.core.errors import DomainError, InvalidInput, NotFound
 from omnidesk.security.permissions import Perm
-from omnidesk.tickets import admin, dry_run
+from omnidesk.tickets import admin, dry_run, queries
 from omnidesk.tickets.models import AutomationRule
-from omnidesk.tickets.rules import ELAPSED_ANCHORS, ActionType, Op, Trigger
+from omnidesk.tickets.rules import ELAPSED_ANCHORS, MAX_ACTIONS, MAX_CONDITIONS, NOTIFY_TARGETS, ActionType, Op, Trigger
 from omnidesk.tickets.schemas import RuleIn
+from omnidesk.web.console import rule_rows
 from omnidesk.web.forms import Visit, attempt, parse, problem_text, submit, visit
 
 router = APIRouter(include_in_schema=False)
@@ -35,7 +40,7 @@ EXAMPLE_ACTIONS = '[{"type": "add_tag", "tag": "vip"}]'
 
 def _blank() -> dict[str, Any]:
     return {"id": "", "name": "", "enabled": True, "position": "0", "event": "ticket.created", "fields": "",
-            "since": "created_at", "minutes": "", "conditions": "[]", "actions": "[]"}  # fmt: skip
+            "since": "created_at", "minutes": "", "conditions": [], "actions": []}  # fmt: skip
 
 
 def _typed(rule: AutomationRule) -> dict[str, Any]:
@@ -48,8 +53,8 @@ def _typed(rule: AutomationRule) -> dict[str, Any]:
         "fields": ", ".join(rule.trigger.get("fields") or []),
         "since": rule.trigger.get("since", "created_at"),
         "minutes": str(rule.trigger.get("minutes", "")),
-        "conditions": json.dumps(rule.conditions, ensure_ascii=False, indent=1),
-        "actions": json.dumps(rule.actions, ensure_ascii=False, indent=1),
+        "conditions": rule_rows.condition_rows(rule.conditions),
+        "actions": rule_rows.action_rows(rule.actions),
     }
 
 
@@ -71,6 +76,12 @@ def _render(v: Visit, form: dict[str, Any], *, notice: str = "", error: str = ""
             last: int = DEFAULT_LAST, status_code: int = 200) -> Response:  # fmt: skip
     with v.read() as s:
         rules = list(s.scalars(select(AutomationRule).order_by(AutomationRule.position, AutomationRule.name)))
+        custom = sorted(queries.custom_keys(s))
+        teams = [(str(team.id), team.name) for team in accounts_queries.list_teams(s)]
+        staff = [(str(p.id), p.display_name) for p in accounts_queries.list_staff(s) if p.is_active]
+    # two blank rows each: without JavaScript that is how a row is added (save, and two more appear)
+    conditions = [*form["conditions"], dict(rule_rows.BLANK_CONDITION), dict(rule_rows.BLANK_CONDITION)]
+    actions = [*form["actions"], dict(rule_rows.BLANK_ACTION), dict(rule_rows.BLANK_ACTION)]
     return v.render(
         "console/automations.html",
         {
@@ -81,8 +92,13 @@ def _render(v: Visit, form: dict[str, Any], *, notice: str = "", error: str = ""
             "anchors": sorted(ELAPSED_ANCHORS),
             "ops": list(Op),
             "action_types": list(ActionType),
-            "example_conditions": EXAMPLE_CONDITIONS,
-            "example_actions": EXAMPLE_ACTIONS,
+            "condition_rows": conditions[:MAX_CONDITIONS],
+            "action_rows": actions[:MAX_ACTIONS],
+            "condition_fields": rule_rows.condition_fields(custom),
+            "settable": rule_rows.settable_fields(custom),
+            "notify_targets": sorted(NOTIFY_TARGETS),
+            "teams": teams,
+            "staff": staff,
             "notice": notice,
             "error": error,
             "result": result,
@@ -106,15 +122,10 @@ def rule_input(form: dict[str, Any], t: Callable[..., str]) -> RuleIn:
             trigger["minutes"] = int(form["minutes"])
         except ValueError:
             raise InvalidInput(t("console.err.whole_number", where="trigger.minutes", text=form["minutes"])) from None
-    lists: dict[str, Any] = {}
-    for name in ("conditions", "actions"):
-        try:
-            lists[name] = json.loads(form[name] or "[]")
-        except json.JSONDecodeError as exc:
-            detail = f"{exc.msg}, {exc.lineno}:{exc.colno}"
-            raise InvalidInput(t("console.err.json", where=name, detail=detail)) from None
-        if not isinstance(lists[name], list) or not all(isinstance(x, dict) for x in lists[name]):
-            raise InvalidInput(t("console.err.json_list", where=name, example=EXAMPLE_CONDITIONS))
+    lists = {
+        "conditions": rule_rows.conditions_from(form["conditions"]),
+        "actions": rule_rows.actions_from(form["actions"]),
+    }
     try:
         position = int(form["position"] or 0)
     except ValueError:
@@ -124,14 +135,26 @@ def rule_input(form: dict[str, Any], t: Callable[..., str]) -> RuleIn:
 
 
 def _form(name: str, enabled: str, position: str, event: str, fields: str, since: str, minutes: str,
-          conditions: str, actions: str, rule_id: str = "") -> dict[str, Any]:  # fmt: skip
+          conditions: list[dict[str, str]], actions: list[dict[str, str]], rule_id: str = "") -> dict[str, Any]:  # fmt: skip
     return {"id": rule_id, "name": name.strip(), "enabled": enabled == "on", "position": position.strip(),
             "event": event, "fields": fields, "since": since, "minutes": minutes.strip(),
             "conditions": conditions, "actions": actions}  # fmt: skip
 
 
+def _legacy(text: str, name: str, t: Callable[..., str]) -> list[dict[str, Any]]:
+    """The API's JSON list posted instead of rows (``conditions`` / ``actions``)."""
+    try:
+        value = json.loads(text or "[]")
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(t("console.err.json", where=name, detail=f"{exc.msg}, {exc.lineno}:{exc.colno}")) from None
+    if not isinstance(value, list) or not all(isinstance(x, dict) for x in value):
+        raise InvalidInput(t("console.err.json_list", where=name, example=EXAMPLE_CONDITIONS))
+    return value
+
+
 Text = Annotated[str, Form(max_length=200)]
 Json = Annotated[str, Form(max_length=20_000)]
+Column = Annotated[list[str], Form(max_length=MAX_CONDITIONS + 2)]
 
 
 @router.post(PAGE)
@@ -145,8 +168,15 @@ def save(
     fields: Text = "",
     since: Annotated[str, Form(max_length=40)] = "",
     minutes: Annotated[str, Form(max_length=10)] = "",
-    conditions: Json = "[]",
-    actions: Json = "[]",
+    c_field: Column = [],  # noqa: B006 (FastAPI copies defaults)
+    c_op: Column = [],  # noqa: B006
+    c_value: Column = [],  # noqa: B006
+    a_type: Column = [],  # noqa: B006
+    a_target: Column = [],  # noqa: B006
+    a_value: Annotated[list[str], Form(max_length=MAX_ACTIONS + 2)] = [],  # noqa: B006
+    a_extra: Column = [],  # noqa: B006
+    conditions: Json = "",
+    actions: Json = "",
     rule_id: Annotated[str, Form(max_length=36)] = "",
     intent: Annotated[str, Form(max_length=10)] = "save",
     last_text: Annotated[str, Form(alias="last", max_length=6)] = "",
@@ -157,7 +187,18 @@ def save(
         return v
     last = int(last_text) if last_text.strip().isdigit() else DEFAULT_LAST
     last = max(1, min(last, dry_run.MAX_TICKETS))
-    form = _form(name, enabled, position, event, fields, since, minutes, conditions, actions, rule_id)
+    cond_rows = rule_rows.rows(("field", "op", "value"), {"field": c_field, "op": c_op, "value": c_value})
+    act_rows = rule_rows.rows(("type", "target", "value", "extra"),
+                              {"type": a_type, "target": a_target, "value": a_value, "extra": a_extra})  # fmt: skip
+    try:
+        if conditions and not cond_rows:
+            cond_rows = rule_rows.condition_rows(_legacy(conditions, "conditions", v.t))
+        if actions and not act_rows:
+            act_rows = rule_rows.action_rows(_legacy(actions, "actions", v.t))
+    except InvalidInput as exc:
+        typed = _form(name, enabled, position, event, fields, since, minutes, [], [], rule_id)
+        return _render(v, typed, error=problem_text(exc), status_code=422)
+    form = _form(name, enabled, position, event, fields, since, minutes, cond_rows, act_rows, rule_id)
     try:
         target = uuid.UUID(rule_id) if rule_id else None
     except ValueError:
