@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from omnidesk.accounts.models import StaffUser, Team
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
-from omnidesk.core.errors import Conflict, InvalidInput
+from omnidesk.core.errors import Conflict, InvalidInput, NotFound
 from omnidesk.core.schemas import Int32
 from omnidesk.customers import queries as customer_queries
 from omnidesk.i18n import pick_language
@@ -23,8 +23,18 @@ from omnidesk.security.masking import mask_email, mask_phone
 from omnidesk.security.permissions import Perm, Role, has
 from omnidesk.tickets import actions, admin, clocks, macros, queries, reports
 from omnidesk.tickets import approvals as approval_actions
-from omnidesk.tickets.models import Notification, Ticket
-from omnidesk.tickets.schemas import Decision, MessageIn, TicketCreate, TicketUpdate, TransferIn, Transition, ViewIn
+from omnidesk.tickets.models import Notification, Ticket, TicketLink
+from omnidesk.tickets.schemas import (
+    Decision,
+    LinkIn,
+    LinkKind,
+    MessageIn,
+    TicketCreate,
+    TicketUpdate,
+    TransferIn,
+    Transition,
+    ViewIn,
+)
 from omnidesk.tickets.states import Priority, Status, allowed_from
 from omnidesk.web.deps import get_db
 from omnidesk.web.deps import page_session as _session
@@ -269,7 +279,58 @@ def ticket_page(request: Request, ticket_id: uuid.UUID, error: str = "", find: s
             found=found,
             assignable=_assignable(s),
             macros=macros.list_macros(s, actor) if can_write else [],
+            links=_links(s, ticket),
+            mentioned=_mentioned(s, queries.messages(s, ids)),
         )
+
+
+def _links(s: Session, ticket: Ticket) -> dict[str, Any]:
+    """What the sidebar lists: the parent, the children, related tickets, tickets merged in, the conversation."""
+
+    def brief(rows: Any) -> list[dict[str, Any]]:
+        return [{"id": r.id, "number": r.number, "subject": r.subject, "status": r.status} for r in rows]
+
+    parent: list[Ticket] = (
+        list(s.scalars(select(Ticket).where(Ticket.id == ticket.parent_id))) if ticket.parent_id else []
+    )
+    children = s.scalars(select(Ticket).where(Ticket.parent_id == ticket.id).order_by(Ticket.number))
+    related_ids = select(TicketLink.other_id).where(TicketLink.ticket_id == ticket.id, TicketLink.kind == "related")
+    related = s.scalars(select(Ticket).where(Ticket.id.in_(related_ids)).order_by(Ticket.number))
+    merged = s.scalars(select(Ticket).where(Ticket.merged_into_id == ticket.id).order_by(Ticket.number))
+    return {"parent": brief(parent), "children": brief(children), "related": brief(related),
+            "merged": brief(merged), "conversation_id": ticket.conversation_id}  # fmt: skip
+
+
+def _mentioned(s: Session, messages: Any) -> dict[str, str]:
+    """E-mail → display name of the people internal notes mention (the note's badge names whom it reached)."""
+    emails = {e for m in messages for e in (m.mentions or [])}
+    if not emails:
+        return {}
+    return {u.email: u.display_name for u in s.scalars(select(StaffUser).where(StaffUser.email.in_(emails)))}
+
+
+@router.post("/tickets/{ticket_id}/links")
+def add_link(
+    request: Request,
+    ticket_id: uuid.UUID,
+    csrf: Annotated[str, Form(max_length=100)],
+    number: Annotated[str, Form(max_length=20)] = "",
+    kind: Annotated[str, Form(pattern="^(related|parent|child)$")] = "related",
+) -> Response:
+    """Link another ticket, named by its number (``#12`` or ``12``): related (both ways), this one's parent, or
+    this one's child (the other ticket gets this one as its parent)."""
+
+    def link(s: Session, actor: Actor) -> None:
+        text = number.strip().lstrip("#＃")
+        other = s.scalar(select(Ticket.id).where(Ticket.number == int(text))) if text.isdigit() else None
+        if other is None:
+            raise NotFound("no ticket with this number")
+        if kind == "child":
+            actions.link(s, actor, other, LinkIn(other_id=ticket_id, kind=LinkKind.PARENT))
+        else:
+            actions.link(s, actor, ticket_id, LinkIn(other_id=other, kind=LinkKind(kind)))
+
+    return _post(request, csrf, ticket_id, link, "link")
 
 
 def _back(ticket_id: uuid.UUID, error: str = "") -> Response:
