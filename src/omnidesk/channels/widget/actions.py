@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from datetime import datetime
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select
@@ -54,6 +55,8 @@ from omnidesk.i18n import translate
 from omnidesk.routing.models import AgentPresence
 from omnidesk.security.permissions import Perm
 from omnidesk.tickets import actions as ticket_actions
+from omnidesk.tickets import queries as ticket_queries
+from omnidesk.tickets import sla
 from omnidesk.tickets.schemas import TicketCreate
 
 
@@ -235,10 +238,42 @@ def agents_online(session: Session) -> int:
     )
 
 
-def offline_form_due(session: Session) -> bool:
-    """Whether the widget offers the offline form: the tenant chose it ("no_agents") and no agent is online."""
+def open_now(session: Session, tenant_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """Whether the workspace is within its business hours (the calendar of ``/settings/hours``, holidays
+    included); a workspace with no calendar is always open."""
+    spec = ticket_queries.ticket_settings(session, tenant_id).calendar
+    return not spec or sla.is_working(sla.parse_calendar(spec), now or utcnow())
+
+
+def offline_form_due(session: Session, tenant_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """Whether the widget offers the offline form: as the tenant chose it, while no agent is online
+    ("no_agents") or outside the business hours ("outside_hours", whoever happens to be online)."""
     config = config_of(session)
-    return bool(config and config.offline_form == "no_agents") and agents_online(session) == 0
+    mode = config.offline_form if config else "off"
+    if mode == "no_agents":
+        return agents_online(session) == 0
+    if mode == "outside_hours":
+        return not open_now(session, tenant_id, now)
+    return False
+
+
+def check_prechat(session: Session, customer_id: uuid.UUID, language: str) -> None:
+    """Refuse a chat message while the tenant's pre-chat form has required fields this visitor has not given
+    (422 naming each, in the visitor's language): the widget asks first, but a client that skips the form (or
+    calls the API directly) must not get round it."""
+    form = prechat_form(config_of(session))
+    if not form.enabled:
+        return
+    customer = customer_queries.get_customer(session, customer_id)
+    attributes = customer.attributes or {}
+    missing = [
+        _field_error(f.key, "widget.field_required", language, f.label if f.key not in STANDARD_FIELDS else "")
+        for f in form.fields
+        if f.enabled and f.required
+        and not str((getattr(customer, f.key) if f.key in STANDARD_FIELDS else attributes.get(f.key)) or "").strip()
+    ]  # fmt: skip
+    if missing:
+        raise InvalidInput(translate("widget.prechat_first", language), errors=missing)
 
 
 def submit_offline(session: Session, actor: Actor, customer_id: uuid.UUID, data: OfflineIn, language: str) -> int:
@@ -318,13 +353,15 @@ def list_own_conversations(session: Session, customer_id: uuid.UUID, limit: int 
 
 
 def open_conversation(
-    session: Session, actor: Actor, customer_id: uuid.UUID, data: VisitorConversationCreate
+    session: Session, actor: Actor, customer_id: uuid.UUID, data: VisitorConversationCreate, language: str = "zh-CN"
 ) -> tuple[Conversation, Stored]:
-    """Open a web conversation with its first message (the assistant holds it, or it is queued for a person).
+    """Open a web conversation with its first message (the assistant holds it, or it is queued for a person);
+    refused while the pre-chat form's required fields are missing (:func:`check_prechat`).
 
     Idempotent on ``client_id``: a retried request finds the conversation its first message opened. Returns
     ``(conversation, outcome of the first message)``.
     """
+    check_prechat(session, customer_id, language)
     conversation_id = adapter.new_conversation_id(customer_id, data.client_id)
     message = adapter.inbound(customer_id, conversation_id, data.client_id, [TextPart(data.message)], ip=actor.ip,
                               opening=True, subject=data.subject)  # fmt: skip
@@ -344,12 +381,19 @@ def open_conversation_if_exists(session: Session, customer_id: uuid.UUID, client
 
 
 def send(
-    session: Session, actor: Actor, customer_id: uuid.UUID, conversation_id: uuid.UUID, data: VisitorMessageCreate
+    session: Session,
+    actor: Actor,
+    customer_id: uuid.UUID,
+    conversation_id: uuid.UUID,
+    data: VisitorMessageCreate,
+    language: str = "zh-CN",
 ) -> Stored:
-    """Store the visitor's message, once per ``client_id`` (``created`` is false for a resend).
+    """Store the visitor's message, once per ``client_id`` (``created`` is false for a resend); refused while the
+    pre-chat form's required fields are missing (:func:`check_prechat`).
 
     A message in a resolved (reopened) or unassigned conversation puts it back in the queue for a person.
     """
+    check_prechat(session, customer_id, language)
     message = adapter.inbound(customer_id, conversation_id, data.client_id, [TextPart(data.body)], ip=actor.ip)
     (outcome,) = receive_messages(session, actor, [message])
     if isinstance(outcome, Refused):

@@ -179,9 +179,10 @@ def submit_prechat(tenant: str, data: PrechatIn, visitor: VisitorDep, db: DbDep,
 @router.get("/widget/{tenant}/availability")
 def availability(tenant: str, visitor: VisitorDep, db: DbDep) -> AvailabilityOut:
     """Whether anyone is there: the widget offers the offline form instead of a chat when ``offline_form`` is
-    true (the tenant chose it, and no agent is online)."""
+    true (as the tenant chose: no agent online, or outside the business hours)."""
     with db.tenant_read(visitor.tenant_id) as s:
-        return AvailabilityOut(agents_online=actions.agents_online(s), offline_form=actions.offline_form_due(s))
+        due = actions.offline_form_due(s, visitor.tenant_id)
+        return AvailabilityOut(agents_online=actions.agents_online(s), offline_form=due)
 
 
 @router.post("/widget/{tenant}/offline", status_code=status.HTTP_201_CREATED)
@@ -224,6 +225,7 @@ def open_conversation(
     response: Response,
 ) -> VisitorConversationOut:
     settings = request.app.state.settings
+    language = pick_language(accept_language=request.headers.get("accept-language"))
     with db.tenant_transaction(visitor.tenant_id) as s:
         existing = actions.open_conversation_if_exists(s, visitor.customer_id, data.client_id)
         if existing is not None:
@@ -238,14 +240,14 @@ def open_conversation(
     )
     try:
         with db.tenant_transaction(visitor.tenant_id) as s:
-            conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
+            conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data, language)
             routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
             out = VisitorConversationOut.model_validate(conversation)
     except IntegrityError:
         # A retry raced its original: the conversation's id comes from the visitor and the client_id, so exactly
         # one opened it. Answer with that one.
         with db.tenant_transaction(visitor.tenant_id) as s:
-            conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data)
+            conversation, first = actions.open_conversation(s, visitor.actor, visitor.customer_id, data, language)
             out = VisitorConversationOut.model_validate(conversation)
     if not first.created:
         response.status_code = status.HTTP_200_OK
@@ -287,6 +289,7 @@ def send_message(
     """Persist, then acknowledge with the stored message (its ``seq``). A resend with the same ``client_id``
     returns the stored message with 200 instead of storing it twice."""
     settings = request.app.state.settings
+    language = pick_language(accept_language=request.headers.get("accept-language"))
     _visitor_limit(
         request,
         f"widget-msg:{visitor.customer_id}",
@@ -296,14 +299,14 @@ def send_message(
     )
     try:
         with db.tenant_transaction(visitor.tenant_id) as s:
-            stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+            stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data, language)
             if stored.created:
                 routing_service.route_now(request.app.state.presence, s, visitor.tenant_id)
     except IntegrityError:
         # Two copies of one send raced (a retry while the first was in flight): the unique channel message id let
         # exactly one in. Answer with that one, as for any repeat.
         with db.tenant_transaction(visitor.tenant_id) as s:
-            stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data)
+            stored = actions.send(s, visitor.actor, visitor.customer_id, conversation_id, data, language)
     if not stored.created:
         response.status_code = status.HTTP_200_OK
     return MessageOut.model_validate(stored.message)

@@ -27,7 +27,8 @@ class WidgetConfig(TenantOwned, Base):
     accent_color: Mapped[str] = mapped_column(String(7), default="#1f6feb")
     # {"enabled": bool, "fields": [{"key", "label", "required", "enabled"}]}: see schemas.PrechatForm
     prechat: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # "off" (the assistant or the queue answers) or "no_agents" (the offline form while no agent is online)
+    # "off" (the assistant or the queue answers), "no_agents" (the offline form while no agent is online) or
+    # "outside_hours" (the offline form outside the business hours of /settings/hours)
     offline_form: Mapped[str] = mapped_column(String(16), default="off")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

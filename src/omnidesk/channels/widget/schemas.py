@@ -91,7 +91,7 @@ class VisitorConversationCreate(Input):
 
 STANDARD_FIELDS = ("name", "email", "phone")
 FieldKey = Annotated[str, StringConstraints(pattern=r"^(name|email|phone|[a-z][a-z0-9_]{0,39})$")]
-OfflineMode = Literal["off", "no_agents"]
+OfflineMode = Literal["off", "no_agents", "outside_hours"]
 
 
 class PrechatField(Input):
