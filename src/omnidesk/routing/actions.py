@@ -165,7 +165,7 @@ def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -
     if not any(a.available for a in agents):
         return []
     by_id = {e.id: e for e in live}
-    contacts = [_contact(e) for e in live]
+    contacts = [contact_of(e) for e in live]
     decisions = engine.route(contacts, agents, queues, now)
     tenant_id = live[0].tenant_id
     system = system_actor(tenant_id)
@@ -225,7 +225,7 @@ def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -
     return offered
 
 
-def _contact(entry: QueueEntry) -> engine.Contact:
+def contact_of(entry: QueueEntry) -> engine.Contact:
     requirements = entry.requirements or {}
     return engine.Contact(
         id=entry.id,
