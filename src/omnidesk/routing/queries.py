@@ -13,6 +13,7 @@ from omnidesk.conversations.models import Conversation
 from omnidesk.core.db import utcnow
 from omnidesk.routing import engine
 from omnidesk.routing.models import AgentPresence, QueueEntry, RoutingPolicy, RoutingQueue
+from omnidesk.routing.schemas import WallQueueOut
 from omnidesk.routing.strategy import Candidate, Presence, QueueState, queue_order_key
 
 ACTIVE_STATUSES = ("open", "pending")
@@ -232,3 +233,29 @@ def handled_per_minute(session: Session, queue_id: uuid.UUID | None, window: tim
     if n < 3:
         return None
     return n / (window.total_seconds() / 60)
+
+
+def queue_wall(s: Session, connected: frozenset[uuid.UUID] | None) -> list[WallQueueOut]:
+    """The live queue wall: per queue, who waits, the longest wait, agents available and with free capacity."""
+    entries = open_entries(s)
+    queues, agents, _ = routing_facts(s, entries, connected)
+    now = utcnow()
+    out = []
+    for qid, queue in queues.items():
+        mine = [e for e in entries if entry_queue_id(e) == qid]
+        members = [a for a in agents if qid in a.queue_ids and a.available]
+        waits = [int((now - e.waiting_since).total_seconds()) for e in mine]
+        out.append(
+            WallQueueOut(
+                queue_id=qid,
+                name=queue.name,
+                paused=queue.paused,
+                waiting=sum(1 for e in mine if e.state == QueueState.WAITING.value),
+                offered=sum(1 for e in mine if e.state == QueueState.OFFERED.value),
+                longest_wait_seconds=max(waits, default=0),
+                agents_available=len(members),
+                agents_free=sum(1 for a in members if a.active < a.max_concurrent and a.load_units < a.capacity_units),
+            )
+        )
+    out.sort(key=lambda w: (w.name == "", w.name))
+    return out

@@ -47,7 +47,6 @@ from omnidesk.realtime import gateway
 from omnidesk.realtime.hub import Hub
 from omnidesk.realtime.intake import MessageIntake
 from omnidesk.routing.api import router as routing_router
-from omnidesk.routing.queue_api import router as routing_queue_router
 from omnidesk.security.keys import Purpose, for_purpose
 from omnidesk.security.outbound import OutboundPolicy
 from omnidesk.security.ratelimit import make_rate_limiter
@@ -80,7 +79,6 @@ def build_api_router() -> APIRouter:
         tickets_router,
         live_router,
         routing_router,
-        routing_queue_router,
         widget_router,
         realtime_router,
         jobs_router,

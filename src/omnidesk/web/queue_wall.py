@@ -16,7 +16,6 @@ from omnidesk.accounts import queries as accounts_queries
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import InvalidInput
 from omnidesk.routing import actions, queries, queue_actions, service
-from omnidesk.routing.queue_api import queue_wall
 from omnidesk.routing.strategy import Presence
 from omnidesk.security.permissions import Perm
 from omnidesk.web.console._page import Visit, done, run, visit
@@ -45,7 +44,7 @@ def _context(v: Visit, error: str = "") -> dict[str, Any]:
     connected = v.request.app.state.presence.connected(v.actor.tenant_id)
     now = utcnow()
     with v.read() as s:
-        wall = queue_wall(s, connected)
+        wall = queries.queue_wall(s, connected)
         names = {w.queue_id: w.name for w in wall}
         staff = [u for u in accounts_queries.list_staff(s) if u.is_active]
         status = {c.staff_id: c for c in queries.candidates(s, connected)}
