@@ -51,6 +51,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/knowledge/suggestions/{suggestion_id}/decision"): {"accept": True},
     ("POST", "/api/v1/bot/faq-suggestions/{faq_suggestion_id}/decision"): {"accept": True},
     ("PUT", "/api/v1/macros/{macro_id}"): {"name": "pwned", "actions": [{"type": "add_tag", "tag": "pwned"}]},
+    ("PUT", "/api/v1/routing/queues/{queue_id}"): {"name": "pwned"},
+    ("POST", "/api/v1/routing/queues/{queue_id}/pause"): {"paused": True},
+    ("POST", "/api/v1/routing/queues"): {"name": "B's own queue"},
+    ("POST", "/api/v1/routing/conversations/{conversation_id}/move"): {"queue_id": "{queue_id}"},
+    ("PUT", "/api/v1/routing/agents/{user_id}/state"): {"status": "away"},
+    ("PUT", "/api/v1/routing/agents/{user_id}/skills"): {"levels": {"pwned": 5}},
 }
 TENANT_LOCAL = {"version", "label"}
 # Routes whose objects need a slice's own fixtures are walked by that slice's isolation tests; the walk checks the
@@ -142,6 +148,7 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
             headers=headers,
             json={"name": "Refund", "actions": [{"type": "add_tag", "tag": "refund"}]},
         ).json()["id"],
+        "queue_id": client.post("/api/v1/routing/queues", headers=headers, json={"name": "VIP 队列"}).json()["id"],
         "policy_id": client.put(
             "/api/v1/sla-policies",
             headers=headers,

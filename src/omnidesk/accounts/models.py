@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -43,6 +43,8 @@ class StaffUser(TenantOwned, Base):
     max_concurrent: Mapped[int] = mapped_column(default=5)
     # What the person is good at ("退款", "English", "VIP"): shown to supervisors beside the teams' own skills.
     skills: Mapped[list[str]] = mapped_column(default=list)
+    # Proficiency 1–5 per skill for routing steps; a listed skill without a level counts as 3.
+    skill_levels: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     password_changed_at: Mapped[datetime | None] = mapped_column(default=None)

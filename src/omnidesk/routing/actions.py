@@ -11,31 +11,35 @@ stale-data error instead of offering one conversation twice (the reconciler retr
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from omnidesk.accounts import queries as accounts_queries
 from omnidesk.compliance import audit
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import queries as conversation_queries
-from omnidesk.conversations.models import Conversation
+from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import ConversationUpdate
 from omnidesk.conversations.states import Status
 from omnidesk.core.actor import Actor, system_actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import Conflict, InvalidInput, NotFound
+from omnidesk.customers.models import Customer
 from omnidesk.events.outbox import publish_on_commit
 from omnidesk.events.types import OfferAdded, OfferRemoved, PresenceUpdated, QueueAdded, Scope
-from omnidesk.routing import queries
+from omnidesk.routing import engine, queries
 from omnidesk.routing.models import AgentPresence, QueueEntry, RoutingPolicy
-from omnidesk.routing.strategy import Candidate, Presence, QueueState, pick_round_robin
+from omnidesk.routing.strategy import Presence, QueueState
 from omnidesk.security.permissions import Perm
 
 
 def enqueue(session: Session, actor: Actor, conversation: Conversation) -> QueueEntry:
-    """Put ``conversation`` in the queue for a person (idempotent: an open entry is kept, a closed one reopened)."""
+    """Put ``conversation`` in the queue for a person (idempotent: an open entry is kept, a closed one reopened).
+
+    Its queue (the team's configured queue, else the default queue, else the team's implicit one), requirements
+    (skills and raised priority, ``engine.classify``) and the customer's previous agent are fixed here."""
     entry = queries.entry_for(session, conversation.id)
     now = utcnow()
     if entry is None:
@@ -57,16 +61,72 @@ def enqueue(session: Session, actor: Actor, conversation: Conversation) -> Queue
         entry.declined_by = []
         entry.assigned_at = None
         entry.team_id = conversation.team_id
+    _classify(session, entry, conversation, now)
     session.flush()
-    audit.record(session, actor, "routing.enqueue", "conversation", conversation.id, {"team_id": _s(entry.team_id)})
+    audit.record(
+        session,
+        actor,
+        "routing.enqueue",
+        "conversation",
+        conversation.id,
+        {"team_id": _s(entry.team_id), "queue_id": _s(entry.queue_id), "priority": entry.priority},
+    )
     publish_on_commit(
         session, QueueAdded(tenant_id=conversation.tenant_id, scope=Scope.of(conversation), state=entry.state)
     )
     return entry
 
 
+def _classify(session: Session, entry: QueueEntry, conversation: Conversation, now: datetime) -> None:
+    rows = queries.queue_rows(session)
+    queue = next((q for q in rows if conversation.team_id and q.team_id == conversation.team_id), None)
+    queue = queue or next((q for q in rows if q.is_default), None)
+    entry.queue_id = queue.id if queue else None
+    entry.queued_at = now
+    entry.channel = conversation.channel
+    customer = session.get(Customer, conversation.customer_id)
+    attrs = conversation.attributes or {}
+    cattrs = (customer.attributes if customer else None) or {}
+    tags = [t.lower() for t in (customer.tags if customer else [])]
+    vip = cattrs.get("tier") or cattrs.get("vip_tier") or ("vip" if "vip" in tags else None)
+    text = " ".join(
+        session.scalars(
+            select(Message.body)
+            .where(Message.conversation_id == conversation.id, Message.sender_type == "customer")
+            .order_by(Message.seq.desc())
+            .limit(3)
+        )
+    )
+    req = engine.classify(
+        channel=conversation.channel,
+        priority=conversation.priority,
+        language=attrs.get("language") or (customer.language if customer else None),
+        default_language="zh-CN",
+        intent=attrs.get("intent"),
+        # An intent's skill is the intent's own name ("refund" needs an agent skilled in "refund").
+        intent_skills={str(attrs["intent"]): str(attrs["intent"])} if attrs.get("intent") else {},
+        vip_tier=str(vip) if vip else None,
+        sentiment=attrs.get("sentiment"),
+        text=f"{conversation.subject} {text}",
+        queue_skills=queue.skills if queue else (),
+    )
+    entry.priority = req.priority
+    entry.requirements = {"skills": sorted(req.skills), "reasons": list(req.reasons)}
+    entry.previous_agent_id = session.scalar(
+        select(Conversation.assignee_id)
+        .where(
+            Conversation.customer_id == conversation.customer_id,
+            Conversation.id != conversation.id,
+            Conversation.assignee_id.is_not(None),
+        )
+        .order_by(Conversation.updated_at.desc())
+        .limit(1)
+    )
+
+
 def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -> list[QueueEntry]:
-    """Offer each waiting conversation to an eligible agent, in service order; return the entries offered.
+    """Offer waiting conversations to agents as the ACD engine decides (``routing.engine``); return the entries
+    offered. Each decision's trace is stored on the entry for supervisors.
 
     ``connected`` is the set of agents with a live workspace socket (``None``: do not check liveness).
     """
@@ -82,64 +142,102 @@ def route_waiting(session: Session, *, connected: frozenset[uuid.UUID] | None) -
     waiting = queries.waiting_entries(session)
     if not waiting:
         return []
-    pool = queries.candidates(session, connected)
-    if not any(c.presence == Presence.ONLINE and c.connected and c.load < c.capacity for c in pool):
+    now = utcnow()
+    # Entries whose conversation was assigned or resolved some other way leave the queue (one query, not one each).
+    status = {
+        cid: (st, assignee)
+        for cid, st, assignee in session.execute(
+            select(Conversation.id, Conversation.status, Conversation.assignee_id).where(
+                Conversation.id.in_([e.conversation_id for e in waiting])
+            )
+        )
+    }
+    live: list[QueueEntry] = []
+    for entry in waiting:
+        st, assignee = status.get(entry.conversation_id, (None, None))
+        if st is None or st == Status.RESOLVED.value or assignee:
+            _close(session, entry, QueueState.ASSIGNED if assignee else QueueState.CANCELLED)
+        else:
+            live.append(entry)
+    if not live:
         return []
-    tenant_id = waiting[0].tenant_id
+    queues, agents, _ = queries.routing_facts(session, live, connected)
+    if not any(a.available for a in agents):
+        return []
+    by_id = {e.id: e for e in live}
+    contacts = [contact_of(e) for e in live]
+    decisions = engine.route(contacts, agents, queues, now)
+    tenant_id = live[0].tenant_id
     system = system_actor(tenant_id)
     policy = queries.policy(session)
     presences = {p.staff_id: p for p in session.scalars(select(AgentPresence))}
     offered: list[QueueEntry] = []
-    now = utcnow()
-    for entry in waiting:
-        conversation = session.get(Conversation, entry.conversation_id)
-        if conversation is None or conversation.status == Status.RESOLVED.value or conversation.assignee_id:
-            _close(
-                session,
-                entry,
-                QueueState.CANCELLED if conversation is None or not conversation.assignee_id else QueueState.ASSIGNED,
-            )
+    for decision in decisions:
+        entry = by_id[decision.contact_id]
+        if decision.agent_id is None:
+            # Store a waiting trace only when its gist changed: rewriting 10,000 rows every tick would cost more
+            # than the routing itself and bump every entry's version.
+            old = entry.last_trace or {}
+            if (old.get("step"), old.get("why"), old.get("outcome")) != (
+                decision.trace.get("step"),
+                decision.trace.get("why"),
+                decision.trace.get("outcome"),
+            ):
+                entry.last_trace = decision.trace
             continue
-        declined = frozenset(uuid.UUID(x) for x in entry.declined_by)
-        choice = pick_round_robin(pool, team_id=entry.team_id, declined=declined)
-        if choice is None and declined:
-            # Everyone eligible already let it lapse once: start a new round rather than strand the customer.
+        if decision.reset_declined:
             entry.declined_by = []
-            choice = pick_round_robin(pool, team_id=entry.team_id)
-        if choice is None:
-            continue
         entry.state = QueueState.OFFERED.value
-        entry.offered_to = choice.staff_id
+        entry.offered_to = decision.agent_id
         entry.offer_expires_at = now + timedelta(seconds=policy.accept_timeout_seconds)
-        presence = presences.get(choice.staff_id)
+        entry.last_trace = decision.trace
+        presence = presences.get(decision.agent_id)
         if presence is not None:
             presence.last_offered_at = now
-        pool = [c if c.staff_id != choice.staff_id else _bumped(c, now) for c in pool]
+        offered.append(entry)
+    if not offered:
         session.flush()
+        return []
+    session.flush()
+    conversations = {
+        c.id: c
+        for c in session.scalars(select(Conversation).where(Conversation.id.in_([e.conversation_id for e in offered])))
+    }
+    for entry in offered:
         audit.record(
             session,
             system,
             "routing.offer",
             "conversation",
             entry.conversation_id,
-            {"offered_to": str(choice.staff_id)},
+            {"offered_to": str(entry.offered_to), "step": entry.last_trace.get("step")},
         )
+        assert entry.offered_to is not None and entry.offer_expires_at is not None
         publish_on_commit(
             session,
             OfferAdded(
                 tenant_id=tenant_id,
-                scope=Scope.of(conversation),
-                offered_to=choice.staff_id,
+                scope=Scope.of(conversations[entry.conversation_id]),
+                offered_to=entry.offered_to,
                 expires_at=entry.offer_expires_at,
             ),
         )
-        offered.append(entry)
     return offered
 
 
-def _bumped(candidate: Candidate, now: datetime) -> Candidate:
-    """The same agent after receiving an offer in this pass: one more in load, offered just now."""
-    return replace(candidate, load=candidate.load + 1, last_offered_at=now)
+def contact_of(entry: QueueEntry) -> engine.Contact:
+    requirements = entry.requirements or {}
+    return engine.Contact(
+        id=entry.id,
+        queue_id=queries.entry_queue_id(entry),
+        channel=entry.channel,
+        priority=entry.priority,
+        waiting_since=entry.waiting_since,
+        queued_at=entry.queued_at or entry.waiting_since,
+        required_skills=frozenset(requirements.get("skills", ())),
+        previous_agent=entry.previous_agent_id,
+        declined=frozenset(uuid.UUID(x) for x in entry.declined_by),
+    )
 
 
 def _close(session: Session, entry: QueueEntry, state: QueueState) -> None:
@@ -158,9 +256,24 @@ def expire_offers(session: Session) -> int:
     for entry in session.scalars(select(QueueEntry).where(QueueEntry.state == QueueState.OFFERED.value)):
         if entry.offer_expires_at is None or entry.offer_expires_at > now:
             continue
+        lapsed = entry.offered_to
         _return_to_queue(session, entry, "routing.offer_expired")
         count += 1
+        if lapsed is not None:
+            _missed(session, entry.tenant_id, lapsed)
     return count
+
+
+def _missed(session: Session, tenant_id: uuid.UUID, staff_id: uuid.UUID) -> None:
+    """Count a lapsed offer; at the tenant's limit in a row the agent is set away (they are likely not at the
+    desk, and every further offer would cost another customer the accept timeout)."""
+    presence = session.scalar(select(AgentPresence).where(AgentPresence.staff_id == staff_id))
+    if presence is None:
+        return
+    presence.missed_offers += 1
+    limit = queries.policy(session).missed_offers_limit
+    if limit and presence.missed_offers >= limit and presence.status == Presence.ONLINE.value:
+        _change_presence(session, system_actor(tenant_id), presence, Presence.AWAY, "routing.auto_away")
 
 
 def _return_to_queue(session: Session, entry: QueueEntry, action: str) -> None:
@@ -180,6 +293,11 @@ def _return_to_queue(session: Session, entry: QueueEntry, action: str) -> None:
         )
 
 
+def withdraw_offer(session: Session, entry: QueueEntry) -> None:
+    """Take an open offer back (a supervisor moved or reassigned the contact); not counted as a miss."""
+    _return_to_queue(session, entry, "routing.offer_withdrawn")
+
+
 def accept_offer(session: Session, actor: Actor, conversation_id: uuid.UUID) -> Conversation:
     """The offered agent takes the conversation: it is assigned to them and leaves the queue."""
     actor.require(Perm.CONVERSATIONS_WRITE)
@@ -193,6 +311,9 @@ def accept_offer(session: Session, actor: Actor, conversation_id: uuid.UUID) -> 
     conversation = conversation_actions.update_conversation(
         session, actor, conversation_id, ConversationUpdate(assignee_id=actor.staff_id)
     )
+    presence = session.scalar(select(AgentPresence).where(AgentPresence.staff_id == actor.staff_id))
+    if presence is not None:
+        presence.missed_offers = 0
     audit.record(session, actor, "routing.accept", "conversation", conversation_id, {})
     return conversation
 
@@ -246,22 +367,44 @@ def set_presence(session: Session, actor: Actor, status: Presence) -> AgentPrese
     actor.require(Perm.CONVERSATIONS_WRITE)
     if actor.staff_id is None:
         raise InvalidInput("only a signed-in staff member has a presence")
-    row = session.scalar(select(AgentPresence).where(AgentPresence.staff_id == actor.staff_id))
+    return _set_presence_of(session, actor, actor.staff_id, status, "routing.presence")
+
+
+def set_agent_state(session: Session, actor: Actor, staff_id: uuid.UUID, status: Presence) -> AgentPresence:
+    """A supervisor changes an agent's state (e.g. sets a missing agent away so offers stop going to them)."""
+    actor.require(Perm.ROUTING_SUPERVISE)
+    accounts_queries.get_staff(session, staff_id)  # tenant-scoped: 404 for someone else's staff
+    return _set_presence_of(session, actor, staff_id, status, "routing.agent_state")
+
+
+def _set_presence_of(
+    session: Session, actor: Actor, staff_id: uuid.UUID, status: Presence, action: str
+) -> AgentPresence:
+    row = session.scalar(select(AgentPresence).where(AgentPresence.staff_id == staff_id))
     if row is None:
-        row = AgentPresence(tenant_id=actor.tenant_id, staff_id=actor.staff_id, status=status.value)
+        row = AgentPresence(tenant_id=actor.tenant_id, staff_id=staff_id, status=Presence.OFFLINE.value)
         session.add(row)
+        session.flush()
+        if status == Presence.OFFLINE:
+            return row
     elif row.status == status.value:
         return row
+    _change_presence(session, actor, row, status, action)
+    return row
+
+
+def _change_presence(session: Session, actor: Actor, row: AgentPresence, status: Presence, action: str) -> None:
+    before = row.status
     row.status = status.value
     row.changed_at = utcnow()
+    if status == Presence.ONLINE:
+        row.missed_offers = 0
     session.flush()
     if status != Presence.ONLINE:
-        for entry in queries.offers_for(session, actor.staff_id):
+        for entry in queries.offers_for(session, row.staff_id):
             _return_to_queue(session, entry, "routing.offer_withdrawn")
-    audit.record(session, actor, "routing.presence", "staff", actor.staff_id, {"status": status.value})
-    assert actor.staff_id is not None
-    publish_on_commit(session, PresenceUpdated(tenant_id=actor.tenant_id, staff_id=actor.staff_id, status=status.value))
-    return row
+    audit.record(session, actor, action, "staff", row.staff_id, {"status": status.value, "before": before})
+    publish_on_commit(session, PresenceUpdated(tenant_id=row.tenant_id, staff_id=row.staff_id, status=status.value))
 
 
 def update_policy(session: Session, actor: Actor, *, accept_timeout_seconds: int) -> RoutingPolicy:

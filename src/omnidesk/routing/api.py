@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from omnidesk.accounts.models import StaffUser
+from omnidesk.conversations import queries as conversation_queries
 from omnidesk.conversations.schemas import ConversationOut
 from omnidesk.core.db import utcnow
 from omnidesk.events.presence import PresenceStore
-from omnidesk.routing import actions, queries, service
-from omnidesk.routing.models import QueueEntry
+from omnidesk.routing import actions, queries, queue_actions, service
+from omnidesk.routing.models import QueueEntry, RoutingQueue
 from omnidesk.routing.schemas import (
+    AgentStateIn,
     AgentStateOut,
     AssignIn,
+    MoveIn,
+    PauseIn,
     PolicyIn,
     PolicyOut,
     PresenceIn,
     PresenceOut,
     QueueEntryOut,
+    QueueIn,
+    QueueOut,
+    SkillLevelsIn,
     SupervisorOut,
+    WallQueueOut,
 )
 from omnidesk.routing.strategy import Presence
 from omnidesk.security.permissions import Perm
@@ -134,3 +143,92 @@ def _entry_out(entry: QueueEntry) -> QueueEntryOut:
         offered_to=entry.offered_to,
         offer_expires_at=entry.offer_expires_at,
     )
+
+
+# ---- ACD: queues, the wall, supervisor controls, the trace ----------------------------------------------------
+
+
+def queue_out(row: RoutingQueue) -> QueueOut:
+    return QueueOut.model_validate(row, from_attributes=True)
+
+
+@router.get("/routing/queues")
+def list_queues(db: DbDep, actor: ActorDep) -> list[QueueOut]:
+    actor.require(Perm.ROUTING_SUPERVISE)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return [queue_out(r) for r in queries.queue_rows(s)]
+
+
+@router.post("/routing/queues", status_code=201)
+def create_queue(data: QueueIn, db: DbDep, actor: ActorDep) -> QueueOut:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return queue_out(queue_actions.save_queue(s, actor, None, data.model_dump()))
+
+
+@router.put("/routing/queues/{queue_id}")
+def update_queue(queue_id: uuid.UUID, data: QueueIn, db: DbDep, actor: ActorDep) -> QueueOut:
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return queue_out(queue_actions.save_queue(s, actor, queue_id, data.model_dump()))
+
+
+@router.post("/routing/queues/{queue_id}/pause")
+def pause_queue(queue_id: uuid.UUID, data: PauseIn, db: DbDep, actor: ActorDep, request: Request) -> QueueOut:
+    """Pause (or resume) a queue: its contacts keep their place but are not offered."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        row = queue_actions.pause_queue(s, actor, queue_id, data.paused)
+        if not data.paused:
+            service.route_now(_presence(request), s, actor.tenant_id)
+        return queue_out(row)
+
+
+@router.post("/routing/conversations/{conversation_id}/move")
+def move_contact(
+    conversation_id: uuid.UUID, data: MoveIn, db: DbDep, actor: ActorDep, request: Request
+) -> dict[str, Any]:
+    """Move a waiting contact to another queue (its steps restart there; its wait is kept)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        entry = queue_actions.move_contact(s, actor, conversation_id, data.queue_id)
+        service.route_now(_presence(request), s, actor.tenant_id)
+        return {"conversation_id": str(conversation_id), "queue_id": str(entry.queue_id), "state": entry.state}
+
+
+@router.get("/routing/conversations/{conversation_id}/trace")
+def trace(conversation_id: uuid.UUID, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    """The last routing decision for this conversation: step, agents considered, why rejected, why chosen."""
+    actor.require(Perm.ROUTING_SUPERVISE)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        conversation_queries.get_conversation(s, actor, conversation_id)  # 404 outside the tenant / the actor's view
+        entry = queries.entry_for(s, conversation_id)
+        if entry is None:
+            return {"conversation_id": str(conversation_id), "trace": None}
+        return {
+            "conversation_id": str(conversation_id),
+            "state": entry.state,
+            "requirements": entry.requirements,
+            "trace": entry.last_trace or None,
+        }
+
+
+@router.put("/routing/agents/{user_id}/state")
+def agent_state(user_id: uuid.UUID, data: AgentStateIn, db: DbDep, actor: ActorDep, request: Request) -> PresenceOut:
+    """A supervisor sets an agent online, away or offline (audited); away withdraws their open offers."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        row = actions.set_agent_state(s, actor, user_id, data.status)
+        service.route_now(_presence(request), s, actor.tenant_id)
+        return PresenceOut(staff_id=row.staff_id, status=Presence(row.status))
+
+
+@router.put("/routing/agents/{user_id}/skills")
+def agent_skills(user_id: uuid.UUID, data: SkillLevelsIn, db: DbDep, actor: ActorDep) -> dict[str, Any]:
+    """Set an agent's proficiency per skill (1–5; 0 removes the skill)."""
+    with db.tenant_transaction(actor.tenant_id) as s:
+        user = queue_actions.set_skill_levels(s, actor, user_id, data.levels)
+        return {"staff_id": str(user.id), "levels": user.skill_levels}
+
+
+@router.get("/routing/wall")
+def wall(db: DbDep, actor: ActorDep, request: Request) -> list[WallQueueOut]:
+    """The live queue wall: per queue, who waits, the longest wait, agents available and with free capacity."""
+    actor.require(Perm.ROUTING_SUPERVISE)
+    with db.tenant_transaction(actor.tenant_id) as s:
+        return queries.queue_wall(s, _presence(request).connected(actor.tenant_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
@@ -22,6 +22,10 @@ class QueueStatusOut(Output):
         default=None, description="null when no estimate is honest: no agent online, or waited past the estimate"
     )
     agents_online: int = 0
+    handled_per_minute: float | None = Field(
+        default=None, description="the queue's measured handling rate (last 30 min); null: too few to measure"
+    )
+    callback_offered: bool = Field(default=False, description="the wait passes the queue's callback threshold")
     message: str = Field(default="", description="the sentence shown to the customer, in the asked language")
 
 
@@ -72,3 +76,74 @@ class PolicyIn(Input):
 class PolicyOut(Output):
     strategy: str
     accept_timeout_seconds: int
+
+
+class StepIn(Input):
+    min_proficiency: int = Field(default=0, ge=0, le=5, description="0: any agent of the queue")
+    timeout_seconds: int | None = Field(default=None, ge=1, le=86_400, description="null: the last step")
+    overflow: bool = Field(default=False, description="add the overflow queue's agents")
+
+
+class QueueIn(Input):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    team_id: uuid.UUID | None = None
+    skills: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] = Field(default=[], max_length=20)
+    steps: list[StepIn] = Field(default=[], max_length=10)
+    selection: str = Field(default="longest_idle", pattern="^(longest_idle|least_occupied|best_score)$")
+    overflow_queue_id: uuid.UUID | None = None
+    sticky_seconds: int = Field(default=0, ge=0, le=86_400)
+    aging_seconds: int = Field(default=60, ge=0, le=86_400)
+    callback_threshold_seconds: int = Field(default=0, ge=0, le=86_400)
+    is_default: bool = False
+
+
+class QueueOut(Output):
+    id: uuid.UUID
+    name: str
+    team_id: uuid.UUID | None
+    skills: list[str]
+    steps: list[dict[str, Any]]
+    selection: str
+    overflow_queue_id: uuid.UUID | None
+    paused: bool
+    sticky_seconds: int
+    aging_seconds: int
+    callback_threshold_seconds: int
+    is_default: bool
+
+
+class PauseIn(Input):
+    paused: bool
+
+
+class MoveIn(Input):
+    queue_id: uuid.UUID
+
+
+class AgentStateIn(Input):
+    status: Presence
+
+
+class SkillLevelsIn(Input):
+    levels: dict[Annotated[str, StringConstraints(min_length=1, max_length=60)], Annotated[int, Field(ge=0, le=5)]]
+
+
+class WallQueueOut(Output):
+    queue_id: uuid.UUID
+    name: str
+    paused: bool
+    waiting: int
+    offered: int
+    longest_wait_seconds: int
+    agents_available: int
+    agents_free: int
+
+
+class CallbackIn(Input):
+    phone: Annotated[str, StringConstraints(min_length=5, max_length=32, strip_whitespace=True)]
+
+
+class CallbackOut(Output):
+    id: uuid.UUID
+    state: str
+    expected_wait_seconds: int | None

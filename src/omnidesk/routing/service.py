@@ -20,14 +20,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from omnidesk.core.db import Database, utcnow
 from omnidesk.events.presence import PresenceStore
 from omnidesk.i18n import translate
-from omnidesk.routing import actions, queries
+from omnidesk.routing import actions, engine, queries
 from omnidesk.routing.models import QueueEntry
 from omnidesk.routing.schemas import QueueStatusOut
-from omnidesk.routing.strategy import Presence, QueueState, remaining_wait
+from omnidesk.routing.strategy import Presence, QueueState
 
 log = logging.getLogger("omnidesk.routing")
 
 DEFAULT_WAIT = timedelta(minutes=2)
+# The window over which a queue's handling rate is measured for the expected wait.
+RATE_WINDOW = timedelta(minutes=30)
 
 
 def route_now(presence: PresenceStore, session: Session, tenant_id: uuid.UUID) -> None:
@@ -57,30 +59,46 @@ def reconcile_once(db: Database, presence: PresenceStore) -> int:
 
 
 def queue_status(session: Session, conversation_id: uuid.UUID, language: str = "zh-CN") -> QueueStatusOut:
-    """Where a waiting conversation stands: position among the open entries (waiting or on offer, in service
-    order), an honest estimate, and the sentence the customer reads. The widget and the assistant's hand-over both
-    use this, so the two never disagree."""
+    """Where a waiting conversation stands: its position among the open entries of its own queue in the engine's
+    service order (aging included), an estimate from that queue's measured handling rate, and the sentence the
+    customer reads. The widget and the assistant's hand-over both use this, so the two never disagree; a
+    callback is offered when the estimate passes the queue's threshold."""
     entry = queries.entry_for(session, conversation_id)
     if entry is None or entry.state not in (QueueState.WAITING.value, QueueState.OFFERED.value):
         return QueueStatusOut(waiting=False)
-    line = queries.open_entries(session)
-    position = next((i + 1 for i, e in enumerate(line) if e.id == entry.id), len(line) + 1)
+    now = utcnow()
+    qid = queries.entry_queue_id(entry)
+    line = [e for e in queries.open_entries(session) if queries.entry_queue_id(e) == qid]
+    rows = {r.id: r for r in queries.queue_rows(session)}
+    queue = rows.get(qid)
+    queues = {qid: queries.engine_queue(queue) if queue else engine.Queue(id=qid, aging_seconds=0)}
+    order = engine.service_order([actions.contact_of(e) for e in line], queues, now)
+    position = next((i + 1 for i, c in enumerate(order) if c.id == entry.id), len(order) + 1)
     online = sum(1 for c in queries.candidates(session, None) if c.presence == Presence.ONLINE)
-    wait = remaining_wait(
-        position,
-        waited=utcnow() - entry.waiting_since,
-        recent_waits=queries.recent_waits(session),
-        agents_online=online,
-        default=DEFAULT_WAIT,
-    )
+    rate = queries.handled_per_minute(session, entry.queue_id, RATE_WINDOW)
+    wait: timedelta | None = None
+    if online > 0:
+        left = engine.expected_wait(
+            position, handled_per_minute=rate, agents_available=online, default=DEFAULT_WAIT
+        ) - (now - entry.waiting_since)
+        wait = left if left > timedelta(0) else None
     seconds = int(wait.total_seconds()) if wait is not None else None
+    threshold = queue.callback_threshold_seconds if queue else 0
+    callback = bool(threshold) and (seconds is None or seconds > threshold)
     return QueueStatusOut(
         waiting=True,
         position=position,
         ahead=position - 1,
         expected_wait_seconds=seconds,
         agents_online=online,
-        message=queue_sentence(position, seconds, online, language),
+        handled_per_minute=round(rate, 2) if rate else None,
+        callback_offered=callback,
+        message=queue_sentence(position, seconds, online, language)
+        + (
+            (" " if not language.startswith("zh") else "") + translate("routing.queue.callback", language)
+            if callback
+            else ""
+        ),
     )
 
 

@@ -53,7 +53,7 @@ from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import account, audit, contacts, ops, problems, settings_nav, ui, workspace
+from omnidesk.web import account, audit, contacts, ops, problems, queue_wall, settings_nav, ui, workspace
 from omnidesk.web import reports as reports_ui
 from omnidesk.web.console import router as console_router
 from omnidesk.web.deps import session_cookie_name
@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(ui.router)
     app.include_router(account.router)
     app.include_router(settings_nav.router)
+    app.include_router(queue_wall.router)
     app.include_router(accounts_ui_router)
     app.include_router(audit.router)
     app.include_router(bot_ui_router)

@@ -48,8 +48,9 @@ from omnidesk.core.schemas import Int32, Page
 from omnidesk.i18n import pick_language, translate
 from omnidesk.realtime.gateway import origin_allowed
 from omnidesk.realtime.tokens import SocketGrant, mint
+from omnidesk.routing import queue_actions as routing_queue_actions
 from omnidesk.routing import service as routing_service
-from omnidesk.routing.schemas import QueueStatusOut
+from omnidesk.routing.schemas import CallbackIn, CallbackOut, QueueStatusOut
 from omnidesk.security import signing
 from omnidesk.security.keys import Purpose, for_purpose, keyring
 from omnidesk.security.permissions import Perm
@@ -335,6 +336,18 @@ def queue_status(
     with db.tenant_transaction(visitor.tenant_id) as s:
         actions.own_conversation(s, visitor.customer_id, conversation_id)
         return routing_service.queue_status(s, conversation_id, language)
+
+
+@router.post("/widget/{tenant}/conversations/{conversation_id}/callback", status_code=status.HTTP_201_CREATED)
+def request_callback(
+    tenant: str, conversation_id: uuid.UUID, data: CallbackIn, visitor: VisitorDep, db: DbDep
+) -> CallbackOut:
+    """The waiting visitor asks to be called back instead of waiting (offered when the wait is long)."""
+    with db.tenant_transaction(visitor.tenant_id) as s:
+        actions.own_conversation(s, visitor.customer_id, conversation_id)
+        wait = routing_service.queue_status(s, conversation_id).expected_wait_seconds
+        row = routing_queue_actions.request_callback(s, visitor.actor, conversation_id, data.phone, wait)
+        return CallbackOut(id=row.id, state=row.state, expected_wait_seconds=row.expected_wait_seconds)
 
 
 @router.post("/widget/{tenant}/conversations/{conversation_id}/attachments", status_code=status.HTTP_201_CREATED)
