@@ -163,7 +163,7 @@ def required_agents(
             and (max_abandon is None or s.p_abandon <= max_abandon)
         )
 
-    lo, hi = 1, int(math.ceil(a + 10.0 * math.sqrt(a) + 20))
+    lo, hi = 1, math.ceil(a + 10.0 * math.sqrt(a) + 20)
     while not ok(hi):
         hi *= 2
     while lo < hi:
