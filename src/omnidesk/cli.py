@@ -449,5 +449,13 @@ def secrets_rotate() -> None:
     click.echo(f"{hooks} webhook signing secret(s) re-encrypted with the current secret key")
 
 
+def _add_wfm() -> None:
+    from omnidesk.wfm.commands import wfm
+
+    main.add_command(wfm)
+
+
+_add_wfm()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
