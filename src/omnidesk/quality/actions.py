@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -237,7 +237,7 @@ def _change_answer(
     return score
 
 
-def submit_review(session: Session, actor: Actor, conversation_id: uuid.UUID, answers: dict[str, str]) -> QaScore:
+def submit_review(session: Session, actor: Actor, conversation_id: uuid.UUID, answers: Mapping[str, str]) -> QaScore:
     """An inspector's own scoring of a conversation with the active scorecard (calibration): one per inspector,
     a second submission replaces their answers."""
     actor.require(Perm.QA_REVIEW)
