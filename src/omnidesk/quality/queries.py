@@ -123,6 +123,14 @@ def send_policy(session: Session) -> SendPolicy | None:
     return session.scalar(select(SendPolicy))
 
 
+def composer_policy(session: Session) -> dict[str, Any] | None:
+    """What the agent's composer flags while they type (the server enforces the same on send); None when off."""
+    policy = send_policy(session)
+    if policy is None or policy.mode == "off" or not (policy.phrases or policy.patterns):
+        return None
+    return {"mode": policy.mode, "phrases": list(policy.phrases), "patterns": list(policy.patterns)}
+
+
 def calibration_report(session: Session, actor: Actor, scorecard_id: uuid.UUID | None = None) -> dict[str, Any]:
     """Agreement per criterion of the active (or given) scorecard version, over the conversations at least one
     inspector scored: among the inspectors, and between the automatic scorer and the inspectors."""

@@ -100,21 +100,14 @@ def qa_list(request: Request) -> Response:
 
 
 def segments(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
-    """``body`` cut into (text, criterion key or "") pieces so the evidence spans render highlighted; overlapping
-    spans keep the first."""
+    """``body`` cut into (text, criterion keys) pieces so that the evidence renders highlighted; a piece that is
+    evidence of several criteria names them all (space-separated), plain text has ""."""
+    cuts = sorted({0, len(body), *(max(0, min(p, len(body))) for a, b, _ in spans for p in (a, b))})
     out: list[tuple[str, str]] = []
-    pos = 0
-    for start, end, key in sorted(spans):
-        start, end = max(start, pos), min(end, len(body))
-        if start >= end:
-            continue
-        if start > pos:
-            out.append((body[pos:start], ""))
-        out.append((body[start:end], key))
-        pos = end
-    if pos < len(body) or not out:
-        out.append((body[pos:], ""))
-    return out
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        keys = sorted({key for a, b, key in spans if a <= start and end <= b})
+        out.append((body[start:end], " ".join(keys)))
+    return out or [(body, "")]
 
 
 def _score_page(request: Request, score_id: uuid.UUID, *, error: str = "", status_code: int = 200) -> Response:
