@@ -6,6 +6,7 @@ Server-rendered forms with the session's CSRF token, through the same actions as
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
@@ -104,7 +105,7 @@ def segments(body: str, spans: list[tuple[int, int, str]]) -> list[tuple[str, st
     evidence of several criteria names them all (space-separated), plain text has ""."""
     cuts = sorted({0, len(body), *(max(0, min(p, len(body))) for a, b, _ in spans for p in (a, b))})
     out: list[tuple[str, str]] = []
-    for start, end in zip(cuts, cuts[1:], strict=False):
+    for start, end in itertools.pairwise(cuts):
         keys = sorted({key for a, b, key in spans if a <= start and end <= b})
         out.append((body[start:end], " ".join(keys)))
     return out or [(body, "")]
