@@ -12,6 +12,7 @@ from omnidesk.core.db import Base
 from omnidesk.customers import models as customers_models
 from omnidesk.jobs import models as jobs_models
 from omnidesk.knowledge import models as knowledge_models
+from omnidesk.quality import models as quality_models
 from omnidesk.routing import models as routing_models
 from omnidesk.tickets import models as tickets_models
 from omnidesk.webhooks import models as webhooks_models
@@ -25,6 +26,7 @@ __all__ = [
     "customers_models",
     "jobs_models",
     "knowledge_models",
+    "quality_models",
     "routing_models",
     "tenant_secrets_models",
     "tickets_models",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
 from omnidesk.conversations import actions as conversation_actions
+from omnidesk.conversations import hooks as conversation_hooks
 from omnidesk.conversations.intake import set_intake_policy
 from omnidesk.customers.merge import register_mover
+from omnidesk.quality import actions as quality_actions
 from omnidesk.tickets import actions as ticket_actions
 from omnidesk.webhooks import subscriber as webhooks_subscriber
 
@@ -22,3 +24,7 @@ def install() -> None:
     # A merge of duplicate customers moves the rows of the slices above customers (customers/merge.py).
     register_mover("conversations", conversation_actions.do_move_customer)
     register_mover("tickets", ticket_actions.do_move_customer)
+    # Quality inspection: every resolved conversation's score is queued in the resolving transaction, and the
+    # tenant's sensitive-phrase policy checks what agents send before it is stored (quality/actions.py).
+    conversation_hooks.on_resolved("quality", quality_actions.queue_score)
+    conversation_hooks.set_send_policy("quality", quality_actions.check_outgoing)

@@ -38,6 +38,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"body": "pwned"},
     ("POST", "/api/v1/conversations/{conversation_id}/notes"): {"body": "pwned"},
+    ("POST", "/api/v1/qa/conversations/{conversation_id}/reviews"): {"answers": {"greeting": "pass"}},
+    ("POST", "/api/v1/qa/conversations/{conversation_id}/nomination"): {"note": "pwned"},
     ("POST", "/api/v1/conversations"): {"customer_id": "{customer_id}"},
     ("POST", "/api/v1/teams"): {"name": "B's own team"},
     ("POST", "/api/v1/staff"): {"email": "b-own@x.example", "display_name": "B", "role": "agent"},
@@ -74,6 +76,10 @@ DELEGATED = {
     "job_id": "tests/jobs/test_dead_letters.py",
     "webhook_id": "tests/webhooks/test_webhooks.py",
     "delivery_id": "tests/webhooks/test_webhooks.py",
+    "scorecard_id": "tests/quality/test_qa_api.py",
+    "score_id": "tests/quality/test_qa_api.py",
+    "appeal_id": "tests/quality/test_qa_api.py",
+    "nomination_id": "tests/quality/test_qa_api.py",
 }
 ROOT = Path(__file__).resolve().parents[2]
 QUERIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -6,6 +6,7 @@ A message is persisted (and its sequence number taken) in the caller's transacti
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from omnidesk.accounts.models import StaffUser
 from omnidesk.channels.base import InboundMessage, SenderIdentity, TextPart, ThreadRef
 from omnidesk.compliance import audit
 from omnidesk.compliance.models import AuditRecord
-from omnidesk.conversations import queries
+from omnidesk.conversations import hooks, queries
 from omnidesk.conversations.intake import Refused, Stored, create_conversation
 from omnidesk.conversations.intake import receive_messages as receive_messages  # the one way in, re-exported
 from omnidesk.conversations.models import Conversation, Message
@@ -202,6 +203,7 @@ def _post(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[tup
         return []
     if any(item.sender_type == SenderType.CUSTOMER for item in items):
         raise ValueError("customer messages are stored by receive_messages, the one way in")
+    items = _checked(session, actor, items)
     session.flush()  # what the caller changed through the ORM goes first, as before any statement of its own
     conversations = _table(Conversation)
     counts = Counter(item.conversation.id for item in items)
@@ -270,6 +272,21 @@ def _post(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[tup
     return out
 
 
+def _checked(session: Session, actor: Actor, items: Sequence[Outgoing]) -> Sequence[Outgoing]:
+    """What the agents say goes through the tenant's send policies (registered by wiring: sensitive phrases)
+    before anything is written: a policy may mask a body or refuse the whole batch. The assistant's and the
+    system's messages and internal notes are not the agent's words to the customer and pass as they are."""
+    spoken = [n for n, item in enumerate(items) if item.sender_type == SenderType.AGENT and not item.internal]
+    if not spoken:
+        return items
+    bodies = hooks.check_agent_bodies(session, actor, [items[n].body for n in spoken])
+    out = list(items)
+    for n, body in zip(spoken, bodies, strict=True):
+        if body != out[n].body:
+            out[n] = dataclasses.replace(out[n], body=body)
+    return out
+
+
 def _by_id(table: Table, counts: Counter[uuid.UUID]) -> Any:
     """How many messages each conversation of ``counts`` takes, as a column expression (a plain number for one)."""
     if len(counts) == 1:
@@ -297,6 +314,7 @@ def update_conversation(
             " reload and try again"
         )
     before = {k: getattr(conversation, k) for k in _UPDATABLE}
+    resolving = False
     # No autoflush while fields change: the version column must move once per update, not once per lookup.
     with session.no_autoflush:
         if "assignee_id" in changes or "team_id" in changes:
@@ -326,7 +344,8 @@ def update_conversation(
             check_transition(Status(conversation.status), data.status)
             if data.status == Status.SNOOZED and data.snoozed_until is None:
                 raise InvalidInput("snoozing needs snoozed_until, the time to wake the conversation up")
-            if data.status == Status.RESOLVED and conversation.status != Status.RESOLVED.value:
+            resolving = data.status == Status.RESOLVED and conversation.status != Status.RESOLVED.value
+            if resolving:
                 conversation.resolved_at = utcnow()
             conversation.status = data.status.value
             if data.status != Status.SNOOZED:
@@ -346,7 +365,10 @@ def update_conversation(
         if data.subject is not None:
             conversation.subject = data.subject
     after = {k: getattr(conversation, k) for k in _UPDATABLE}
-    return _record_update(session, actor, conversation, audit.diff(before, after))
+    updated = _record_update(session, actor, conversation, audit.diff(before, after))
+    if resolving:
+        hooks.resolved(session, actor, updated)  # e.g. quality inspection queues its score in this transaction
+    return updated
 
 
 def _record_update(session: Session, actor: Actor, conversation: Conversation, changed: dict[str, Any]) -> Conversation:

@@ -27,6 +27,7 @@ from omnidesk.core.db import Database
 from omnidesk.customers import actions as customers
 from omnidesk.customers.schemas import CustomerCreate
 from omnidesk.knowledge.demo import seed_knowledge
+from omnidesk.quality.demo import seed_quality
 from omnidesk.security import passwords
 from omnidesk.security.permissions import Role
 from omnidesk.tickets.demo import seed_tickets
@@ -106,6 +107,7 @@ def seed_demo(db: Database, *, orders_base: str = "http://127.0.0.1:8765", brain
             teams[item["key"]] = team
             for member in item["members"]:
                 accounts.add_team_member(s, system, team.id, staff[member].id)
+        seed_quality(s, system)  # before the seeded conversations are resolved: their scores are queued
         people = {}
         for item in data["customers"]:
             people[item["key"]] = customers.create_customer(

@@ -73,6 +73,26 @@ def webhook_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, A
     delivery.attempt(ctx.db, ctx.tenant_secret_keys, ctx.outbound, tenant_id, uuid.UUID(payload["delivery_id"]))
 
 
+def quality_scores(ctx: JobContext, items: list[tuple[uuid.UUID, dict[str, Any]]]) -> None:
+    """Many conversations' scores at once: one transaction and one transcript read per tenant."""
+    from omnidesk.core.actor import system_actor
+    from omnidesk.quality import actions as quality
+
+    by_tenant: dict[uuid.UUID, list[uuid.UUID]] = {}
+    for tenant_id, payload in items:
+        by_tenant.setdefault(tenant_id, []).append(uuid.UUID(payload["conversation_id"]))
+    for tenant_id, ids in by_tenant.items():
+        with ctx.db.tenant_transaction(tenant_id) as s:
+            quality.do_score_conversations(s, system_actor(tenant_id), ids)
+
+
+@job("quality.score", priority=1, batch=quality_scores)
+def quality_score(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """Score one resolved conversation with the tenant's active scorecard (queued by ``quality.actions.queue_score``
+    in the transaction that resolved it); idempotent per (conversation, scorecard version)."""
+    quality_scores(ctx, [(tenant_id, payload)])
+
+
 # --- periodic tasks ----------------------------------------------------------------------------------------------
 
 

@@ -51,6 +51,8 @@ class Perm(StrEnum):
     TICKETS_ADMIN = "tickets.admin"
     CANNED_RESPONSES_MANAGE = "canned_responses.manage"
     ROUTING_SUPERVISE = "routing.supervise"
+    QA_REVIEW = "qa.review"  # read every score, override with a reason, calibrate, decide appeals
+    QA_MANAGE = "qa.manage"  # scorecards, the sensitive-phrase policy, training material
 
 
 _ALL = frozenset(Perm)
@@ -81,6 +83,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.TICKETS_REPORTS,
             Perm.CANNED_RESPONSES_MANAGE,
             Perm.ROUTING_SUPERVISE,
+            Perm.QA_REVIEW,
+            Perm.QA_MANAGE,
         }
     ),
     # Agents see conversations assigned to them, unassigned ones and those of their teams (see conversations.queries).
@@ -113,6 +117,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.KNOWLEDGE_READ,
             Perm.TICKETS_READ,
             Perm.TICKETS_READ_ALL,
+            Perm.QA_REVIEW,
         }
     ),
     # Knowledge managers keep the knowledge base: they edit, review, publish and read its analytics.

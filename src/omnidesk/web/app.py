@@ -43,6 +43,8 @@ from omnidesk.jobs.ui import router as jobs_ui_router
 from omnidesk.knowledge import helpcenter
 from omnidesk.knowledge import ui as knowledge_ui
 from omnidesk.knowledge.api import router as knowledge_router
+from omnidesk.quality import ui as quality_ui
+from omnidesk.quality.api import router as quality_router
 from omnidesk.realtime import gateway
 from omnidesk.realtime.hub import Hub
 from omnidesk.realtime.intake import MessageIntake
@@ -83,6 +85,7 @@ def build_api_router() -> APIRouter:
         realtime_router,
         jobs_router,
         webhooks_router,
+        quality_router,
     )
     for router in routers:
         api.include_router(router)
@@ -174,6 +177,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
     app.include_router(console_router)
+    app.include_router(quality_ui.router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",

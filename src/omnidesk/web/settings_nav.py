@@ -48,6 +48,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("routing", "/settings/routing", (P.TENANT_SETTINGS,), "service"),
     Section("macros", "/settings/macros", (P.TICKETS_ADMIN,), "service"),
     Section("canned", "/settings/canned", (P.CANNED_RESPONSES_MANAGE,), "service"),
+    Section("scorecards", "/settings/scorecards", (P.QA_MANAGE,), "service"),
     Section("knowledge_categories", "/settings/knowledge-categories", (P.KNOWLEDGE_WRITE,), "service"),
     Section("channels", "/settings/widget", (P.TENANT_SETTINGS,), "channels"),
     Section("assistant", "/admin/assistant", (P.BOT_TEST,), "channels"),

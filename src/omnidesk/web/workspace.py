@@ -28,6 +28,7 @@ from omnidesk.core.errors import DomainError
 from omnidesk.customers import queries as customer_queries
 from omnidesk.customers.models import Customer
 from omnidesk.i18n import pick_language, translate
+from omnidesk.quality import queries as quality_queries
 from omnidesk.routing import queries as routing_queries
 from omnidesk.routing.api import supervisor_view
 from omnidesk.routing.strategy import Presence
@@ -178,6 +179,7 @@ def inbox(request: Request, c: str = "") -> Response:
         context["my_presence"] = presence.presence.value if presence else "offline"
         context["offers"] = _offers(s, info, context["lang"])
         context["conversation"] = None
+        context["sensitive"] = quality_queries.composer_policy(s)
         if current_id is not None:
             try:
                 context.update(_pane(s, info, current_id, context["lang"]))
