@@ -6,8 +6,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from omnidesk.analytics.metrics import BY_ID, CATALOGUE, Counters, History, Policy, facts, summarize
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
@@ -21,7 +19,7 @@ def h(**kw: object) -> History:
     return History(conversation_id=uuid.uuid4(), started_at=T0, **kw)  # type: ignore[arg-type]
 
 
-def total(histories: list[History], policy: Policy = Policy()) -> dict[str, float | None]:  # noqa: B008
+def total(histories: list[History], policy: Policy = Policy()) -> dict[str, float | None]:
     c = Counters()
     for one in histories:
         c.add(facts(one, policy))
@@ -30,8 +28,19 @@ def total(histories: list[History], policy: Policy = Policy()) -> dict[str, floa
 
 def test_the_catalogue_is_complete_and_bilingual() -> None:
     ids = {m.id for m in CATALOGUE}
-    assert ids == {"conversations", "first_response", "speed_of_answer", "handle_time", "resolution_time",
-                   "abandonment", "bot_containment", "transfer_rate", "fcr", "csat", "sla_met"}  # fmt: skip
+    assert ids == {
+        "conversations",
+        "first_response",
+        "speed_of_answer",
+        "handle_time",
+        "resolution_time",
+        "abandonment",
+        "bot_containment",
+        "transfer_rate",
+        "fcr",
+        "csat",
+        "sla_met",
+    }
     for m in CATALOGUE:
         assert m.name_zh and m.name_en and m.formula_zh and m.formula_en and m.version >= 1
         assert m.business_hours == "calendar"
@@ -66,10 +75,12 @@ def test_abandonment_excludes_callbacks_and_answered_or_waiting_ones() -> None:
 
 def test_bot_containment_needs_no_person_and_no_repeat_within_24_hours() -> None:
     contained = h(bot_took=True, held_by_bot=True, resolved_at=at(100))
-    repeat_next_day_early = h(bot_took=True, held_by_bot=True, resolved_at=at(100),
-                              next_contact_at=at(100) + timedelta(hours=23))  # fmt: skip
-    repeat_after_a_day = h(bot_took=True, held_by_bot=True, resolved_at=at(100),
-                           next_contact_at=at(100) + timedelta(hours=25))  # fmt: skip
+    repeat_next_day_early = h(
+        bot_took=True, held_by_bot=True, resolved_at=at(100), next_contact_at=at(100) + timedelta(hours=23)
+    )
+    repeat_after_a_day = h(
+        bot_took=True, held_by_bot=True, resolved_at=at(100), next_contact_at=at(100) + timedelta(hours=25)
+    )
     handed_over = h(bot_took=True, queued_at=at(50), assigned_at=at(60), agent_replies=(at(70),), resolved_at=at(300))
     still_open = h(bot_took=True, held_by_bot=True)
     m = total([contained, repeat_next_day_early, repeat_after_a_day, handed_over, still_open])

@@ -57,10 +57,10 @@ class Metric:
 
     def value(self, c: Counters) -> float | None:
         """The figure over summed counters: a count, a mean in seconds, or a percentage (None without a base)."""
-        top = getattr(c, self.numerator)
+        top = float(getattr(c, self.numerator))
         if self.denominator is None:
             return float(top)
-        base = getattr(c, self.denominator)
+        base = float(getattr(c, self.denominator))
         if not base:
             return None
         if self.kind == "percent":
@@ -71,54 +71,133 @@ class Metric:
 CALENDAR = "calendar"  # 24 × 7: no business-hours clock applies
 
 CATALOGUE: tuple[Metric, ...] = (
-    Metric("conversations", "会话量", "Conversations", "count",
-           "统计区间内开始的会话数", "conversations started in the interval",
-           "conversations", None, CALENDAR),
-    Metric("first_response", "首次响应时长", "First response time", "duration",
-           "(首条坐席公开回复 − 计时起点) 的平均值；计时起点 = 机器人转人工时刻，否则为会话开始；机器人回复不计",
-           "mean of (first public agent reply − clock start); clock start = hand-over from the assistant, else the "
-           "conversation's start; the assistant's replies never count",
-           "first_response_seconds", "first_responses", CALENDAR),
-    Metric("speed_of_answer", "平均应答速度（排队等待）", "Speed of answer (queue wait)", "duration",
-           "(坐席接起 − 进入人工队列) 的平均值，仅统计已接起的排队会话",
-           "mean of (accepted by an agent − entered the queue for people), over answered queued conversations",
-           "wait_seconds", "answered", CALENDAR),
-    Metric("handle_time", "处理时长", "Handle time", "duration",
-           "(解决 − 坐席接起或首次回复) 的平均值，仅统计由人处理并已解决的会话",
-           "mean of (resolved − accepted by an agent, or the first agent reply), over resolved conversations a "
-           "person handled",
-           "handle_seconds", "handled", CALENDAR),
-    Metric("resolution_time", "解决时长", "Resolution time", "duration",
-           "(解决 − 会话开始) 的平均值，仅统计已解决的会话", "mean of (resolved − start), over resolved conversations",
-           "resolution_seconds", "resolved", CALENDAR),
-    Metric("abandonment", "放弃率", "Abandonment rate", "percent",
-           "排队中离开（未被接起、无坐席回复、排队已取消）的会话 ÷ 进入人工队列的会话；预约回呼不计入分子与分母",
-           "conversations that left the queue for people unanswered (cancelled, never accepted, no agent reply) ÷ "
-           "conversations queued for people; callbacks are excluded from both",
-           "abandoned", "queued", CALENDAR),
-    Metric("bot_containment", "机器人拦截率", "Bot containment", "percent",
-           "机器人独立解决（无人工消息）且同一客户 24 小时内未再次联系 ÷ 机器人接待的会话",
-           "conversations the assistant resolved with no message from a person and no repeat contact by the same "
-           "customer within 24 h ÷ conversations the assistant took",
-           "bot_contained", "bot_conversations", CALENDAR),
-    Metric("transfer_rate", "转接率", "Transfer rate", "percent",
-           "被改派给另一位坐席或另一组的会话 ÷ 由人处理的会话",
-           "conversations reassigned to another agent or team ÷ conversations a person handled",
-           "transferred", "people_handled", CALENDAR),
-    Metric("fcr", "首次解决率", "First-contact resolution", "percent",
-           "已解决且同一客户在解决后 N 小时内未再次联系 ÷ 已解决的会话（N 为工作区设置，默认 24）",
-           "resolved conversations with no repeat contact by the same customer within N hours of the resolution ÷ "
-           "resolved conversations (N is the workspace setting, 24 by default)",
-           "fcr", "resolved", CALENDAR),
-    Metric("csat", "满意度 CSAT", "CSAT", "percent",
-           "4–5 星评价 ÷ 全部评价（按会话开始时间归入区间）",
-           "4–5 star ratings ÷ all ratings (by the conversation's start)",
-           "csat_satisfied", "csat_ratings", CALENDAR),
-    Metric("sla_met", "服务水平达标率", "SLA met (service level)", "percent",
-           "进入人工队列后 T 秒内被接起 ÷ (已接起 + 放弃)（T 为工作区设置，默认 30 秒；回呼不计）",
-           "queued conversations accepted within T seconds ÷ (answered + abandoned) (T is the workspace setting, "
-           "30 s by default; callbacks excluded)",
-           "sla_met", "sla_base", CALENDAR),
+    Metric(
+        "conversations",
+        "会话量",
+        "Conversations",
+        "count",
+        "统计区间内开始的会话数",
+        "conversations started in the interval",
+        "conversations",
+        None,
+        CALENDAR,
+    ),
+    Metric(
+        "first_response",
+        "首次响应时长",
+        "First response time",
+        "duration",
+        "(首条坐席公开回复 − 计时起点) 的平均值；计时起点 = 机器人转人工时刻，否则为会话开始；机器人回复不计",
+        "mean of (first public agent reply − clock start); clock start = hand-over from the assistant, else the "
+        "conversation's start; the assistant's replies never count",
+        "first_response_seconds",
+        "first_responses",
+        CALENDAR,
+    ),
+    Metric(
+        "speed_of_answer",
+        "平均应答速度（排队等待）",
+        "Speed of answer (queue wait)",
+        "duration",
+        "(坐席接起 − 进入人工队列) 的平均值，仅统计已接起的排队会话",
+        "mean of (accepted by an agent − entered the queue for people), over answered queued conversations",
+        "wait_seconds",
+        "answered",
+        CALENDAR,
+    ),
+    Metric(
+        "handle_time",
+        "处理时长",
+        "Handle time",
+        "duration",
+        "(解决 − 坐席接起或首次回复) 的平均值，仅统计由人处理并已解决的会话",
+        "mean of (resolved − accepted by an agent, or the first agent reply), over resolved conversations a "
+        "person handled",
+        "handle_seconds",
+        "handled",
+        CALENDAR,
+    ),
+    Metric(
+        "resolution_time",
+        "解决时长",
+        "Resolution time",
+        "duration",
+        "(解决 − 会话开始) 的平均值，仅统计已解决的会话",
+        "mean of (resolved − start), over resolved conversations",
+        "resolution_seconds",
+        "resolved",
+        CALENDAR,
+    ),
+    Metric(
+        "abandonment",
+        "放弃率",
+        "Abandonment rate",
+        "percent",
+        "排队中离开（未被接起、无坐席回复、排队已取消）的会话 ÷ 进入人工队列的会话；预约回呼不计入分子与分母",
+        "conversations that left the queue for people unanswered (cancelled, never accepted, no agent reply) ÷ "
+        "conversations queued for people; callbacks are excluded from both",
+        "abandoned",
+        "queued",
+        CALENDAR,
+    ),
+    Metric(
+        "bot_containment",
+        "机器人拦截率",
+        "Bot containment",
+        "percent",
+        "机器人独立解决（无人工消息）且同一客户 24 小时内未再次联系 ÷ 机器人接待的会话",
+        "conversations the assistant resolved with no message from a person and no repeat contact by the same "
+        "customer within 24 h ÷ conversations the assistant took",
+        "bot_contained",
+        "bot_conversations",
+        CALENDAR,
+    ),
+    Metric(
+        "transfer_rate",
+        "转接率",
+        "Transfer rate",
+        "percent",
+        "被改派给另一位坐席或另一组的会话 ÷ 由人处理的会话",
+        "conversations reassigned to another agent or team ÷ conversations a person handled",
+        "transferred",
+        "people_handled",
+        CALENDAR,
+    ),
+    Metric(
+        "fcr",
+        "首次解决率",
+        "First-contact resolution",
+        "percent",
+        "已解决且同一客户在解决后 N 小时内未再次联系 ÷ 已解决的会话（N 为工作区设置，默认 24）",
+        "resolved conversations with no repeat contact by the same customer within N hours of the resolution ÷ "
+        "resolved conversations (N is the workspace setting, 24 by default)",
+        "fcr",
+        "resolved",
+        CALENDAR,
+    ),
+    Metric(
+        "csat",
+        "满意度 CSAT",
+        "CSAT",
+        "percent",
+        "4–5 星评价 ÷ 全部评价（按会话开始时间归入区间）",
+        "4–5 star ratings ÷ all ratings (by the conversation's start)",
+        "csat_satisfied",
+        "csat_ratings",
+        CALENDAR,
+    ),
+    Metric(
+        "sla_met",
+        "服务水平达标率",
+        "SLA met (service level)",
+        "percent",
+        "进入人工队列后 T 秒内被接起 ÷ (已接起 + 放弃)（T 为工作区设置，默认 30 秒；回呼不计）",
+        "queued conversations accepted within T seconds ÷ (answered + abandoned) (T is the workspace setting, "
+        "30 s by default; callbacks excluded)",
+        "sla_met",
+        "sla_base",
+        CALENDAR,
+    ),
 )
 
 BY_ID: dict[str, Metric] = {m.id: m for m in CATALOGUE}
@@ -197,7 +276,7 @@ def _seconds(later: datetime, earlier: datetime) -> float:
     return max(0.0, (later - earlier).total_seconds())
 
 
-def facts(h: History, policy: Policy = Policy()) -> Counters:  # noqa: B008 (a frozen value)
+def facts(h: History, policy: Policy = Policy()) -> Counters:
     """The counters one conversation contributes. Pure: the golden vectors test it directly."""
     c = Counters(conversations=1)
     # First response: the clock starts at the hand-over for the assistant's conversations.
@@ -249,8 +328,9 @@ def summarize(counters: Counters) -> dict[str, float | None]:
 
 
 #: What a drill-down lists for a metric: the conversations whose facts carry this counter (the numerator).
-DRILL_COUNTER: dict[str, str] = {m.id: m.numerator if m.kind != "duration" else m.denominator or m.numerator
-                                 for m in CATALOGUE}  # fmt: skip
+DRILL_COUNTER: dict[str, str] = {
+    m.id: m.numerator if m.kind != "duration" else m.denominator or m.numerator for m in CATALOGUE
+}
 
 
 @dataclass(slots=True)
