@@ -4,13 +4,13 @@ so the screen, the CSV and the list of conversations behind a number agree by co
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from omnidesk.analytics.metrics import BY_ID, CONTAINMENT_WINDOW, COUNTER_NAMES, Counters, Policy, facts
+from omnidesk.analytics.metrics import BY_ID, COUNTER_NAMES, Counters, Policy, facts
 from omnidesk.analytics.models import ConversationFact, Interval
 from omnidesk.analytics.rollup import DIMENSIONS, GRAINS, load_histories
 from omnidesk.core.errors import InvalidInput
@@ -131,8 +131,7 @@ def drill(
 def raw_totals(session: Session, tenant_id: uuid.UUID, start: datetime, end: datetime, policy: Policy) -> Counters:
     """The same counters computed straight from the stored conversations (no interval tables): the reference the
     rollup is tested against, and the slow path the bench compares with."""
-    window = max(timedelta(hours=policy.fcr_hours), CONTAINMENT_WINDOW)
     total = Counters()
-    for h in load_histories(session, tenant_id, start, end, window):
+    for h in load_histories(session, tenant_id, start, end):
         total.add(facts(h, policy))
     return total

@@ -22,11 +22,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from omnidesk.accounts.models import Tenant
-from omnidesk.analytics.metrics import CONTAINMENT_WINDOW, COUNTER_NAMES, Counters, History, Policy, facts
+from omnidesk.analytics.metrics import COUNTER_NAMES, Counters, History, Policy, facts
 from omnidesk.analytics.models import AnalyticsSettings, ConversationFact, Interval
 from omnidesk.bot.models import BotConversation
 from omnidesk.compliance.models import AuditRecord
@@ -88,12 +88,22 @@ def _is_callback(tags: list[str], attributes: dict[str, Any]) -> bool:
     return "callback" in (tags or []) or bool(attributes.get("callback"))
 
 
-def load_histories(
-    session: Session, tenant_id: uuid.UUID, start: datetime, end: datetime, repeat_window: timedelta
-) -> list[History]:
+def load_histories(session: Session, tenant_id: uuid.UUID, start: datetime, end: datetime) -> list[History]:
     """The histories of the tenant's conversations started in ``[start, end)``, from the stored rows."""
+    later = aliased(Conversation)
+    next_contact = (
+        select(func.min(later.created_at))
+        .where(
+            later.tenant_id == tenant_id,
+            later.customer_id == Conversation.customer_id,
+            later.created_at > Conversation.created_at,
+        )
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
     rows = session.execute(
         select(
+            next_contact.label("next_contact"),
             Conversation.id,
             Conversation.customer_id,
             Conversation.channel,
@@ -158,24 +168,8 @@ def load_histories(
                 if isinstance(old_new, list) and len(old_new) == 2 and old_new[0] and old_new[1]:
                     transfers[uuid.UUID(target)] += 1
                     break
-    # The same customer's next conversation (up to the repeat window after the day).
-    customers = sorted({r.customer_id for r in rows})
-    starts: dict[uuid.UUID, list[datetime]] = defaultdict(list)
-    for chunk in _chunks(customers):
-        for customer, created in session.execute(
-            select(Conversation.customer_id, Conversation.created_at).where(
-                Conversation.tenant_id == tenant_id,
-                Conversation.customer_id.in_(chunk),
-                Conversation.created_at >= start,
-                Conversation.created_at < end + repeat_window,
-            )
-        ):
-            starts[customer].append(created)
-    for values in starts.values():
-        values.sort()
     out = []
     for r in rows:
-        later = [t for t in starts.get(r.customer_id, ()) if t > r.created_at]
         held, attempts = bots.get(r.id, ("", None))
         queued_at, assigned, queue_state = queue.get(r.id, (None, None, None))
         out.append(
@@ -196,10 +190,17 @@ def load_histories(
                 transfers=transfers.get(r.id, 0),
                 rating=ratings.get(r.id),
                 callback=_is_callback(r.tags, r.attributes or {}),
-                next_contact_at=later[0] if later else None,
+                next_contact_at=_aware(r.next_contact) if r.next_contact is not None else None,
             )
         )
     return out
+
+
+def _aware(value: datetime | str) -> datetime:
+    """A timestamp from a raw SQL expression: SQLite returns the stored text, without the column's UTC type."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _floor_quarter(t: datetime) -> datetime:
@@ -223,8 +224,7 @@ def _dims(h: History) -> dict[str, str]:
 def recompute_day(session: Session, tenant_id: uuid.UUID, day: date, zone: ZoneInfo, policy: Policy) -> int:
     """Delete and rewrite the facts and every interval row of one local day. Returns the conversations counted."""
     start, end = day_bounds(day, zone)
-    window = max(timedelta(hours=policy.fcr_hours), CONTAINMENT_WINDOW)
-    histories = load_histories(session, tenant_id, start, end, window)
+    histories = load_histories(session, tenant_id, start, end)
     session.execute(
         delete(ConversationFact).where(ConversationFact.tenant_id == tenant_id, ConversationFact.day_start == start)
     )
@@ -279,9 +279,7 @@ def recompute_day(session: Session, tenant_id: uuid.UUID, day: date, zone: ZoneI
     return len(histories)
 
 
-def dirty_days(
-    session: Session, tenant_id: uuid.UUID, since: datetime | None, zone: ZoneInfo, window: timedelta, now: datetime
-) -> set[date]:
+def dirty_days(session: Session, tenant_id: uuid.UUID, since: datetime | None, zone: ZoneInfo) -> set[date]:
     """The local days whose figures may have changed since ``since`` (every day with conversations when None)."""
     days: set[date] = set()
     if since is None:
@@ -293,12 +291,25 @@ def dirty_days(
         ):
             days.add(local_day(day_start, zone))
         return days
-    changed = select(Conversation.created_at).where(
+    # A new or moved conversation can change whether the same customer's previous one was a repeat contact
+    # (first-contact resolution, containment): that one's day is dirty too.
+    earlier = aliased(Conversation)
+    previous = (
+        select(func.max(earlier.created_at))
+        .where(
+            earlier.tenant_id == tenant_id,
+            earlier.customer_id == Conversation.customer_id,
+            earlier.created_at < Conversation.created_at,
+        )
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    changed = select(Conversation.created_at, previous).where(
         Conversation.tenant_id == tenant_id,
         or_(Conversation.updated_at >= since, Conversation.last_message_at >= since, Conversation.created_at >= since),
     )
     rated = (
-        select(Conversation.created_at)
+        select(Conversation.created_at, previous)
         .join(ConversationRating, ConversationRating.conversation_id == Conversation.id)
         .where(
             ConversationRating.tenant_id == tenant_id,
@@ -306,13 +317,10 @@ def dirty_days(
             Conversation.tenant_id == tenant_id,
         )
     )
-    for (created,) in session.execute(changed.union(rated)):
+    for created, before in session.execute(changed.union(rated)):
         days.add(local_day(created, zone))
-        # A new contact can make an earlier conversation of the same customer a repeat.
-        d = local_day(created - window, zone)
-        while d < local_day(created, zone):
-            days.add(d)
-            d += timedelta(days=1)
+        if before is not None:
+            days.add(local_day(_aware(before), zone))
     return days
 
 
@@ -325,8 +333,7 @@ def run_tenant(db: Database, tenant_id: uuid.UUID, *, now: datetime | None = Non
         row = settings_of(s, tenant_id)
         policy = policy_of(row)
         since = None if full or row.watermark is None else row.watermark - SAFETY
-        window = max(timedelta(hours=policy.fcr_hours), CONTAINMENT_WINDOW)
-        days = dirty_days(s, tenant_id, since, zone, window, now)
+        days = dirty_days(s, tenant_id, since, zone)
     for day in sorted(days):
         with db.tenant_transaction(tenant_id) as s:
             recompute_day(s, tenant_id, day, zone, policy)
