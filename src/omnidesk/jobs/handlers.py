@@ -133,6 +133,14 @@ def mail(ctx: JobContext) -> int:
     return tickets.deliver_mail(ctx.db, ctx.settings)
 
 
+@periodic("analytics.rollup", timedelta(minutes=1))
+def analytics_rollup(ctx: JobContext) -> int:
+    """Interval tables: recompute every tenant-local day touched since the last run (idempotent)."""
+    from omnidesk.analytics import rollup
+
+    return rollup.run(ctx.db)
+
+
 @periodic("bot.suggestions", timedelta(minutes=1))
 def faq_suggestions(ctx: JobContext) -> int:
     from omnidesk.bot import jobs as bot_jobs

@@ -56,6 +56,7 @@ from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
 from omnidesk.web import account, audit, contacts, ops, problems, queue_wall, settings_nav, ui, workspace
+from omnidesk.web import analytics as analytics_ui
 from omnidesk.web import reports as reports_ui
 from omnidesk.web.console import router as console_router
 from omnidesk.web.deps import session_cookie_name
@@ -173,6 +174,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(knowledge_ui.router)
     app.include_router(workspace.router)
     app.include_router(contacts.router)
+    app.include_router(analytics_ui.router)
     app.include_router(reports_ui.router)
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
