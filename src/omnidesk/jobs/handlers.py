@@ -73,6 +73,15 @@ def webhook_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, A
     delivery.attempt(ctx.db, ctx.tenant_secret_keys, ctx.outbound, tenant_id, uuid.UUID(payload["delivery_id"]))
 
 
+@job("channels.deliver", priority=5)
+def channel_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """One attempt to deliver an outbound message on its channel (queued by the outbound writer in the message's
+    transaction, ``channels.delivery``); a temporary failure raises, so the queue retries after its back-off."""
+    from omnidesk.channels import delivery
+
+    delivery.attempt(ctx, tenant_id, uuid.UUID(payload["message_id"]))
+
+
 # --- periodic tasks ----------------------------------------------------------------------------------------------
 
 
