@@ -6,6 +6,7 @@ from omnidesk.accounts import models as accounts_models
 from omnidesk.accounts import tenant_secrets as tenant_secrets_models
 from omnidesk.bot import models as bot_models
 from omnidesk.channels import models as channels_models
+from omnidesk.channels.email import models as email_models
 from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
@@ -25,6 +26,7 @@ __all__ = [
     "compliance_models",
     "conversations_models",
     "customers_models",
+    "email_models",
     "jobs_models",
     "knowledge_models",
     "routing_models",
