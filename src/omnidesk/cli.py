@@ -162,6 +162,70 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
     JobQueue(JobContext(db, settings), workers=threads).run_consumer_forever()
 
 
+@main.command("mail-ingress")
+@click.option("--host", default="127.0.0.1", show_default=True, help="interface to listen on")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--lmtp", is_flag=True, help="speak LMTP instead of SMTP (Postfix: lmtp:inet:HOST:PORT)")
+def mail_ingress(host: str, port: int, lmtp: bool) -> None:
+    """Receive support mail that the tenants' MTAs forward: each message is stored (one conversation per thread)
+    before it is acknowledged with 250; unknown recipients are refused with 550 (docs/operations.md)."""
+    import time
+
+    from omnidesk.channels.email.ingress import Ingress
+    from omnidesk.core.blobs import LocalEncryptedBlobStore
+    from omnidesk.security.keys import Purpose, for_purpose
+
+    settings = _settings()
+    _require_migrated(settings)
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    wiring.install()
+    db = _db(settings)
+    blobs = LocalEncryptedBlobStore(settings.data_dir / "blobs", for_purpose(settings, Purpose.BLOBS))
+    ingress = Ingress(db, blobs, host, port, lmtp=lmtp).start()
+    click.echo(f"mail ingress ({'LMTP' if lmtp else 'SMTP'}) on {host}:{ingress.port}; Ctrl-C to stop", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        ingress.stop()
+
+
+@main.command("mailbox-add")
+@click.option("--tenant", "slug", required=True)
+@click.option("--inbound", required=True, help="the address customers write to (the ingress accepts mail for it)")
+@click.option("--from-address", required=True, help="the address answers are sent from")
+@click.option("--from-name", default="")
+@click.option("--smtp-host", default="", help="the relay answers leave through")
+@click.option("--smtp-port", default=587, show_default=True, type=int)
+@click.option("--smtp-security", default="starttls", type=click.Choice(["starttls", "tls", "none"]))
+@click.option("--smtp-username", default="")
+@click.option("--smtp-password-env", default=None, help="name of an environment variable holding the password")
+def mailbox_add(
+    slug: str, inbound: str, from_address: str, from_name: str, smtp_host: str, smtp_port: int,
+    smtp_security: str, smtp_username: str, smtp_password_env: str | None,
+) -> None:  # fmt: skip
+    """Add an e-mail mailbox to a tenant (the same as /settings/channels/email)."""
+    from omnidesk.channels.email.actions import MailboxInput, save_mailbox
+    from omnidesk.security.keys import Purpose, for_purpose
+
+    settings = _settings()
+    _require_migrated(settings)
+    db = _db(settings)
+    tenant_id = _tenant_id(db, slug)
+    password = os.environ.get(smtp_password_env) if smtp_password_env else None
+    data = MailboxInput(
+        inbound_address=inbound, from_address=from_address, from_name=from_name, smtp_host=smtp_host,
+        smtp_port=smtp_port, smtp_security=smtp_security, smtp_username=smtp_username, smtp_password=password,
+    )  # fmt: skip
+    try:
+        with db.tenant_transaction(tenant_id) as s:
+            mailbox = save_mailbox(s, system_actor(tenant_id), for_purpose(settings, Purpose.TENANT_SECRETS), data)
+            mailbox_id = mailbox.id
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"mailbox {inbound} added ({mailbox_id})")
+
+
 @main.command()
 @click.option("--no-serve", is_flag=True, help="seed and print the logins, then exit")
 @click.option("--host", default=None)

@@ -6,6 +6,8 @@ from omnidesk.accounts import models as accounts_models
 from omnidesk.accounts import tenant_secrets as tenant_secrets_models
 from omnidesk.analytics import models as analytics_models
 from omnidesk.bot import models as bot_models
+from omnidesk.channels import models as channels_models
+from omnidesk.channels.email import models as email_models
 from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
@@ -23,9 +25,11 @@ __all__ = [
     "accounts_models",
     "analytics_models",
     "bot_models",
+    "channels_models",
     "compliance_models",
     "conversations_models",
     "customers_models",
+    "email_models",
     "jobs_models",
     "knowledge_models",
     "quality_models",

@@ -8,6 +8,9 @@ test suite) before anything is stored. Idempotent.
 from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
+from omnidesk.channels import delivery as channel_delivery
+from omnidesk.channels import registry as channel_registry
+from omnidesk.channels.email import adapter as email_adapter
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import hooks as conversation_hooks
 from omnidesk.conversations.intake import set_intake_policy
@@ -28,3 +31,6 @@ def install() -> None:
     # tenant's sensitive-phrase policy checks what agents send before it is stored (quality/actions.py).
     conversation_hooks.on_resolved("quality", quality_actions.queue_score)
     conversation_hooks.set_send_policy("quality", quality_actions.check_outgoing)
+    # Outbound messages of channels that deliver themselves (channels/registry.py) are queued with the message.
+    conversation_actions.set_outbound_hook(channel_delivery.queue_deliveries)
+    channel_registry.register("email", email_adapter.factory)
