@@ -24,6 +24,8 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
+from omnidesk.channels.providers.intake import Accounts
+from omnidesk.channels.whatsapp.api import router as whatsapp_router
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.adapter import WidgetAdapter
 from omnidesk.channels.widget.api import router as widget_router
@@ -83,6 +85,7 @@ def build_api_router() -> APIRouter:
         realtime_router,
         jobs_router,
         webhooks_router,
+        whatsapp_router,
     )
     for router in routers:
         api.include_router(router)
@@ -134,6 +137,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.outbound = OutboundPolicy.from_settings(settings)
     app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
+    app.state.provider_accounts = Accounts(db, for_purpose(settings, Purpose.TENANT_SECRETS))
     # Adapters meet here, not by importing each other: the widget is the socket's message sink, and the
     # conversations slice gets its intake policy (routing, the assistant: it queues the assistant's turns as jobs).
     wiring.install()
