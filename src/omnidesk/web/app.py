@@ -25,6 +25,7 @@ from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
 from omnidesk.channels.providers.intake import Accounts
+from omnidesk.channels.telegram.api import router as telegram_router
 from omnidesk.channels.whatsapp.api import router as whatsapp_router
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.adapter import WidgetAdapter
@@ -86,6 +87,7 @@ def build_api_router() -> APIRouter:
         jobs_router,
         webhooks_router,
         whatsapp_router,
+        telegram_router,
     )
     for router in routers:
         api.include_router(router)

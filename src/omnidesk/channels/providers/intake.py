@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 
 from omnidesk.accounts.models import Tenant
 from omnidesk.channels.base import InboundMessage
@@ -21,12 +22,20 @@ from omnidesk.channels.providers import actions
 from omnidesk.conversations.intake import Outcome, Stored, receive_messages
 from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
-from omnidesk.core.errors import NotFound
+from omnidesk.core.errors import DomainError, NotFound
 from omnidesk.security.keys import PurposeKeys
 
 AfterStore = Callable[[Session, Sequence[tuple[InboundMessage, Stored]]], None]
 
 CACHE_SECONDS = 5.0
+
+
+class BadSignature(DomainError):
+    """The request does not carry the provider's signature or secret: 401, and nothing was read or stored."""
+
+    status = 401
+    code = "bad-signature"
+    title = "Bad signature"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,11 @@ class Accounts:
     def forget(self, slug: str, provider: str) -> None:
         with self._lock:
             self._cache.pop((slug, provider), None)
+
+
+def accounts_of(request: Request) -> Accounts:
+    accounts: Accounts = request.app.state.provider_accounts
+    return accounts
 
 
 def store(

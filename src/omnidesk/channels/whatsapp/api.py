@@ -16,23 +16,12 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from omnidesk.channels.providers import actions, media
-from omnidesk.channels.providers.intake import Accounts, store
+from omnidesk.channels.providers.intake import BadSignature, accounts_of, store
 from omnidesk.channels.whatsapp import protocol
-from omnidesk.core.errors import DomainError, InvalidInput
+from omnidesk.core.errors import InvalidInput
 from omnidesk.web.deps import get_db
 
 router = APIRouter(tags=["channels"])
-
-
-class BadSignature(DomainError):
-    status = 401
-    code = "bad-signature"
-    title = "Bad signature"
-
-
-def accounts_of(request: Request) -> Accounts:
-    accounts: Accounts = request.app.state.provider_accounts
-    return accounts
 
 
 @router.get("/channels/whatsapp/{tenant}/webhook", response_class=PlainTextResponse)
