@@ -5,6 +5,7 @@ It lives at the top of the package, not in ``core/``: core imports no slice (see
 from omnidesk.accounts import models as accounts_models
 from omnidesk.accounts import tenant_secrets as tenant_secrets_models
 from omnidesk.bot import models as bot_models
+from omnidesk.channels import models as channels_models
 from omnidesk.channels.providers import models as provider_channels_models
 from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "accounts_models",
     "bot_models",
+    "channels_models",
     "compliance_models",
     "conversations_models",
     "customers_models",

@@ -8,6 +8,7 @@ test suite) before anything is stored. Idempotent.
 from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
+from omnidesk.channels import delivery as channel_delivery
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.intake import set_intake_policy
 from omnidesk.customers.merge import register_mover
@@ -22,3 +23,5 @@ def install() -> None:
     # A merge of duplicate customers moves the rows of the slices above customers (customers/merge.py).
     register_mover("conversations", conversation_actions.do_move_customer)
     register_mover("tickets", ticket_actions.do_move_customer)
+    # Outbound messages of channels that deliver themselves (channels/registry.py) are queued with the message.
+    conversation_actions.set_outbound_hook(channel_delivery.queue_deliveries)

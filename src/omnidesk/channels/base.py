@@ -204,7 +204,9 @@ class OutboundMessage:
 
     ``buttons`` are the structured replies offered (each ``{"label", "value"}``); a channel without rich replies
     gets them as numbered text (:func:`degrade`). ``reply_to`` is the channel message id of the customer's latest
-    message in the conversation, for channels that thread (e-mail).
+    message in the conversation, for channels that thread (e-mail); ``references`` every channel message id of the
+    conversation on the channel, oldest first (e-mail's ``References``); ``subject`` the conversation's subject;
+    ``payload`` the stored message's payload (channel options an agent chose, such as e-mail ``cc``).
     """
 
     tenant_id: uuid.UUID
@@ -217,6 +219,9 @@ class OutboundMessage:
     buttons: tuple[Mapping[str, str], ...] = ()
     reply_to: str | None = None
     recipient: SenderIdentity | None = None
+    references: tuple[str, ...] = ()
+    subject: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_stored(
@@ -227,6 +232,8 @@ class OutboundMessage:
         *,
         reply_to: str | None = None,
         recipient: SenderIdentity | None = None,
+        references: Sequence[str] = (),
+        subject: str = "",
     ) -> OutboundMessage:
         """Built from a stored message as the conversations slice serialises it (``MessageOut`` as JSON)."""
         payload = message.get("payload") or {}
@@ -259,6 +266,9 @@ class OutboundMessage:
             buttons=buttons,
             reply_to=reply_to,
             recipient=recipient,
+            references=tuple(references),
+            subject=subject,
+            payload=dict(payload),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +181,19 @@ class Outgoing:
     internal: bool = False
 
 
+OutboundHook = Callable[[Session, Actor, Sequence[tuple[Conversation, dict[str, Any]]]], None]
+"""Called by the writer, inside its transaction, with each customer-visible message it stored (``MessageOut``
+JSON) and its conversation: the channels' delivery queue (``channels.delivery``) registers itself here."""
+
+_outbound_hook: list[OutboundHook] = []
+
+
+def set_outbound_hook(hook: OutboundHook) -> None:
+    """Registered once at start-up by the composition root (``omnidesk.wiring.install``): the channel adapters
+    that deliver messages sit above this slice, so this slice cannot import them."""
+    _outbound_hook[:] = [hook]
+
+
 def do_post_messages(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[dict[str, Any]]:
     """The one outbound writer: agents', the assistant's and the system's messages (and internal notes), one or
     many at once (the assistant's replies to a batch of turns), each with the next sequence number of its
@@ -267,6 +280,13 @@ def _post(session: Session, actor: Actor, items: Sequence[Outgoing]) -> list[tup
             session, MessageAdded(tenant_id=actor.tenant_id, scope=Scope.of(item.conversation), message=message)
         )
         out.append((row, message))
+    if _outbound_hook:
+        # Customer-visible messages only: an internal note never leaves the product.
+        visible = [
+            (item.conversation, message) for item, (_, message) in zip(items, out, strict=True) if not item.internal
+        ]
+        if visible:
+            _outbound_hook[0](session, actor, visible)
     return out
 
 

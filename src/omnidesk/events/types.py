@@ -127,6 +127,21 @@ class MessageAdded(Event):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class DeliveryUpdated(Event):
+    """An outbound message's delivery on its channel moved (``queued`` → ``sent`` or ``failed``; a bounce turns
+    ``sent`` into ``failed``). Staff only: the customer never sees our delivery troubles."""
+
+    type = "delivery"
+    op = "update"
+    scope: Scope
+    message_id: uuid.UUID
+    channel: str
+    state: str
+    error: str = ""
+    attempts: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class ReceiptUpdated(Event):
     type = "receipt"
     op = "update"

@@ -97,6 +97,15 @@ def channel_media(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]
                         content_type=str(payload.get("content_type") or content_type), data=data, store=store)  # fmt: skip
 
 
+@job("channels.deliver", priority=5)
+def channel_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """One attempt to deliver an outbound message on its channel (queued by the outbound writer in the message's
+    transaction, ``channels.delivery``); a temporary failure raises, so the queue retries after its back-off."""
+    from omnidesk.channels import delivery
+
+    delivery.attempt(ctx, tenant_id, uuid.UUID(payload["message_id"]))
+
+
 # --- periodic tasks ----------------------------------------------------------------------------------------------
 
 

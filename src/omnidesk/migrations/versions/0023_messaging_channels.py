@@ -1,7 +1,7 @@
 """Provider channels (WhatsApp, Telegram, SMS, …): one account per provider and tenant, and delivery statuses
 
 Revision ID: 0023_messaging_channels
-Revises: 0022_conversation_customer
+Revises: 0023_email_delivery
 Create Date: 2026-12-07 21:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023_messaging_channels"
-down_revision: str | None = "0022_conversation_customer"
+down_revision: str | None = "0023_email_delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
