@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
 from omnidesk.channels import delivery as channel_delivery
+from omnidesk.channels.providers.adapters import register_all as register_provider_adapters
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.intake import set_intake_policy
 from omnidesk.customers.merge import register_mover
@@ -25,3 +26,4 @@ def install() -> None:
     register_mover("tickets", ticket_actions.do_move_customer)
     # Outbound messages of channels that deliver themselves (channels/registry.py) are queued with the message.
     conversation_actions.set_outbound_hook(channel_delivery.queue_deliveries)
+    register_provider_adapters()

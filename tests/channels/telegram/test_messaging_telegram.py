@@ -3,24 +3,21 @@ fake Bot API receives it."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from omnidesk.channels.base import OutboundMessage
+from omnidesk.channels import delivery
+from omnidesk.channels.models import MessageDelivery
 from omnidesk.channels.providers import actions
-from omnidesk.channels.providers.models import ChannelDelivery
-from omnidesk.channels.telegram.adapter import TelegramAdapter
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.models import Conversation, Message
 from omnidesk.conversations.schemas import SenderType
 from omnidesk.core.db import Database
 from omnidesk.customers.models import CustomerIdentity
 from omnidesk.security.keys import Purpose, for_purpose
-from omnidesk.security.outbound import OutboundClient
 from tests.channels.messaging_support import FakeProviders, load
 from tests.factories import World
 
@@ -78,25 +75,19 @@ def test_a_reply_reaches_send_message_with_its_buttons_and_is_retried_after_a_42
     configure(db, world, providers, msg_app)
     post(msg_client, world, load("telegram", "message__text.json"))
     (customer_message,) = messages_of(db, world)
+    providers.answers.append(429)  # Telegram's flood control: retried by the job queue
     with db.tenant_transaction(world.tenant_id) as s:
-        conversation = s.get(Conversation, customer_message.conversation_id)
-        assert conversation is not None
+        conversation = s.get_one(Conversation, customer_message.conversation_id)
         buttons = [{"label": "Track it", "value": "track"}]
         stored = conversation_actions.do_post_message(s, world.actor(), conversation, body="明天发货。",
                                                       sender_type=SenderType.AGENT, sender_id=None,
                                                       payload={"buttons": buttons})  # fmt: skip
-        message = {"id": str(stored.id), "conversation_id": str(conversation.id), "seq": stored.seq,
-                   "body": stored.body, "sender_type": "agent", "payload": stored.payload}  # fmt: skip
-    outbound = OutboundMessage.from_stored(world.tenant_id, "telegram", message)
-    adapter = TelegramAdapter(db, for_purpose(msg_app.state.settings, Purpose.TENANT_SECRETS),
-                              OutboundClient(msg_app.state.outbound))  # fmt: skip
-    providers.answers.append(429)
-    assert adapter.deliver(outbound).retry
-    delivery = adapter.deliver(outbound)
-    assert delivery.channel_message_id and delivery.channel_message_id.startswith("5093461287:")
-    (call,) = providers.sent(f"/bot{BOT_TOKEN}/sendMessage")[-1:]
+    with db.tenant_read(world.tenant_id) as s:
+        assert s.get_one(MessageDelivery, stored.id).state == "queued"
+    assert delivery.attempt(msg_app.state.jobs.ctx, world.tenant_id, stored.id) == "sent"
+    call = providers.sent(f"/bot{BOT_TOKEN}/sendMessage")[-1]
     assert call.json() == {"chat_id": 5093461287, "text": "明天发货。",
                            "reply_markup": {"inline_keyboard": [[{"text": "Track it", "callback_data": "track"}]]}}  # fmt: skip
     with db.tenant_read(world.tenant_id) as s:
-        row = s.get(ChannelDelivery, (world.tenant_id, uuid.UUID(message["id"])))
-    assert row is not None and row.status == "sent"
+        row = s.get_one(MessageDelivery, stored.id)
+    assert row.channel_message_id and row.channel_message_id.startswith("5093461287:")

@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from omnidesk.channels.base import OutboundMessage
+from omnidesk.channels import delivery
+from omnidesk.channels.models import MessageDelivery
 from omnidesk.channels.providers import actions
-from omnidesk.channels.providers.models import ChannelDelivery, ProviderChannel
-from omnidesk.channels.whatsapp.adapter import WhatsAppAdapter
+from omnidesk.channels.providers.models import ProviderChannel
 from omnidesk.channels.widget.models import Attachment
+from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.models import Conversation, Message
+from omnidesk.conversations.schemas import SenderType
 from omnidesk.core.db import Database, utcnow
 from omnidesk.customers.models import CustomerIdentity
 from omnidesk.security.keys import Purpose, for_purpose
@@ -126,29 +128,28 @@ def test_an_image_is_fetched_through_the_outbound_policy_into_the_attachment_sto
     assert fetched == ["/graph/v21.0/media-1003383421387256", "/graph/media/media-1003383421387256"]
 
 
-def _reply(db: Database, world: World, text: str = "Yes, in blue and green.") -> OutboundMessage:
-    """An agent's answer in the customer's WhatsApp conversation, as the outbound writer hands it to adapters."""
-    client_messages = messages_of(db, world)
-    conversation_id = client_messages[0].conversation_id
-    from omnidesk.conversations import actions as conversation_actions
-    from omnidesk.conversations.schemas import SenderType
+def reply(client: TestClient, db: Database, world: World, text: str, **payload: Any) -> uuid.UUID:
+    """An agent answers in the customer's WhatsApp conversation through the API; the outbound writer queues its
+    delivery, which the job queue runs at once (tests run jobs in the committing thread)."""
+    conversation_id = messages_of(db, world)[0].conversation_id
+    if payload:  # channel options travel in the stored message's payload
+        with db.tenant_transaction(world.tenant_id) as s:
+            conversation = s.get_one(Conversation, conversation_id)
+            stored = conversation_actions.do_post_message(s, world.actor(), conversation, body=text,
+                                                          sender_type=SenderType.AGENT, sender_id=None,
+                                                          payload=payload)  # fmt: skip
+            return stored.id
+    answer = client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"body": text},
+                         headers=world.headers())  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    return uuid.UUID(answer.json()["id"])
 
-    with db.tenant_transaction(world.tenant_id) as s:
-        conversation = s.get(Conversation, conversation_id)
-        assert conversation is not None
-        stored = conversation_actions.do_post_message(
-            s, world.actor(), conversation, body=text, sender_type=SenderType.AGENT, sender_id=None
-        )
-        message = {"id": str(stored.id), "conversation_id": str(conversation_id), "seq": stored.seq, "body": text,
-                   "sender_type": "agent", "payload": stored.payload}  # fmt: skip
-    return OutboundMessage.from_stored(world.tenant_id, "whatsapp", message)
 
-
-def _adapter(msg_app: FastAPI, db: Database) -> WhatsAppAdapter:
-    from omnidesk.security.outbound import OutboundClient
-
-    settings = msg_app.state.settings
-    return WhatsAppAdapter(db, for_purpose(settings, Purpose.TENANT_SECRETS), OutboundClient(msg_app.state.outbound))
+def delivery_of(db: Database, world: World, message_id: uuid.UUID) -> MessageDelivery:
+    with db.tenant_read(world.tenant_id) as s:
+        row = s.get(MessageDelivery, message_id)
+    assert row is not None
+    return row
 
 
 def test_a_reply_reaches_the_graph_api_and_status_callbacks_follow_it(
@@ -156,30 +157,44 @@ def test_a_reply_reaches_the_graph_api_and_status_callbacks_follow_it(
 ) -> None:
     configure(db, world, providers, msg_app.state.settings)
     post(msg_client, world, just_now(load("whatsapp", "message__text.json")))
-    outbound = _reply(db, world)
-    providers.answers.append(503)  # the first attempt meets an outage: retried by the job queue
-    adapter = _adapter(msg_app, db)
-    first = adapter.deliver(outbound)
-    assert first.retry and first.error
-    delivery = adapter.deliver(outbound)
-    assert delivery.channel_message_id and delivery.error is None
+    providers.answers.append(503)  # the first attempt meets an outage: the job queue retries it after a back-off
+    message_id = reply(msg_client, db, world, "Yes, in blue and green.")
+    first = delivery_of(db, world, message_id)
+    assert (first.state, first.attempts) == ("queued", 1) and "503" in first.error
+    assert delivery.attempt(msg_app.state.jobs.ctx, world.tenant_id, message_id) == "sent"  # the retry
     sent = providers.sent("/graph/v21.0/106540352242922/messages")[-1]
     assert sent.headers["authorization"] == f"Bearer {TOKEN}"
     assert sent.json() == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": WA_ID,
                            "type": "text", "text": {"preview_url": False, "body": "Yes, in blue and green."}}  # fmt: skip
-    assert adapter.deliver(outbound).channel_message_id == delivery.channel_message_id  # not sent twice
+    wamid = delivery_of(db, world, message_id).channel_message_id
+    assert wamid and wamid.startswith("wamid.OUT")
+    assert delivery.attempt(msg_app.state.jobs.ctx, world.tenant_id, message_id) == "sent"  # a repeat sends nothing
     assert len(providers.sent("/messages")) == 2
 
     def status(name: str) -> str:
-        payload = json.loads(json.dumps(load("whatsapp", name)).replace("WAMID", delivery.channel_message_id or ""))
+        payload = json.loads(json.dumps(load("whatsapp", name)).replace("WAMID", wamid or ""))
         assert post(msg_client, world, payload).status_code == 200
-        with db.tenant_read(world.tenant_id) as s:
-            row = s.scalar(select(ChannelDelivery).where(ChannelDelivery.message_id == outbound.message_id))
-        assert row is not None
-        return row.status
+        return delivery_of(db, world, message_id).state
 
+    assert status("status__delivered.json") == "delivered"
     assert status("status__read.json") == "read"
     assert status("status__delivered.json") == "read"  # a late "delivered" does not hide "read"
+    with db.tenant_read(world.tenant_id) as s:
+        channel = s.scalar(select(ProviderChannel))
+    assert channel is not None and channel.last_sent_at is not None and "503" in channel.last_error
+
+
+def test_a_failed_status_tells_the_agent_why(
+    msg_client: TestClient, msg_app: FastAPI, db: Database, world: World, providers: FakeProviders
+) -> None:
+    configure(db, world, providers, msg_app.state.settings)
+    post(msg_client, world, just_now(load("whatsapp", "message__text.json")))
+    message_id = reply(msg_client, db, world, "Here is your tracking number.")
+    wamid = delivery_of(db, world, message_id).channel_message_id or ""
+    payload = json.loads(json.dumps(load("whatsapp", "status__failed.json")).replace("WAMID", wamid))
+    assert post(msg_client, world, payload).status_code == 200
+    failed = delivery_of(db, world, message_id)
+    assert failed.state == "failed" and "131047" in failed.error and "24 hours" in failed.error
 
 
 def test_outside_the_24_hour_window_only_a_template_is_sent_and_the_agent_is_told(
@@ -189,25 +204,19 @@ def test_outside_the_24_hour_window_only_a_template_is_sent_and_the_agent_is_tol
     post(msg_client, world, just_now(load("whatsapp", "message__text.json")))
     with db.tenant_transaction(world.tenant_id) as s:
         s.execute(update(Message).values(created_at=utcnow() - timedelta(hours=25)))
-    outbound = _reply(db, world, "Are you still there?")
-    refused = _adapter(msg_app, db).deliver(outbound)
-    assert refused.error and not refused.retry
+    refused = reply(msg_client, db, world, "Are you still there?")
+    row = delivery_of(db, world, refused)
+    assert row.state == "failed" and "24-hour" in row.error
     assert providers.sent("/messages") == []
     notes = [m for m in messages_of(db, world) if m.internal]
     assert len(notes) == 1 and "24" in notes[0].body
 
     template = {"name": "order_update", "language": "en_US"}
-    with db.tenant_transaction(world.tenant_id) as s:
-        s.execute(update(Message).where(Message.id == outbound.message_id).values(
-            payload={"whatsapp_template": template}))  # fmt: skip
-    # a new message id: the refused one keeps its refusal
-    with db.tenant_transaction(world.tenant_id) as s:
-        s.execute(update(ChannelDelivery).where(ChannelDelivery.message_id == outbound.message_id).values(
-            status="queued"))  # fmt: skip
-    sent = _adapter(msg_app, db).deliver(outbound)
-    assert sent.channel_message_id
+    accepted = reply(msg_client, db, world, "Your order has shipped", whatsapp_template=template)
+    assert delivery_of(db, world, accepted).state == "sent"
     body = providers.sent("/messages")[-1].json()
     assert body["type"] == "template" and body["template"] == {"name": "order_update", "language": {"code": "en_US"}}
+    assert body["to"] == WA_ID
 
 
 def test_another_workspaces_app_secret_does_not_open_this_webhook(

@@ -1,5 +1,6 @@
 """Provider channel actions: configure an account (credentials sealed, write-only), record its health, and keep
-the delivery status of our messages as the provider reports it.
+the delivery status of our messages as the provider reports it (on the
+deliveries of ``channels.delivery``, which own queued → sent / failed).
 
 ``configure`` is the admin's action (``tenant.settings``, audited). The ``do_*`` functions are the adapters' own
 bookkeeping, called from a webhook or a delivery job after the provider was authenticated."""
@@ -14,18 +15,21 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from omnidesk.accounts import tenant_secrets
+from omnidesk.channels.models import MessageDelivery
 from omnidesk.channels.providers.catalogue import PROVIDERS, ProviderSpec, secret_name
-from omnidesk.channels.providers.models import ChannelDelivery, ProviderChannel
+from omnidesk.channels.providers.models import ProviderChannel
 from omnidesk.compliance import audit
+from omnidesk.conversations.models import Conversation
 from omnidesk.core.actor import Actor
 from omnidesk.core.db import utcnow
 from omnidesk.core.errors import InvalidInput, NotFound
+from omnidesk.events.outbox import publish_on_commit
+from omnidesk.events.types import DeliveryUpdated, Scope
 from omnidesk.security.keys import PurposeKeys
 from omnidesk.security.permissions import Perm
 
-# A status only moves forward (a late "sent" never hides "read"); "failed" is final whatever came before.
-_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4, "refused": 4}
-STATUSES = tuple(_RANK)
+# Delivery states after "sent" that providers report; "failed" (the core's) is final whatever came before.
+_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,45 +131,29 @@ def do_record_error(session: Session, provider: str, error: str) -> None:
     )
 
 
-def do_record_delivery(
-    session: Session,
-    tenant_id: uuid.UUID,
-    channel: str,
-    message_id: uuid.UUID,
-    *,
-    status: str,
-    provider_message_id: str | None = None,
-    error: str = "",
-) -> ChannelDelivery:
-    """What happened when we handed ``message_id`` to the provider (a retried delivery updates the same row)."""
-    row = session.get(ChannelDelivery, (tenant_id, message_id))
-    if row is None:
-        row = ChannelDelivery(tenant_id=tenant_id, message_id=message_id, channel=channel)
-        session.add(row)
-    row.status = status
-    row.provider_message_id = provider_message_id or row.provider_message_id
-    row.error = error[:500]
-    row.updated_at = utcnow()
-    session.flush()
-    return row
-
-
-def do_record_status(session: Session, channel: str, provider_message_id: str, status: str, error: str = "") -> bool:
-    """A status callback for one of our messages; False when the id is not ours (a message sent from the
-    provider's own console, say). A status never moves back."""
-    row = session.scalar(
-        select(ChannelDelivery).where(
-            ChannelDelivery.channel == channel, ChannelDelivery.provider_message_id == provider_message_id
+def do_record_status(
+    session: Session, tenant_id: uuid.UUID, channel: str, provider_message_id: str, status: str, error: str = ""
+) -> bool:
+    """A provider's status callback for one of our messages (``delivered``, ``read``, ``failed``), kept on its
+    delivery (``channels.models.MessageDelivery``) and announced to staff; False when the id is not ours (a
+    message sent from the provider's own console). A status never moves back (a late "delivered" never hides
+    "read"), and "failed" is final."""
+    delivery = session.scalar(
+        select(MessageDelivery).where(
+            MessageDelivery.channel == channel, MessageDelivery.channel_message_id == provider_message_id
         )
     )
-    if row is None:
+    if delivery is None:
         return False
-    if _RANK.get(status, -1) >= _RANK.get(row.status, 0) and row.status not in ("failed", "refused"):
-        row.status = status
-        row.error = error[:500]
-        row.updated_at = utcnow()
+    if delivery.state == "failed" or _RANK.get(status, -1) <= _RANK.get(delivery.state, 0):
+        return True
+    delivery.state = status
+    delivery.error = error[:2000]
+    delivery.updated_at = utcnow()
+    conversation = session.get_one(Conversation, delivery.conversation_id)
+    publish_on_commit(
+        session,
+        DeliveryUpdated(tenant_id=tenant_id, scope=Scope.of(conversation), message_id=delivery.message_id,
+                        channel=channel, state=status, error=delivery.error, attempts=delivery.attempts),
+    )  # fmt: skip
     return True
-
-
-def delivery_of(session: Session, message_id: uuid.UUID) -> ChannelDelivery | None:
-    return session.scalar(select(ChannelDelivery).where(ChannelDelivery.message_id == message_id))

@@ -1,5 +1,5 @@
-"""Storage of the provider channels: one configured account per provider and tenant, and our sent messages'
-delivery status as the provider reports it."""
+"""Storage of the provider channels: one configured account per provider and tenant (delivery states live on
+``channels.models.MessageDelivery``, shared with e-mail)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, UniqueConstraint
+from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from omnidesk.core.db import Base, TenantOwned, utcnow
@@ -32,20 +32,4 @@ class ProviderChannel(TenantOwned, Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     last_error_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ChannelDelivery(TenantOwned, Base):
-    """One of our messages handed to a provider: its id there and the latest status it reported (``queued``,
-    ``sent``, ``delivered``, ``read``, ``failed``, ``refused``), with the reason when it did not arrive."""
-
-    __tablename__ = "channel_deliveries"
-    __table_args__ = (Index("ix_channel_deliveries_provider_id", "tenant_id", "channel", "provider_message_id"),)
-
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    message_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    provider_message_id: Mapped[str | None] = mapped_column(String(200), default=None)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
-    error: Mapped[str] = mapped_column(String(500), default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from omnidesk.channels.base import Capabilities, Delivery, OutboundMessage, TextPart, degrade
 from omnidesk.channels.providers import actions
 from omnidesk.channels.providers.actions import Account
-from omnidesk.channels.providers.outbound import failed, provider_error, retryable, target_of
+from omnidesk.channels.providers.outbound import failed, provider_error, retryable, sent
 from omnidesk.channels.telegram import protocol
 from omnidesk.core.db import Database
 from omnidesk.security.keys import PurposeKeys
@@ -21,6 +21,7 @@ def _url(account: Account, method: str) -> str:
 
 class TelegramAdapter:
     channel = protocol.CHANNEL
+    identity_kind = "telegram"
     capabilities = CAPABILITIES
 
     def __init__(self, db: Database, keys: PurposeKeys, client: OutboundClient) -> None:
@@ -29,35 +30,28 @@ class TelegramAdapter:
         self.client = client
 
     def deliver(self, message: OutboundMessage) -> Delivery:
+        """Send one stored message (called by the ``channels.deliver`` job); in a private chat the chat id is
+        the user's id, which is the customer's ``telegram`` identity."""
         tenant_id = message.tenant_id
-        with self.db.tenant_transaction(tenant_id) as s:
+        if message.recipient is None:
+            return Delivery(error="the customer has no Telegram id", retry=False)
+        with self.db.tenant_read(tenant_id) as s:
             account = actions.account_of(s, self.keys, tenant_id, self.channel)
-            target = target_of(s, message.message_id, message.conversation_id, "telegram")
-            if account is None or target is None:
-                error = "no Telegram bot configured" if account is None else "the customer has no Telegram id"
-                return failed(s, message.message_id, self.channel, error, retry=False, tenant_id=tenant_id)
-            if target.already:
-                return Delivery(channel_message_id=target.already)
+        if account is None or not account.enabled:
+            return Delivery(error="no Telegram bot is configured", retry=False)
         shown = degrade(message, CAPABILITIES)
         text = "\n".join(p.text for p in shown.parts if isinstance(p, TextPart)) or "…"
-        body = protocol.send_body(target.recipient, text, [dict(b) for b in shown.buttons])
+        body = protocol.send_body(message.recipient.value, text, [dict(b) for b in shown.buttons])
         try:
             answer = self.client.request("POST", _url(account, "sendMessage"), json=body)
         except OutboundError as exc:
-            with self.db.tenant_transaction(tenant_id) as s:
-                return failed(s, message.message_id, self.channel, exc.reason,
-                              retry=isinstance(exc, OutboundFailed), tenant_id=tenant_id)  # fmt: skip
-        with self.db.tenant_transaction(tenant_id) as s:
-            result = answer.json() if answer.status_code < 300 else None
-            if not isinstance(result, dict) or not result.get("ok"):
-                return failed(s, message.message_id, self.channel, provider_error(answer),
-                              retry=retryable(answer.status_code), tenant_id=tenant_id)  # fmt: skip
-            sent = result.get("result") or {}
-            provider_id = f"{(sent.get('chat') or {}).get('id', target.recipient)}:{sent.get('message_id')}"
-            actions.do_record_delivery(s, tenant_id, self.channel, message.message_id, status="sent",
-                                       provider_message_id=provider_id)  # fmt: skip
-            actions.do_record_sent(s, self.channel)
-        return Delivery(channel_message_id=provider_id)
+            return failed(self.db, tenant_id, self.channel, exc.reason, retry=isinstance(exc, OutboundFailed))
+        result = answer.json() if answer.status_code < 300 else None
+        if not isinstance(result, dict) or not result.get("ok"):
+            return failed(self.db, tenant_id, self.channel, provider_error(answer), retry=retryable(answer.status_code))
+        chat = (result.get("result") or {}).get("chat") or {}
+        provider_id = f"{chat.get('id', message.recipient.value)}:{(result.get('result') or {}).get('message_id')}"
+        return sent(self.db, tenant_id, self.channel, provider_id)
 
     def test_connection(self, account: Account) -> str:
         try:

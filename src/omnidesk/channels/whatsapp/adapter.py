@@ -13,14 +13,21 @@ from typing import Any
 from omnidesk.channels.base import Capabilities, Delivery, OutboundMessage, TextPart, degrade
 from omnidesk.channels.providers import actions
 from omnidesk.channels.providers.actions import Account
-from omnidesk.channels.providers.outbound import explain_to_agent, failed, provider_error, retryable, target_of
+from omnidesk.channels.providers.outbound import (
+    explain_to_agent,
+    failed,
+    last_customer_message_at,
+    provider_error,
+    retryable,
+    sent,
+)
 from omnidesk.channels.whatsapp import protocol
 from omnidesk.core.db import Database, utcnow
 from omnidesk.security.keys import PurposeKeys
 from omnidesk.security.outbound import OutboundClient, OutboundError, OutboundFailed
 
 CAPABILITIES = Capabilities(rich_replies=True, attachments=False, read_receipts=True, max_text=4096)
-MEDIA_MAX_BYTES = 10 * 1024 * 1024
+WINDOW_CLOSED = "outside the 24-hour customer-service window: only an approved template may be sent"
 
 
 def _auth(account: Account) -> dict[str, str]:
@@ -31,6 +38,7 @@ class WhatsAppAdapter:
     """One per process; stateless apart from its collaborators."""
 
     channel = protocol.CHANNEL
+    identity_kind = "whatsapp"
     capabilities = CAPABILITIES
 
     def __init__(self, db: Database, keys: PurposeKeys, client: OutboundClient) -> None:
@@ -39,44 +47,32 @@ class WhatsAppAdapter:
         self.client = client
 
     def deliver(self, message: OutboundMessage) -> Delivery:
-        """Send one stored message. Outside the 24-hour window after the customer's last message WhatsApp takes
-        only an approved template (the message's ``payload.whatsapp_template``); anything else is refused here,
-        not sent, and the agent gets an internal note saying why."""
+        """Send one stored message (called by the ``channels.deliver`` job). Outside the 24-hour window after
+        the customer's last message WhatsApp takes only an approved template (the message's
+        ``payload.whatsapp_template``): anything else is refused here without a call, and the agent gets an
+        internal note saying why (the delivery is failed with the reason, announced to staff)."""
         tenant_id = message.tenant_id
+        if message.recipient is None:
+            return Delivery(error="the customer has no WhatsApp number", retry=False)
+        template = message.payload.get("whatsapp_template")
         with self.db.tenant_transaction(tenant_id) as s:
             account = actions.account_of(s, self.keys, tenant_id, self.channel)
-            target = target_of(s, message.message_id, message.conversation_id, "whatsapp")
-            if account is None or target is None:
-                error = "no WhatsApp account configured" if account is None else "the customer has no WhatsApp number"
-                return failed(s, message.message_id, self.channel, error, retry=False, tenant_id=tenant_id)
-            if target.already:
-                return Delivery(channel_message_id=target.already)
-            template = target.payload.get("whatsapp_template")
-            window_open = target.last_customer_at is not None and utcnow() - _aware(
-                target.last_customer_at
-            ) < timedelta(hours=protocol.WINDOW_HOURS)
+            if account is None or not account.enabled:
+                return Delivery(error="no WhatsApp account is configured", retry=False)
+            last = last_customer_message_at(s, message.conversation_id)
+            window_open = last is not None and utcnow() - last < timedelta(hours=protocol.WINDOW_HOURS)
             if not window_open and not isinstance(template, Mapping):
-                actions.do_record_delivery(s, tenant_id, self.channel, message.message_id, status="refused",
-                                           error="outside the 24-hour window: only an approved template may be sent")  # fmt: skip
                 explain_to_agent(s, tenant_id, message.conversation_id, "messaging.whatsapp.window_closed")
-                return Delivery(error="outside the 24-hour customer-service window", retry=False)
-        body = self._body(target.recipient, message, template if isinstance(template, Mapping) else None)
+                return Delivery(error=WINDOW_CLOSED, retry=False)
+        body = self._body(message.recipient.value, message, template if isinstance(template, Mapping) else None)
         url = f"{account.config['api_base'].rstrip('/')}/{account.config['phone_number_id']}/messages"
         try:
             answer = self.client.request("POST", url, headers=_auth(account), json=body)
         except OutboundError as exc:
-            with self.db.tenant_transaction(tenant_id) as s:
-                return failed(s, message.message_id, self.channel, exc.reason,
-                              retry=isinstance(exc, OutboundFailed), tenant_id=tenant_id)  # fmt: skip
-        with self.db.tenant_transaction(tenant_id) as s:
-            if answer.status_code >= 300:
-                return failed(s, message.message_id, self.channel, provider_error(answer),
-                              retry=retryable(answer.status_code), tenant_id=tenant_id)  # fmt: skip
-            wamid = _sent_id(answer.json())
-            actions.do_record_delivery(s, tenant_id, self.channel, message.message_id, status="sent",
-                                       provider_message_id=wamid)  # fmt: skip
-            actions.do_record_sent(s, self.channel)
-        return Delivery(channel_message_id=wamid)
+            return failed(self.db, tenant_id, self.channel, exc.reason, retry=isinstance(exc, OutboundFailed))
+        if answer.status_code >= 300:
+            return failed(self.db, tenant_id, self.channel, provider_error(answer), retry=retryable(answer.status_code))
+        return sent(self.db, tenant_id, self.channel, _sent_id(answer.json()))
 
     def _body(self, to: str, message: OutboundMessage, template: Mapping[str, Any] | None) -> dict[str, Any]:
         if template is not None:
@@ -120,9 +116,3 @@ def _sent_id(body: Any) -> str | None:
         if isinstance(messages, list) and messages and isinstance(messages[0], dict):
             return str(messages[0].get("id") or "") or None
     return None
-
-
-def _aware(moment: Any) -> Any:
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

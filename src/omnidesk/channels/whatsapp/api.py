@@ -75,6 +75,6 @@ def _receive(request: Request, tenant: str, raw: bytes, signature: str | None) -
     if notification.statuses:
         with db.tenant_transaction(account.tenant_id) as s:
             for report in notification.statuses:
-                matched += actions.do_record_status(s, protocol.CHANNEL, report.provider_message_id, report.status,
-                                                    report.error)  # fmt: skip
+                matched += actions.do_record_status(s, account.tenant_id, protocol.CHANNEL,
+                                                    report.provider_message_id, report.status, report.error)  # fmt: skip
     return {"stored": len(stored), "statuses": matched}

@@ -1,4 +1,4 @@
-"""Provider channels (WhatsApp, Telegram, SMS, …): one account per provider and tenant, and delivery statuses
+"""Provider channels (WhatsApp, Telegram, SMS, …): one account per provider and tenant
 
 Revision ID: 0023_messaging_channels
 Revises: 0023_email_delivery
@@ -35,27 +35,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("provider_channels", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_provider_channels_tenant_id"), ["tenant_id"], unique=False)
-    op.create_table(
-        "channel_deliveries",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("message_id", sa.Uuid(), nullable=False),
-        sa.Column("channel", sa.String(length=32), nullable=False),
-        sa.Column("provider_message_id", sa.String(length=200), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("error", sa.String(length=500), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("tenant_id", "message_id", name=op.f("pk_channel_deliveries")),
-    )
-    with op.batch_alter_table("channel_deliveries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_channel_deliveries_provider_id", ["tenant_id", "channel", "provider_message_id"], unique=False
-        )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("channel_deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_channel_deliveries_provider_id")
-    op.drop_table("channel_deliveries")
     with op.batch_alter_table("provider_channels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_provider_channels_tenant_id"))
     op.drop_table("provider_channels")
