@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from omnidesk.bot.arrivals import assign_arrivals
 from omnidesk.channels import delivery as channel_delivery
-from omnidesk.channels.providers.adapters import register_all as register_provider_adapters
+from omnidesk.channels.messaging_adapters import register_all as register_provider_adapters
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations.intake import set_intake_policy
 from omnidesk.customers.merge import register_mover
