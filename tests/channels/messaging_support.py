@@ -25,6 +25,8 @@ from omnidesk.web.app import create_app
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 TOKEN = "EAAG-test-access-token-0001"
+SMS_SID = "AC00000000000000000000000000000001"
+SMS_TOKEN = "twilio-auth-token-for-tests-0001"
 
 
 @dataclass
@@ -101,6 +103,12 @@ def _handler(state: FakeProviders) -> type[BaseHTTPRequestHandler]:
                                        "messaging_product": "whatsapp"})  # fmt: skip
                 else:
                     self._answer(200, {"verified_name": "Skylark", "id": call.path.rsplit("/", 1)[1]})
+            elif call.path.startswith("/twilio/2010-04-01/Accounts/") and call.path.endswith(".json"):
+                expected = "Basic " + base64.b64encode(f"{SMS_SID}:{SMS_TOKEN}".encode()).decode()
+                if call.headers.get("authorization") != expected:
+                    self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
+                else:
+                    self._answer(200, {"sid": SMS_SID, "friendly_name": "Skylark", "status": "active"})
             elif call.path.startswith("/telegram/bot") and call.path.endswith("/getMe"):
                 self._answer(200, {"ok": True, "result": {"id": 42, "is_bot": True, "username": "skylark_bot"}})
             else:

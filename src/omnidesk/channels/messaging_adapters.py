@@ -6,6 +6,7 @@ from __future__ import annotations
 from omnidesk.channels import registry
 from omnidesk.channels.base import ChannelAdapter
 from omnidesk.channels.registry import AdapterContext
+from omnidesk.channels.sms.adapter import SmsAdapter
 from omnidesk.channels.telegram.adapter import TelegramAdapter
 from omnidesk.channels.whatsapp.adapter import WhatsAppAdapter
 from omnidesk.security.outbound import OutboundClient, OutboundPolicy
@@ -23,6 +24,11 @@ def _telegram(context: AdapterContext) -> ChannelAdapter:
     return TelegramAdapter(context.db, context.tenant_secret_keys, _client(context))
 
 
+def _sms(context: AdapterContext) -> ChannelAdapter:
+    return SmsAdapter(context.db, context.tenant_secret_keys, _client(context))
+
+
 def register_all() -> None:
     registry.register("whatsapp", _whatsapp)
     registry.register("telegram", _telegram)
+    registry.register("sms", _sms)

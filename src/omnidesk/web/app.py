@@ -25,6 +25,7 @@ from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
 from omnidesk.channels.providers.intake import Accounts
+from omnidesk.channels.sms.api import router as sms_router
 from omnidesk.channels.telegram.api import router as telegram_router
 from omnidesk.channels.whatsapp.api import router as whatsapp_router
 from omnidesk.channels.widget import ui as widget_ui
@@ -56,7 +57,7 @@ from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import account, audit, contacts, ops, problems, settings_nav, ui, workspace
+from omnidesk.web import account, audit, channels_settings, contacts, ops, problems, settings_nav, ui, workspace
 from omnidesk.web import reports as reports_ui
 from omnidesk.web.console import router as console_router
 from omnidesk.web.deps import session_cookie_name
@@ -88,6 +89,7 @@ def build_api_router() -> APIRouter:
         webhooks_router,
         whatsapp_router,
         telegram_router,
+        sms_router,
     )
     for router in routers:
         api.include_router(router)
@@ -178,6 +180,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(reports_ui.router)
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
+    app.include_router(channels_settings.router)
     app.include_router(console_router)
     app.include_router(widget_ui.router)
     app.mount(

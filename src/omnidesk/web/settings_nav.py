@@ -49,7 +49,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("macros", "/settings/macros", (P.TICKETS_ADMIN,), "service"),
     Section("canned", "/settings/canned", (P.CANNED_RESPONSES_MANAGE,), "service"),
     Section("knowledge_categories", "/settings/knowledge-categories", (P.KNOWLEDGE_WRITE,), "service"),
-    Section("channels", "/settings/widget", (P.TENANT_SETTINGS,), "channels"),
+    Section("channels", "/settings/channels", (P.TENANT_SETTINGS,), "channels"),
     Section("assistant", "/admin/assistant", (P.BOT_TEST,), "channels"),
     Section("webhooks", "/admin/webhooks", (P.TENANT_SETTINGS,), "channels"),
     Section("jobs", "/admin/jobs", (P.TENANT_SETTINGS,), "channels"),
