@@ -8,6 +8,7 @@ from omnidesk.analytics import models as analytics_models
 from omnidesk.bot import models as bot_models
 from omnidesk.channels import models as channels_models
 from omnidesk.channels.email import models as email_models
+from omnidesk.channels.providers import models as provider_channels_models
 from omnidesk.channels.widget import models as widget_models
 from omnidesk.compliance import models as compliance_models
 from omnidesk.conversations import models as conversations_models
@@ -33,6 +34,7 @@ __all__ = [
     "jobs_models",
     "knowledge_models",
     "quality_models",
+    "provider_channels_models",
     "routing_models",
     "tenant_secrets_models",
     "tickets_models",

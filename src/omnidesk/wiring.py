@@ -11,6 +11,7 @@ from omnidesk.bot.arrivals import assign_arrivals
 from omnidesk.channels import delivery as channel_delivery
 from omnidesk.channels import registry as channel_registry
 from omnidesk.channels.email import adapter as email_adapter
+from omnidesk.channels.messaging_adapters import register_all as register_provider_adapters
 from omnidesk.conversations import actions as conversation_actions
 from omnidesk.conversations import hooks as conversation_hooks
 from omnidesk.conversations.intake import set_intake_policy
@@ -34,3 +35,4 @@ def install() -> None:
     # Outbound messages of channels that deliver themselves (channels/registry.py) are queued with the message.
     conversation_actions.set_outbound_hook(channel_delivery.queue_deliveries)
     channel_registry.register("email", email_adapter.factory)
+    register_provider_adapters()

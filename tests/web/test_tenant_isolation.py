@@ -24,8 +24,15 @@ from tests.factories import World
 
 PLATFORM_ONLY = {"/api/v1/tenants"}
 # Visitor routes take a visitor token, not a staff credential, and multipart uploads cannot be walked with JSON:
-# tests/channels/test_widget_api.py proves their isolation.
-WALKED_ELSEWHERE = ("/api/v1/widget/{tenant}/", "/api/v1/conversations/{conversation_id}/attachments")
+# tests/channels/test_widget_api.py proves their isolation. Provider webhooks are authenticated by the workspace's
+# own provider secret (signature, secret token), never a staff credential: tests/channels/<provider>/ prove theirs.
+WALKED_ELSEWHERE = (
+    "/api/v1/widget/{tenant}/",
+    "/api/v1/conversations/{conversation_id}/attachments",
+    "/api/v1/channels/whatsapp/{tenant}/",
+    "/api/v1/channels/telegram/{tenant}/",
+    "/api/v1/channels/sms/{tenant}/",
+)
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/staff/{user_id}"): {"display_name": "pwned"},
     ("PATCH", "/api/v1/teams/{team_id}"): {"name": "pwned"},

@@ -22,6 +22,8 @@ class IdentityKind(StrEnum):
     EXTERNAL = "external"
     WECHAT = "wechat"
     WHATSAPP = "whatsapp"
+    TELEGRAM = "telegram"
+    WECHAT_OPENID = "wechat_openid"
 
 
 class IdentityIn(Input):

@@ -93,6 +93,30 @@ def quality_score(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]
     quality_scores(ctx, [(tenant_id, payload)])
 
 
+@job("channels.media")
+def channel_media(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    """Fetch a file a customer sent on a provider channel (queued with the message) into the attachment store.
+    A failed download raises, so the queue retries it; a file we do not accept is recorded as such."""
+    from omnidesk.channels.providers import actions as channel_actions
+    from omnidesk.channels.providers import media
+    from omnidesk.channels.whatsapp.adapter import WhatsAppAdapter
+    from omnidesk.core.blobs import LocalEncryptedBlobStore
+    from omnidesk.security.keys import Purpose, for_purpose
+
+    keys = ctx.tenant_secret_keys
+    with ctx.db.tenant_read(tenant_id) as s:
+        account = channel_actions.account_of(s, keys, tenant_id, str(payload["provider"]))
+    if account is None:
+        return
+    if account.provider != "whatsapp":
+        raise ValueError(f"no media download for {account.provider}")
+    data, content_type = WhatsAppAdapter(ctx.db, keys, ctx.outbound).download_media(account, str(payload["media_id"]))
+    store = LocalEncryptedBlobStore(ctx.settings.data_dir / "blobs", for_purpose(ctx.settings, Purpose.BLOBS))
+    with ctx.db.tenant_transaction(tenant_id) as s:
+        media.do_attach(s, tenant_id, uuid.UUID(payload["message_id"]), filename=str(payload["filename"]),
+                        content_type=str(payload.get("content_type") or content_type), data=data, store=store)  # fmt: skip
+
+
 @job("channels.deliver", priority=5)
 def channel_delivery(ctx: JobContext, tenant_id: uuid.UUID, payload: dict[str, Any]) -> None:
     """One attempt to deliver an outbound message on its channel (queued by the outbound writer in the message's

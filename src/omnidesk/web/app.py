@@ -24,6 +24,10 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
+from omnidesk.channels.providers.intake import Accounts
+from omnidesk.channels.sms.api import router as sms_router
+from omnidesk.channels.telegram.api import router as telegram_router
+from omnidesk.channels.whatsapp.api import router as whatsapp_router
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.adapter import WidgetAdapter
 from omnidesk.channels.widget.api import router as widget_router
@@ -55,7 +59,7 @@ from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import account, audit, contacts, ops, problems, queue_wall, settings_nav, ui, workspace
+from omnidesk.web import account, audit, channels_settings, contacts, ops, problems, queue_wall, settings_nav, ui, workspace
 from omnidesk.web import analytics as analytics_ui
 from omnidesk.web import reports as reports_ui
 from omnidesk.web.console import router as console_router
@@ -87,6 +91,9 @@ def build_api_router() -> APIRouter:
         jobs_router,
         webhooks_router,
         quality_router,
+        whatsapp_router,
+        telegram_router,
+        sms_router,
     )
     for router in routers:
         api.include_router(router)
@@ -138,6 +145,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.state.outbound = OutboundPolicy.from_settings(settings)
     app.state.assistant = Assistant(app.state.outbound)
     app.state.hub = Hub(bus)
+    app.state.provider_accounts = Accounts(db, for_purpose(settings, Purpose.TENANT_SECRETS))
     # Adapters meet here, not by importing each other: the widget is the socket's message sink, and the
     # conversations slice gets its intake policy (routing, the assistant: it queues the assistant's turns as jobs).
     wiring.install()
@@ -178,6 +186,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(reports_ui.router)
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
+    app.include_router(channels_settings.router)
     app.include_router(console_router)
     app.include_router(quality_ui.router)
     app.include_router(widget_ui.router)
