@@ -1,7 +1,7 @@
 """Quality inspection: versioned scorecards, scores, appeals, nominations, sensitive-phrase send policies
 
-Revision ID: 0023_qa_quality
-Revises: 0022_conversation_customer
+Revision ID: 0027_qa_quality
+Revises: 0026_routing_acd
 Create Date: 2026-12-07 21:02:24.538426
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_qa_quality"
-down_revision: str | None = "0022_conversation_customer"
+revision: str = "0027_qa_quality"
+down_revision: str | None = "0026_routing_acd"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

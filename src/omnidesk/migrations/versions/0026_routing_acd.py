@@ -1,7 +1,7 @@
 """Routing (ACD): queues with steps, proficiency per skill, the queue entry's requirements and trace, callbacks
 
-Revision ID: 0023_routing_acd
-Revises: 0022_conversation_customer
+Revision ID: 0026_routing_acd
+Revises: 0025_messaging_channels
 Create Date: 2026-12-07 21:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_routing_acd"
-down_revision: str | None = "0022_conversation_customer"
+revision: str = "0026_routing_acd"
+down_revision: str | None = "0025_messaging_channels"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,6 +1,6 @@
 """The e-mail channel's mailboxes: inbound address (unique platform-wide), From, SMTP relay, DKIM selector
 
-Revision ID: 0023_email_mailboxes
+Revision ID: 0024_email_mailboxes
 Revises: 0023_email_delivery
 Create Date: 2026-12-07 21:45:00
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_email_mailboxes"
+revision: str = "0024_email_mailboxes"
 down_revision: str | None = "0023_email_delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

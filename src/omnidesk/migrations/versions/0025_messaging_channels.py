@@ -1,7 +1,7 @@
 """Provider channels (WhatsApp, Telegram, SMS, …): one account per provider and tenant
 
-Revision ID: 0023_messaging_channels
-Revises: 0023_email_delivery
+Revision ID: 0025_messaging_channels
+Revises: 0024_email_mailboxes
 Create Date: 2026-12-07 21:20:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_messaging_channels"
-down_revision: str | None = "0023_email_delivery"
+revision: str = "0025_messaging_channels"
+down_revision: str | None = "0024_email_mailboxes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Analytics: per-conversation facts, interval tables, the tenant's analytics settings and agents' goals
 
-Revision ID: 0023_analytics_intervals
-Revises: 0022_conversation_customer
+Revision ID: 0028_analytics_intervals
+Revises: 0027_qa_quality
 Create Date: 2026-12-07 21:20:00
 """
 
@@ -11,8 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_analytics_intervals"
-down_revision: str | None = "0022_conversation_customer"
+revision: str = "0028_analytics_intervals"
+down_revision: str | None = "0027_qa_quality"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
