@@ -59,7 +59,18 @@ from omnidesk.security.ratelimit import make_rate_limiter
 from omnidesk.security.throttle import make_login_throttle
 from omnidesk.tickets.api import router as tickets_router
 from omnidesk.tickets.ui import router as tickets_ui_router
-from omnidesk.web import account, audit, channels_settings, contacts, ops, problems, queue_wall, settings_nav, ui, workspace
+from omnidesk.web import (
+    account,
+    audit,
+    channels_settings,
+    contacts,
+    ops,
+    problems,
+    queue_wall,
+    settings_nav,
+    ui,
+    workspace,
+)
 from omnidesk.web import analytics as analytics_ui
 from omnidesk.web import reports as reports_ui
 from omnidesk.web.console import router as console_router
