@@ -50,6 +50,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("canned", "/settings/canned", (P.CANNED_RESPONSES_MANAGE,), "service"),
     Section("knowledge_categories", "/settings/knowledge-categories", (P.KNOWLEDGE_WRITE,), "service"),
     Section("channels", "/settings/widget", (P.TENANT_SETTINGS,), "channels"),
+    Section("email", "/settings/channels/email", (P.TENANT_SETTINGS,), "channels"),
     Section("assistant", "/admin/assistant", (P.BOT_TEST,), "channels"),
     Section("webhooks", "/admin/webhooks", (P.TENANT_SETTINGS,), "channels"),
     Section("jobs", "/admin/jobs", (P.TENANT_SETTINGS,), "channels"),
