@@ -24,7 +24,6 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
-from omnidesk.channels.email.ui import router as email_ui_router
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.adapter import WidgetAdapter
 from omnidesk.channels.widget.api import router as widget_router
@@ -174,7 +173,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
     app.include_router(console_router)
-    app.include_router(email_ui_router)
     app.include_router(widget_ui.router)
     app.mount(
         "/static",
