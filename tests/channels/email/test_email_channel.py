@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from omnidesk.channels.email import adapter as email_adapter
 from omnidesk.channels.email.actions import MailboxInput, save_mailbox
 from omnidesk.channels.email.ingress import Ingress
 from omnidesk.channels.models import MessageDelivery
@@ -278,3 +279,18 @@ def test_mail_is_dkim_signed_when_a_key_is_configured(
         return b"v=DKIM1; k=rsa; p=" + public
 
     assert dkim.verify(raw, dnsfunc=dns)  # a receiver holding the published key accepts the signature
+
+
+def test_automatic_mail_to_one_customer_is_rate_limited(
+    app: FastAPI, db: Database, world: World, mailbox: Mailbox, ingress: Ingress, relay: Relay,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(email_adapter, "AUTO_REPLIES_PER_HOUR", 2)
+    send_to_ingress(ingress, mailbox.inbound, fixture("gmail__new.eml"))
+    (conversation,) = conversations(db, world)
+    states = [
+        delivery_of(db, world, answer(db, world, conversation.id, f"自动回复 {n}", sender=SenderType.BOT)).state
+        for n in range(3)
+    ]
+    assert states == ["sent", "sent", "failed"]
+    assert delivery_of(db, world, answer(db, world, conversation.id, "人工回复")).state == "sent"  # a person still can
