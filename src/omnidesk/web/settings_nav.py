@@ -51,6 +51,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("scorecards", "/settings/scorecards", (P.QA_MANAGE,), "service"),
     Section("knowledge_categories", "/settings/knowledge-categories", (P.KNOWLEDGE_WRITE,), "service"),
     Section("channels", "/settings/channels", (P.TENANT_SETTINGS,), "channels"),
+    Section("email", "/settings/channels/email", (P.TENANT_SETTINGS,), "channels"),
     Section("assistant", "/admin/assistant", (P.BOT_TEST,), "channels"),
     Section("webhooks", "/admin/webhooks", (P.TENANT_SETTINGS,), "channels"),
     Section("jobs", "/admin/jobs", (P.TENANT_SETTINGS,), "channels"),

@@ -7,21 +7,30 @@ been handed to the relay when the posting transaction returns."""
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import uuid
 from typing import Any
 
+import dkim
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from omnidesk.channels.email import adapter as email_adapter
+from omnidesk.channels.email.actions import MailboxInput, save_mailbox
 from omnidesk.channels.email.ingress import Ingress
 from omnidesk.channels.models import MessageDelivery
 from omnidesk.channels.widget.models import Attachment
 from omnidesk.conversations import actions
 from omnidesk.conversations.models import ChannelMessage, Conversation, Message
 from omnidesk.conversations.schemas import SenderType
+from omnidesk.core.actor import system_actor
 from omnidesk.core.db import Database
+from omnidesk.core.settings import Settings
+from omnidesk.security.keys import Purpose, for_purpose
 from tests.channels.email.conftest import Mailbox, Relay, fixture, send_to_ingress
 from tests.factories import World
 
@@ -242,3 +251,46 @@ def test_an_outlook_reply_keeps_its_inline_image_and_folds_the_quoted_block(
         raw = s.scalar(select(ChannelMessage.raw).where(ChannelMessage.message_id == text.id))
     assert raw is not None and raw["inline"] == {"image001.png@01DB48A1.5C3E2F10": "image001.png"}
     assert 'src="cid:image001.png@01DB48A1.5C3E2F10"' in raw["html"] and "<style" not in raw["html"]
+
+
+def test_mail_is_dkim_signed_when_a_key_is_configured(
+    app: FastAPI, db: Database, settings: Settings, world: World, mailbox: Mailbox, ingress: Ingress, relay: Relay
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    public = base64.b64encode(key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo))
+    with db.tenant_transaction(world.tenant_id) as s:
+        save_mailbox(
+            s, system_actor(world.tenant_id), for_purpose(settings, Purpose.TENANT_SECRETS),
+            MailboxInput(inbound_address=mailbox.inbound, from_address="support@shop.example", smtp_host="127.0.0.1",
+                         smtp_port=relay.port, smtp_security="none", dkim_selector="od2026", dkim_private_key=pem),
+            mailbox.id,
+        )  # fmt: skip
+    send_to_ingress(ingress, mailbox.inbound, fixture("gmail__new.eml"))
+    (conversation,) = conversations(db, world)
+    before = len(relay.messages())
+    answer(db, world, conversation.id, "签名测试")
+    assert len(new_to_relay(relay, before)) == 1
+    _, _, sent, raw = relay.received[-1]
+    assert "d=shop.example" in str(sent["DKIM-Signature"]) and "s=od2026" in str(sent["DKIM-Signature"])
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"od2026._domainkey.shop.example."
+        return b"v=DKIM1; k=rsa; p=" + public
+
+    assert dkim.verify(raw, dnsfunc=dns)  # a receiver holding the published key accepts the signature
+
+
+def test_automatic_mail_to_one_customer_is_rate_limited(
+    app: FastAPI, db: Database, world: World, mailbox: Mailbox, ingress: Ingress, relay: Relay,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(email_adapter, "AUTO_REPLIES_PER_HOUR", 2)
+    send_to_ingress(ingress, mailbox.inbound, fixture("gmail__new.eml"))
+    (conversation,) = conversations(db, world)
+    states = [
+        delivery_of(db, world, answer(db, world, conversation.id, f"自动回复 {n}", sender=SenderType.BOT)).state
+        for n in range(3)
+    ]
+    assert states == ["sent", "sent", "failed"]
+    assert delivery_of(db, world, answer(db, world, conversation.id, "人工回复")).state == "sent"  # a person still can

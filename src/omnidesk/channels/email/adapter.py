@@ -18,22 +18,26 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from omnidesk.accounts import tenant_secrets
 from omnidesk.channels.base import AttachmentPart, Capabilities, Delivery, OutboundMessage, TextPart, degrade
 from omnidesk.channels.email.models import EmailMailbox
 from omnidesk.channels.email.parse import normalise_subject
 from omnidesk.channels.email.threads import CHANNEL, reply_address
+from omnidesk.channels.models import MessageDelivery
 from omnidesk.channels.registry import AdapterContext
-from omnidesk.conversations.models import ChannelMessage
+from omnidesk.conversations.models import ChannelMessage, Conversation, Message
+from omnidesk.core.db import utcnow
 
 AUTOMATIC = frozenset({"bot", "system"})
 TIMEOUT_SECONDS = 30.0
+AUTO_REPLIES_PER_HOUR = 10  # automatic mails to one customer per hour: beyond, a loop is likelier than a dialogue
 
 
 def message_id_for(message_id: uuid.UUID, from_address: str) -> str:
@@ -84,6 +88,27 @@ class EmailAdapter:
                 )
             )
         return bool(raw and raw.get("automated"))
+
+    def _automatic_sent_lately(self, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> int:
+        """Automatic mails sent to this conversation's customer in the last hour (a per-sender rate limit that
+        stops a loop with a mail system that ignores ``Auto-Submitted``)."""
+        since = utcnow() - timedelta(hours=1)
+        with self.context.db.tenant_read(tenant_id) as s:
+            customer = select(Conversation.customer_id).where(Conversation.id == conversation_id).scalar_subquery()
+            count = s.scalar(
+                select(func.count())
+                .select_from(MessageDelivery)
+                .join(Message, Message.id == MessageDelivery.message_id)
+                .join(Conversation, Conversation.id == MessageDelivery.conversation_id)
+                .where(
+                    Conversation.customer_id == customer,
+                    MessageDelivery.channel == CHANNEL,
+                    MessageDelivery.state == "sent",
+                    MessageDelivery.updated_at >= since,
+                    Message.sender_type.in_(AUTOMATIC),
+                )
+            )
+        return int(count or 0)
 
     def build(self, message: OutboundMessage, mailbox: EmailMailbox) -> EmailMessage:
         message = degrade(message, self.capabilities)
@@ -137,6 +162,12 @@ class EmailAdapter:
             return Delivery(error="the customer has no e-mail address")
         if message.sender_type in AUTOMATIC and self._answers_automatic(message.tenant_id, message.reply_to):
             return Delivery(error="not sent: an automatic answer to automatic mail (RFC 3834 loop protection)")
+        if message.sender_type in AUTOMATIC and (
+            self._automatic_sent_lately(message.tenant_id, message.conversation_id) >= AUTO_REPLIES_PER_HOUR
+        ):
+            return Delivery(
+                error=f"not sent: more than {AUTO_REPLIES_PER_HOUR} automatic mails to this customer in an hour"
+            )
         mail = self.build(message, mailbox)
         raw = mail.as_bytes()
         if dkim_key and mailbox.dkim_selector:

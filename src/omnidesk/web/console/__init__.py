@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from omnidesk.web.console import automations, canned, hours, knowledge, macros, routing, sla, ticket_types
+from omnidesk.web.console import automations, canned, email, hours, knowledge, macros, routing, sla, ticket_types
 
 router = APIRouter(include_in_schema=False)
-for _module in (hours, sla, ticket_types, automations, macros, routing, canned, knowledge):
+for _module in (hours, sla, ticket_types, automations, macros, routing, canned, knowledge, email):
     router.include_router(_module.router)
