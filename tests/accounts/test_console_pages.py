@@ -75,7 +75,8 @@ def test_the_navigation_lists_sections_only_once_their_page_exists(client: TestC
     _admin(client, world)
     nav = client.get("/settings").text
     for present in ("/settings/users", "/settings/teams", "/settings/roles", "/settings/api-keys", "/audit",
-                    "/settings/widget", "/admin/assistant", "/admin/webhooks", "/admin/jobs"):  # fmt: skip
+                    "/settings/channels", "/settings/channels/email", "/admin/assistant", "/admin/webhooks",
+                    "/admin/jobs"):  # fmt: skip
         assert f'href="{present}"' in nav, present
     # Another change adds the SLA page: its line in the registry shows up by itself, with nothing else to do.
     later = FastAPI()
