@@ -164,8 +164,7 @@ def test_missed_offers_set_the_agent_away(
     presence = MemoryPresence()
     agent = _online(db, world, presence, Role.AGENT)
     with db.tenant_transaction(world.tenant_id) as s:
-        actions.update_policy(s, world.actor(Role.ADMIN), accept_timeout_seconds=10)
-        queries.policy(s).missed_offers_limit = 2
+        actions.update_policy(s, world.actor(Role.ADMIN), accept_timeout_seconds=10, missed_offers_limit=2)
     conv = visitor_conversation(client, start_visitor(client, world.slug))
     now = utcnow()
     for n in range(1, 4):  # the first pass offers; each later one finds the offer lapsed
@@ -209,3 +208,30 @@ def test_queue_status_and_the_callback_offer(client: TestClient, world: World, d
     assert made.status_code == 201 and made.json()["state"] == "requested"
     with db.tenant_transaction(world.tenant_id) as s:
         assert s.scalar(select(CallbackRequest.phone)) == "+86 138 0013 8000"
+
+
+def test_an_accepted_chat_left_unanswered_is_offered_again(
+    client: TestClient, world: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    presence = MemoryPresence()
+    agent = _online(db, world, presence, Role.AGENT)
+    other = _online(db, world, presence, Role.SUPERVISOR)
+    put = client.put(
+        "/api/v1/routing/policy",
+        json={"accept_timeout_seconds": 60, "reoffer_unanswered_minutes": 1},
+        headers=world.headers(),
+    )
+    assert put.status_code == 200 and put.json()["reoffer_unanswered_minutes"] == 1
+    conv = visitor_conversation(client, start_visitor(client, world.slug))
+    service.reconcile_once(db, presence)
+    _, first, _ = _entry(db, world, conv["id"])
+    role = Role.AGENT if first == agent else Role.SUPERVISOR
+    with db.tenant_transaction(world.tenant_id) as s:
+        actions.accept_offer(s, world.actor(role), uuid.UUID(conv["id"]))
+    later = utcnow() + timedelta(seconds=61)
+    monkeypatch.setattr(actions, "utcnow", lambda: later)
+    service.reconcile_once(db, presence)
+    state, offered_to, _ = _entry(db, world, conv["id"])
+    assert state == "offered" and offered_to == (other if first == agent else agent)
+    with db.tenant_transaction(world.tenant_id) as s:
+        assert s.scalar(select(AuditRecord).where(AuditRecord.action == "routing.reoffer_unanswered")) is not None

@@ -293,6 +293,55 @@ def _return_to_queue(session: Session, entry: QueueEntry, action: str) -> None:
         )
 
 
+def reoffer_unanswered(session: Session) -> int:
+    """Return to the queue each chat accepted more than the tenant's ``reoffer_unanswered_minutes`` ago that its
+    agent has not answered (Chatwoot #14508): it is unassigned, keeps the customer's wait, and that agent is
+    skipped for it this round. Only entries assigned within the last 10 minutes past the limit are looked at, so
+    the pass does not grow with history (the reconciler runs every 2 s)."""
+    minutes = queries.policy(session).reoffer_unanswered_minutes
+    if not minutes:
+        return 0
+    now = utcnow()
+    cutoff = now - timedelta(minutes=minutes)
+    entries = list(
+        session.scalars(
+            select(QueueEntry).where(
+                QueueEntry.state == QueueState.ASSIGNED.value,
+                QueueEntry.assigned_at <= cutoff,
+                QueueEntry.assigned_at > cutoff - timedelta(minutes=10),
+            )
+        )
+    )
+    count = 0
+    for entry in entries:
+        conversation = session.get(Conversation, entry.conversation_id)
+        if conversation is None or conversation.assignee_id is None or conversation.status != Status.OPEN.value:
+            continue
+        answered = session.scalar(
+            select(Message.id)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.sender_type == "agent",
+                Message.created_at >= entry.assigned_at,
+            )
+            .limit(1)
+        )
+        if answered is not None:
+            continue
+        agent, waited_since = conversation.assignee_id, entry.waiting_since
+        system = system_actor(entry.tenant_id)
+        conversation_actions.update_conversation(session, system, conversation.id, ConversationUpdate(assignee_id=None))
+        enqueue(session, system, conversation)
+        entry.waiting_since = waited_since  # the customer's wait goes on; it did not start again
+        entry.declined_by = [str(agent)]
+        session.flush()
+        audit.record(
+            session, system, "routing.reoffer_unanswered", "conversation", conversation.id, {"staff_id": str(agent)}
+        )
+        count += 1
+    return count
+
+
 def withdraw_offer(session: Session, entry: QueueEntry) -> None:
     """Take an open offer back (a supervisor moved or reassigned the contact); not counted as a miss."""
     _return_to_queue(session, entry, "routing.offer_withdrawn")
@@ -407,14 +456,26 @@ def _change_presence(session: Session, actor: Actor, row: AgentPresence, status:
     publish_on_commit(session, PresenceUpdated(tenant_id=row.tenant_id, staff_id=row.staff_id, status=status.value))
 
 
-def update_policy(session: Session, actor: Actor, *, accept_timeout_seconds: int) -> RoutingPolicy:
+def update_policy(
+    session: Session,
+    actor: Actor,
+    *,
+    accept_timeout_seconds: int,
+    missed_offers_limit: int | None = None,
+    reoffer_unanswered_minutes: int | None = None,
+) -> RoutingPolicy:
     actor.require(Perm.TENANT_SETTINGS)
     row = session.scalar(select(RoutingPolicy))
     if row is None:
-        row = RoutingPolicy(tenant_id=actor.tenant_id)
+        row = RoutingPolicy(tenant_id=actor.tenant_id, missed_offers_limit=3, reoffer_unanswered_minutes=0)
         session.add(row)
-    before = {"accept_timeout_seconds": row.accept_timeout_seconds}
+    fields = ("accept_timeout_seconds", "missed_offers_limit", "reoffer_unanswered_minutes")
+    before = {f: getattr(row, f) for f in fields}
     row.accept_timeout_seconds = accept_timeout_seconds
+    if missed_offers_limit is not None:
+        row.missed_offers_limit = missed_offers_limit
+    if reoffer_unanswered_minutes is not None:
+        row.reoffer_unanswered_minutes = reoffer_unanswered_minutes
     row.updated_at = utcnow()
     session.flush()
     audit.record(
@@ -423,7 +484,7 @@ def update_policy(session: Session, actor: Actor, *, accept_timeout_seconds: int
         "routing.policy_update",
         "routing_policy",
         row.id,
-        audit.diff(before, {"accept_timeout_seconds": accept_timeout_seconds}),
+        audit.diff(before, {f: getattr(row, f) for f in fields}),
     )
     return row
 

@@ -15,7 +15,7 @@ from omnidesk.conversations.schemas import ConversationOut
 from omnidesk.core.db import utcnow
 from omnidesk.events.presence import PresenceStore
 from omnidesk.routing import actions, queries, queue_actions, service
-from omnidesk.routing.models import QueueEntry, RoutingQueue
+from omnidesk.routing.models import QueueEntry, RoutingPolicy, RoutingQueue
 from omnidesk.routing.schemas import (
     AgentStateIn,
     AgentStateOut,
@@ -121,15 +121,29 @@ def supervisor_view(s: Session, connected: frozenset[uuid.UUID]) -> SupervisorOu
 def get_policy(db: DbDep, actor: ActorDep) -> PolicyOut:
     actor.require(Perm.ROUTING_SUPERVISE)
     with db.tenant_transaction(actor.tenant_id) as s:
-        p = queries.policy(s)
-        return PolicyOut(strategy=p.strategy, accept_timeout_seconds=p.accept_timeout_seconds)
+        return _policy_out(queries.policy(s))
 
 
 @router.put("/routing/policy")
 def put_policy(data: PolicyIn, db: DbDep, actor: ActorDep) -> PolicyOut:
     with db.tenant_transaction(actor.tenant_id) as s:
-        p = actions.update_policy(s, actor, accept_timeout_seconds=data.accept_timeout_seconds)
-        return PolicyOut(strategy=p.strategy, accept_timeout_seconds=p.accept_timeout_seconds)
+        p = actions.update_policy(
+            s,
+            actor,
+            accept_timeout_seconds=data.accept_timeout_seconds,
+            missed_offers_limit=data.missed_offers_limit,
+            reoffer_unanswered_minutes=data.reoffer_unanswered_minutes,
+        )
+        return _policy_out(p)
+
+
+def _policy_out(p: RoutingPolicy) -> PolicyOut:
+    return PolicyOut(
+        strategy=p.strategy,
+        accept_timeout_seconds=p.accept_timeout_seconds,
+        missed_offers_limit=p.missed_offers_limit if p.missed_offers_limit is not None else 3,
+        reoffer_unanswered_minutes=p.reoffer_unanswered_minutes or 0,
+    )
 
 
 def _entry_out(entry: QueueEntry) -> QueueEntryOut:

@@ -59,6 +59,14 @@ class Reject(StrEnum):
     DECLINED = "declined"  # let this contact's offer lapse or declined it this round
 
 
+UNAVAILABLE, NO_CAPACITY, MISSING_SKILL, DECLINED = (
+    Reject.UNAVAILABLE.value,
+    Reject.NO_CAPACITY.value,
+    Reject.MISSING_SKILL.value,
+    Reject.DECLINED.value,
+)
+
+
 @dataclass(frozen=True)
 class Step:
     """One ring of the bullseye. ``min_proficiency`` 0 means any agent of the queue; ``overflow`` adds the overflow
@@ -249,6 +257,10 @@ class _Live:
     load_units: int
     active: int
     idle_since: datetime | None
+    sid: str = ""  # the id as text, computed once: the tie-break of every sort
+
+    def __post_init__(self) -> None:
+        self.sid = str(self.agent.id)
 
     def fits(self, cost: int) -> bool:
         return self.active < self.agent.max_concurrent and self.load_units + cost <= self.agent.capacity_units
@@ -270,12 +282,12 @@ def _pick(pool: list[_Live], selection: Selection, skills: frozenset[str]) -> tu
         return live.load_units / max(live.agent.capacity_units, 1)
 
     if selection == Selection.LEAST_OCCUPIED:
-        best = min(pool, key=lambda x: (ratio(x), *idle_key(x), str(x.agent.id)))
+        best = min(pool, key=lambda x: (ratio(x), *idle_key(x), x.sid))
         return best, f"least occupied (load {best.load_units}/{best.agent.capacity_units})"
     if selection == Selection.BEST_SCORE:
-        best = min(pool, key=lambda x: (-_score(x.agent, skills), ratio(x), *idle_key(x), str(x.agent.id)))
+        best = min(pool, key=lambda x: (-_score(x.agent, skills), ratio(x), *idle_key(x), x.sid))
         return best, f"best score ({_score(best.agent, skills)} on {', '.join(sorted(skills)) or 'no skills'})"
-    best = min(pool, key=lambda x: (*idle_key(x), str(x.agent.id)))
+    best = min(pool, key=lambda x: (*idle_key(x), x.sid))
     since = best.idle_since.isoformat() if best.idle_since else "never offered"
     return best, f"longest idle (since {since})"
 
@@ -283,13 +295,13 @@ def _pick(pool: list[_Live], selection: Selection, skills: frozenset[str]) -> tu
 class _Rejections:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
-        self.examples: dict[str, list[str]] = {}
+        self.examples: dict[str, list[str]] = {}  # agent ids as text
 
-    def add(self, reason: Reject, agent_id: uuid.UUID) -> None:
-        self.counts[reason.value] = self.counts.get(reason.value, 0) + 1
-        names = self.examples.setdefault(reason.value, [])
-        if len(names) < TRACE_EXAMPLES:
-            names.append(str(agent_id))
+    def add(self, reason: str, agent_id: str) -> None:
+        n = self.counts.get(reason, 0)
+        self.counts[reason] = n + 1
+        if n < TRACE_EXAMPLES:
+            self.examples.setdefault(reason, []).append(agent_id)
 
     def as_dict(self) -> dict[str, Any]:
         return {"counts": dict(sorted(self.counts.items())), "examples": dict(sorted(self.examples.items()))}
@@ -309,12 +321,22 @@ def route(
     """
     costs = costs or Costs()
     live = {a.id: _Live(a, a.load_units, a.active, a.idle_since) for a in agents}
-    members: dict[uuid.UUID, list[_Live]] = {}
-    for item in sorted(live.values(), key=lambda x: str(x.agent.id)):
-        for qid in item.agent.queue_ids:
-            members.setdefault(qid, []).append(item)
-    decisions: list[Decision] = []
+    # Per queue: the available members (scanned per contact) and how many are unavailable (only counted in the
+    # trace), and how many members still have room for the cheapest contact (a queue at zero is skipped at once:
+    # with 10,000 waiting and every agent full, the pass must not scan 1,000 agents per contact).
     min_cost = min([costs.default_cost, *costs.channel_costs.values()]) if live else 0
+    members: dict[uuid.UUID, dict[uuid.UUID, _Live]] = {}  # available members with room, in id order
+    full: dict[uuid.UUID, int] = {}  # available members without room for even the cheapest contact
+    unavailable: dict[uuid.UUID, int] = {}
+    for item in sorted(live.values(), key=lambda x: x.sid):
+        for qid in item.agent.queue_ids:
+            if not item.agent.available:
+                unavailable[qid] = unavailable.get(qid, 0) + 1
+            elif item.fits(min_cost):
+                members.setdefault(qid, {})[item.agent.id] = item
+            else:
+                full[qid] = full.get(qid, 0) + 1
+    decisions: list[Decision] = []
     free = {a for a, x in live.items() if x.agent.available and x.fits(min_cost)}
     for contact in service_order(contacts, queues, now):
         queue = queues.get(contact.queue_id)
@@ -332,20 +354,28 @@ def route(
         if queue.paused:
             decisions.append(Decision(contact.id, None, 0, {**base, "outcome": "waiting", "why": "queue paused"}))
             continue
-        if not free:
-            decisions.append(
-                Decision(contact.id, None, 0, {**base, "outcome": "waiting", "why": "no agent has free capacity"})
-            )
+        reachable = len(members.get(queue.id, ())) + (
+            len(members.get(queue.overflow_queue_id, ())) if queue.overflow_queue_id else 0
+        )
+        if not reachable and contact.previous_agent not in free:
+            index = current_step(queue, contact, now)
+            trace = {**base, "step": index, "step_rule": queue.steps[index].describe(), "outcome": "waiting",
+                     "considered": full.get(queue.id, 0) + unavailable.get(queue.id, 0),
+                     "why": "no agent of the queue has free capacity"}  # fmt: skip
+            decisions.append(Decision(contact.id, None, index, trace))
             continue
         cost = costs.of(contact.channel)
-        decision = _decide(contact, queue, queues, members, live, cost, now, base)
+        decision = _decide(contact, queue, members, (full, unavailable), live, cost, now, base)
         if decision.agent_id is not None:
             chosen = live[decision.agent_id]
             chosen.load_units += cost
             chosen.active += 1
             chosen.idle_since = now
-            if not (chosen.fits(min_cost)):
+            if chosen.agent.id in free and not chosen.fits(min_cost):
                 free.discard(chosen.agent.id)
+                for qid in chosen.agent.queue_ids:
+                    members[qid].pop(chosen.agent.id, None)
+                    full[qid] = full.get(qid, 0) + 1
         decisions.append(decision)
     return decisions
 
@@ -353,8 +383,8 @@ def route(
 def _decide(
     contact: Contact,
     queue: Queue,
-    queues: Mapping[uuid.UUID, Queue],
-    members: Mapping[uuid.UUID, list[_Live]],
+    members: Mapping[uuid.UUID, dict[uuid.UUID, _Live]],
+    counted: tuple[Mapping[uuid.UUID, int], Mapping[uuid.UUID, int]],
     live: Mapping[uuid.UUID, _Live],
     cost: int,
     now: datetime,
@@ -374,23 +404,31 @@ def _decide(
             return Decision(contact.id, None, -1, trace)
     index = current_step(queue, contact, now)
     step = queue.steps[index]
-    pool_source = list(members.get(queue.id, ()))
+    full, unavailable = counted
+    pool_source = list(members.get(queue.id, {}).values())
+    absent, busy = unavailable.get(queue.id, 0), full.get(queue.id, 0)
     if step.overflow and queue.overflow_queue_id is not None:
-        seen = {x.agent.id for x in pool_source}
-        pool_source += [x for x in members.get(queue.overflow_queue_id, ()) if x.agent.id not in seen]
+        mine = members.get(queue.id, {})
+        pool_source += [x for k, x in members.get(queue.overflow_queue_id, {}).items() if k not in mine]
+        # An agent in both queues is counted twice in these two figures (they are only shown in the trace).
+        absent += unavailable.get(queue.overflow_queue_id, 0)
+        busy += full.get(queue.overflow_queue_id, 0)
+    skills, level, declined = contact.required_skills, step.min_proficiency, contact.declined
     for ignore_declined in (False, True):
         rejected = _Rejections()
+        if absent:
+            rejected.counts[UNAVAILABLE] = absent
+        if busy:
+            rejected.counts[NO_CAPACITY] = busy
         pool: list[_Live] = []
         for item in pool_source:
             agent = item.agent
-            if not agent.available:
-                rejected.add(Reject.UNAVAILABLE, agent.id)
-            elif not item.fits(cost):
-                rejected.add(Reject.NO_CAPACITY, agent.id)
-            elif step.min_proficiency and not has_skills(agent, contact.required_skills, step.min_proficiency):
-                rejected.add(Reject.MISSING_SKILL, agent.id)
-            elif not ignore_declined and agent.id in contact.declined:
-                rejected.add(Reject.DECLINED, agent.id)
+            if not item.fits(cost):
+                rejected.add(NO_CAPACITY, item.sid)
+            elif level and not has_skills(agent, skills, level):
+                rejected.add(MISSING_SKILL, item.sid)
+            elif not ignore_declined and agent.id in declined:
+                rejected.add(DECLINED, item.sid)
             else:
                 pool.append(item)
         deadline = step_deadline(queue, contact, index)
@@ -399,7 +437,7 @@ def _decide(
             "step": index,
             "step_rule": step.describe(),
             "step_ends": deadline.isoformat() if deadline else None,
-            "considered": len(pool_source),
+            "considered": len(pool_source) + absent + busy,
             "rejected": rejected.as_dict(),
             "eligible": len(pool),
         }
@@ -409,7 +447,7 @@ def _decide(
             if ignore_declined:
                 trace["why"] += "; everyone eligible had let it lapse once, so a new round began"
             return Decision(contact.id, chosen.agent.id, index, trace, reset_declined=ignore_declined)
-        if not rejected.counts.get(Reject.DECLINED.value):
+        if not rejected.counts.get(DECLINED):
             break
     trace.update(outcome="waiting", why="no eligible agent at this step")
     return Decision(contact.id, None, index, trace)

@@ -21,7 +21,9 @@ ACTIVE_STATUSES = ("open", "pending")
 
 def policy(session: Session) -> RoutingPolicy:
     """The tenant's policy, or the defaults (not stored until someone changes them)."""
-    return session.scalar(select(RoutingPolicy)) or RoutingPolicy(strategy="round_robin", accept_timeout_seconds=60)
+    return session.scalar(select(RoutingPolicy)) or RoutingPolicy(
+        strategy="round_robin", accept_timeout_seconds=60, missed_offers_limit=3, reoffer_unanswered_minutes=0
+    )
 
 
 def loads(session: Session) -> dict[uuid.UUID, int]:

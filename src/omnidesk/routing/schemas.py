@@ -71,11 +71,15 @@ class SupervisorOut(Output):
 
 class PolicyIn(Input):
     accept_timeout_seconds: int = Field(ge=5, le=3600)
+    missed_offers_limit: int | None = Field(default=None, ge=0, le=50, description="0: never set away")
+    reoffer_unanswered_minutes: int | None = Field(default=None, ge=0, le=60, description="0: never")
 
 
 class PolicyOut(Output):
     strategy: str
     accept_timeout_seconds: int
+    missed_offers_limit: int = 3
+    reoffer_unanswered_minutes: int = 0
 
 
 class StepIn(Input):

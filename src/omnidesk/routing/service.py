@@ -30,6 +30,8 @@ log = logging.getLogger("omnidesk.routing")
 DEFAULT_WAIT = timedelta(minutes=2)
 # The window over which a queue's handling rate is measured for the expected wait.
 RATE_WINDOW = timedelta(minutes=30)
+# How far back the reconciler looks for accepted chats that may need a re-offer (the policy allows up to 60 min).
+REOFFER_HORIZON = timedelta(minutes=75)
 
 
 def route_now(presence: PresenceStore, session: Session, tenant_id: uuid.UUID) -> None:
@@ -43,6 +45,11 @@ def reconcile_once(db: Database, presence: PresenceStore) -> int:
             s.scalars(
                 select(QueueEntry.tenant_id).where(
                     QueueEntry.state.in_((QueueState.WAITING.value, QueueState.OFFERED.value))
+                    # Recently accepted chats are watched for an unanswered re-offer (actions.reoffer_unanswered).
+                    | (
+                        (QueueEntry.state == QueueState.ASSIGNED.value)
+                        & (QueueEntry.assigned_at >= utcnow() - REOFFER_HORIZON)
+                    )
                 )
             )
         )
@@ -51,6 +58,7 @@ def reconcile_once(db: Database, presence: PresenceStore) -> int:
         try:
             with db.tenant_transaction(tenant_id) as s:
                 actions.expire_offers(s)
+                actions.reoffer_unanswered(s)
                 offered += len(actions.route_waiting(s, connected=presence.connected(tenant_id)))
         except (StaleDataError, OperationalError):
             # Another process routed the same entries at the same moment; it won, we retry next tick.
