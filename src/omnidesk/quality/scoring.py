@@ -178,7 +178,6 @@ def score(transcript: Transcript, criteria: Sequence[dict[str, Any]]) -> list[Fi
     agent = [t for t in turns if t.sender == "agent"]
     customer = [t for t in turns if t.sender == "customer"]
     out: list[Finding] = []
-    sentiments: list[tuple[Turn, Any]] | None = None
     for criterion in criteria:
         kind, key = criterion["kind"], criterion["key"]
         if not agent and kind not in ("resolution_time",):
@@ -241,9 +240,7 @@ def score(transcript: Transcript, criteria: Sequence[dict[str, Any]]) -> list[Fi
         elif kind == "identity":
             out.append(_identity(key, criterion, agent))
         elif kind == "empathy":
-            if sentiments is None:
-                sentiments = [(t, analyze_sentiment(t.body)) for t in customer]
-            out.append(_empathy(key, criterion, turns, sentiments))
+            out.append(_empathy(key, criterion, turns, customer))
         elif kind == "solution":
             out.append(_first_in(agent, _phrases(criterion, SOLUTIONS), kind, key, ""))
         else:
@@ -286,18 +283,22 @@ def _identity(key: str, criterion: dict[str, Any], agent: Sequence[Turn]) -> Fin
     return Finding(key, "identity", "na", detail="no account data given")
 
 
-def _empathy(
-    key: str, criterion: dict[str, Any], turns: Sequence[Turn], sentiments: Sequence[tuple[Turn, Any]]
-) -> Finding:
+def _empathy(key: str, criterion: dict[str, Any], turns: Sequence[Turn], customer: Sequence[Turn]) -> Finding:
     """Empathy is owed once the customer is upset (the assistant's sentiment signal: negative, angry, urgent);
-    the sentiment's movement to the customer's last message decides between a full and a partial pass."""
-    upset = next(((t, s) for t, s in sentiments if s.label != "neutral"), None)
+    the sentiment's movement to the customer's last message decides between a full and a partial pass. The
+    signal is read lazily (up to the first upset message, then the last one): it is most of the scorer's cost."""
+    upset = None
+    for turn in customer:
+        sentiment = analyze_sentiment(turn.body)
+        if sentiment.label != "neutral":
+            upset = (turn, sentiment)
+            break
     if upset is None:
         return Finding(key, "empathy", "na", detail="customer never upset")
     turn, first = upset
+    last = first if customer[-1] is turn else analyze_sentiment(customer[-1].body)
     words = _phrases(criterion, EMPATHY)
     after = [t for t in turns if t.sender == "agent" and t.at >= turn.at]
-    last = sentiments[-1][1]
     movement = f"sentiment {first.score:.2f} → {last.score:.2f}"
     for reply in after:
         hit = find(reply.body, words)
