@@ -43,6 +43,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"kind": "external", "value": "pwned"},
     ("POST", "/api/v1/customers/{customer_id}/merge"): {"duplicate_id": "{customer_id}"},
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
+    ("POST", "/api/v1/channels/custom/{channel}/messages"): {
+        "message_id": "pwn-1",
+        "sender": {"id": "intruder"},
+        "text": "pwned",
+        "conversation_id": "{conversation_id}",
+    },
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"body": "pwned"},
     ("POST", "/api/v1/conversations/{conversation_id}/notes"): {"body": "pwned"},
     ("POST", "/api/v1/conversations"): {"customer_id": "{customer_id}"},
@@ -59,7 +65,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/bot/faq-suggestions/{faq_suggestion_id}/decision"): {"accept": True},
     ("PUT", "/api/v1/macros/{macro_id}"): {"name": "pwned", "actions": [{"type": "add_tag", "tag": "pwned"}]},
 }
-TENANT_LOCAL = {"version", "label"}
+TENANT_LOCAL = {"version", "label", "channel"}
 # Routes whose objects need a slice's own fixtures are walked by that slice's isolation tests; the walk checks the
 # named test file covers every such path, so a new route still fails here until someone tests it.
 DELEGATED = {
@@ -136,6 +142,7 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
         "article_id": article["id"],
         "suggestion_id": suggestion["id"],
         "label": "track_parcel",
+        "channel": "kiosk",
         "version": "1",
         "faq_suggestion_id": faq_suggestion_id,
         "view_id": client.post(

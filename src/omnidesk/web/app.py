@@ -24,6 +24,7 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
+from omnidesk.channels.custom.api import router as custom_channel_router
 from omnidesk.channels.providers.intake import Accounts
 from omnidesk.channels.sms.api import router as sms_router
 from omnidesk.channels.telegram.api import router as telegram_router
@@ -90,6 +91,7 @@ def build_api_router() -> APIRouter:
         whatsapp_router,
         telegram_router,
         sms_router,
+        custom_channel_router,
     )
     for router in routers:
         api.include_router(router)
