@@ -32,6 +32,7 @@ WALKED_ELSEWHERE = (
     "/api/v1/channels/whatsapp/{tenant}/",
     "/api/v1/channels/telegram/{tenant}/",
     "/api/v1/channels/sms/{tenant}/",
+    "/api/v1/channels/wechat/{tenant}/",
 )
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/staff/{user_id}"): {"display_name": "pwned"},
