@@ -27,6 +27,9 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 TOKEN = "EAAG-test-access-token-0001"
 SMS_SID = "AC00000000000000000000000000000001"
 SMS_TOKEN = "twilio-auth-token-for-tests-0001"
+WX_APP_ID = "wx5823bf96d3bd56c7"
+WX_SECRET = "wechat-app-secret-for-tests"
+WX_ACCESS_TOKEN = "ACCESS_TOKEN_WX_0001"
 
 
 @dataclass
@@ -109,6 +112,12 @@ def _handler(state: FakeProviders) -> type[BaseHTTPRequestHandler]:
                     self._answer(401, {"code": 20003, "message": "Authenticate", "status": 401})
                 else:
                     self._answer(200, {"sid": SMS_SID, "friendly_name": "Skylark", "status": "active"})
+            elif call.path.startswith("/wechat/cgi-bin/token?"):
+                query = {k: v[0] for k, v in parse_qs(call.path.split("?", 1)[1]).items()}
+                if (query.get("appid"), query.get("secret")) == (WX_APP_ID, WX_SECRET):
+                    self._answer(200, {"access_token": WX_ACCESS_TOKEN, "expires_in": 7200})
+                else:
+                    self._answer(200, {"errcode": 40125, "errmsg": "invalid appsecret"})
             elif call.path.startswith("/telegram/bot") and call.path.endswith("/getMe"):
                 self._answer(200, {"ok": True, "result": {"id": 42, "is_bot": True, "username": "skylark_bot"}})
             else:
@@ -127,6 +136,11 @@ def _handler(state: FakeProviders) -> type[BaseHTTPRequestHandler]:
                     to = call.json()["to"]
                     self._answer(200, {"messaging_product": "whatsapp", "contacts": [{"input": to, "wa_id": to}],
                                        "messages": [{"id": f"wamid.OUT{n:06d}"}]})  # fmt: skip
+            elif call.path.startswith("/wechat/cgi-bin/message/custom/send?"):
+                if not call.path.endswith(f"access_token={WX_ACCESS_TOKEN}"):
+                    self._answer(200, {"errcode": 40001, "errmsg": "invalid credential"})
+                else:
+                    self._answer(200, {"errcode": 0, "errmsg": "ok"})
             elif call.path.startswith("/telegram/bot") and call.path.endswith("/sendMessage"):
                 if failure:
                     self._answer(failure, {"ok": False, "error_code": failure, "description": "Too Many Requests"})

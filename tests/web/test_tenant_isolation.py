@@ -32,6 +32,7 @@ WALKED_ELSEWHERE = (
     "/api/v1/channels/whatsapp/{tenant}/",
     "/api/v1/channels/telegram/{tenant}/",
     "/api/v1/channels/sms/{tenant}/",
+    "/api/v1/channels/wechat/{tenant}/",
 )
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/staff/{user_id}"): {"display_name": "pwned"},
@@ -43,6 +44,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/customers/{customer_id}/identities"): {"kind": "external", "value": "pwned"},
     ("POST", "/api/v1/customers/{customer_id}/merge"): {"duplicate_id": "{customer_id}"},
     ("PATCH", "/api/v1/conversations/{conversation_id}"): {"status": "resolved"},
+    ("POST", "/api/v1/channels/custom/{channel}/messages"): {
+        "message_id": "pwn-1",
+        "sender": {"id": "intruder"},
+        "text": "pwned",
+        "conversation_id": "{conversation_id}",
+    },
     ("POST", "/api/v1/conversations/{conversation_id}/messages"): {"body": "pwned"},
     ("POST", "/api/v1/conversations/{conversation_id}/notes"): {"body": "pwned"},
     ("POST", "/api/v1/qa/conversations/{conversation_id}/reviews"): {"answers": {"greeting": "pass"}},
@@ -67,7 +74,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/routing/agents/{user_id}/state"): {"status": "away"},
     ("PUT", "/api/v1/routing/agents/{user_id}/skills"): {"levels": {"pwned": 5}},
 }
-TENANT_LOCAL = {"version", "label"}
+TENANT_LOCAL = {"version", "label", "channel"}
 # Routes whose objects need a slice's own fixtures are walked by that slice's isolation tests; the walk checks the
 # named test file covers every such path, so a new route still fails here until someone tests it.
 DELEGATED = {
@@ -148,6 +155,7 @@ def _ids_of(world: World, client: TestClient, db: Database) -> dict[str, str]:
         "article_id": article["id"],
         "suggestion_id": suggestion["id"],
         "label": "track_parcel",
+        "channel": "kiosk",
         "version": "1",
         "faq_suggestion_id": faq_suggestion_id,
         "view_id": client.post(

@@ -24,9 +24,11 @@ from omnidesk.bot.api import router as bot_router
 from omnidesk.bot.brains import Brains
 from omnidesk.bot.engine import Assistant
 from omnidesk.bot.ui import router as bot_ui_router
+from omnidesk.channels.custom.api import router as custom_channel_router
 from omnidesk.channels.providers.intake import Accounts
 from omnidesk.channels.sms.api import router as sms_router
 from omnidesk.channels.telegram.api import router as telegram_router
+from omnidesk.channels.wechat.api import router as wechat_router
 from omnidesk.channels.whatsapp.api import router as whatsapp_router
 from omnidesk.channels.widget import ui as widget_ui
 from omnidesk.channels.widget.adapter import WidgetAdapter
@@ -105,6 +107,8 @@ def build_api_router() -> APIRouter:
         whatsapp_router,
         telegram_router,
         sms_router,
+        wechat_router,
+        custom_channel_router,
     )
     for router in routers:
         api.include_router(router)

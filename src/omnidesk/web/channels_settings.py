@@ -21,6 +21,7 @@ from omnidesk.channels.providers.catalogue import PROVIDERS, secret_name
 from omnidesk.channels.providers.intake import accounts_of
 from omnidesk.channels.sms.adapter import SmsAdapter
 from omnidesk.channels.telegram.adapter import TelegramAdapter
+from omnidesk.channels.wechat.adapter import WeChatAdapter
 from omnidesk.channels.whatsapp.adapter import WhatsAppAdapter
 from omnidesk.channels.widget import actions as widget_actions
 from omnidesk.core.errors import DomainError
@@ -136,6 +137,8 @@ def _test_sync(request: Request, provider: str, csrf: str) -> Response:
             problem = WhatsAppAdapter(db, keys, client).test_connection(account)
         elif provider == "telegram":
             problem = TelegramAdapter(db, keys, client).test_connection(account)
+        elif provider == "wechat":
+            problem = WeChatAdapter(db, keys, client).test_connection(account)
         else:
             problem = SmsAdapter(db, keys, client).test_connection(account)
     finally:

@@ -35,7 +35,14 @@ SMS = ProviderSpec(
     "/channels/sms/{tenant}/webhook",
 )
 
-PROVIDERS: dict[str, ProviderSpec] = {p.key: p for p in (WHATSAPP, TELEGRAM, SMS)}
+WECHAT = ProviderSpec(
+    "wechat",
+    (("app_id", ""), ("api_base", "https://api.weixin.qq.com")),
+    ("app_secret", "token", "encoding_aes_key"),
+    "/channels/wechat/{tenant}/webhook",
+)
+
+PROVIDERS: dict[str, ProviderSpec] = {p.key: p for p in (WHATSAPP, TELEGRAM, SMS, WECHAT)}
 
 
 def secret_name(provider: str, name: str) -> str:
