@@ -107,8 +107,8 @@ def solve(
     shifts = []
     for agent, start, length, x, taken in options:
         if solver.boolean_value(x):
-            b = next((b for b, y in taken if solver.boolean_value(y)), None)
-            shifts.append(Shift(agent, start, start + length, b))
+            rest = next((b for b, y in taken if solver.boolean_value(y)), None)
+            shifts.append(Shift(agent, start, start + length, rest))
     shifts.sort(key=lambda s: (s.start, s.agent))
     return Roster(
         shifts,

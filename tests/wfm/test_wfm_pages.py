@@ -1,0 +1,62 @@
+"""The workforce pages through the real app: history from the contacts, the supervisor's /wfm page (forecast
+with its back-tested error, staffing, roster, intraday, simulator) and an agent's own schedule."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from omnidesk.core.db import Database
+from omnidesk.security.permissions import Role
+from omnidesk.wfm import queries
+from tests.factories import World, sign_in
+from tests.wfm.history import ZONE, seed_history
+
+
+def test_history_per_interval_from_the_contacts(db: Database, world: World) -> None:
+    n = seed_history(db, world.tenant_id, world.customer.id, world.team_id, days=3)
+    today = datetime.now(UTC).astimezone(ZONE).date()
+    with db.tenant_read(world.tenant_id) as s:
+        by_queue = queries.history(s, world.tenant_id, "Asia/Shanghai", today - timedelta(days=3), today, 30)
+    series = next(v for k, v in by_queue.items() if k != queries.NO_TEAM)
+    assert len(series) == 4 * 48
+    offered = sum(x.offered for x in series)
+    assert offered == n
+    assert all(x.offered == 0 for x in series if x.start.hour < 9 or x.start.hour >= 21)
+    answered, abandoned = sum(x.answered for x in series), sum(x.abandoned for x in series)
+    assert answered + abandoned == offered and 0.03 < abandoned / offered < 0.2
+    aht = sum(x.handle_total for x in series) / sum(x.handled for x in series)
+    assert 299 < aht < 301  # resolved 5 minutes after the first answer
+    quarter = queries.history(s2 := db.session(world.tenant_id, read_only=True), world.tenant_id, "Asia/Shanghai",
+                              today - timedelta(days=3), today, 15)  # fmt: skip
+    s2.close()
+    assert sum(len(v) for v in quarter.values()) == len(quarter) * 4 * 96
+
+
+def test_supervisor_page_and_agent_schedule(client: TestClient, db: Database, world: World) -> None:
+    seed_history(db, world.tenant_id, world.customer.id, world.team_id, days=21, per_interval=4)
+    sign_in(client, world, Role.SUPERVISOR)
+    page = client.get("/wfm", params={"aht": "300", "patience": "120"}, headers={"accept-language": "en"})
+    assert page.status_code == 200
+    text = page.text
+    assert re.search(r"WAPE \d+(\.\d)? %", text)  # the back-tested error is on the screen
+    assert text.count('<svg class="chart"') == 3
+    assert 'id="staffing-table"' in text and 'id="roster-table"' in text
+    assert re.search(r'data-alert="(blue|yellow|orange|red)"', text)
+    assert "召集备班坐席" in text  # the red runbook, in the supervisor's language
+    sim = client.get("/wfm", params={"aht": "300", "patience": "120", "simulate": "1", "seed": "3"})
+    offered = re.search(r'data-sim="offered">(\d+)<', sim.text)
+    assert offered and int(offered.group(1)) > 50
+    assert re.search(r'data-sim="service-level">[\d.]+ %<', sim.text)
+    bad = client.get("/wfm", params={"target": "7"}, headers={"accept-language": "en"})
+    assert bad.status_code == 200 and "目标须在 0.01 到 0.99 之间" in bad.text
+    # An agent is refused the planning page and sees only their own shift.
+    client.cookies.clear()
+    sign_in(client, world, Role.AGENT)
+    assert client.get("/wfm").status_code == 403
+    mine = client.get("/me/schedule", headers={"accept-language": "en"})
+    assert mine.status_code == 200 and "我的排班" in mine.text
+    assert world.staff[Role.SUPERVISOR].display_name not in mine.text
+    assert 'id="my-shifts"' in mine.text or 'id="no-shift"' in mine.text
