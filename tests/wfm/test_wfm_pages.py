@@ -44,7 +44,7 @@ def test_supervisor_page_and_agent_schedule(client: TestClient, db: Database, wo
     assert re.search(r"WAPE \d+(\.\d)? %", text)  # the back-tested error is on the screen
     assert text.count('<svg class="chart"') == 3
     assert 'id="staffing-table"' in text and 'id="roster-table"' in text
-    assert re.search(r'data-alert="(blue|yellow|orange|red)"', text)
+    assert re.search(r'data-alert="(blue|yellow|orange|red|pending)"', text)  # ended intervals get a colour
     assert "召集备班坐席" in text  # the red runbook, in the supervisor's language
     sim = client.get("/wfm", params={"aht": "300", "patience": "120", "simulate": "1", "seed": "3"})
     offered = re.search(r'data-sim="offered">(\d+)<', sim.text)
@@ -60,3 +60,17 @@ def test_supervisor_page_and_agent_schedule(client: TestClient, db: Database, wo
     assert mine.status_code == 200 and "我的排班" in mine.text
     assert world.staff[Role.SUPERVISOR].display_name not in mine.text
     assert 'id="my-shifts"' in mine.text or 'id="no-shift"' in mine.text
+
+
+def test_intraday_colours_only_ended_intervals(db: Database, world: World) -> None:
+    from omnidesk.wfm import plan as wfm_plan
+
+    seed_history(db, world.tenant_id, world.customer.id, world.team_id, days=21, per_interval=4)
+    now = datetime.now(UTC)
+    with db.tenant_read(world.tenant_id) as s:
+        plan = wfm_plan.build(s, world.tenant_id, "Asia/Shanghai", wfm_plan.Params(time_limit=1), now)
+    local = now.astimezone(ZONE)
+    ended = (local.hour * 60 + local.minute) // 30
+    assert all(a is not None for a in plan.alerts[:ended]) and all(a is None for a in plan.alerts[ended:])
+    assert len(plan.forecast_tomorrow) == 48 and plan.accuracy and plan.method in ("holt_winters", "seasonal_naive")
+    assert all(r >= 0 for r in plan.required) and max(plan.required) >= 1

@@ -43,7 +43,7 @@ class Plan:
     forecast_today: list[float]
     forecast_tomorrow: list[float]
     actual_today: list[int]
-    alerts: list[intraday.Alert]
+    alerts: list[intraday.Alert | None]  # None: the interval has not ended yet
     accuracy: list[fc.Accuracy]
     method: str
     required: list[int]
@@ -99,14 +99,18 @@ def build(session: Session, tenant_id: uuid.UUID, time_zone: str, params: Params
         ),
         time_limit=params.time_limit,
     )
-    elapsed = len(actual_today)
-    alerts = []
+    local = now.astimezone(zone)
+    elapsed = (local.hour * 60 + local.minute) // params.interval  # intervals of today that have ended
+    alerts: list[intraday.Alert | None] = []
     for i in range(per_day):
+        if i >= elapsed:
+            alerts.append(None)
+            continue
         stats = series[params.history_days * per_day + i] if params.history_days * per_day + i < len(series) else None
         alerts.append(
             intraday.alert(
                 today_f[i],
-                actual_today[i] if i < elapsed else 0,
+                actual_today[i],
                 stats.service_level if stats else None,
                 stats.abandon_rate if stats else None,
                 params.target,
