@@ -173,7 +173,17 @@ def required_agents(
             and (max_abandon is None or s.p_abandon <= max_abandon)
         )
 
-    lo, hi = 1, math.ceil(a + 10.0 * math.sqrt(a) + 20)
+    if patience is None:
+        lo, hi = 1, math.ceil(a + 10.0 * math.sqrt(a) + 20)
+    else:
+        # Abandonment only helps the service level, so Erlang C's answer (closed form, cheap) bounds Erlang A's from
+        # above; gallop down from it, since the two usually differ by a few agents.
+        c = required_agents(rate, aht, target, within, None, max_occupancy)
+        hi, step = c.agents, 1
+        while hi - step >= 1 and ok(hi - step):
+            hi -= step
+            step *= 2
+        lo = max(1, hi - step)
     while not ok(hi):
         hi *= 2
     while lo < hi:
