@@ -118,11 +118,17 @@ def main() -> None:
     rc = sim.simulate(sim.poisson_day([100] * n, INTERVAL, 180, None, seed=8), steady, 20, warmup=3600)
     ec = erlang.erlang_c_figures(14, 100 / INTERVAL, 180, 20)
     print(f"agreement, M/M/14+M (100 / 30 min, AHT 180 s, patience 300 s), {ra.offered:,} contacts:")
-    print(f"  SL(20 s)  simulated {ra.service_level:.4f}  Erlang A {ea.service_level:.4f}  diff {ra.service_level - ea.service_level:+.4f}")
-    print(f"  P(abandon) simulated {ra.abandon_rate:.4f}  Erlang A {ea.p_abandon:.4f}  diff {ra.abandon_rate - ea.p_abandon:+.4f}")
+    print(
+        f"  SL(20 s)  simulated {ra.service_level:.4f}  Erlang A {ea.service_level:.4f}  diff {ra.service_level - ea.service_level:+.4f}"
+    )
+    print(
+        f"  P(abandon) simulated {ra.abandon_rate:.4f}  Erlang A {ea.p_abandon:.4f}  diff {ra.abandon_rate - ea.p_abandon:+.4f}"
+    )
     print(f"  ASA        simulated {ra.asa:.2f} s  Erlang A {ea.asa:.2f} s")
     print(f"agreement, M/M/14 (no abandonment), {rc.offered:,} contacts:")
-    print(f"  SL(20 s)  simulated {rc.service_level:.4f}  Erlang C {ec.service_level:.4f}  diff {rc.service_level - ec.service_level:+.4f}")
+    print(
+        f"  SL(20 s)  simulated {rc.service_level:.4f}  Erlang C {ec.service_level:.4f}  diff {rc.service_level - ec.service_level:+.4f}"
+    )
     print(f"  ASA        simulated {rc.asa:.2f} s  Erlang C {ec.asa:.2f} s")
 
     print(
@@ -133,7 +139,7 @@ def main() -> None:
     t = time.perf_counter()
     big = erlang.required_agents(40_000 / INTERVAL, 180, 0.8, 20, 300)
     print(f"{big.agents} agents in {(time.perf_counter() - t) * 1000:.0f} ms")
-    small = [math.ceil(s.agents / 10) for s in need_a]  # a tenth of the day: a 60-person team
+    small = [math.ceil(s.agents / 12) for s in need_a]  # a twelfth of the day: a 60-person team
     agents = [schedule.Availability(f"a{i}", 0 if i < 40 else 20, 48) for i in range(60)]
     roster = schedule.solve(small, agents, time_limit=20)
     print(
