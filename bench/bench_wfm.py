@@ -88,6 +88,7 @@ def main() -> None:
     erlang_a_s = time.perf_counter() - t
     t = time.perf_counter()
     need_c = [erlang.required_agents(r / INTERVAL, aht, 0.8, within) for r in rates]
+    assert all(c.agents >= a.agents for c, a in zip(need_c, need_a, strict=True))  # Erlang C bounds Erlang A
     erlang_c_s = time.perf_counter() - t
     staffed = [s.agents for s in need_a]
 
