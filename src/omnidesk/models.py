@@ -15,6 +15,7 @@ from omnidesk.knowledge import models as knowledge_models
 from omnidesk.routing import models as routing_models
 from omnidesk.tickets import models as tickets_models
 from omnidesk.webhooks import models as webhooks_models
+from omnidesk.wfm import models as wfm_models
 
 __all__ = [
     "Base",
@@ -29,5 +30,6 @@ __all__ = [
     "tenant_secrets_models",
     "tickets_models",
     "webhooks_models",
+    "wfm_models",
     "widget_models",
 ]

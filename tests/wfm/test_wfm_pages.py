@@ -3,15 +3,19 @@ with its back-tested error, staffing, roster, intraday, simulator) and an agent'
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from omnidesk.compliance.models import AuditRecord
 from omnidesk.core.db import Database
 from omnidesk.security.permissions import Role
 from omnidesk.wfm import queries
-from tests.factories import World, sign_in
+from omnidesk.wfm.models import WfmShift
+from tests.factories import World, session_csrf, sign_in
 from tests.wfm.history import ZONE, seed_history
 
 
@@ -52,14 +56,32 @@ def test_supervisor_page_and_agent_schedule(client: TestClient, db: Database, wo
     assert re.search(r'data-sim="service-level">[\d.]+ %<', sim.text)
     bad = client.get("/wfm", params={"target": "7"}, headers={"accept-language": "en"})
     assert bad.status_code == 200 and "目标须在 0.01 到 0.99 之间" in bad.text
-    # An agent is refused the planning page and sees only their own shift.
+    # Publishing stores tomorrow's roster (audited); an agent then sees their own shift and nobody else's.
+    csrf = re.search(r'name="csrf" value="([^"]+)"', text)
+    query = re.search(r'name="query" value="([^"]*)"', text)
+    assert csrf and query
+    done = client.post("/wfm/publish", data={"csrf": csrf.group(1), "query": html.unescape(query.group(1))},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303 and "published=1" in done.headers["location"]
+    assert 'id="published"' in client.get(done.headers["location"]).text
+    with db.tenant_read(world.tenant_id) as s:
+        rows = list(s.scalars(select(WfmShift)))
+        assert s.scalar(select(AuditRecord.id).where(AuditRecord.action == "wfm.roster_published"))
+    tomorrow = datetime.now(UTC).astimezone(ZONE).date() + timedelta(days=1)
+    assert rows and all(r.day == tomorrow and r.end_minute - r.start_minute in (240, 480) for r in rows)
+    agent = world.staff[Role.AGENT]
     client.cookies.clear()
     sign_in(client, world, Role.AGENT)
     assert client.get("/wfm").status_code == 403
-    mine = client.get("/me/schedule", headers={"accept-language": "en"})
+    assert client.post("/wfm/publish", data={"csrf": session_csrf(client)}).status_code == 403
+    mine = client.get("/me/schedule")
     assert mine.status_code == 200 and "我的排班" in mine.text
-    assert world.staff[Role.SUPERVISOR].display_name not in mine.text
-    assert 'id="my-shifts"' in mine.text or 'id="no-shift"' in mine.text
+    own = [r for r in rows if r.staff_id == agent.id]
+    assert mine.text.count(tomorrow.isoformat()) == len(own)
+    if own:
+        assert f"{own[0].start_minute // 60:02d}:{own[0].start_minute % 60:02d}" in mine.text
+    else:
+        assert 'id="no-shift"' in mine.text
 
 
 def test_intraday_colours_only_ended_intervals(db: Database, world: World) -> None:

@@ -17,8 +17,14 @@ from tests.wfm.history import seed_history
 pytestmark = pytest.mark.browser
 
 TEXT = {
-    "zh-CN": {"nav": "排班", "simulate": "仿真", "extra": "每时段增加坐席", "mine": "我的排班"},
-    "en": {"nav": "Workforce", "simulate": "Simulate", "extra": "Agents added per interval", "mine": "My schedule"},
+    "zh-CN": {"publish": "发布", "nav": "排班", "simulate": "仿真", "extra": "每时段增加坐席", "mine": "我的排班"},
+    "en": {
+        "publish": "Publish the shifts",
+        "nav": "Workforce",
+        "simulate": "Simulate",
+        "extra": "Agents added per interval",
+        "mine": "My schedule",
+    },
 }
 
 
@@ -40,6 +46,8 @@ def test_supervisor_plans_and_simulates_agent_sees_own_schedule(
     assert page.locator("#chart-forecast polyline.forecast").count() == 1
     assert page.locator("#roster-table tbody tr").count() >= 1
     page.screenshot(path=str(artifacts_dir / f"wfm-plan-{lang}.png"), full_page=True)
+    page.get_by_role("button", name=text["publish"]).click()
+    page.wait_for_selector("#published")
     page.get_by_label(text["extra"]).fill("1")
     page.get_by_role("button", name=text["simulate"]).click()
     page.wait_for_selector("#sim-results")

@@ -5,19 +5,24 @@ charts drawn on the server)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from omnidesk.accounts import auth
 from omnidesk.i18n import pick_language, translate
 from omnidesk.security.permissions import Perm
-from omnidesk.web.deps import get_db
+from omnidesk.web.deps import check_form_csrf, get_db
 from omnidesk.web.deps import page_session as _session
 from omnidesk.web.ui import LANG_COOKIE, render
+from omnidesk.wfm import actions
 from omnidesk.wfm import plan as wfm_plan
+from omnidesk.wfm.models import WfmShift
 
 router = APIRouter(include_in_schema=False)
 
@@ -104,23 +109,55 @@ def wfm_page(request: Request) -> Response:
         "errors": [translate(f"wfm.bad.{e}", lang) for e in errors],
         "replay": replay,
         "runbook": {c: translate(f"wfm.runbook.{c}", lang) for c in ("blue", "yellow", "orange", "red")},
+        "published": q.get("published") == "1",
+        "query": urlencode({k: v for k, v in q.items() if k not in ("simulate", "published")}),
     }
     return render(request, "wfm/index.html", context)
 
 
-@router.get("/me/schedule")
-def my_schedule(request: Request) -> Response:
+@router.post("/wfm/publish")
+def publish(
+    request: Request, csrf: Annotated[str, Form(max_length=100)], query: Annotated[str, Form(max_length=2000)] = ""
+) -> Response:
+    """Publish tomorrow's roster as the page computed it for the same settings (sent back as ``query``)."""
     info = _session(request)
     if info is None:
         return RedirectResponse("/login", status_code=303)
-    plan = _build(request, info, wfm_plan.Params())
-    mine = [s for s in plan.roster.shifts if s.agent == str(info.user.id)]
+    check_form_csrf(info, csrf)
+    if not info.actor.can(Perm.ROUTING_SUPERVISE):
+        denied = {"user": info.user, "csrf": info.csrf_token, "lang": _lang(request, info)}
+        return render(request, "workspace/forbidden.html", denied, status_code=403)
+    q = {k: v for k, v in parse_qsl(query) if k not in ("simulate", "published")}
+    params, _ = _params(q)
+    plan = _build(request, info, params)
+    with get_db(request).tenant_transaction(info.actor.tenant_id) as s:
+        actions.publish_roster(s, info.actor, plan.tomorrow, plan.roster.shifts, params.interval)
+    return RedirectResponse("/wfm?" + urlencode({**q, "published": "1"}), status_code=303)
+
+
+@router.get("/me/schedule")
+def my_schedule(request: Request) -> Response:
+    """The signed-in person's published shifts from today for two weeks; nobody else's."""
+    info = _session(request)
+    if info is None:
+        return RedirectResponse("/login", status_code=303)
+    today = datetime.now(UTC).astimezone(ZoneInfo(info.tenant.time_zone)).date()
+    with get_db(request).tenant_read(info.actor.tenant_id) as s:
+        shifts = list(
+            s.scalars(
+                select(WfmShift)
+                .where(
+                    WfmShift.staff_id == info.user.id, WfmShift.day >= today, WfmShift.day < today + timedelta(days=14)
+                )
+                .order_by(WfmShift.day, WfmShift.start_minute)
+            )
+        )
     context = {
         "user": info.user,
         "tenant": info.tenant,
         "csrf": info.csrf_token,
         "lang": _lang(request, info),
-        "plan": plan,
-        "shifts": mine,
+        "shifts": shifts,
+        "hhmm": lambda m: f"{m // 60:02d}:{m % 60:02d}",
     }
     return render(request, "wfm/me.html", context)
