@@ -21,8 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
-from scipy.stats import poisson
+from scipy.special import gammaln, logsumexp
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +126,8 @@ def _served_within(queue: np.ndarray, r: np.ndarray, theta: float, within: float
     lam = float(-diagonal.min())
     mean = lam * within
     steps = int(mean + 12.0 * math.sqrt(mean) + 30)
-    weights = poisson.pmf(np.arange(steps + 1), mean)
+    k = np.arange(steps + 1, dtype=float)
+    weights = np.exp(k * math.log(mean) - mean - gammaln(k + 1.0)) if mean > 0 else (k == 0).astype(float)
     x = np.concatenate(([0.0], q))
     answered = weights[0] * x[0]
     for n in range(1, steps + 1):
