@@ -20,6 +20,7 @@ from omnidesk.quality import models as quality_models
 from omnidesk.routing import models as routing_models
 from omnidesk.tickets import models as tickets_models
 from omnidesk.webhooks import models as webhooks_models
+from omnidesk.wfm import models as wfm_models
 
 __all__ = [
     "Base",
@@ -39,5 +40,6 @@ __all__ = [
     "tenant_secrets_models",
     "tickets_models",
     "webhooks_models",
+    "wfm_models",
     "widget_models",
 ]

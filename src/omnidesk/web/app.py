@@ -82,6 +82,7 @@ from omnidesk.web.security_events import SecurityEvents
 from omnidesk.web.sockets import router as realtime_router
 from omnidesk.webhooks.api import router as webhooks_router
 from omnidesk.webhooks.ui import router as webhooks_ui_router
+from omnidesk.wfm.ui import router as wfm_ui_router
 
 API_PREFIX = "/api/v1"
 
@@ -199,6 +200,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None, 
     app.include_router(contacts.router)
     app.include_router(analytics_ui.router)
     app.include_router(reports_ui.router)
+    app.include_router(wfm_ui_router)
     app.include_router(jobs_ui_router)
     app.include_router(webhooks_ui_router)
     app.include_router(channels_settings.router)

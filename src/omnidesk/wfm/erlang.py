@@ -12,7 +12,7 @@ tools differ here (pyworkforce's ASA counts abandoners' waits over offered conta
 Numerical stability: Erlang B by its recursion (every step stays in [0, 1]), Erlang A's birth–death chain in log
 space normalised by a log-sum-exp, so 1,000+ agents and loads of thousands of erlangs neither overflow nor lose
 precision. The waiting-time distribution of Erlang A is the transient law of a tagged contact's position in the
-queue (a bidiagonal Markov chain), evaluated with ``scipy.sparse.linalg.expm_multiply``.
+queue (a bidiagonal Markov chain), evaluated by uniformization.
 """
 
 from __future__ import annotations
@@ -21,9 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import diags
-from scipy.sparse.linalg import expm_multiply
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +118,24 @@ def _served_within(queue: np.ndarray, r: np.ndarray, theta: float, within: float
     # Drop the negligible tail: the matrix exponential then works only on states that carry mass.
     keep = min(queue.size, int(np.searchsorted(np.cumsum(queue), queue.sum() * (1.0 - 1e-15))) + 2)
     q, rr = queue[:keep], r[:keep]
-    # Index 0 = answered, index j+1 = j ahead; column-vector form dp/dt = M p.
+    # Index 0 = answered, index j+1 = j ahead; column-vector form dp/dt = M p with M bidiagonal:
+    # (M p)[i] = diagonal[i]·p[i] + upper[i]·p[i+1]. Uniformization (P = I + M/Λ, Poisson(Λt) weights) keeps every
+    # term non-negative, so nothing cancels; for small, bidiagonal M it is far cheaper than a general expm.
     diagonal = np.concatenate(([0.0], -(rr + theta)))
-    upper = rr  # M[j, j+1]: from "j ahead" (index j+1) down to index j
-    m = diags([diagonal, upper], [0, 1], format="csc")
-    p = expm_multiply(m * within, np.concatenate(([0.0], q)))
-    return float(p[0])
+    upper = rr
+    lam = float(-diagonal.min())
+    mean = lam * within
+    steps = int(mean + 12.0 * math.sqrt(mean) + 30)
+    k = np.arange(steps + 1, dtype=float)
+    weights = np.exp(k * math.log(mean) - mean - gammaln(k + 1.0)) if mean > 0 else (k == 0).astype(float)
+    x = np.concatenate(([0.0], q))
+    answered = weights[0] * x[0]
+    for n in range(1, steps + 1):
+        mx = diagonal * x
+        mx[:-1] += upper * x[1:]
+        x = x + mx / lam
+        answered += weights[n] * x[0]
+    return float(answered)
 
 
 def figures(agents: int, rate: float, aht: float, within: float, patience: float | None) -> Staffing:
@@ -163,7 +173,17 @@ def required_agents(
             and (max_abandon is None or s.p_abandon <= max_abandon)
         )
 
-    lo, hi = 1, math.ceil(a + 10.0 * math.sqrt(a) + 20)
+    if patience is None:
+        lo, hi = 1, math.ceil(a + 10.0 * math.sqrt(a) + 20)
+    else:
+        # Abandonment only helps the service level, so Erlang C's answer (closed form, cheap) bounds Erlang A's from
+        # above; gallop down from it, since the two usually differ by a few agents.
+        c = required_agents(rate, aht, target, within, None, max_occupancy)
+        hi, step = c.agents, 1
+        while hi - step >= 1 and ok(hi - step):
+            hi -= step
+            step *= 2
+        lo = max(1, hi - step)
     while not ok(hi):
         hi *= 2
     while lo < hi:

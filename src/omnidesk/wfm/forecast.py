@@ -63,10 +63,8 @@ def _profiles(history: np.ndarray, days: list[date], per_day: int, country: str)
         if total > 0:
             shares[is_working_day(d, country)].append(row / total)
     flat = np.full(per_day, 1.0 / per_day)
-    mean = {k: (np.mean(v, axis=0) if v else None) for k, v in shares.items()}
-    return {
-        k: mean[k] if mean[k] is not None else (mean[not k] if mean[not k] is not None else flat) for k in (True, False)
-    }
+    mean: dict[bool, np.ndarray] = {k: np.mean(v, axis=0) for k, v in shares.items() if v}
+    return {k: mean.get(k, mean.get(not k, flat)) for k in (True, False)}
 
 
 def _type_ratio(totals: np.ndarray, days: list[date], country: str) -> float:
@@ -112,7 +110,7 @@ def _holt_winters_days(totals: np.ndarray, days: list[date], horizon: list[date]
             ]
         )
     base = base / np.array([ratio ** _unusual(h, country) for h in horizon])
-    return np.maximum(base, 0.0)
+    return np.asarray(np.maximum(base, 0.0), dtype=float)
 
 
 def _forecast(history: np.ndarray, first: date, per_day: int, days_ahead: int, method: str, country: str) -> np.ndarray:
@@ -139,7 +137,9 @@ def accuracy(actual: np.ndarray, predicted: np.ndarray, method: str) -> Accuracy
     return Accuracy(method, wape, mape)
 
 
-def backtest(history: Sequence[float], first: date, per_day: int, days: int = 7, country: str = "CN") -> list[Accuracy]:
+def backtest(
+    history: Sequence[float] | np.ndarray, first: date, per_day: int, days: int = 7, country: str = "CN"
+) -> list[Accuracy]:
     """Every method's error on the last ``days`` days of ``history``, best (lowest WAPE) first."""
     h = np.asarray(history, dtype=float)
     if len(h) // per_day < days + 7:

@@ -27,7 +27,7 @@ class Alert:
     service_gap: float | None  # target − measured service level (positive: below target)
 
 
-def _level(value: float, bounds: tuple[float, float, float]) -> int:
+def _level(value: float, bounds: tuple[float, ...]) -> int:
     return sum(value >= b for b in bounds)
 
 

@@ -53,7 +53,7 @@ class Roster:
     shifts: list[Shift]
     staffed: list[int]
     under: list[int]
-    status: str  # "optimal", "feasible" or "infeasible"
+    status: str  # "optimal", "feasible", "infeasible" or "unknown" (no solution within the time limit)
     seconds: float
 
     @property
@@ -64,32 +64,42 @@ class Roster:
 def solve(
     required: Sequence[int], agents: Sequence[Availability], rules: Rules = Rules(), time_limit: float = 10.0
 ) -> Roster:
+    """Agents with the same availability are interchangeable, so the model counts shifts per availability class
+    (an integer per class × start × length × break) instead of one boolean per agent: no symmetric copies for the
+    search to wade through. The counts are then handed to the class's agents in order."""
     started = time.perf_counter()
     n = len(required)
+    classes: dict[tuple[int, int], list[str]] = {}
+    for a in agents:
+        classes.setdefault((max(0, a.first), min(n, a.last)), []).append(a.agent)
     model = cp_model.CpModel()
     on_duty: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
     breaks_at: list[list[cp_model.IntVar]] = [[] for _ in range(n)]
-    options: list[tuple[str, int, int, cp_model.IntVar, list[tuple[int, cp_model.IntVar]]]] = []
-    for a in agents:
-        mine = []
+    chosen: list[tuple[tuple[int, int], int, int, int | None, cp_model.IntVar]] = []
+    for key, members in classes.items():
+        first, last = key
+        size = len(members)
+        mine: list[cp_model.IntVar] = []
         for length in rules.lengths:
-            for start in range(max(0, a.first), min(n, a.last) - length + 1):
+            for start in range(first, last - length + 1):
                 if not any(required[start : start + length]):
                     continue  # a shift over intervals that need nobody is never worth paying for
-                x = model.new_bool_var(f"{a.agent}@{start}+{length}")
-                mine.append(x)
-                for t in range(start, start + length):
-                    on_duty[t].append(x)
-                taken: list[tuple[int, cp_model.IntVar]] = []
                 if length >= rules.break_after:
-                    for b in range(start + rules.break_margin, start + length - rules.break_margin):
-                        y = model.new_bool_var(f"{a.agent}@{start}+{length}/b{b}")
-                        taken.append((b, y))
-                        breaks_at[b].append(y)
-                    model.add(sum(y for _, y in taken) == x)
-                options.append((a.agent, start, length, x, taken))
+                    spots: list[int | None] = list(
+                        range(start + rules.break_margin, start + length - rules.break_margin)
+                    )
+                else:
+                    spots = [None]
+                for b in spots:
+                    x = model.new_int_var(0, size, f"{first}-{last}@{start}+{length}/b{b}")
+                    mine.append(x)
+                    for t in range(start, start + length):
+                        on_duty[t].append(x)
+                    if b is not None:
+                        breaks_at[b].append(x)
+                    chosen.append((key, start, length, b, x))
         if mine:
-            model.add_at_most_one(mine)
+            model.add(sum(mine) <= size)  # at most one shift per agent
     staffed = [model.new_int_var(0, len(agents), f"staffed{t}") for t in range(n)]
     under = [model.new_int_var(0, max(0, int(required[t])), f"under{t}") for t in range(n)]
     for t in range(n):
@@ -103,12 +113,13 @@ def solve(
     code = solver.solve(model)
     seconds = time.perf_counter() - started
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Roster([], [0] * n, [int(r) for r in required], "infeasible", seconds)
+        status = "infeasible" if code == cp_model.INFEASIBLE else "unknown"
+        return Roster([], [0] * n, [int(r) for r in required], status, seconds)
+    queue = {key: list(members) for key, members in classes.items()}
     shifts = []
-    for agent, start, length, x, taken in options:
-        if solver.boolean_value(x):
-            b = next((b for b, y in taken if solver.boolean_value(y)), None)
-            shifts.append(Shift(agent, start, start + length, b))
+    for key, start, length, b, x in chosen:
+        for _ in range(int(solver.value(x))):
+            shifts.append(Shift(queue[key].pop(0), start, start + length, b))
     shifts.sort(key=lambda s: (s.start, s.agent))
     return Roster(
         shifts,
