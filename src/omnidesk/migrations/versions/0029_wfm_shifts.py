@@ -1,7 +1,7 @@
 """Published shifts of the workforce slice
 
-Revision ID: 0023_wfm_shifts
-Revises: 0022_conversation_customer
+Revision ID: 0029_wfm_shifts
+Revises: 0028_analytics_intervals
 Create Date: 2026-12-07 22:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023_wfm_shifts"
-down_revision: str | None = "0022_conversation_customer"
+revision: str = "0029_wfm_shifts"
+down_revision: str | None = "0028_analytics_intervals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
