@@ -142,3 +142,33 @@ def test_a_change_marks_its_day_dirty_and_only_rewrites_that(db: Database, world
         )
         fact = s.get(ConversationFact, cid)
         assert fact is not None and fact.resolved == 1
+
+
+def test_a_new_contact_turns_the_previous_days_first_contact_resolution_into_a_repeat(
+    db: Database, world: World
+) -> None:
+    system = system_actor(world.tenant_id)
+
+    def conversation(at: datetime, resolved: datetime | None) -> uuid.UUID:
+        with db.tenant_transaction(world.tenant_id) as s:
+            c = conversation_actions.open_conversation(
+                s, system, ConversationCreate(customer_id=world.customer.id, channel="web", subject="x", message="hi")
+            )
+            s.execute(
+                update(Conversation)
+                .where(Conversation.id == c.id)
+                .values(created_at=at, status="resolved" if resolved else "open", resolved_at=resolved)
+            )
+            return c.id
+
+    first = conversation(datetime(2026, 3, 2, 2, tzinfo=UTC), datetime(2026, 3, 2, 3, tzinfo=UTC))
+    rollup.run_tenant(db, world.tenant_id, now=NOW)
+    with db.tenant_read(world.tenant_id) as s:
+        fact = s.get(ConversationFact, first)
+        assert fact is not None and fact.fcr == 1
+    # The customer is back 22 h after the resolution, on the next local day: the earlier day is recomputed.
+    conversation(datetime(2026, 3, 3, 1, tzinfo=UTC), None)
+    rollup.run_tenant(db, world.tenant_id, now=NOW + timedelta(minutes=1))
+    with db.tenant_read(world.tenant_id) as s:
+        fact = s.get(ConversationFact, first)
+        assert fact is not None and fact.fcr == 0

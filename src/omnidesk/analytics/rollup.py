@@ -4,11 +4,10 @@ tables, one tenant-local day at a time.
 Idempotent by construction: a dirty day is recomputed *fully* (its facts and every 15-minute, hour and day bucket
 inside it are deleted and written again in one transaction), so a rerun, a retry after a crash or two workers on the
 same day all leave the same rows. Which days are dirty is found from a watermark: conversations created, updated or
-written to since it (a message moves ``updated_at`` / ``last_message_at``), ratings given since it, and, because a
-new conversation can turn an earlier one's first-contact resolution or containment into a repeat, the days up to
-the longer of the FCR and containment windows before each new conversation. The watermark is rewound by
-``SAFETY`` so that a transaction committing late with an older timestamp is still seen; rescanning costs only
-repeated, identical recomputation.
+written to since it (a message moves ``updated_at`` / ``last_message_at``), ratings given since it, and the day of
+the same customer's previous conversation (a new contact can turn its first-contact resolution or containment into a
+repeat). The watermark is rewound by ``SAFETY`` so that a transaction committing late with an older timestamp is
+still seen; rescanning costs only repeated, identical recomputation.
 
 Every statement names the tenant, besides the session's own tenant scoping.
 """
