@@ -24,7 +24,7 @@ _FLOATS = ("first_response_seconds", "wait_seconds", "handle_seconds", "resoluti
 
 def _counters() -> list[sa.Column[Any]]:
     return [sa.Column(n, sa.Integer(), nullable=False) for n in _INTS] + [
-        sa.Column(n, sa.Float(), nullable=False) for n in _FLOATS
+        sa.Column(n, sa.Double(), nullable=False) for n in _FLOATS
     ]
 
 
@@ -59,7 +59,6 @@ def upgrade() -> None:
     op.create_index(
         "ix_analytics_intervals_read", "analytics_intervals", ["tenant_id", "grain", "dimension", "bucket_start"]
     )
-    op.create_index("ix_analytics_intervals_tenant_id", "analytics_intervals", ["tenant_id"])
     op.create_table(
         "analytics_settings",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -83,7 +82,7 @@ def upgrade() -> None:
         sa.Column("staff_id", sa.Uuid(), nullable=False),
         sa.Column("metric", sa.String(32), nullable=False),
         sa.Column("month", sa.String(7), nullable=False),
-        sa.Column("target", sa.Float(), nullable=False),
+        sa.Column("target", sa.Double(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("tenant_id", "staff_id", "metric", "month"),
