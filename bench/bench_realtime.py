@@ -568,7 +568,7 @@ def run_cluster(data: Path, args: argparse.Namespace) -> None:
 
 # ---- the assistant under load (--assistant) -----------------------------------------------------------------------
 
-# What each visitor says, in order: FAQ questions (the demo's assistant clarifies them), the shipping-fee flow
+# What each visitor says, in order: FAQ questions (answered: they are the FAQ's own phrasings), the shipping-fee flow
 # (ask weight, ask zone, answer), small talk. A flow resets the low-confidence count, so the assistant keeps every
 # conversation (no "repeated low confidence" hand-over) and each message gets one reply of its own.
 SCRIPT = (

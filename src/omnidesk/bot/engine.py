@@ -93,6 +93,9 @@ class Brain:
     by_id: dict[str, FaqItem] = field(init=False, repr=False)
     # knowledge ids the intent model has learnt (its labels ``faq:<id>``)
     learnt: frozenset[str] = field(init=False, repr=False)
+    # an entry's own question or variant, compared loosely (:func:`exact_key`) → that entry's key; phrasings that
+    # two entries share are left out (they are a real ambiguity for the model to weigh)
+    exact: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.translations = {(item.id, _base_language(item.language)): item for item in self.faq.values()}
@@ -100,6 +103,17 @@ class Brain:
         for item in self.faq.values():
             self.by_id.setdefault(item.id, item)
         self.learnt = learnt_ids(self.model)
+        self.exact = {}
+        owners: dict[str, set[str]] = {}
+        for item in self.faq.values():
+            for phrasing in (item.question, *item.variants):
+                key = exact_key(phrasing[:ASSISTANT_MATCH_CHARS])
+                if key:
+                    owners.setdefault(key, set()).add(item.id)
+                    self.exact.setdefault(key, item.key)
+        for key, ids in owners.items():
+            if len(ids) > 1:
+                del self.exact[key]
 
 
 @dataclass
@@ -121,6 +135,15 @@ class Reply:
 
 FAQ_LABEL = "faq:"
 """The intent model learns each FAQ entry as the label ``faq:<knowledge id>``."""
+
+
+_NOT_WORDS = re.compile(r"[\W_]+")
+
+
+def exact_key(text: str) -> str:
+    """``text`` as an exact-phrasing match sees it: normalised (width, case, spaces), punctuation and spaces dropped,
+    so "退款多久到账？" and "退款多久到账" or "How long does a refund take" and "how long does a refund take?" meet."""
+    return _NOT_WORDS.sub("", normalize(text))
 
 
 def learnt_ids(model: IntentClassifier | None) -> frozenset[str]:
@@ -152,7 +175,7 @@ def judge(brain: Brain, prediction: IntentPrediction | None, language: str) -> J
         candidates=tuple(candidates),
         confidence=prediction.answer_confidence if answerable else 0.0,
         coverage=prediction.coverage,
-        similarity=prediction.nearest_similarity,
+        similarity=prediction.novelty_score,
         out_of_scope=prediction.reason == "oos_class",
     )
 
@@ -271,6 +294,17 @@ class Assistant:
             )
             if keyword_start or intent_start:
                 return self._start_flow(brain, flow, state, text, entities, lang, tenant_key, understood)
+
+        exact = brain.exact.get(exact_key(text[:ASSISTANT_MATCH_CHARS]))
+        if exact is not None:
+            # The customer typed one of the entry's own phrasings: the tenant has said what it means, so answer
+            # it instead of weighing it against look-alikes ("which did you mean?" for the FAQ's own question).
+            item = brain.translations.get((brain.faq[exact].id, _base_language(lang)), brain.faq[exact])
+            answer_text = item.answer
+            if settings.llm.enabled:
+                answer_text = self.llm(brain).rephrase(text, item.answer, item.id, lang) or item.answer
+            return self._finish(Reply("answer", answer_text, lang, "exact_question", knowledge_id=item.id,
+                                      confidence=1.0, **understood), state={"low": 0})  # fmt: skip
 
         matches = search_faq(brain, text, lang, k=5)
         judgement = judge(brain, prediction, lang)

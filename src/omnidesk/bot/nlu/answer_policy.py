@@ -52,6 +52,9 @@ MIN_ROWS = 30
 CHOOSE_ROWS = 100
 """Held-out in-scope questions needed to choose thresholds from them; fewer: the default thresholds, with the rates
 they give on those rows (a few dozen rows cannot tell 1 % wrong answers from 5 %)."""
+NO_NOVELTY = -1e9
+"""A ``similarity`` threshold no novelty score falls below (cosines are ≥ -1, typicalities are minus squared
+distances in whitened units, far above this; finite so that it stays valid JSON)."""
 _GRID = np.concatenate([np.linspace(0.05, 0.99, 95), [0.995, 0.999]])
 
 
@@ -91,7 +94,7 @@ class HeldOut:
 
     confidence: np.ndarray  # P(best entry right)
     coverage: np.ndarray  # P(right entry among the offered ones)
-    nearest: np.ndarray  # cosine to the nearest training example
+    nearest: np.ndarray  # novelty score: typicality (``IntentConfig.typicality``) or cosine to the nearest example
     correct: np.ndarray  # the best entry is right
     covered: np.ndarray  # the right entry is among the offered ones
     in_scope: np.ndarray  # False: one of the tenant's out-of-scope examples
@@ -147,7 +150,7 @@ def choose_points(rows: HeldOut, targets: tuple[float, ...] = TARGETS) -> list[O
     for target in targets:
         chosen: tuple[float, float, float, dict[str, float]] | None = None
         for novelty in NOVELTY if unrelated >= 20 else (DEFAULT_NOVELTY,):
-            similarity = float(np.quantile(rows.nearest[ins], novelty)) if novelty > 0 else -1.0
+            similarity = float(np.quantile(rows.nearest[ins], novelty)) if novelty > 0 else NO_NOVELTY
             answer = _answer_threshold(rows, target, similarity)
             rates = _rates(rows, answer, CLARIFY_COVERAGE, similarity)
             chosen = (novelty, similarity, answer, rates)
@@ -165,7 +168,7 @@ def choose_points(rows: HeldOut, targets: tuple[float, ...] = TARGETS) -> list[O
 def default_points(targets: tuple[float, ...] = TARGETS) -> list[OperatingPoint]:
     """Points for a tenant with too few examples to measure anything: careful fixed thresholds, no rates."""
     answer = {0.01: 0.95, 0.02: 0.9, 0.03: 0.85, 0.05: 0.8, 0.08: 0.7}
-    return [OperatingPoint(t, answer.get(t, 0.85), CLARIFY_COVERAGE, -1.0, 0.0) for t in targets]
+    return [OperatingPoint(t, answer.get(t, 0.85), CLARIFY_COVERAGE, NO_NOVELTY, 0.0) for t in targets]
 
 
 def point_for(points: list[OperatingPoint], target: float | None) -> OperatingPoint | None:
