@@ -8,12 +8,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from omnidesk.core.schemas import ONE_LINE
+
 Answer = Literal["pass", "partial", "fail", "na"]
 
 
 class ScorecardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=ONE_LINE)
     criteria: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from omnidesk.core.schemas import Input, Output
+from omnidesk.core.schemas import ONE_LINE, Input, Output
 from omnidesk.routing.strategy import Presence
 
 
@@ -89,7 +89,7 @@ class StepIn(Input):
 
 
 class QueueIn(Input):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True, pattern=ONE_LINE)]
     team_id: uuid.UUID | None = None
     skills: list[Annotated[str, StringConstraints(min_length=1, max_length=60)]] = Field(default=[], max_length=20)
     steps: list[StepIn] = Field(default=[], max_length=10)

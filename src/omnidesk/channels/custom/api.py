@@ -45,7 +45,11 @@ class CustomMessageIn(Input):
     new_conversation: bool = False
 
 
-@router.post("/channels/custom/{channel}/messages", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/channels/custom/{channel}/messages",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "the same message_id again: the stored message, nothing new stored"}},
+)
 def post_custom_message(
     channel: ChannelName, data: CustomMessageIn, actor: ActorDep, db: DbDep, response: Response
 ) -> dict[str, Any]:
