@@ -29,7 +29,9 @@ def test_a_message_is_stored_once_in_its_own_channel(client: TestClient, db: Dat
     with db.tenant_read(world.tenant_id) as s:
         conversation = s.scalar(select(Conversation).where(Conversation.channel == "custom:kiosk"))
         assert conversation is not None
-        bodies = list(s.scalars(select(Message.body).where(Message.conversation_id == conversation.id)))
+        bodies = list(
+            s.scalars(select(Message.body).where(Message.conversation_id == conversation.id).order_by(Message.seq))
+        )
         identity = s.scalar(select(CustomerIdentity).where(CustomerIdentity.kind == "external"))
     assert bodies == ["自助机打印失败，卡已经扣款了", "单号 8823"]
     assert identity is not None and (identity.value, identity.verified) == ("kiosk:member-88213", False)

@@ -14,7 +14,7 @@ from omnidesk.core.db import Base, TenantOwned, utcnow
 class EmailMailbox(TenantOwned, Base):
     """One support address of a tenant: mail to ``inbound_address`` (forwarded by the tenant's MTA to the ingress)
     becomes conversations; answers leave from ``from_address`` through the SMTP relay. The relay's password and the
-    DKIM key are tenant secrets (``email.smtp.<id>``, ``email.dkim.<id>``), never columns."""
+    DKIM key are tenant secrets (``smtp.<id hex>``, ``dkim.<id hex>``), never columns."""
 
     __tablename__ = "email_mailboxes"
     # The ingress maps a recipient to its tenant before any tenant is known: the address is unique platform-wide.
@@ -33,10 +33,11 @@ class EmailMailbox(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Tenant secret names hold at most 40 characters (accounts/tenant_secrets.py): the id goes in as bare hex.
     @property
     def password_secret(self) -> str:
-        return f"email.smtp.{self.id}"
+        return f"smtp.{self.id.hex}"
 
     @property
     def dkim_secret(self) -> str:
-        return f"email.dkim.{self.id}"
+        return f"dkim.{self.id.hex}"
